@@ -1,0 +1,101 @@
+"""Shared CLI state: consoles, global options, password and credential prompts."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+from keyfolio.errors import UsageError, VaultLockedError
+
+if TYPE_CHECKING:
+    from keyfolio.config import Settings
+    from keyfolio.services.context import App
+
+__all__ = [
+    "CliState",
+    "console",
+    "err_console",
+    "prompt_password",
+    "prompt_secret",
+    "state",
+]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class CliState:
+    """Global options, filled in by the Typer callback."""
+
+    home: Path | None = None
+    debug: bool = False
+    _app: App | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        from keyfolio.config import Settings
+
+        if self.home is not None:
+            return Settings(home=self.home, debug=self.debug)
+        return Settings(debug=self.debug)
+
+    def app(self) -> App:
+        """The services context for this invocation (settings, logging, DB, vault)."""
+        if self._app is None:
+            from keyfolio.logging import setup_logging
+            from keyfolio.services.context import App
+
+            settings = self.settings()
+            settings.ensure_home()
+            setup_logging(debug=self.debug, log_file=settings.log_path)
+            self._app = App(settings=settings, password=prompt_password)
+        return self._app
+
+
+state = CliState()
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def prompt_password(*, confirm: bool) -> str:
+    """The vault password: KEYFOLIO_PASSWORD, else a hidden prompt (asked twice on creation)."""
+    value = os.environ.get("KEYFOLIO_PASSWORD")
+    if value:
+        return value
+    if not _interactive():
+        raise VaultLockedError(
+            "no vault password: KEYFOLIO_PASSWORD is not set and there is no terminal to ask",
+            hint="Set KEYFOLIO_PASSWORD, or run the command in a terminal.",
+        )
+    if confirm:
+        err_console.print("Creating a new vault for your API keys. Choose a password.")
+    value = typer.prompt(
+        "Vault password", hide_input=True, confirmation_prompt=confirm, err=True
+    )
+    return str(value)
+
+
+def prompt_secret(label: str, env_var: str) -> str:
+    """One credential: from ``env_var`` or a hidden prompt. Surrounding whitespace is stripped."""
+    raw = os.environ.get(env_var)
+    if raw is None:
+        if not _interactive():
+            raise UsageError(
+                f"no {label}: {env_var} is not set and there is no terminal to ask",
+                hint=f"Set {env_var}, or run the command in a terminal to be prompted.",
+            )
+        raw = str(typer.prompt(label, hide_input=True, err=True))
+    value = raw.strip()
+    if value != raw:
+        err_console.print(f"Notice: removed surrounding whitespace from the {label}.")
+    if not value:
+        raise UsageError(f"the {label} is empty", hint=f"Paste the {label} shown by the exchange.")
+    return value

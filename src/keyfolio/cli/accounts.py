@@ -1,0 +1,195 @@
+"""`keyfolio account add|list|remove|rotate|move|import-balance`."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from keyfolio.cli._context import console, err_console, prompt_secret, state
+from keyfolio.domain.accounts import AccountSpec, Credentials, Region
+from keyfolio.domain.money import format_amount
+from keyfolio.errors import UsageError
+
+if TYPE_CHECKING:
+    from keyfolio.services.accounts import LinkReport
+
+__all__ = ["app", "read_credentials", "print_link_report"]
+
+app = typer.Typer(help="Link, list and manage exchange accounts.", no_args_is_help=True)
+
+ENV_NAMES = {
+    "apiKey": "KEYFOLIO_API_KEY",
+    "secret": "KEYFOLIO_API_SECRET",
+    "password": "KEYFOLIO_API_PASSPHRASE",
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _env_name(field: str) -> str:
+    return ENV_NAMES.get(field) or "KEYFOLIO_API_" + re.sub(r"(?<!^)([A-Z])", r"_\1", field).upper()
+
+
+def read_credentials(exchange_id: str) -> Credentials:
+    """Ask for every credential the exchange requires: env variables or hidden prompts."""
+    from keyfolio.exchanges.catalog import credential_label, exchange_info
+
+    info = exchange_info(exchange_id)
+    fields = {
+        field: prompt_secret(credential_label(field, exchange_id), _env_name(field))
+        for field in info.required_credentials
+    }
+    return Credentials(fields=fields)
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"--name {name!r} is not a valid account name",
+            hint="Use letters, digits, '.', '_' or '-' (up to 64 characters), e.g. --name main.",
+        )
+
+
+def print_link_report(report: LinkReport, *, verb: str = "Linked") -> None:
+    """Show what linking found, per source."""
+    spec, key = report.spec, report.key
+    perms = ", ".join(sorted(key.permissions)) if key.verified else "not verifiable"
+    console.print(
+        f"{verb} [bold]{spec.name}[/] ({spec.exchange}, region {spec.region.value}"
+        f"{', demo' if spec.demo else ''}) in portfolio '{spec.portfolio}'. "
+        f"Key permissions: {perms}."
+    )
+    table = Table("source", "status", "assets", "details")
+    for result in report.results:
+        assets = ", ".join(
+            f"{asset} {format_amount(amount)}" for asset, amount in sorted(result.amounts.items())
+        )
+        detail = assets or "-"
+        if not result.is_ok:
+            detail = f"{result.error or ''} {('— ' + result.hint) if result.hint else ''}".strip()
+        table.add_row(result.source.label, result.status.value, str(len(result.amounts)), detail)
+    console.print(table)
+    for warning in report.warnings:
+        err_console.print(f"[yellow]Warning:[/] {warning}")
+
+
+@app.command("add")
+def add(
+    exchange: Annotated[str, typer.Argument(help="Exchange id: okx, or any ccxt id (see `keyfolio exchanges`).")],
+    name: Annotated[str, typer.Option("--name", help="A name for this account.", show_default=False)],
+    portfolio: Annotated[str, typer.Option(help="Portfolio to put it in.")] = "main",
+    region: Annotated[Region, typer.Option(help="OKX region of the key: global (www.okx.com), eea (my.okx.com) or us (app.okx.com).")] = Region.GLOBAL,
+    demo: Annotated[bool, typer.Option("--demo", help="An OKX Demo Trading key.")] = False,
+    api_url: Annotated[str | None, typer.Option("--api-url", help="Override the API host (REST and WebSocket), e.g. a local sandbox.", show_default=False)] = None,
+) -> None:
+    """Link an account with a READ-ONLY API key and import its balances.
+
+    The key, secret and passphrase are asked for with hidden prompts, or read from
+    KEYFOLIO_API_KEY, KEYFOLIO_API_SECRET and KEYFOLIO_API_PASSPHRASE. Keys that can trade
+    or withdraw are refused. Nothing is stored unless every check passes.
+    """
+    from keyfolio.services.accounts import link_account
+
+    exchange = exchange.lower()
+    _check_name(name)
+    if api_url is not None and not re.match(r"^https?://[^\s/]+", api_url):
+        raise UsageError(f"--api-url {api_url!r} is not an http(s) URL",
+                         hint="Use e.g. --api-url http://127.0.0.1:8765")
+    spec = AccountSpec(exchange=exchange, name=name, region=region, demo=demo,
+                       api_url=api_url.rstrip("/") if api_url else None, portfolio=portfolio)
+    app_ = state.app()
+    credentials = read_credentials(exchange)
+    report = asyncio.run(link_account(app_, spec, credentials))
+    print_link_report(report)
+    console.print("Run `keyfolio show` to see the portfolio, `keyfolio sync` to refresh it.")
+
+
+@app.command("list")
+def list_(portfolio: Annotated[str | None, typer.Option(help="Only this portfolio.")] = None) -> None:
+    """List accounts: status, last sync, sources and the import flag."""
+    from keyfolio.services.accounts import list_accounts
+
+    app_ = state.app()
+    specs = list_accounts(app_, portfolio=portfolio)
+    with app_.db().session() as store:
+        states = store.source_states()
+    table = Table("name", "exchange", "region", "portfolio", "import", "status", "last sync",
+                  "sources")
+    for spec in specs:
+        sources = ", ".join(
+            f"{s.source.label}: {s.status.value}" for s in states if s.account == spec.name
+        )
+        table.add_row(
+            spec.name, spec.exchange, spec.region.value + (" demo" if spec.demo else ""),
+            spec.portfolio, "on" if spec.import_balance else "off", spec.status,
+            spec.last_sync.strftime("%Y-%m-%d %H:%M:%S UTC") if spec.last_sync else "never",
+            sources or "-",
+        )
+    if not specs:
+        console.print("No accounts yet. Link one with `keyfolio account add okx --name main`.")
+        return
+    console.print(table)
+
+
+@app.command("remove")
+def remove(name: Annotated[str, typer.Argument(help="Account to remove.")]) -> None:
+    """Remove an account and wipe its secret from the vault."""
+    from keyfolio.services.accounts import remove_account
+
+    spec = remove_account(state.app(), name)
+    console.print(f"Removed account '{name}' and wiped its key from the vault.")
+    if spec.exchange == "okx":
+        console.print(
+            "The key still exists at OKX: delete it in Profile > API Management "
+            "(the trash icon next to the key) so it can never be used again."
+        )
+    else:
+        console.print(f"The key still exists at {spec.exchange}: delete it in its API settings.")
+
+
+@app.command("rotate")
+def rotate(name: Annotated[str, typer.Argument(help="Account whose key to replace.")]) -> None:
+    """Replace an account's key: the new one is validated before the old one is swapped out."""
+    from keyfolio.services.accounts import list_accounts, rotate_credentials
+
+    app_ = state.app()
+    specs = {spec.name: spec for spec in list_accounts(app_)}
+    if name not in specs:
+        from keyfolio.errors import NotFoundError
+
+        raise NotFoundError(f"no account named '{name}'",
+                            hint="List accounts with `keyfolio account list`.")
+    credentials = read_credentials(specs[name].exchange)
+    report = asyncio.run(rotate_credentials(app_, name, credentials))
+    print_link_report(report, verb="Rotated the key of")
+    console.print("Delete the old key at the exchange now.")
+
+
+@app.command("move")
+def move(
+    name: Annotated[str, typer.Argument(help="Account to move.")],
+    portfolio: Annotated[str, typer.Option("--portfolio", help="Target portfolio.", show_default=False)],
+) -> None:
+    """Move an account to another portfolio."""
+    from keyfolio.services.accounts import move_account
+
+    move_account(state.app(), name, portfolio)
+    console.print(f"Moved '{name}' to portfolio '{portfolio}'.")
+
+
+@app.command("import-balance")
+def import_balance(
+    name: Annotated[str, typer.Argument(help="Account.")],
+    switch: Annotated[str, typer.Argument(help="on or off.", metavar="on|off")],
+) -> None:
+    """Switch "Import Balance": off keeps the account linked but out of the portfolio's totals."""
+    from keyfolio.services.accounts import import_balance as set_import
+
+    if switch not in {"on", "off"}:
+        raise UsageError(f"expected on or off, got {switch!r}",
+                         hint=f"keyfolio account import-balance {name} on")
+    set_import(state.app(), name, switch == "on")
+    console.print(f"Import Balance is {switch} for '{name}'.")

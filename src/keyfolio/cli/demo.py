@@ -1,0 +1,130 @@
+"""`keyfolio demo`: the whole story, offline, against the built-in OKX sandbox.
+
+Everything here goes through the same services as `keyfolio account add`, `sync` and `show`;
+the sandbox is a real HTTP server on loopback, and the calls are real signed requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.rule import Rule
+
+from keyfolio.cli._context import console, err_console
+from keyfolio.cli.accounts import print_link_report
+from keyfolio.cli.render import render_view
+from keyfolio.domain.accounts import AccountSpec, Credentials
+from keyfolio.domain.money import ZERO, format_usd
+from keyfolio.errors import UnsafeKeyError
+
+if TYPE_CHECKING:
+    from keyfolio.services.view import PortfolioView
+
+__all__ = ["run_demo"]
+
+DEMO_PASSWORD = "keyfolio-demo-vault"  # noqa: S105 - the demo's throwaway vault, in a temp dir
+
+
+def _credentials(key: dict[str, str]) -> Credentials:
+    return Credentials(
+        fields={"apiKey": key["apiKey"], "secret": key["secret"], "password": key["passphrase"]}
+    )
+
+
+def _post(url: str, body: dict[str, str]) -> dict[str, object]:
+    request = urllib.request.Request(  # noqa: S310 - loopback sandbox URL we started
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        result: dict[str, object] = json.loads(response.read())
+        return result
+
+
+def _step(title: str) -> None:
+    console.print()
+    console.print(Rule(f"[bold cyan]{title}", align="left"))
+
+
+async def run_demo(home: Path | None, *, debug: bool = False) -> None:
+    """Start the sandbox, refuse an unsafe key, link a read-only one, sync, trade, sync."""
+    from keyfolio.config import Settings
+    from keyfolio.logging import setup_logging
+    from keyfolio.sandbox.demo import DEMO_READ_ONLY_KEY, DEMO_UNSAFE_KEY, demo_state
+    from keyfolio.sandbox.server import run_sandbox
+    from keyfolio.services.accounts import link_account
+    from keyfolio.services.context import App
+    from keyfolio.services.sync import sync_accounts
+    from keyfolio.services.view import portfolio_view
+
+    with tempfile.TemporaryDirectory(prefix="keyfolio-demo-") as scratch:
+        data_dir = home if home is not None else Path(scratch)
+        settings = Settings(home=data_dir, debug=debug)
+        settings.ensure_home()
+        setup_logging(debug=debug, log_file=settings.log_path)
+        app = App(settings=settings, password=lambda **_: DEMO_PASSWORD)
+        console.print("[bold]keyfolio demo[/] — offline, against the built-in OKX V5 sandbox.")
+        console.print(f"Data directory: {data_dir}" + ("" if home else " (temporary)"))
+        async with run_sandbox(demo_state(), port=0) as url:
+            console.print(f"Sandbox listening on {url} (real HTTP, real OKX signatures).")
+
+            _step("1. Link a key that can withdraw and trade: refused")
+            unsafe = AccountSpec(exchange="okx", name="risky", api_url=url)
+            try:
+                await link_account(app, unsafe, _credentials(DEMO_UNSAFE_KEY))
+            except UnsafeKeyError as exc:
+                err_console.print(f"[bold red]Error:[/] {exc.message}")
+                err_console.print(f"[bold]Hint:[/] {exc.hint}")
+            else:  # pragma: no cover - the demo state makes this impossible
+                raise AssertionError("the sandbox accepted a withdraw-enabled key")
+
+            _step("2. Link the read-only key (keyfolio account add okx --name demo)")
+            spec = AccountSpec(exchange="okx", name="demo", api_url=url)
+            report = await link_account(app, spec, _credentials(DEMO_READ_ONLY_KEY))
+            print_link_report(report)
+
+            _step("3. Sync (keyfolio sync)")
+            sync = await sync_accounts(app)
+            for outcome in sync.outcomes:
+                console.print(f"{outcome.account}: {outcome.status}")
+
+            _step("4. The portfolio (keyfolio show)")
+            before = portfolio_view(app)
+            render_view(before)
+
+            _step("5. A trade happens on the exchange: buy 0.1 BTC; sync again")
+            await asyncio.to_thread(
+                _post, f"{url}/__sandbox__/trade",
+                {"account": "demo", "instId": "BTC-USDT", "side": "buy", "sz": "0.1"},
+            )
+            await sync_accounts(app)
+            after = portfolio_view(app)
+            render_view(after)
+            _print_changes(before, after)
+        app.close()
+    _step("Next: link your real account")
+    console.print(
+        "1. In OKX: Profile > API Management > Create API key, permission [bold]Read[/] only, "
+        "bound to your IP.\n"
+        "2. keyfolio account add okx --name main   [dim](add --region eea for my.okx.com, "
+        "--region us for app.okx.com)[/]\n"
+        "3. keyfolio sync && keyfolio show"
+    )
+
+
+def _print_changes(before: PortfolioView, after: PortfolioView) -> None:
+    old = {h.asset: h.amount for h in before.holdings}
+    console.print("[bold]What changed:[/]")
+    for holding in after.holdings:
+        delta = holding.amount - old.get(holding.asset, ZERO)
+        if delta:
+            sign = "+" if delta > 0 else ""
+            console.print(f"  {holding.asset}: {sign}{delta.normalize():f}")
+    console.print(
+        f"  total: {format_usd(before.total_value)} -> {format_usd(after.total_value)} USD "
+        "(the 0.1 % fee was paid in BTC)"
+    )

@@ -1,0 +1,133 @@
+"""The keyfolio command line: the Typer app, global options and the one error boundary.
+
+Heavy libraries (ccxt, SQLAlchemy, aiohttp) are imported inside the commands that need them,
+so `keyfolio --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from keyfolio import __version__
+from keyfolio.cli import accounts as accounts_cli
+from keyfolio.cli import portfolios as portfolios_cli
+from keyfolio.cli import vault as vault_cli
+from keyfolio.cli import views as views_cli
+from keyfolio.cli._context import err_console, state as _state
+from keyfolio.cli.sandbox import sandbox_command
+from keyfolio.errors import KeyfolioError
+from keyfolio.logging import redact
+
+__all__ = ["app", "run"]
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="keyfolio",
+    help=(
+        "keyfolio: a local-first crypto portfolio tracker.\n\n"
+        "Link exchange accounts with READ-ONLY API keys (kept in an encrypted vault on this "
+        "machine), import every balance, and see it valued. Start with `keyfolio demo`, "
+        "then `keyfolio account add okx --name main`."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"keyfolio {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            envvar="KEYFOLIO_HOME",
+            help="Data directory (database, vault, logs). Default: the platform's user data dir.",
+            show_default=False,
+        ),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Verbose logs and tracebacks on errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Global options."""
+    _state.home = home
+    _state.debug = debug
+
+
+app.command("demo")(views_cli.demo_command)
+app.command("sync")(views_cli.sync_command)
+app.command("show")(views_cli.show_command)
+app.command("doctor")(views_cli.doctor_command)
+app.command("exchanges")(views_cli.exchanges_command)
+app.command("sandbox")(sandbox_command)
+app.add_typer(accounts_cli.app, name="account")
+app.add_typer(portfolios_cli.app, name="portfolio")
+app.add_typer(vault_cli.app, name="vault")
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    err_console.print(f"[bold red]Error:[/] {redact(message)}", highlight=False, markup=True)
+    if hint:
+        err_console.print(f"[bold]Hint:[/] {redact(hint)}", highlight=False)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Entry point of the `keyfolio` console script: the one error boundary."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = app(args=args, prog_name="keyfolio", standalone_mode=False)
+    except KeyfolioError as exc:
+        _print_traceback()
+        _print_error(exc.message, exc.hint)
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.UsageError as exc:
+        _print_error(exc.format_message(), _usage_hint(exc))
+        raise SystemExit(2) from None
+    except click.exceptions.Abort:
+        err_console.print("Aborted.")
+        raise SystemExit(130) from None
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        raise SystemExit(130) from None
+    except Exception as exc:
+        logger.error("unexpected error", exc_info=True)
+        _print_traceback()
+        _print_error(
+            f"unexpected {type(exc).__name__}: {exc}",
+            "This is a bug in keyfolio. Run the command again with --debug and report the output.",
+        )
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _print_traceback() -> None:
+    """With --debug, print the current traceback (redacted) to stderr."""
+    if _state.debug:
+        err_console.print(redact(traceback.format_exc()), highlight=False, markup=False)
+
+
+def _usage_hint(exc: click.exceptions.UsageError) -> str:
+    command = exc.ctx.command_path if exc.ctx is not None else "keyfolio"
+    return f"Run `{command} --help` to see the valid options."

@@ -1,0 +1,84 @@
+"""Rich rendering of the portfolio view and sync results."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from keyfolio.cli._context import console
+from keyfolio.domain.money import ZERO, format_amount, format_usd
+
+if TYPE_CHECKING:
+    from keyfolio.services.view import PortfolioView
+
+__all__ = ["render_view"]
+
+
+def render_view(view: PortfolioView) -> None:
+    """The `keyfolio show` screen: holdings, per-source breakdown, total and badges."""
+    badges = []
+    if view.is_partial:
+        badges.append("[yellow]PARTIAL[/]")
+    if any(h.stale for h in view.holdings):
+        badges.append("[yellow]STALE DATA[/]")
+    if view.unpriced:
+        badges.append(f"[magenta]{len(view.unpriced)} UNPRICED[/]")
+    as_of = view.as_of.strftime("%Y-%m-%d %H:%M:%S UTC") if view.as_of else "never synced"
+    console.print(f"[bold]Portfolio {view.portfolio}[/] — as of {as_of} {' '.join(badges)}")
+    table = Table("asset", "amount", "price (USD)", "value (USD)", "share", "sources")
+    for holding in view.holdings:
+        share = view.share(holding)
+        sources = ", ".join(
+            f"{item.account}/{item.source.label}{' (stale)' if item.stale else ''}"
+            for item in holding.sources
+        )
+        table.add_row(
+            holding.asset,
+            format_amount(holding.amount),
+            format_amount(holding.price.usd) if holding.price else "[magenta]unpriced[/]",
+            format_usd(holding.value) if holding.value is not None else "-",
+            f"{share:.1f}%" if share is not None else "-",
+            sources,
+        )
+    console.print(table)
+    console.print(f"[bold]Total: {format_usd(view.total_value)} USD[/]", end="")
+    if view.unpriced:
+        console.print(
+            f" (leaves out {len(view.unpriced)} unpriced asset"
+            f"{'s' if len(view.unpriced) > 1 else ''}: {', '.join(view.unpriced)})"
+        )
+    else:
+        console.print()
+    _render_sources(view)
+    if view.other_portfolios:
+        console.print(
+            f"Other portfolios: {', '.join(view.other_portfolios)} "
+            "(show one with --portfolio NAME)."
+        )
+
+
+def _render_sources(view: PortfolioView) -> None:
+    table = Table("account", "import", "status", "source", "source status", "value (USD)", "note")
+    values: dict[tuple[str, str], Decimal] = {}
+    for holding in view.holdings:
+        for item in holding.sources:
+            if holding.price is not None:
+                key = (item.account, item.source.value)
+                values[key] = values.get(key, ZERO) + item.amount * holding.price.usd
+    for account in view.accounts:
+        spec = account.spec
+        for state in account.sources or []:
+            value = values.get((spec.name, state.source.value))
+            note = state.error or ""
+            if state.hint and state.error:
+                note = f"{note} — {state.hint}"
+            table.add_row(
+                spec.name, "on" if spec.import_balance else "off", spec.status,
+                state.source.label, state.status.value,
+                format_usd(value) if value is not None else "-",
+                note,
+            )
+    if view.accounts:
+        console.print(table)

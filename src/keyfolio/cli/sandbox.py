@@ -1,0 +1,70 @@
+"""`keyfolio sandbox`: run the built-in OKX V5 sandbox server."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keyfolio.errors import ConfigError
+
+__all__ = ["sandbox_command"]
+
+REGIONS = ("global", "eea", "us")
+
+
+def sandbox_command(
+    state: Annotated[
+        Path,
+        typer.Option("--state", help="JSON state file (format: docs/sandbox.md).", show_default=False),
+    ],
+    host: Annotated[str, typer.Option(help="Address to bind (loopback only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8765,
+    region: Annotated[
+        str, typer.Option(help="Which OKX region this server plays: global, eea or us.")
+    ] = "global",
+    latency_ms: Annotated[
+        int, typer.Option("--latency-ms", help="Delay every response by N ms.")
+    ] = 0,
+    no_rate_limit: Annotated[
+        bool, typer.Option("--no-rate-limit", help="Turn off OKX's per-key rate limits.")
+    ] = False,
+) -> None:
+    """Run an OKX V5 look-alike (REST + WebSocket) on loopback, from a state file.
+
+    Prints `keyfolio sandbox listening on http://HOST:PORT` when ready; stops on Ctrl-C or SIGTERM.
+    Point ccxt or python-okx at that URL with any key from the state file.
+    """
+    from keyfolio.sandbox.server import serve
+    from keyfolio.sandbox.state import load_state
+
+    if region not in REGIONS:
+        raise ConfigError(
+            f"--region {region!r} is not a region", hint="Use --region global, eea or us."
+        )
+    if latency_ms < 0:
+        raise ConfigError("--latency-ms must be 0 or more", hint="Use e.g. --latency-ms 50.")
+    loaded = load_state(state)
+
+    def ready(url: str) -> None:
+        print(f"keyfolio sandbox listening on {url}", flush=True)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(
+            serve(loaded, host=host, port=port, region=region, latency_ms=latency_ms,
+                  rate_limit=not no_rate_limit, on_ready=ready)
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(main())
+    print("keyfolio sandbox stopped", file=sys.stderr, flush=True)

@@ -1,0 +1,167 @@
+"""`keyfolio show`, `sync`, `doctor`, `exchanges` and `demo`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from keyfolio.cli._context import console, err_console, state
+from keyfolio.cli.render import render_view
+
+if TYPE_CHECKING:
+    from keyfolio.services.sync import SyncReport
+
+__all__ = [
+    "demo_command",
+    "doctor_command",
+    "exchanges_command",
+    "show_command",
+    "sync_command",
+]
+
+
+def show_command(
+    portfolio: Annotated[str, typer.Option(help="Portfolio to show.")] = "main",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (decimals as strings).")] = False,
+) -> None:
+    """Show a portfolio: holdings, values, sources and badges. Reads the local database only."""
+    from keyfolio.services.view import portfolio_view, view_to_json
+
+    view = portfolio_view(state.app(), portfolio=portfolio)
+    if as_json:
+        typer.echo(json.dumps(view_to_json(view), indent=2))
+        return
+    if not view.accounts:
+        console.print(f"Portfolio '{portfolio}' has no accounts yet. "
+                      "Link one with `keyfolio account add okx --name main`.")
+        return
+    render_view(view)
+
+
+def sync_command(
+    account: Annotated[str | None, typer.Option("--account", help="Only this account.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Refresh balances and prices of every account (or one). Exit 1 if any account failed."""
+    from keyfolio.services.sync import sync_accounts
+
+    app_ = state.app()
+    names = [account] if account else None
+    if as_json:
+        report = asyncio.run(sync_accounts(app_, names=names))
+    else:
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console,
+                      transient=False) as progress:
+            tasks: dict[str, object] = {}
+
+            def on_event(name: str, event: str) -> None:
+                if event == "start":
+                    tasks[name] = progress.add_task(f"{name}: syncing…", total=1)
+                    return
+                task_id = tasks[name]
+                progress.update(task_id, description=f"{name}: {event}", completed=1)  # type: ignore[arg-type]
+
+            report = asyncio.run(sync_accounts(app_, names=names, progress=on_event))
+    if as_json:
+        typer.echo(json.dumps(_report_json(report), indent=2))
+    else:
+        if not report.outcomes:
+            console.print("No accounts to sync. Link one with `keyfolio account add okx --name main`.")
+        for outcome in report.outcomes:
+            if outcome.error is not None:
+                err_console.print(f"[red]Error:[/] {outcome.account}: {outcome.error.message}")
+                err_console.print(f"[bold]Hint:[/] {outcome.error.hint}")
+            for result in outcome.results:
+                if not result.is_ok and result.status.value != "unsupported":
+                    err_console.print(
+                        f"[yellow]{outcome.account}/{result.source.label}: {result.status.value}"
+                        f"[/] {result.error or ''} {result.hint or ''}"
+                    )
+        if report.pricing_error is not None:
+            err_console.print(f"[yellow]Prices not refreshed:[/] {report.pricing_error.message}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _report_json(report: SyncReport) -> dict[str, object]:
+    from keyfolio.domain.money import format_amount
+
+    return {
+        "accounts": [
+            {
+                "name": o.account,
+                "status": o.status,
+                "error": o.error.message if o.error else None,
+                "hint": o.error.hint if o.error else None,
+                "sources": [
+                    {"source": r.source.value, "status": r.status.value, "error": r.error,
+                     "hint": r.hint,
+                     "amounts": {a: format_amount(v) for a, v in sorted(r.amounts.items())}}
+                    for r in o.results
+                ],
+            }
+            for o in report.outcomes
+        ],
+        "prices_error": report.pricing_error.message if report.pricing_error else None,
+    }
+
+
+def doctor_command(
+    account: Annotated[str | None, typer.Option("--account", help="Only this account.")] = None,
+) -> None:
+    """Diagnose accounts: reachability, clock offset, key validity, permissions, IP binding."""
+    from keyfolio.services.accounts import list_accounts
+    from keyfolio.services.doctor import diagnose
+
+    app_ = state.app()
+    names = [account] if account else [spec.name for spec in list_accounts(app_)]
+    if not names:
+        console.print("No accounts to check. Link one with `keyfolio account add okx --name main`.")
+        return
+
+    def confirm(question: str) -> bool:
+        if not typer.get_text_stream("stdin").isatty():
+            err_console.print(f"{question} [not asked: no terminal; run doctor in a terminal]")
+            return False
+        return typer.confirm(question, default=False)
+
+    failed = False
+    for name in names:
+        checks = asyncio.run(diagnose(app_, name, confirm_probe=confirm))
+        table = Table("check", "result", "detail", "hint", title=f"doctor: {name}")
+        colours = {"ok": "green", "warn": "yellow", "fail": "red"}
+        for check in checks:
+            failed |= check.status == "fail"
+            table.add_row(check.name, f"[{colours[check.status]}]{check.status}[/]",
+                          check.detail, check.hint or "")
+        console.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+def exchanges_command() -> None:
+    """List the supported exchanges and the credentials each one needs."""
+    from keyfolio.exchanges.catalog import credential_label, list_exchanges
+
+    table = Table("id", "name", "credentials", "permission check", "verified offline")
+    for info in list_exchanges():
+        table.add_row(
+            info.id, info.name,
+            ", ".join(credential_label(f, info.id) for f in info.required_credentials),
+            "yes" if info.has_permission_check else "no (warns)",
+            "yes" if info.verified_offline else "no",
+        )
+    console.print(table)
+
+
+def demo_command() -> None:
+    """Run the offline demo: a local OKX sandbox, a refused key, a linked key, a sync, a trade."""
+    from keyfolio.cli.demo import run_demo
+
+    asyncio.run(run_demo(state.home, debug=state.debug))

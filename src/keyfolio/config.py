@@ -1,0 +1,63 @@
+"""Settings: pydantic-settings with the ``KEYFOLIO_`` prefix.
+
+Precedence: CLI options, then environment, then defaults. Exchange keys never live here;
+they are in the vault. Build a ``Settings`` where it is needed (``cli.main``), never at import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_home"]
+
+
+def default_home() -> Path:
+    """The platform's user data directory for keyfolio."""
+    return Path(platformdirs.user_data_dir("keyfolio", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every setting keyfolio reads from the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KEYFOLIO_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str | None = None
+    markets_ttl_seconds: int = 24 * 3600
+    sync_concurrency: int = 8
+    request_timeout_seconds: float = 10.0
+    retries: int = 3
+    debug: bool = False
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def db_url(self) -> str:
+        """The database URL: ``KEYFOLIO_DATABASE_URL``, else SQLite in the data directory."""
+        return self.database_url or f"sqlite:///{self.home / 'keyfolio.db'}"
+
+    @property
+    def vault_path(self) -> Path:
+        return self.home / "vault.bin"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "keyfolio.log"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    def ensure_home(self) -> Path:
+        """Create the data directory (mode 0700) if needed and return it."""
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.home

@@ -1,0 +1,1 @@
+"""Pure domain objects: Decimal money, balances, accounts. No I/O, no foreign libraries."""

@@ -1,0 +1,58 @@
+"""Stored facts, as the storage layer hands them to services: plain frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from keyfolio.domain.balances import Source, SourceStatus
+
+__all__ = ["BalanceRecord", "Portfolio", "Price", "SourceState"]
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class BalanceRecord:
+    """One asset in one source of one account, as last synced."""
+
+    account: str
+    source: Source
+    asset: str
+    amount: Decimal
+    synced_at: datetime
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """The last read of one source of one account."""
+
+    account: str
+    source: Source
+    status: SourceStatus
+    updated_at: datetime
+    error_code: str | None = None
+    error: str | None = None
+    hint: str | None = None
+    last_ok_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Price:
+    """The USD price of one asset, where it came from and when.
+
+    ``source`` names the market, e.g. ``okx:BTC-USDT`` or ``okx:ETH-BTC*BTC-USDT``,
+    or ``par`` for USD stablecoins counted 1:1.
+    """
+
+    asset: str
+    usd: Decimal
+    source: str
+    as_of: datetime
+    open24h_usd: Decimal | None = None

@@ -1,0 +1,321 @@
+"""The one error hierarchy of keyfolio.
+
+Every error carries a message (what happened) and a ``hint`` (what the user can do).
+The CLI prints both; the API returns both as JSON.
+
+```
+KeyfolioError                          # message + .hint
+├── ConfigError                        # exit 2: bad option, file or setting
+│   └── SandboxStateError              # a sandbox state file that does not validate
+├── UsageError                         # exit 2: a command used the wrong way
+├── NotFoundError                      # an account or portfolio that does not exist
+├── ConflictError                      # a name already taken, a non-empty portfolio, ...
+├── VaultError                         # exit 2
+│   ├── VaultLockedError               # no password available (no TTY, no env var)
+│   ├── VaultDecryptError              # wrong password, or a modified / truncated file
+│   └── VaultCorruptError              # the file is not a keyfolio vault at all
+├── ExchangeError
+│   ├── ExchangeAuthError              # the exchange refused the credentials
+│   │   ├── InvalidKeyError            # 50111: unknown API key
+│   │   ├── KeyNotInRegionError        # 50119: key doesn't exist on this regional host
+│   │   ├── WrongPassphraseError       # 50105
+│   │   ├── InvalidSignatureError      # 50113: wrong secret
+│   │   ├── IpNotAllowedError          # 50110: IP not whitelisted
+│   │   ├── ClockSkewError             # 50102: timestamp out of the 30 s window
+│   │   ├── EnvironmentMismatchError   # 50101: demo key on live or the reverse
+│   │   └── PermissionDeniedError      # 50120 / 50030: key lacks a permission
+│   ├── UnsafeKeyError                 # the key can trade or withdraw: refused
+│   ├── ExchangeUnavailableError       # retryable: network, 5xx, timeout, maintenance
+│   │   └── RateLimitedError           # retryable with a longer backoff
+│   ├── ExchangeResponseError          # the exchange answered something we cannot read
+│   └── ExchangeUnsupportedError       # capability or exchange missing
+├── PricingError
+│   └── PriceNotFoundError
+└── StorageError
+    └── SchemaOutdatedError
+```
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClockSkewError",
+    "ConfigError",
+    "ConflictError",
+    "EnvironmentMismatchError",
+    "ExchangeAuthError",
+    "ExchangeError",
+    "ExchangeResponseError",
+    "ExchangeUnavailableError",
+    "ExchangeUnsupportedError",
+    "InvalidKeyError",
+    "InvalidSignatureError",
+    "IpNotAllowedError",
+    "KeyNotInRegionError",
+    "KeyfolioError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PriceNotFoundError",
+    "PricingError",
+    "RateLimitedError",
+    "SandboxStateError",
+    "SchemaOutdatedError",
+    "StorageError",
+    "UnsafeKeyError",
+    "UsageError",
+    "VaultCorruptError",
+    "VaultDecryptError",
+    "VaultError",
+    "VaultLockedError",
+    "WrongPassphraseError",
+]
+
+
+class KeyfolioError(Exception):
+    """Base of every error keyfolio raises on purpose.
+
+    ``message`` says what happened; ``hint`` says what to do about it.
+    ``code`` is a short machine-readable name used by the JSON API.
+    """
+
+    default_hint = "Run the command again with --debug for details."
+    exit_code = 1
+    code = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(KeyfolioError):
+    """A setting, option or file is invalid. Exit code 2."""
+
+    default_hint = "Check the option or setting named above; `keyfolio --help` lists them."
+    exit_code = 2
+    code = "config_error"
+
+
+class SandboxStateError(ConfigError):
+    """A sandbox state file does not validate: names the file, field and problem."""
+
+    default_hint = "Fix the state file; its format is documented in docs/sandbox.md."
+    code = "sandbox_state_error"
+
+
+class UsageError(KeyfolioError):
+    """A command was used the wrong way. Exit code 2."""
+
+    default_hint = "See the command's --help."
+    exit_code = 2
+    code = "usage_error"
+
+
+class NotFoundError(KeyfolioError):
+    """An account, portfolio or other named object does not exist."""
+
+    default_hint = "List what exists with `keyfolio account list` or `keyfolio portfolio list`."
+    code = "not_found"
+
+
+class ConflictError(KeyfolioError):
+    """The request conflicts with what is stored (name taken, portfolio not empty, ...)."""
+
+    default_hint = "Choose another name, or change what is stored first."
+    code = "conflict"
+
+
+class VaultError(KeyfolioError):
+    """Base for vault problems. Exit code 2."""
+
+    default_hint = "Check the vault password (KEYFOLIO_PASSWORD or the prompt)."
+    exit_code = 2
+    code = "vault_error"
+
+
+class VaultLockedError(VaultError):
+    """No password is available to unlock the vault."""
+
+    default_hint = "Set KEYFOLIO_PASSWORD or run the command in a terminal to be prompted."
+    code = "vault_locked"
+
+
+class VaultDecryptError(VaultError):
+    """The vault could not be decrypted: wrong password, or a modified or truncated file."""
+
+    default_hint = (
+        "Wrong password or damaged file. Re-enter the password; if the file was damaged, "
+        "restore it from a backup. keyfolio never overwrites a vault it cannot read."
+    )
+    code = "vault_decrypt"
+
+
+class VaultCorruptError(VaultError):
+    """The vault file is not a keyfolio vault (bad magic, header or version)."""
+
+    default_hint = "Restore the vault file from a backup; keyfolio will not overwrite it."
+    code = "vault_corrupt"
+
+
+class ExchangeError(KeyfolioError):
+    """Base for anything an exchange refused or failed to do."""
+
+    default_hint = "Run `keyfolio doctor` for a diagnosis of the account."
+    code = "exchange_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        exchange_code: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.exchange_code = exchange_code
+
+
+class ExchangeAuthError(ExchangeError):
+    """The exchange refused the credentials."""
+
+    default_hint = "Check the API key, secret and passphrase, or create a new read-only key."
+    code = "auth_error"
+
+
+class InvalidKeyError(ExchangeAuthError):
+    """The API key is unknown to the exchange (OKX 50111)."""
+
+    default_hint = (
+        "The API key is not known to the exchange. Copy it again from API Management, "
+        "or create a new read-only key."
+    )
+    code = "invalid_key"
+
+
+class KeyNotInRegionError(ExchangeAuthError):
+    """The key does not exist on this regional host (OKX 50119)."""
+
+    default_hint = (
+        "OKX keys only work on the host of the region where they were created. "
+        "Try another region with --region global|eea|us (my.okx.com is eea, app.okx.com is us)."
+    )
+    code = "key_not_in_region"
+
+
+class WrongPassphraseError(ExchangeAuthError):
+    """The passphrase does not match the key (OKX 50105)."""
+
+    default_hint = (
+        "OKX stores only a hash of the passphrase and cannot recover it. If you have lost it, "
+        "delete this key in OKX API Management and create a new read-only key."
+    )
+    code = "wrong_passphrase"
+
+
+class InvalidSignatureError(ExchangeAuthError):
+    """The signature did not verify: the secret key is wrong (OKX 50113)."""
+
+    default_hint = (
+        "The secret key does not belong to this API key. Copy the Secret key again; "
+        "OKX shows it only once, so create a new key if it is lost."
+    )
+    code = "invalid_signature"
+
+
+class IpNotAllowedError(ExchangeAuthError):
+    """The caller's IP address is not on the key's whitelist (OKX 50110)."""
+
+    default_hint = "Add this machine's public IP address to the key's IP whitelist in OKX."
+    code = "ip_not_allowed"
+
+
+class ClockSkewError(ExchangeAuthError):
+    """The request timestamp is too far from the exchange's clock (OKX 50102)."""
+
+    default_hint = "Synchronise this machine's clock (e.g. `timedatectl set-ntp true`)."
+    code = "clock_skew"
+
+
+class EnvironmentMismatchError(ExchangeAuthError):
+    """A demo-trading key used live, or a live key used in demo mode (OKX 50101)."""
+
+    default_hint = (
+        "Demo Trading keys need --demo; live keys must not use it. "
+        "Re-add the account with or without --demo."
+    )
+    code = "environment_mismatch"
+
+
+class PermissionDeniedError(ExchangeAuthError):
+    """The key lacks a permission for this call (OKX 50120, 50030)."""
+
+    default_hint = "Give the key the Read permission in OKX API Management."
+    code = "permission_denied"
+
+
+class UnsafeKeyError(ExchangeError):
+    """The key can trade or withdraw: keyfolio refuses to store it."""
+
+    default_hint = (
+        "keyfolio only accepts read-only keys. In OKX API Management create a key with the "
+        "Read permission only, link that one, and delete this key."
+    )
+    code = "unsafe_key"
+
+
+class ExchangeUnavailableError(ExchangeError):
+    """A temporary failure: network, timeout, HTTP 5xx or maintenance. Retried."""
+
+    default_hint = "This is usually temporary. Try again in a minute; earlier data is kept."
+    code = "exchange_unavailable"
+
+
+class RateLimitedError(ExchangeUnavailableError):
+    """The exchange's rate limit was hit. Retried with a longer backoff."""
+
+    default_hint = "The exchange is rate limiting this key. Wait a few seconds and try again."
+    code = "rate_limited"
+
+
+class ExchangeResponseError(ExchangeError):
+    """The exchange sent an answer keyfolio cannot read."""
+
+    default_hint = "Try again later; if it persists, report it with the --debug output."
+    code = "bad_response"
+
+
+class ExchangeUnsupportedError(ExchangeError):
+    """The exchange or the capability is not supported."""
+
+    default_hint = "Run `keyfolio exchanges` to see what is supported."
+    code = "unsupported"
+
+
+class PricingError(KeyfolioError):
+    """Prices could not be fetched."""
+
+    default_hint = "Prices are fetched from OKX's public tickers; check the network."
+    code = "pricing_error"
+
+
+class PriceNotFoundError(PricingError):
+    """No market prices this asset."""
+
+    default_hint = "The asset is listed as unpriced; its amount is kept."
+    code = "price_not_found"
+
+
+class StorageError(KeyfolioError):
+    """The database failed."""
+
+    default_hint = "Check the data directory (--home) is writable."
+    code = "storage_error"
+
+
+class SchemaOutdatedError(StorageError):
+    """The database schema is newer or older than this keyfolio understands."""
+
+    default_hint = "Upgrade keyfolio, or restore the database from a backup."
+    code = "schema_outdated"

@@ -1,0 +1,186 @@
+"""Linking, rotating and removing exchange accounts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from keyfolio.domain.accounts import AccountSpec, Credentials
+from keyfolio.domain.balances import KeyInfo, SourceResult
+from keyfolio.errors import ConflictError, ExchangeError, NotFoundError, UnsafeKeyError
+from keyfolio.logging import register_secret
+from keyfolio.services.context import App
+from keyfolio.services.pricing import refresh_prices
+
+if TYPE_CHECKING:
+    from keyfolio.storage import Store
+
+__all__ = [
+    "LinkReport",
+    "import_balance",
+    "link_account",
+    "list_accounts",
+    "move_account",
+    "remove_account",
+    "rotate_credentials",
+    "validate",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LinkReport:
+    """What linking (or rotating) found."""
+
+    spec: AccountSpec
+    key: KeyInfo
+    results: list[SourceResult]
+    status: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def _protect(credentials: Credentials) -> None:
+    for value in credentials.secrets():
+        register_secret(value)
+
+
+def _refuse_unsafe(spec: AccountSpec, key: KeyInfo) -> None:
+    granted = sorted(key.permissions & {"trade", "withdraw"})
+    if granted:
+        raise UnsafeKeyError(
+            f"refused: this {spec.exchange.upper()} key can {' and '.join(granted)} "
+            f"(its permissions: {', '.join(sorted(key.permissions))})",
+            hint=(
+                "keyfolio only stores read-only keys. In OKX go to Profile > API Management > "
+                "Create API key, tick only 'Read', bind it to your IP address, and link that key. "
+                "Then delete this key in API Management: a key that can "
+                f"{' and '.join(granted)} should not sit on any machine that does not need it."
+            ),
+        )
+
+
+def _key_warnings(spec: AccountSpec, key: KeyInfo) -> list[str]:
+    if not key.verified:
+        return [
+            f"{spec.exchange} offers no permission check: keyfolio cannot verify that this key is "
+            "read-only. Make sure you created it with read permissions only."
+        ]
+    if not key.is_ip_bound:
+        return [
+            "this key is not bound to an IP address. keyfolio runs on your own machine, so binding "
+            "the key to your public IP in API Management makes a leaked key useless elsewhere."
+        ]
+    return []
+
+
+async def validate(
+    app: App, spec: AccountSpec, credentials: Credentials
+) -> tuple[KeyInfo, list[SourceResult]]:
+    """Check the key's permissions and read its balances. Stores nothing."""
+    from keyfolio.exchanges.pool import ConnectorPool
+
+    _protect(credentials)
+    async with ConnectorPool(app.settings) as pool:
+        connector = pool.connector(spec, credentials)
+        key = await connector.check_key()
+        _refuse_unsafe(spec, key)
+        results = await connector.fetch_balances()
+    if not any(result.is_ok for result in results):
+        first = next((r for r in results if r.error), None)
+        raise ExchangeError(
+            f"could not read any balance of '{spec.name}'"
+            + (f": {first.error}" if first and first.error else ""),
+            hint=(first.hint if first and first.hint else None),
+            exchange_code=first.error_code if first else None,
+        )
+    return key, results
+
+
+def _ensure_name_free(store: Store, name: str) -> None:
+    try:
+        store.get_account(name=name)
+    except NotFoundError:
+        return
+    raise ConflictError(
+        f"an account named '{name}' already exists",
+        hint=f"Choose another --name, or replace its key with `keyfolio account rotate {name}`.",
+    )
+
+
+async def link_account(app: App, spec: AccountSpec, credentials: Credentials) -> LinkReport:
+    """Validate, then store the account and its credentials and record the first import.
+
+    Every failure raises before anything is stored.
+    """
+    with app.db().session() as store:
+        store.get_portfolio(name=spec.portfolio)
+        _ensure_name_free(store, spec.name)
+    app.unlock()
+    key, results = await validate(app, spec, credentials)
+    now = datetime.now(UTC)
+    vault = app.vault(create=True)
+    vault.set(spec.name, credentials)
+    try:
+        with app.db().session() as store:
+            store.add_account(spec=spec)
+            status = store.record_sync(name=spec.name, results=results, synced_at=now)
+    except BaseException:
+        vault.delete(spec.name)
+        raise
+    logger.info("linked %s account %s: %s", spec.exchange, spec.name, status)
+    warnings = _key_warnings(spec, key)
+    pricing_error = await refresh_prices(app, [spec])
+    if pricing_error is not None:
+        warnings.append(f"prices were not refreshed: {pricing_error.message}")
+    return LinkReport(spec=spec, key=key, results=results, status=status, warnings=warnings)
+
+
+async def rotate_credentials(app: App, name: str, credentials: Credentials) -> LinkReport:
+    """Validate new credentials for an existing account, then swap them atomically."""
+    with app.db().session() as store:
+        spec = store.get_account(name=name)
+    vault = app.vault()
+    vault.get(name)  # raises NotFoundError if the vault lost it
+    key, results = await validate(app, spec, credentials)
+    vault.set(name, credentials)
+    with app.db().session() as store:
+        status = store.record_sync(name=name, results=results, synced_at=datetime.now(UTC))
+    return LinkReport(
+        spec=spec, key=key, results=results, status=status, warnings=_key_warnings(spec, key)
+    )
+
+
+def remove_account(app: App, name: str) -> AccountSpec:
+    """Forget an account: its balances, and its secret in the vault."""
+    with app.db().session() as store:
+        spec = store.get_account(name=name)
+    if app.has_vault():
+        vault = app.vault()
+        if name in vault.names():
+            vault.delete(name)
+    with app.db().session() as store:
+        store.remove_account(name=name)
+    return spec
+
+
+def list_accounts(app: App, *, portfolio: str | None = None) -> list[AccountSpec]:
+    with app.db().session() as store:
+        return store.list_accounts(portfolio=portfolio)
+
+
+def move_account(app: App, name: str, portfolio: str) -> AccountSpec:
+    with app.db().session() as store:
+        store.move_account(name=name, portfolio=portfolio)
+        return store.get_account(name=name)
+
+
+def import_balance(app: App, name: str, enabled: bool) -> AccountSpec:
+    with app.db().session() as store:
+        store.set_import_balance(name=name, enabled=enabled)
+        return store.get_account(name=name)
+
+
+

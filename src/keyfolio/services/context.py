@@ -1,0 +1,90 @@
+"""The services context: settings plus lazily opened database and vault."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from keyfolio.config import Settings
+from keyfolio.errors import VaultError
+
+if TYPE_CHECKING:
+    from keyfolio.storage import Database
+    from keyfolio.vault import Vault
+
+__all__ = ["App", "PasswordProvider"]
+
+PasswordProvider = Callable[..., str]
+"""``password(confirm=bool) -> str``; ``confirm`` asks twice, for a new vault."""
+
+
+@dataclass
+class App:
+    """What every use case needs. Built once per CLI invocation or API process."""
+
+    settings: Settings
+    password: PasswordProvider
+    _db: Database | None = field(default=None, repr=False)
+    _vault: Vault | None = field(default=None, repr=False)
+    _new_password: str | None = field(default=None, repr=False)
+
+    def db(self) -> Database:
+        """The database, migrated to the current schema on first use."""
+        if self._db is None:
+            from keyfolio.storage import Database
+
+            self.settings.ensure_home()
+            database = Database(self.settings.db_url)
+            database.migrate()
+            self._db = database
+        return self._db
+
+    def has_vault(self) -> bool:
+        from keyfolio.vault import Vault
+
+        return self._vault is not None or Vault.exists(self.settings.vault_path)
+
+    def unlock(self) -> None:
+        """Ask for the password now (before any network call), without creating a file.
+
+        For an existing vault this opens it; for a new one it only asks for the password
+        (twice); the file is created by :meth:`vault` when something is stored.
+        """
+        if self._vault is not None or self._new_password is not None:
+            return
+        from keyfolio.vault import Vault
+
+        path = self.settings.vault_path
+        if Vault.exists(path):
+            self._vault = Vault.open(path, self.password(confirm=False))
+        else:
+            self._new_password = self.password(confirm=True)
+
+    def vault(self, *, create: bool = False) -> Vault:
+        """The unlocked vault; with ``create`` a missing vault is created."""
+        if self._vault is not None:
+            return self._vault
+        from keyfolio.vault import Vault
+
+        path = self.settings.vault_path
+        if Vault.exists(path):
+            self.unlock()
+        elif not create:
+            raise VaultError(
+                f"there is no vault yet at {path}",
+                hint="Link an account first: `keyfolio account add okx --name NAME`.",
+            )
+        else:
+            self.unlock()
+            assert self._new_password is not None
+            self.settings.ensure_home()
+            self._vault = Vault.create(path, self._new_password)
+            self._new_password = None
+        assert self._vault is not None
+        return self._vault
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None

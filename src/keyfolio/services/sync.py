@@ -1,0 +1,118 @@
+"""Syncing accounts: bounded-concurrent fetches, one transaction per account, then prices."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from keyfolio.domain.accounts import AccountSpec
+from keyfolio.domain.balances import SourceResult
+from keyfolio.errors import KeyfolioError, PricingError
+from keyfolio.logging import register_secret
+from keyfolio.services.context import App
+from keyfolio.services.pricing import refresh_prices
+
+if TYPE_CHECKING:
+    from keyfolio.exchanges.pool import ConnectorPool
+    from keyfolio.vault import Vault
+
+__all__ = ["SyncOutcome", "SyncReport", "sync_accounts"]
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, str], None]
+"""``progress(account_name, event)`` with event ``start``, ``ok``, ``partial`` or ``failed``."""
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What one account's sync did."""
+
+    account: str
+    status: str
+    results: list[SourceResult] = field(default_factory=list)
+    error: KeyfolioError | None = None
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    outcomes: list[SyncOutcome]
+    pricing_error: PricingError | None = None
+
+    @property
+    def failed(self) -> list[SyncOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.status == "failed"]
+
+
+async def sync_accounts(
+    app: App,
+    *,
+    names: list[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Sync the named accounts (default: all). Never raises for one account's failure."""
+    from keyfolio.exchanges.pool import ConnectorPool
+
+    with app.db().session() as store:
+        accounts = (
+            [store.get_account(name=name) for name in names]
+            if names
+            else store.list_accounts()
+        )
+    if not accounts:
+        return SyncReport(outcomes=[])
+    vault = app.vault()
+    semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
+    outcomes: dict[str, SyncOutcome] = {}
+
+    async with ConnectorPool(app.settings) as pool:
+
+        async def one(spec: AccountSpec) -> None:
+            async with semaphore:
+                outcomes[spec.name] = await _sync_one(app, pool, vault, spec, progress)
+
+        async with asyncio.TaskGroup() as group:
+            for spec in accounts:
+                group.create_task(one(spec))
+    pricing_error = await refresh_prices(app, accounts)
+    return SyncReport(
+        outcomes=[outcomes[spec.name] for spec in accounts], pricing_error=pricing_error
+    )
+
+
+async def _sync_one(
+    app: App,
+    pool: ConnectorPool,
+    vault: Vault,
+    spec: AccountSpec,
+    progress: ProgressCallback | None,
+) -> SyncOutcome:
+    if progress:
+        progress(spec.name, "start")
+    now = datetime.now(UTC)
+    try:
+        credentials = vault.get(spec.name)
+        for value in credentials.secrets():
+            register_secret(value)
+        connector = pool.connector(spec, credentials)
+        results = await connector.fetch_balances()
+    except KeyfolioError as exc:
+        code = getattr(exc, "exchange_code", None) or exc.code
+        with app.db().session() as store:
+            store.record_failure(
+                name=spec.name, error_code=code, error=exc.message, hint=exc.hint, at=now
+            )
+        logger.info("sync %s: failed (%s)", spec.name, exc.message)
+        if progress:
+            progress(spec.name, "failed")
+        return SyncOutcome(account=spec.name, status="failed", error=exc)
+    with app.db().session() as store:
+        status = store.record_sync(name=spec.name, results=results, synced_at=now)
+    logger.info("sync %s: %s", spec.name, status)
+    if progress:
+        progress(spec.name, status)
+    return SyncOutcome(account=spec.name, status=status, results=results)

@@ -1,0 +1,158 @@
+"""The portfolio view behind `keyfolio show`: reads the database only, no network.
+
+Everything is ``Decimal``; :func:`view_to_json` renders decimals as strings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from keyfolio.domain.accounts import AccountSpec
+from keyfolio.domain.balances import Source
+from keyfolio.domain.money import ZERO, format_amount
+from keyfolio.domain.records import Price, SourceState
+from keyfolio.services.context import App
+
+__all__ = ["AccountView", "Holding", "PortfolioView", "portfolio_view", "view_to_json"]
+
+
+@dataclass(frozen=True)
+class SourceAmount:
+    account: str
+    source: Source
+    amount: Decimal
+    stale: bool
+
+
+@dataclass(frozen=True)
+class Holding:
+    asset: str
+    amount: Decimal
+    price: Price | None
+    value: Decimal | None
+    sources: list[SourceAmount]
+
+    @property
+    def stale(self) -> bool:
+        return any(item.stale for item in self.sources)
+
+
+@dataclass(frozen=True)
+class AccountView:
+    spec: AccountSpec
+    sources: list[SourceState]
+
+
+@dataclass(frozen=True)
+class PortfolioView:
+    portfolio: str
+    as_of: datetime | None
+    total_value: Decimal
+    holdings: list[Holding]
+    accounts: list[AccountView]
+    other_portfolios: list[str] = field(default_factory=list)
+
+    @property
+    def unpriced(self) -> list[str]:
+        return [holding.asset for holding in self.holdings if holding.price is None]
+
+    @property
+    def is_partial(self) -> bool:
+        return any(
+            view.spec.import_balance and view.spec.status in {"partial", "failed"}
+            for view in self.accounts
+        )
+
+    def share(self, holding: Holding) -> Decimal | None:
+        if holding.value is None or self.total_value == ZERO:
+            return None
+        return holding.value / self.total_value * 100
+
+
+def portfolio_view(app: App, *, portfolio: str = "main") -> PortfolioView:
+    """Build the view of one portfolio from the database."""
+    with app.db().session() as store:
+        store.get_portfolio(name=portfolio)
+        accounts = store.list_accounts(portfolio=portfolio)
+        rows = store.balances(portfolio=portfolio)
+        prices = store.prices()
+        states = store.source_states()
+        others = sorted(
+            {spec.portfolio for spec in store.list_accounts()} - {portfolio}
+        )
+    by_asset: dict[str, list[SourceAmount]] = defaultdict(list)
+    for row in rows:
+        by_asset[row.asset].append(SourceAmount(row.account, row.source, row.amount, row.stale))
+    holdings = []
+    for asset, items in by_asset.items():
+        amount = sum((item.amount for item in items), ZERO)
+        price = prices.get(asset)
+        value = amount * price.usd if price is not None else None
+        holdings.append(Holding(asset, amount, price, value, items))
+    holdings.sort(key=lambda h: (h.value is None, -(h.value or ZERO), h.asset))
+    total = sum((h.value for h in holdings if h.value is not None), ZERO)
+    states_by_account: dict[str, list[SourceState]] = defaultdict(list)
+    for state in states:
+        states_by_account[state.account].append(state)
+    syncs = [spec.last_sync for spec in accounts if spec.last_sync and spec.import_balance]
+    return PortfolioView(
+        portfolio=portfolio,
+        as_of=max(syncs) if syncs else None,
+        total_value=total,
+        holdings=holdings,
+        accounts=[AccountView(spec, states_by_account.get(spec.name, [])) for spec in accounts],
+        other_portfolios=others,
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return format_amount(value) if value is not None else None
+
+
+def view_to_json(view: PortfolioView) -> dict[str, Any]:
+    """The documented `keyfolio show --json` shape, decimals as strings."""
+    return {
+        "portfolio": view.portfolio,
+        "currency": "USD",
+        "as_of": _iso(view.as_of),
+        "total_value": _dec(view.total_value),
+        "unpriced": view.unpriced,
+        "holdings": [
+            {
+                "asset": holding.asset,
+                "amount": _dec(holding.amount),
+                "price": _dec(holding.price.usd) if holding.price else None,
+                "value": _dec(holding.value),
+                "sources": [
+                    {"account": item.account, "source": item.source.value,
+                     "amount": _dec(item.amount)}
+                    for item in holding.sources
+                ],
+            }
+            for holding in view.holdings
+        ],
+        "accounts": [
+            {
+                "name": account.spec.name,
+                "exchange": account.spec.exchange,
+                "region": account.spec.region.value,
+                "import_balance": account.spec.import_balance,
+                "status": account.spec.status,
+                "last_sync": _iso(account.spec.last_sync),
+                "sources": [
+                    {"source": state.source.value, "status": state.status.value,
+                     "error": state.error, "hint": state.hint}
+                    for state in account.sources
+                ],
+            }
+            for account in view.accounts
+        ],
+    }
