@@ -12,7 +12,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from keyfolio import __version__
@@ -24,6 +23,11 @@ from keyfolio.cli._context import err_console, state as _state
 from keyfolio.cli.sandbox import sandbox_command
 from keyfolio.errors import KeyfolioError
 from keyfolio.logging import redact
+
+try:  # typer >= 0.20 vendors click as typer._click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 __all__ = ["app", "run"]
 
@@ -100,19 +104,21 @@ def run(argv: list[str] | None = None) -> None:
         _print_traceback()
         _print_error(exc.message, exc.hint)
         raise SystemExit(exc.exit_code) from None
-    except click.exceptions.UsageError as exc:
+    except click_exceptions.NoArgsIsHelpError:
+        raise SystemExit(0) from None  # typer has printed the help already
+    except click_exceptions.UsageError as exc:
         _print_error(exc.format_message(), _usage_hint(exc))
         raise SystemExit(2) from None
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("Aborted.")
         raise SystemExit(130) from None
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         raise SystemExit(130) from None
     except Exception as exc:
-        logger.error("unexpected error", exc_info=True)
+        logger.info("unexpected error", exc_info=True)  # to the log file, not the screen
         _print_traceback()
         _print_error(
             f"unexpected {type(exc).__name__}: {exc}",
@@ -128,6 +134,6 @@ def _print_traceback() -> None:
         err_console.print(redact(traceback.format_exc()), highlight=False, markup=False)
 
 
-def _usage_hint(exc: click.exceptions.UsageError) -> str:
+def _usage_hint(exc: click_exceptions.UsageError) -> str:
     command = exc.ctx.command_path if exc.ctx is not None else "keyfolio"
     return f"Run `{command} --help` to see the valid options."
