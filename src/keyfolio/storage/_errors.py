@@ -1,0 +1,70 @@
+"""The one place where SQLAlchemy's exceptions become keyfolio errors.
+
+Nothing of SQLAlchemy leaves ``keyfolio.storage``: ``translate_errors()`` turns
+``IntegrityError`` into ``ConflictError`` and every other database failure into
+``StorageError`` with a hint, always ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc as sa_exc
+
+from keyfolio.errors import ConflictError, StorageError
+
+__all__ = ["describe", "storage_error", "translate_errors"]
+
+logger = logging.getLogger(__name__)
+
+_WRITABLE_HINT = "Check the data directory (--home or KEYFOLIO_HOME) exists and is writable."
+_LOCKED_HINT = (
+    "Another keyfolio process is writing to the database. Wait for it to finish "
+    "(or stop it) and run the command again."
+)
+
+
+def describe(exc: BaseException) -> str:
+    """The driver's own one-line message, without SQLAlchemy's statement and parameters."""
+    original = getattr(exc, "orig", None)
+    text = str(original if original is not None else exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def storage_error(exc: sa_exc.SQLAlchemyError, *, where: str) -> StorageError:
+    """A ``StorageError`` with a specific message and hint for a SQLAlchemy failure."""
+    detail = describe(exc)
+    lowered = detail.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return StorageError(f"The database at {where} is locked ({detail})", hint=_LOCKED_HINT)
+    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+        return StorageError(f"Cannot write the database at {where} ({detail})", hint=_WRITABLE_HINT)
+    if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+        return StorageError(
+            f"The database at {where} has no keyfolio tables ({detail})",
+            hint="Run keyfolio once more so it can create the tables, or check the database URL.",
+        )
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return StorageError(f"The database at {where} failed: {detail}", hint=_WRITABLE_HINT)
+    return StorageError(
+        f"The database at {where} failed: {detail}",
+        hint="Run the command again with --debug for details; the data was not changed.",
+    )
+
+
+@contextmanager
+def translate_errors(where: str) -> Iterator[None]:
+    """Re-raise SQLAlchemy failures inside the block as ``ConflictError`` / ``StorageError``."""
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        logger.debug("integrity error on %s: %s", where, describe(exc))
+        raise ConflictError(
+            f"The change conflicts with what is stored in {where} ({describe(exc)})",
+            hint="A name is probably taken already; list what exists and choose another.",
+        ) from exc
+    except sa_exc.SQLAlchemyError as exc:
+        logger.debug("database error on %s: %s", where, describe(exc))
+        raise storage_error(exc, where=where) from exc

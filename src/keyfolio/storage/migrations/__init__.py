@@ -1,0 +1,3 @@
+"""Alembic migrations of the keyfolio database, run programmatically by ``Database.migrate``."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Alembic revisions, one file each, applied in order by ``Database.migrate``."""
+
+__all__: list[str] = []
