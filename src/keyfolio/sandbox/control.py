@@ -1,0 +1,184 @@
+"""The control API under ``/__sandbox__/``: unauthenticated, loopback callers only.
+
+=======  ==============================  ===================================================
+method   path                            effect
+=======  ==============================  ===================================================
+POST     /__sandbox__/faults             queue a fault ``{"path","mode","count","seconds"}``
+GET      /__sandbox__/faults             list queued faults
+DELETE   /__sandbox__/faults             drop every queued fault
+POST     /__sandbox__/tickers            ``{"BTC-USDT": {"last": "61000"}}``; pushes tickers
+POST     /__sandbox__/trade              ``{"account","instId","side","sz","px"?}``; pushes
+POST     /__sandbox__/balances           ``{"account","source","ccy","amount"}``
+GET      /__sandbox__/requests           the request log
+POST     /__sandbox__/reset-log          empty the request log
+POST     /__sandbox__/reset-limits       forget every rate-limit counter
+=======  ==============================  ===================================================
+
+Errors answer ``{"error": "..."}`` with HTTP 400 (bad body), 404 (unknown account) or 403
+(a caller that is not on a loopback address).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from keyfolio.sandbox.book import BookError
+from keyfolio.sandbox.faults import parse_fault
+from keyfolio.sandbox.history import fill_row
+from keyfolio.sandbox.runtime import RUNTIME
+
+__all__ = ["is_loopback", "register"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback(peer: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback addresses."""
+    if not peer:
+        return False
+    try:
+        address = ipaddress.ip_address(peer.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def _error(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _loopback_only(handler: Handler) -> Handler:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not is_loopback(request.remote):
+            logger.warning("sandbox control API refused for %s", request.remote)
+            return _error("the sandbox control API only answers loopback callers", 403)
+        try:
+            return await handler(request)
+        except BookError as exc:
+            status = 404 if str(exc).startswith("unknown account") else 400
+            return _error(str(exc), status)
+        except ValueError as exc:
+            return _error(str(exc))
+
+    return guarded
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the body is not JSON: {exc.msg}") from None
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name!r} must be a non-empty string")
+    return value
+
+
+async def add_fault(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/faults``."""
+    rt = request.app[RUNTIME]
+    rt.faults.add(parse_fault(await _body(request)))
+    return web.json_response({"ok": True, "faults": rt.faults.pending()})
+
+
+async def list_faults(request: web.Request) -> web.StreamResponse:
+    """``GET /__sandbox__/faults``."""
+    return web.json_response({"faults": request.app[RUNTIME].faults.pending()})
+
+
+async def clear_faults(request: web.Request) -> web.StreamResponse:
+    """``DELETE /__sandbox__/faults``."""
+    request.app[RUNTIME].faults.clear()
+    return web.json_response({"ok": True, "faults": []})
+
+
+async def set_tickers(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/tickers``: change prices, push the ``tickers`` channel."""
+    rt = request.app[RUNTIME]
+    updated = rt.book.set_tickers(await _body(request))
+    pushed = await rt.hub.push_tickers(rt.book, updated)
+    return web.json_response({"ok": True, "updated": updated, "pushed": pushed})
+
+
+async def trade(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/trade``: a SPOT trade with a 0.1 % fee; pushes ``account``."""
+    rt = request.app[RUNTIME]
+    body = await _body(request)
+    unknown = set(body) - {"account", "instId", "side", "sz", "px"}
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    account = _text(body, "account")
+    inst_id, side, sz = _text(body, "instId"), _text(body, "side"), _text(body, "sz")
+    assert account is not None and inst_id is not None and side is not None and sz is not None
+    fill, changed = rt.book.trade(account, inst_id, side, sz, _text(body, "px", required=False))
+    pushed = await rt.hub.push_account(rt.book, account, changed)
+    return web.json_response({"ok": True, "fill": fill_row(fill), "pushed": pushed})
+
+
+async def set_balance(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/balances``: set one balance; pushes ``account`` for trading."""
+    rt = request.app[RUNTIME]
+    body = await _body(request)
+    unknown = set(body) - {"account", "source", "ccy", "amount"}
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    account, source = _text(body, "account"), _text(body, "source")
+    ccy, amount = _text(body, "ccy"), _text(body, "amount")
+    assert account is not None and source is not None and ccy is not None and amount is not None
+    rt.book.set_balance(account, source, ccy, amount)
+    pushed = 0
+    if source == "trading":
+        pushed = await rt.hub.push_account(rt.book, account, [ccy])
+    return web.json_response({"ok": True, "pushed": pushed})
+
+
+async def requests_log(request: web.Request) -> web.StreamResponse:
+    """``GET /__sandbox__/requests``: ``[{method, path, key, code, status}, ...]``."""
+    return web.json_response(request.app[RUNTIME].log)
+
+
+async def reset_log(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/reset-log``."""
+    request.app[RUNTIME].log.clear()
+    return web.json_response({"ok": True})
+
+
+async def reset_limits(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/reset-limits``."""
+    request.app[RUNTIME].limiter.reset()
+    return web.json_response({"ok": True})
+
+
+def register(router: web.UrlDispatcher) -> None:
+    """Add the control routes, each guarded by the loopback check."""
+    routes: list[tuple[str, str, Handler]] = [
+        ("POST", "/__sandbox__/faults", add_fault),
+        ("GET", "/__sandbox__/faults", list_faults),
+        ("DELETE", "/__sandbox__/faults", clear_faults),
+        ("POST", "/__sandbox__/tickers", set_tickers),
+        ("POST", "/__sandbox__/trade", trade),
+        ("POST", "/__sandbox__/balances", set_balance),
+        ("GET", "/__sandbox__/requests", requests_log),
+        ("POST", "/__sandbox__/reset-log", reset_log),
+        ("POST", "/__sandbox__/reset-limits", reset_limits),
+    ]
+    for method, path, handler in routes:
+        router.add_route(method, path, _loopback_only(handler))

@@ -1,0 +1,64 @@
+"""OKX's documented rate limits, enforced per API key per endpoint (public: per IP).
+
+Exceeding a limit answers ``50011`` "Too Many Requests" with HTTP 429. Rejected requests
+do not count. The windows slide (the last N seconds), measured on a monotonic clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+__all__ = ["PRIVATE_LIMITS", "PUBLIC_LIMITS", "RateLimiter"]
+
+# path -> (requests, window seconds); per key. Source: the OKX V5 docs' endpoint pages.
+PRIVATE_LIMITS: dict[str, tuple[int, float]] = {
+    "/api/v5/account/balance": (10, 2.0),
+    "/api/v5/account/config": (5, 2.0),
+    "/api/v5/account/positions": (10, 2.0),
+    "/api/v5/account/bills": (5, 1.0),
+    "/api/v5/account/bills-archive": (5, 2.0),
+    "/api/v5/asset/balances": (6, 1.0),
+    "/api/v5/asset/currencies": (6, 1.0),
+    "/api/v5/asset/asset-valuation": (1, 1.0),
+    "/api/v5/asset/deposit-history": (6, 1.0),
+    "/api/v5/asset/withdrawal-history": (6, 1.0),
+    "/api/v5/finance/savings/balance": (6, 1.0),
+    "/api/v5/finance/staking-defi/orders-active": (3, 1.0),
+    "/api/v5/finance/staking-defi/eth/balance": (6, 1.0),
+    "/api/v5/trade/fills": (60, 2.0),
+    "/api/v5/trade/fills-history": (10, 2.0),
+}
+
+# path -> (requests, window seconds); per caller IP (instruments: per IP and instType).
+PUBLIC_LIMITS: dict[str, tuple[int, float]] = {
+    "/api/v5/public/time": (20, 2.0),
+    "/api/v5/public/instruments": (20, 2.0),
+    "/api/v5/market/tickers": (20, 2.0),
+    "/api/v5/market/ticker": (20, 2.0),
+    "/api/v5/market/index-tickers": (20, 2.0),
+}
+
+
+class RateLimiter:
+    """Sliding-window counters keyed by (who, what)."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+
+    def allow(self, who: str, what: str, limit: int, window: float) -> bool:
+        """Count one request and return True, or return False when the limit is reached."""
+        now = self._clock()
+        hits = self._hits.setdefault((who, what), deque())
+        while hits and now - hits[0] >= window:
+            hits.popleft()
+        if len(hits) >= limit:
+            return False
+        hits.append(now)
+        return True
+
+    def reset(self) -> None:
+        """Forget every counter."""
+        self._hits.clear()

@@ -1,0 +1,159 @@
+"""Starting and stopping: run_sandbox, serve (cancellation), SandboxThread."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+
+import keyfolio.sandbox
+from keyfolio.sandbox import (
+    auth,
+    book,
+    control,
+    demo,
+    faults,
+    history,
+    limits,
+    market,
+    protocol,
+    rest,
+    runtime,
+    server,
+    state,
+    views,
+    ws,
+)
+from keyfolio.sandbox.demo import DEMO_READ_ONLY_KEY, demo_state
+from keyfolio.sandbox.server import SandboxThread, run_sandbox, serve
+from keyfolio.sandbox.state import SandboxState
+
+
+async def test_run_sandbox_yields_a_loopback_url(state: SandboxState) -> None:
+    async with run_sandbox(state) as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert int(url.rsplit(":", 1)[1]) > 0
+        async with aiohttp.ClientSession() as http, http.get(url + "/api/v5/public/time") as r:
+            assert r.status == 200
+
+
+async def test_two_servers_do_not_share_state(state: SandboxState, okx: Any) -> None:
+    async with (
+        run_sandbox(state) as one,
+        run_sandbox(state) as two,
+        aiohttp.ClientSession() as http,
+    ):
+        assert one != two
+        await okx.control(
+            http, one + "/__sandbox__/balances", "POST",
+            {"account": "alice", "source": "funding", "ccy": "ETH", "amount": "9"},
+        )  # fmt: skip
+        path = "/api/v5/asset/balances?ccy=ETH"
+        _, body = await okx.get(http, two + path, okx.headers("alice", path))
+    assert body["data"][0]["bal"] == "2"
+    assert state.accounts["alice"].funding["ETH"] == "2"  # the model itself is untouched
+
+
+async def test_serve_runs_until_cancelled(state: SandboxState) -> None:
+    ready: list[str] = []
+    task = asyncio.create_task(
+        serve(state, host="127.0.0.1", port=0, region="global", latency_ms=0,
+              rate_limit=True, on_ready=ready.append)
+    )  # fmt: skip
+    for _ in range(500):
+        if ready:
+            break
+        await asyncio.sleep(0.01)
+    assert len(ready) == 1
+    async with aiohttp.ClientSession() as http, http.get(ready[0] + "/api/v5/public/time") as r:
+        assert r.status == 200
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await http.get(ready[0] + "/api/v5/public/time")
+
+
+async def test_serve_releases_held_requests_on_cancel(state: SandboxState, okx: Any) -> None:
+    ready: list[str] = []
+    task = asyncio.create_task(
+        serve(state, host="127.0.0.1", port=0, region="global", latency_ms=0,
+              rate_limit=True, on_ready=ready.append)
+    )  # fmt: skip
+    while not ready:
+        await asyncio.sleep(0.01)
+    url = ready[0]
+    async with aiohttp.ClientSession() as http:
+        await okx.control(
+            http, url + "/__sandbox__/faults", "POST",
+            {"path": "/api/v5/public/time", "mode": "timeout", "seconds": 600},
+        )  # fmt: skip
+        held = asyncio.create_task(okx.get(http, url + "/api/v5/public/time"))
+        while not held.done():
+            _, log = await okx.control(http, url + "/__sandbox__/requests", "GET")
+            if log:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        status, body = await asyncio.wait_for(held, 10)
+    assert (status, body["code"]) == (400, "50004")
+
+
+async def test_bad_options_are_refused(state: SandboxState) -> None:
+    with pytest.raises(ValueError, match="region"):
+        async with run_sandbox(state, region="mars"):
+            pass
+    with pytest.raises(ValueError, match="latency"):
+        async with run_sandbox(state, latency_ms=-1):
+            pass
+
+
+def test_sandbox_thread_serves_sync_clients() -> None:
+    with SandboxThread(demo_state(), rate_limit=False) as sandbox:
+        answer = httpx.get(sandbox.url + "/api/v5/market/ticker?instId=XYZ-USDC").json()
+        assert answer["data"][0]["last"] == "0.8734"
+        url = sandbox.url
+    with pytest.raises(RuntimeError):
+        _ = sandbox.url
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/api/v5/public/time")
+
+
+def test_sandbox_thread_reports_startup_errors() -> None:
+    with pytest.raises(ValueError, match="region"), SandboxThread(demo_state(), region="mars"):
+        pass
+
+
+def test_demo_keys_work_against_the_demo_state() -> None:
+    import ccxt
+
+    with SandboxThread(demo_state()) as sandbox:
+        exchange = ccxt.okx(
+            {
+                "apiKey": DEMO_READ_ONLY_KEY["apiKey"],
+                "secret": DEMO_READ_ONLY_KEY["secret"],
+                "password": DEMO_READ_ONLY_KEY["passphrase"],
+                "enableRateLimit": False,
+                "urls": {"api": {"rest": sandbox.url}},
+            }
+        )
+        config = exchange.private_get_account_config()
+        funding = exchange.fetch_balance({"type": "funding"})
+    assert config["data"][0]["perm"] == "read_only"
+    assert funding["total"]["ZZZ"] == 4200
+
+
+def test_every_module_declares_all() -> None:
+    modules = [auth, book, control, demo, faults, history, limits, market, protocol, rest, runtime,
+               server, state, views, ws]  # fmt: skip
+    for module in modules:
+        assert isinstance(module.__all__, list), module.__name__
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+    assert keyfolio.sandbox.__all__ == []
