@@ -276,3 +276,28 @@ def test_missing_driver_names_the_install() -> None:
         db.migrate()
     assert "pip install" in caught.value.hint
     assert "pw@" not in caught.value.message
+
+
+def test_head_revision_constant_matches_alembic_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from keyfolio.storage.db import HEAD_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD_REVISION]
+
+
+def test_migrate_on_current_database_does_not_import_alembic(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    code = (
+        "import sys\n"
+        "from keyfolio.storage import Database\n"
+        f"Database({url!r}).migrate()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert first.stdout.strip() == "True"
+    assert again.stdout.strip() == "False"

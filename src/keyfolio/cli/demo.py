@@ -54,7 +54,7 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
     """Start the sandbox, refuse an unsafe key, link a read-only one, sync, trade, sync."""
     from keyfolio.config import Settings
     from keyfolio.logging import setup_logging
-    from keyfolio.sandbox.demo import DEMO_READ_ONLY_KEY, DEMO_UNSAFE_KEY, demo_state
+    from keyfolio.sandbox.demo import DEMO_READ_ONLY_KEY, DEMO_TRADING_KEY, demo_state
     from keyfolio.sandbox.server import run_sandbox
     from keyfolio.services.accounts import link_account
     from keyfolio.services.context import App
@@ -75,7 +75,7 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
             _step("1. Link a key that can withdraw and trade: refused")
             unsafe = AccountSpec(exchange="okx", name="risky", api_url=url)
             try:
-                await link_account(app, unsafe, _credentials(DEMO_UNSAFE_KEY))
+                await link_account(app, unsafe, _credentials(DEMO_TRADING_KEY))
             except UnsafeKeyError as exc:
                 err_console.print(f"[bold red]Error:[/] {exc.message}")
                 err_console.print(f"[bold]Hint:[/] {exc.hint}")

@@ -13,7 +13,7 @@ from keyfolio.cli._context import console, err_console, state
 from keyfolio.cli.render import render_view
 
 if TYPE_CHECKING:
-    from keyfolio.services.sync import SyncReport
+    from keyfolio.services.sync import SyncOutcome, SyncReport
 
 __all__ = [
     "demo_command",
@@ -74,19 +74,36 @@ def sync_command(
         if not report.outcomes:
             console.print("No accounts to sync. Link one with `keyfolio account add okx --name main`.")
         for outcome in report.outcomes:
-            if outcome.error is not None:
-                err_console.print(f"[red]Error:[/] {outcome.account}: {outcome.error.message}")
-                err_console.print(f"[bold]Hint:[/] {outcome.error.hint}")
-            for result in outcome.results:
-                if not result.is_ok and result.status.value != "unsupported":
-                    err_console.print(
-                        f"[yellow]{outcome.account}/{result.source.label}: {result.status.value}"
-                        f"[/] {result.error or ''} {result.hint or ''}"
-                    )
+            _print_outcome(outcome)
         if report.pricing_error is not None:
             err_console.print(f"[yellow]Prices not refreshed:[/] {report.pricing_error.message}")
     if report.failed:
         raise typer.Exit(1)
+
+
+def _print_outcome(outcome: SyncOutcome) -> None:
+    """Error + Hint for a failed account; a warning + hint per failed source of a partial one."""
+    if outcome.error is not None:
+        err_console.print(f"[bold red]Error:[/] {outcome.account}: {outcome.error.message}")
+        err_console.print(f"[bold]Hint:[/] {outcome.error.hint} Earlier data is kept, marked stale.")
+        return
+    failed = [r for r in outcome.results if not r.is_ok and r.status.value != "unsupported"]
+    if outcome.status == "failed" and failed:
+        first = failed[0]
+        err_console.print(
+            f"[bold red]Error:[/] {outcome.account}: no balance source could be read "
+            f"({first.source.label}: {first.error})"
+        )
+        err_console.print(f"[bold]Hint:[/] {first.hint} Earlier data is kept, marked stale.")
+        return
+    for result in failed:
+        err_console.print(
+            f"[yellow]Warning:[/] {outcome.account}/{result.source.label} {result.status.value}: "
+            f"{result.error or ''}"
+        )
+        if result.hint:
+            err_console.print(f"[bold]Hint:[/] {result.hint} Its last good amounts are kept, "
+                              "marked stale; the portfolio shows as partial.")
 
 
 def _report_json(report: SyncReport) -> dict[str, object]:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, insert, select
+from sqlalchemy import create_engine, event, insert, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import Session
@@ -35,7 +35,10 @@ from keyfolio.storage.tables import PortfolioRow
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ["MIGRATIONS_DIR", "Database", "alembic_config"]
+__all__ = ["HEAD_REVISION", "MIGRATIONS_DIR", "Database", "alembic_config"]
+
+HEAD_REVISION = "0001"
+"""The newest migration's revision id; a test checks it against Alembic's script head."""
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +191,9 @@ class Database:
         """
         if self._migrated:
             return
+        if self._is_current():
+            self._migrated = True
+            return
         from alembic import command
         from alembic.runtime.migration import MigrationContext
         from alembic.script import ScriptDirectory
@@ -220,6 +226,28 @@ class Database:
                 command.upgrade(config, "head")
             _ensure_default_portfolio(connection)
         self._migrated = True
+
+    def _is_current(self) -> bool:
+        """True when the stored revision is HEAD_REVISION and ``main`` exists.
+
+        Plain SQL, so the common case (every command after the first) never imports Alembic.
+        """
+        engine = self._get_engine()
+        try:
+            with engine.connect() as connection:
+                versions = {
+                    row[0]
+                    for row in connection.execute(text("SELECT version_num FROM alembic_version"))
+                }
+                if versions != {HEAD_REVISION}:
+                    return False
+                main = connection.execute(
+                    text("SELECT 1 FROM portfolios WHERE name = :name"),
+                    {"name": DEFAULT_PORTFOLIO},
+                ).first()
+                return main is not None
+        except sa_exc.SQLAlchemyError:
+            return False
 
     @contextmanager
     def session(self) -> Iterator[Store]:

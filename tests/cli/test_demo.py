@@ -1,0 +1,18 @@
+"""`keyfolio demo` (what `make demo` runs): the whole story, offline, exit 0."""
+
+from __future__ import annotations
+
+from conftest import Runner
+
+
+def test_demo_tells_the_whole_story(kf: Runner) -> None:
+    result = kf("demo", password=None)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout + result.stderr
+    assert "Error: refused" in out and "withdraw" in out  # 1. the unsafe key
+    assert "Linked demo" in out  # 2. the read-only key
+    for label in ("Trading", "Funding", "Simple Earn", "On-chain Earn"):
+        assert label in out
+    assert "unpriced" in out.lower()  # 4. an asset without a market is listed, not dropped
+    assert "What changed" in out and "BTC: +" in out  # 5. the trade shows up after sync
+    assert "keyfolio account add okx --name main" in out  # how to link a real account

@@ -1,0 +1,57 @@
+"""`keyfolio sandbox` as a user runs it: a subprocess that prints one line and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from conftest import base_state
+
+CMD = [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "sandbox"]
+
+
+def test_sandbox_prints_one_ready_line_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(base_state()))
+    proc = subprocess.Popen([*CMD, "--state", str(state), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("keyfolio sandbox listening on http://127.0.0.1:")
+        url = line.split(" on ", 1)[1].strip()
+        with urllib.request.urlopen(url + "/api/v5/public/time", timeout=5) as response:
+            body = json.loads(response.read())
+        assert body["code"] == "0" and body["data"][0]["ts"].isdigit()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+        assert proc.returncode == 0
+        assert out == ""  # exactly one line on stdout
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_bad_state_file_names_file_field_and_problem(tmp_path: Path) -> None:
+    state = tmp_path / "bad.json"
+    data = base_state()
+    data["keys"][0]["perm"] = 42
+    data["surprise"] = True
+    state.write_text(json.dumps(data))
+    result = subprocess.run([*CMD, "--state", str(state)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert "Error:" in result.stderr and str(state) in result.stderr
+    assert "surprise" in result.stderr or "perm" in result.stderr
+    assert "Hint:" in result.stderr
+
+
+def test_missing_state_file(tmp_path: Path) -> None:
+    result = subprocess.run([*CMD, "--state", str(tmp_path / "nope.json")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Error:" in result.stderr and "nope.json" in result.stderr
