@@ -18,21 +18,38 @@ def bench_state(accounts: int) -> dict[str, Any]:
     data = {}
     for i in range(accounts):
         name = f"acct{i:02d}"
-        keys.append({
-            "apiKey": f"bench-key-{i:02d}", "secret": f"bench-secret-{i:02d}",
-            "passphrase": f"bench-pass-{i:02d}", "perm": "read_only", "account": name,
-        })
+        keys.append(
+            {
+                "apiKey": f"bench-key-{i:02d}",
+                "secret": f"bench-secret-{i:02d}",
+                "passphrase": f"bench-pass-{i:02d}",
+                "perm": "read_only",
+                "account": name,
+            }
+        )
         data[name] = {
             "trading": {"BTC": f"0.{i + 1}", "USDT": str(1000 + i)},
             "funding": {"ETH": "2", "USDT": "50"},
             "savings": {"USDT": "500"},
-            "onchain_earn": [{"ccy": "SOL", "amt": "10", "productId": "1234",
-                              "protocol": "Solana staking", "apy": "0.07"}],
-            "fills": [], "deposits": [], "withdrawals": [],
+            "onchain_earn": [
+                {
+                    "ccy": "SOL",
+                    "amt": "10",
+                    "productId": "1234",
+                    "protocol": "Solana staking",
+                    "apy": "0.07",
+                }
+            ],
+            "fills": [],
+            "deposits": [],
+            "withdrawals": [],
         }
     return {
-        "tickers": {"BTC-USDT": {"last": "60000", "open24h": "58000"},
-                    "ETH-USDT": {"last": "3000"}, "SOL-USDT": {"last": "150"}},
+        "tickers": {
+            "BTC-USDT": {"last": "60000", "open24h": "58000"},
+            "ETH-USDT": {"last": "3000"},
+            "SOL-USDT": {"last": "150"},
+        },
         "keys": keys,
         "accounts": data,
     }
@@ -44,10 +61,21 @@ def sandbox(state: dict[str, Any], *, latency_ms: int) -> Iterator[str]:
         path = Path(tmp) / "state.json"
         path.write_text(json.dumps(state))
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "sandbox",
-             "--state", str(path), "--port", "0", "--latency-ms", str(latency_ms),
-             "--no-rate-limit"],
-            stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                "from keyfolio.cli.main import run; run()",
+                "sandbox",
+                "--state",
+                str(path),
+                "--port",
+                "0",
+                "--latency-ms",
+                str(latency_ms),
+                "--no-rate-limit",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             assert proc.stdout is not None
@@ -55,7 +83,7 @@ def sandbox(state: dict[str, Any], *, latency_ms: int) -> Iterator[str]:
             prefix = "keyfolio sandbox listening on "
             if not line.startswith(prefix):
                 raise RuntimeError(f"sandbox did not start: {line!r}")
-            yield line[len(prefix):]
+            yield line[len(prefix) :]
         finally:
             proc.terminate()
             proc.wait(timeout=10)

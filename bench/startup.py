@@ -35,8 +35,12 @@ def main() -> None:
         help_time = median_seconds([*run, "--help"], env)
         show_time = median_seconds([*run, "show"], env)
     print(f"python -c 'import typer': {baseline * 1000:7.1f} ms (baseline)")
-    print(f"keyfolio --help:          {help_time * 1000:7.1f} ms  ratio {help_time / baseline:.2f}x")
-    print(f"keyfolio show (empty DB): {show_time * 1000:7.1f} ms  ratio {show_time / baseline:.2f}x")
+    print(
+        f"keyfolio --help:          {help_time * 1000:7.1f} ms  ratio {help_time / baseline:.2f}x"
+    )
+    print(
+        f"keyfolio show (empty DB): {show_time * 1000:7.1f} ms  ratio {show_time / baseline:.2f}x"
+    )
 
 
 if __name__ == "__main__":

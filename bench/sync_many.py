@@ -20,16 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _sandbox import bench_state, sandbox  # noqa: E402
+from _sandbox import bench_state, sandbox
 
-from keyfolio.config import Settings  # noqa: E402
-from keyfolio.domain.accounts import AccountSpec, Credentials  # noqa: E402
-from keyfolio.services.context import App  # noqa: E402
-from keyfolio.services.sync import sync_accounts  # noqa: E402
+from keyfolio.config import Settings
+from keyfolio.domain.accounts import AccountSpec, Credentials
+from keyfolio.services.context import App
+from keyfolio.services.sync import sync_accounts
 
 ACCOUNTS = 50
 LATENCY_MS = 50
-PASSWORD = "bench-password"  # noqa: S105
+PASSWORD = "bench-password"
 
 
 def make_app(home: Path, url: str, count: int) -> App:
@@ -41,9 +41,16 @@ def make_app(home: Path, url: str, count: int) -> App:
         for i in range(count):
             name = f"acct{i:02d}"
             store.add_account(spec=AccountSpec(exchange="okx", name=name, api_url=url))
-            vault.set(name, Credentials(fields={
-                "apiKey": f"bench-key-{i:02d}", "secret": f"bench-secret-{i:02d}",
-                "password": f"bench-pass-{i:02d}"}))
+            vault.set(
+                name,
+                Credentials(
+                    fields={
+                        "apiKey": f"bench-key-{i:02d}",
+                        "secret": f"bench-secret-{i:02d}",
+                        "password": f"bench-pass-{i:02d}",
+                    }
+                ),
+            )
     return app
 
 
@@ -64,10 +71,14 @@ def time_plain_ccxt(url: str, count: int) -> float:
 
     start = time.perf_counter()
     for i in range(count):
-        exchange = ccxt.okx({
-            "apiKey": f"bench-key-{i:02d}", "secret": f"bench-secret-{i:02d}",
-            "password": f"bench-pass-{i:02d}", "urls": {"api": {"rest": url}},
-        })
+        exchange = ccxt.okx(
+            {
+                "apiKey": f"bench-key-{i:02d}",
+                "secret": f"bench-secret-{i:02d}",
+                "password": f"bench-pass-{i:02d}",
+                "urls": {"api": {"rest": url}},
+            }
+        )
         exchange.fetch_balance()
         exchange.fetch_balance({"type": "funding"})
     return time.perf_counter() - start
@@ -83,8 +94,10 @@ def main() -> None:
     print(f"keyfolio sync, {ACCOUNTS} accounts:             {many:6.2f} s")
     print(f"plain ccxt loop, {ACCOUNTS} accounts (2 sources): {plain:6.2f} s")
     print(f"ratio keyfolio {ACCOUNTS} / keyfolio 1:        {many / one:6.2f}x")
-    print(f"ratio keyfolio {ACCOUNTS} / plain ccxt {ACCOUNTS}:     {many / plain:6.3f}x "
-          f"(keyfolio is {plain / many:.1f}x faster)")
+    print(
+        f"ratio keyfolio {ACCOUNTS} / plain ccxt {ACCOUNTS}:     {many / plain:6.3f}x "
+        f"(keyfolio is {plain / many:.1f}x faster)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,15 @@ for name, result in [
     print(f"  {name}: code 0, {len(result['data'])} item(s)")
 
 print(f"ccxt {ccxt.__version__}")
-exchange = ccxt.okx({"apiKey": key, "secret": secret, "password": passphrase,
-                     "enableRateLimit": False, "urls": {"api": {"rest": url}}})
+exchange = ccxt.okx(
+    {
+        "apiKey": key,
+        "secret": secret,
+        "password": passphrase,
+        "enableRateLimit": False,
+        "urls": {"api": {"rest": url}},
+    }
+)
 trading = exchange.fetch_balance()
 print("  fetch_balance():", {k: v for k, v in trading["total"].items() if v})
 funding_balance = exchange.fetch_balance({"type": "funding"})

@@ -25,7 +25,7 @@ def test_registered_secret_is_masked_in_message_and_args(captured: io.StringIO) 
     register_secret(PLANTED)
     logger = logging.getLogger("keyfolio.test.redaction")
     logger.info("connecting with %s", PLANTED)
-    logger.info(f"inline {PLANTED} too")  # noqa: G004 - what a careless caller would do
+    logger.info(f"inline {PLANTED} too")
     assert PLANTED not in captured.getvalue()
     assert captured.getvalue().count(MASK) == 2
 
@@ -58,8 +58,17 @@ def test_secret_in_traceback_is_masked(captured: io.StringIO) -> None:
 def test_credential_shaped_values_are_masked(text: str) -> None:
     out = redact(text)
     assert MASK in out
-    for secret in ("abcdef-unregistered-key", "Hunter2isMyPass", "HiZhvSfM", "some-value-here",
-                   "ABCDEF0123456789", "correct", "TopSecret", "22582BD0CFF14C41", "0b2d1c8e"):
+    for secret in (
+        "abcdef-unregistered-key",
+        "Hunter2isMyPass",
+        "HiZhvSfM",
+        "some-value-here",
+        "ABCDEF0123456789",
+        "correct",
+        "TopSecret",
+        "22582BD0CFF14C41",
+        "0b2d1c8e",
+    ):
         assert secret not in out
 
 

@@ -36,7 +36,9 @@ _ASSIGNMENT = re.compile(
     (?P<value>[^"'\s,;}}&]+)
     """
 )
-_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_UUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
 _LONG_HEX = re.compile(r"\b[0-9a-fA-F]{32,}\b")
 
 

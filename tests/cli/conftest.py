@@ -2,59 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-PASSWORD = "vault-pw-for-tests-9d1c"
-READ_KEY = {"apiKey": "ro-key-5b0e1c7a", "secret": "ro-secret-PLANTED-e3a91f",
-            "passphrase": "ro-pass-77c2"}
-UNSAFE_KEY = {"apiKey": "rw-key-1f2e3d4c", "secret": "rw-secret-0a9b8c",
-              "passphrase": "rw-pass-5d6e"}
-EEA_KEY = {"apiKey": "eea-key-9a8b7c", "secret": "eea-secret-6d5e4f", "passphrase": "eea-pass-3c2b"}
-IP_KEY = {"apiKey": "ip-key-1a2b3c", "secret": "ip-secret-4d5e6f", "passphrase": "ip-pass-7a8b"}
-SECRETS = [v for key in (READ_KEY, UNSAFE_KEY, EEA_KEY, IP_KEY) for v in key.values()] + [PASSWORD]
-
-
-def base_state() -> dict[str, Any]:
-    def key(creds: dict[str, str], **extra: Any) -> dict[str, Any]:
-        return {**creds, "perm": "read_only", "account": "alice", "label": "tracker", **extra}
-
-    return {
-        "tickers": {
-            "BTC-USDT": {"last": "60000", "open24h": "58000"},
-            "ETH-USDT": {"last": "3000"},
-            "SOL-USDT": {"last": "150"},
-            "XYZ-USDC": {"last": "2"},
-            "ABC-BTC": {"last": "0.0001"},
-        },
-        "keys": [
-            key(READ_KEY),
-            key(UNSAFE_KEY, perm="read_only,withdraw,trade"),
-            key(EEA_KEY, region="eea"),
-            key(IP_KEY, ip="203.0.113.7"),
-        ],
-        "accounts": {
-            "alice": {
-                "trading": {"BTC": "0.5", "USDT": "1000", "ABC": "100"},
-                "funding": {"ETH": "2", "USDT": "50", "NOMARKET": "7"},
-                "savings": {"USDT": "500", "XYZ": "10"},
-                "onchain_earn": [{"ccy": "SOL", "amt": "10", "productId": "1234",
-                                  "protocol": "Solana staking", "apy": "0.07"}],
-                "fills": [],
-                "deposits": [],
-                "withdrawals": [],
-            }
-        },
-    }
+from cli_support import READ_KEY, Runner, base_state
 
 
 @pytest.fixture
@@ -66,51 +18,6 @@ def sandbox_url() -> Iterator[str]:
         yield server.url
 
 
-def control(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-class Runner:
-    """Runs `keyfolio` as a subprocess with a home, a vault password and optional credentials."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.outputs: list[str] = []
-
-    def __call__(self, *args: str, creds: dict[str, str] | None = None,
-                 env: dict[str, str] | None = None, password: str | None = PASSWORD) -> Result:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
-        full_env["KEYFOLIO_HOME"] = str(self.home)
-        full_env["COLUMNS"] = "200"
-        if password is not None:
-            full_env["KEYFOLIO_PASSWORD"] = password
-        if creds is not None:
-            full_env["KEYFOLIO_API_KEY"] = creds["apiKey"]
-            full_env["KEYFOLIO_API_SECRET"] = creds["secret"]
-            full_env["KEYFOLIO_API_PASSPHRASE"] = creds["passphrase"]
-        full_env.update(env or {})
-        proc = subprocess.run(
-            [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args],
-            capture_output=True, text=True, env=full_env, timeout=120, stdin=subprocess.DEVNULL,
-        )
-        self.outputs += [proc.stdout, proc.stderr]
-        return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
 @pytest.fixture
 def kf(tmp_path: Path) -> Runner:
     return Runner(tmp_path / "home")
@@ -118,9 +25,8 @@ def kf(tmp_path: Path) -> Runner:
 
 @pytest.fixture
 def linked(kf: Runner, sandbox_url: str) -> Runner:
-    result = kf("account", "add", "okx", "--name", "alice", "--api-url", sandbox_url, creds=READ_KEY)
+    result = kf(
+        "account", "add", "okx", "--name", "alice", "--api-url", sandbox_url, creds=READ_KEY
+    )
     assert result.returncode == 0, result.stderr
     return kf
-
-
-Control = Callable[..., Any]

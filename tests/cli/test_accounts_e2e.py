@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from conftest import EEA_KEY, IP_KEY, READ_KEY, UNSAFE_KEY, Runner, control
+from cli_support import EEA_KEY, IP_KEY, READ_KEY, UNSAFE_KEY, Runner, control
 
 SHOW_KEYS = {"portfolio", "currency", "as_of", "total_value", "unpriced", "holdings", "accounts"}
 
@@ -35,12 +35,17 @@ def test_add_imports_every_source_and_show_values_it(linked: Runner) -> None:
     assert account["name"] == "alice" and account["status"] == "ok"
     assert account["import_balance"] is True and account["region"] == "global"
     assert {s["source"]: s["status"] for s in account["sources"]} == {
-        "trading": "ok", "funding": "ok", "savings": "ok", "onchain_earn": "ok"}
+        "trading": "ok",
+        "funding": "ok",
+        "savings": "ok",
+        "onchain_earn": "ok",
+    }
 
 
 def test_add_prints_what_it_found_per_source(kf: Runner, sandbox_url: str) -> None:
-    result = kf("account", "add", "okx", "--name", "alice", "--api-url", sandbox_url,
-                creds=READ_KEY)
+    result = kf(
+        "account", "add", "okx", "--name", "alice", "--api-url", sandbox_url, creds=READ_KEY
+    )
     assert result.returncode == 0, result.stderr
     for label in ("Trading", "Funding", "Simple Earn", "On-chain Earn"):
         assert label in result.stdout
@@ -48,8 +53,9 @@ def test_add_prints_what_it_found_per_source(kf: Runner, sandbox_url: str) -> No
 
 
 def test_unsafe_key_is_refused_and_nothing_is_stored(kf: Runner, sandbox_url: str) -> None:
-    result = kf("account", "add", "okx", "--name", "risky", "--api-url", sandbox_url,
-                creds=UNSAFE_KEY)
+    result = kf(
+        "account", "add", "okx", "--name", "risky", "--api-url", sandbox_url, creds=UNSAFE_KEY
+    )
     assert result.returncode == 1
     assert "Error: refused" in result.stderr and "withdraw" in result.stderr
     assert "Hint:" in result.stderr and "Read" in result.stderr and "delete" in result.stderr
@@ -64,7 +70,9 @@ def test_wrong_region_names_the_region_flag(kf: Runner, sandbox_url: str) -> Non
     assert not (kf.home / "vault.bin").exists()
 
 
-def test_wrong_passphrase_and_wrong_secret_get_their_own_hints(kf: Runner, sandbox_url: str) -> None:
+def test_wrong_passphrase_and_wrong_secret_get_their_own_hints(
+    kf: Runner, sandbox_url: str
+) -> None:
     bad_pass = {**READ_KEY, "passphrase": "not-the-passphrase"}
     result = kf("account", "add", "okx", "--name", "a", "--api-url", sandbox_url, creds=bad_pass)
     assert result.returncode == 1 and "passphrase" in result.stderr.lower()
@@ -85,12 +93,15 @@ def test_whitespace_is_stripped_with_a_notice(kf: Runner, sandbox_url: str) -> N
 
 
 def test_duplicate_name_refused_before_any_request(linked: Runner, sandbox_url: str) -> None:
-    result = linked("account", "add", "okx", "--name", "alice", "--api-url", sandbox_url,
-                    creds=READ_KEY)
+    result = linked(
+        "account", "add", "okx", "--name", "alice", "--api-url", sandbox_url, creds=READ_KEY
+    )
     assert result.returncode == 1 and "already exists" in result.stderr
 
 
-def test_failed_sync_keeps_last_good_data_and_marks_it_stale(linked: Runner, sandbox_url: str) -> None:
+def test_failed_sync_keeps_last_good_data_and_marks_it_stale(
+    linked: Runner, sandbox_url: str
+) -> None:
     before = linked("show", "--json").json()
     control(sandbox_url, "/__sandbox__/faults", {"path": "*", "mode": "http500", "count": 1000})
     result = linked("sync")
@@ -105,10 +116,16 @@ def test_failed_sync_keeps_last_good_data_and_marks_it_stale(linked: Runner, san
 
 
 def test_one_failed_source_makes_the_portfolio_partial(linked: Runner, sandbox_url: str) -> None:
-    control(sandbox_url, "/__sandbox__/balances",
-            {"account": "alice", "source": "funding", "ccy": "ETH", "amount": "3"})
-    control(sandbox_url, "/__sandbox__/faults",
-            {"path": "/api/v5/asset/balances", "mode": "code50001", "count": 1000})
+    control(
+        sandbox_url,
+        "/__sandbox__/balances",
+        {"account": "alice", "source": "funding", "ccy": "ETH", "amount": "3"},
+    )
+    control(
+        sandbox_url,
+        "/__sandbox__/faults",
+        {"path": "/api/v5/asset/balances", "mode": "code50001", "count": 1000},
+    )
     result = linked("sync")
     assert result.returncode == 0, result.stderr
     show = linked("show", "--json").json()
@@ -121,8 +138,11 @@ def test_one_failed_source_makes_the_portfolio_partial(linked: Runner, sandbox_u
 
 
 def test_trade_shows_up_after_sync(linked: Runner, sandbox_url: str) -> None:
-    control(sandbox_url, "/__sandbox__/trade",
-            {"account": "alice", "instId": "BTC-USDT", "side": "buy", "sz": "0.01"})
+    control(
+        sandbox_url,
+        "/__sandbox__/trade",
+        {"account": "alice", "instId": "BTC-USDT", "side": "buy", "sz": "0.01"},
+    )
     assert linked("sync").returncode == 0
     by_asset = holdings(linked("show", "--json").json())
     assert by_asset["BTC"]["amount"] == "0.50999"  # 0.01 bought, 0.1 % fee paid in BTC
@@ -154,9 +174,9 @@ def test_portfolios_and_moving_accounts(linked: Runner) -> None:
 def test_remove_wipes_the_secret(linked: Runner) -> None:
     result = linked("account", "remove", "alice")
     assert result.returncode == 0 and "API Management" in result.stdout
-    from keyfolio.vault import Vault
+    from cli_support import PASSWORD
 
-    from conftest import PASSWORD
+    from keyfolio.vault import Vault
 
     vault = Vault.open(linked.home / "vault.bin", PASSWORD)
     assert vault.names() == []
@@ -166,11 +186,13 @@ def test_remove_wipes_the_secret(linked: Runner) -> None:
 def test_rotate_validates_before_swapping(linked: Runner, sandbox_url: str) -> None:
     result = linked("account", "rotate", "alice", creds=UNSAFE_KEY)
     assert result.returncode == 1 and "refused" in result.stderr
+    from cli_support import PASSWORD
+
     from keyfolio.vault import Vault
 
-    from conftest import PASSWORD
-
-    assert Vault.open(linked.home / "vault.bin", PASSWORD).get("alice").api_key == READ_KEY["apiKey"]
+    assert (
+        Vault.open(linked.home / "vault.bin", PASSWORD).get("alice").api_key == READ_KEY["apiKey"]
+    )
     assert linked("sync").returncode == 0
 
 
@@ -194,8 +216,11 @@ def test_sync_json_and_request_count(linked: Runner, sandbox_url: str) -> None:
     signed = [entry for entry in log if entry["key"]]
     assert len(signed) == 4, signed  # markets are cached on disk from the first use
     assert {entry["path"].split("?")[0] for entry in signed} == {
-        "/api/v5/account/balance", "/api/v5/asset/balances",
-        "/api/v5/finance/savings/balance", "/api/v5/finance/staking-defi/orders-active"}
+        "/api/v5/account/balance",
+        "/api/v5/asset/balances",
+        "/api/v5/finance/savings/balance",
+        "/api/v5/finance/staking-defi/orders-active",
+    }
     tickers = [entry for entry in log if entry["path"].startswith("/api/v5/market/tickers")]
     assert len(tickers) == 1
 
@@ -214,6 +239,7 @@ def test_show_reads_only_the_database(linked: Runner, tmp_path: Path) -> None:
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'ccxt', 'aiohttp', 'alembic'}))\n"
     )
     env = {"KEYFOLIO_HOME": str(linked.home), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Runner
+from cli_support import Runner
 
 
 def test_demo_tells_the_whole_story(kf: Runner) -> None:

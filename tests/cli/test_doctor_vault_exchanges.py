@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import PASSWORD, Runner
+from cli_support import PASSWORD, Runner
 
 
 def test_doctor_reports_each_check(linked: Runner) -> None:
@@ -37,8 +37,14 @@ def test_exchanges_lists_okx_first_with_its_credentials(kf: Runner) -> None:
 
 
 def test_unknown_exchange_is_refused_with_hint(kf: Runner) -> None:
-    result = kf("account", "add", "notanexchange", "--name", "x",
-                creds={"apiKey": "a", "secret": "b", "passphrase": "c"})
+    result = kf(
+        "account",
+        "add",
+        "notanexchange",
+        "--name",
+        "x",
+        creds={"apiKey": "a", "secret": "b", "passphrase": "c"},
+    )
     assert result.returncode != 0
     assert "Error:" in result.stderr and "keyfolio exchanges" in result.stderr
 

@@ -14,15 +14,20 @@ from keyfolio import __version__
 HEAVY = ("ccxt", "sqlalchemy", "aiohttp", "alembic")
 
 
-def keyfolio(*args: str, env: dict[str, str] | None = None, home: Path | None = None,
-             stdin: str = "") -> subprocess.CompletedProcess[str]:
+def keyfolio(
+    *args: str, env: dict[str, str] | None = None, home: Path | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
     full_env.update(env or {})
     if home is not None:
         full_env["KEYFOLIO_HOME"] = str(home)
     return subprocess.run(
         [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args],
-        capture_output=True, text=True, env=full_env, input=stdin, timeout=120,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=stdin,
+        timeout=120,
     )
 
 
@@ -77,6 +82,7 @@ def test_help_does_not_import_heavy_libraries(args: tuple[str, ...]) -> None:
         "    pass\n"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -9,7 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from conftest import base_state
+from cli_support import base_state
 
 CMD = [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "sandbox"]
 
@@ -17,8 +17,12 @@ CMD = [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "sandbo
 def test_sandbox_prints_one_ready_line_serves_and_stops_cleanly(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     state.write_text(json.dumps(base_state()))
-    proc = subprocess.Popen([*CMD, "--state", str(state), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*CMD, "--state", str(state), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -42,8 +46,9 @@ def test_bad_state_file_names_file_field_and_problem(tmp_path: Path) -> None:
     data["keys"][0]["perm"] = 42
     data["surprise"] = True
     state.write_text(json.dumps(data))
-    result = subprocess.run([*CMD, "--state", str(state)], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [*CMD, "--state", str(state)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "Error:" in result.stderr and str(state) in result.stderr
     assert "surprise" in result.stderr or "perm" in result.stderr
@@ -51,7 +56,8 @@ def test_bad_state_file_names_file_field_and_problem(tmp_path: Path) -> None:
 
 
 def test_missing_state_file(tmp_path: Path) -> None:
-    result = subprocess.run([*CMD, "--state", str(tmp_path / "nope.json")], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [*CMD, "--state", str(tmp_path / "nope.json")], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "Error:" in result.stderr and "nope.json" in result.stderr

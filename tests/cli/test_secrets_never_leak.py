@@ -3,7 +3,7 @@ then grep the data directory, the logs and every byte of CLI output for them."""
 
 from __future__ import annotations
 
-from conftest import PASSWORD, READ_KEY, SECRETS, UNSAFE_KEY, Runner, control
+from cli_support import PASSWORD, READ_KEY, SECRETS, UNSAFE_KEY, Runner, control
 
 
 def test_planted_secrets_never_leak(kf: Runner, sandbox_url: str) -> None:

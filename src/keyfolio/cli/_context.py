@@ -77,9 +77,7 @@ def prompt_password(*, confirm: bool) -> str:
         )
     if confirm:
         err_console.print("Creating a new vault for your API keys. Choose a password.")
-    value = typer.prompt(
-        "Vault password", hide_input=True, confirmation_prompt=confirm, err=True
-    )
+    value = typer.prompt("Vault password", hide_input=True, confirmation_prompt=confirm, err=True)
     return str(value)
 
 

@@ -78,12 +78,29 @@ def print_link_report(report: LinkReport, *, verb: str = "Linked") -> None:
 
 @app.command("add")
 def add(
-    exchange: Annotated[str, typer.Argument(help="Exchange id: okx, or any ccxt id (see `keyfolio exchanges`).")],
-    name: Annotated[str, typer.Option("--name", help="A name for this account.", show_default=False)],
+    exchange: Annotated[
+        str, typer.Argument(help="Exchange id: okx, or any ccxt id (see `keyfolio exchanges`).")
+    ],
+    name: Annotated[
+        str, typer.Option("--name", help="A name for this account.", show_default=False)
+    ],
     portfolio: Annotated[str, typer.Option(help="Portfolio to put it in.")] = "main",
-    region: Annotated[Region, typer.Option(help="OKX region of the key: global (www.okx.com), eea (my.okx.com) or us (app.okx.com).")] = Region.GLOBAL,
+    region: Annotated[
+        Region,
+        typer.Option(
+            help="OKX region of the key: global (www.okx.com), eea (my.okx.com) "
+            "or us (app.okx.com)."
+        ),
+    ] = Region.GLOBAL,
     demo: Annotated[bool, typer.Option("--demo", help="An OKX Demo Trading key.")] = False,
-    api_url: Annotated[str | None, typer.Option("--api-url", help="Override the API host (REST and WebSocket), e.g. a local sandbox.", show_default=False)] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--api-url",
+            help="Override the API host (REST and WebSocket), e.g. a local sandbox.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Link an account with a READ-ONLY API key and import its balances.
 
@@ -96,10 +113,18 @@ def add(
     exchange = exchange.lower()
     _check_name(name)
     if api_url is not None and not re.match(r"^https?://[^\s/]+", api_url):
-        raise UsageError(f"--api-url {api_url!r} is not an http(s) URL",
-                         hint="Use e.g. --api-url http://127.0.0.1:8765")
-    spec = AccountSpec(exchange=exchange, name=name, region=region, demo=demo,
-                       api_url=api_url.rstrip("/") if api_url else None, portfolio=portfolio)
+        raise UsageError(
+            f"--api-url {api_url!r} is not an http(s) URL",
+            hint="Use e.g. --api-url http://127.0.0.1:8765",
+        )
+    spec = AccountSpec(
+        exchange=exchange,
+        name=name,
+        region=region,
+        demo=demo,
+        api_url=api_url.rstrip("/") if api_url else None,
+        portfolio=portfolio,
+    )
     app_ = state.app()
     credentials = read_credentials(exchange)
     report = asyncio.run(link_account(app_, spec, credentials))
@@ -108,7 +133,9 @@ def add(
 
 
 @app.command("list")
-def list_(portfolio: Annotated[str | None, typer.Option(help="Only this portfolio.")] = None) -> None:
+def list_(
+    portfolio: Annotated[str | None, typer.Option(help="Only this portfolio.")] = None,
+) -> None:
     """List accounts: status, last sync, sources and the import flag."""
     from keyfolio.services.accounts import list_accounts
 
@@ -116,15 +143,20 @@ def list_(portfolio: Annotated[str | None, typer.Option(help="Only this portfoli
     specs = list_accounts(app_, portfolio=portfolio)
     with app_.db().session() as store:
         states = store.source_states()
-    table = Table("name", "exchange", "region", "portfolio", "import", "status", "last sync",
-                  "sources")
+    table = Table(
+        "name", "exchange", "region", "portfolio", "import", "status", "last sync", "sources"
+    )
     for spec in specs:
         sources = ", ".join(
             f"{s.source.label}: {s.status.value}" for s in states if s.account == spec.name
         )
         table.add_row(
-            spec.name, spec.exchange, spec.region.value + (" demo" if spec.demo else ""),
-            spec.portfolio, "on" if spec.import_balance else "off", spec.status,
+            spec.name,
+            spec.exchange,
+            spec.region.value + (" demo" if spec.demo else ""),
+            spec.portfolio,
+            "on" if spec.import_balance else "off",
+            spec.status,
             spec.last_sync.strftime("%Y-%m-%d %H:%M:%S UTC") if spec.last_sync else "never",
             sources or "-",
         )
@@ -160,8 +192,9 @@ def rotate(name: Annotated[str, typer.Argument(help="Account whose key to replac
     if name not in specs:
         from keyfolio.errors import NotFoundError
 
-        raise NotFoundError(f"no account named '{name}'",
-                            hint="List accounts with `keyfolio account list`.")
+        raise NotFoundError(
+            f"no account named '{name}'", hint="List accounts with `keyfolio account list`."
+        )
     credentials = read_credentials(specs[name].exchange)
     report = asyncio.run(rotate_credentials(app_, name, credentials))
     print_link_report(report, verb="Rotated the key of")
@@ -171,7 +204,9 @@ def rotate(name: Annotated[str, typer.Argument(help="Account whose key to replac
 @app.command("move")
 def move(
     name: Annotated[str, typer.Argument(help="Account to move.")],
-    portfolio: Annotated[str, typer.Option("--portfolio", help="Target portfolio.", show_default=False)],
+    portfolio: Annotated[
+        str, typer.Option("--portfolio", help="Target portfolio.", show_default=False)
+    ],
 ) -> None:
     """Move an account to another portfolio."""
     from keyfolio.services.accounts import move_account
@@ -189,7 +224,8 @@ def import_balance(
     from keyfolio.services.accounts import import_balance as set_import
 
     if switch not in {"on", "off"}:
-        raise UsageError(f"expected on or off, got {switch!r}",
-                         hint=f"keyfolio account import-balance {name} on")
+        raise UsageError(
+            f"expected on or off, got {switch!r}", hint=f"keyfolio account import-balance {name} on"
+        )
     set_import(state.app(), name, switch == "on")
     console.print(f"Import Balance is {switch} for '{name}'.")

@@ -98,7 +98,8 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
 
             _step("5. A trade happens on the exchange: buy 0.1 BTC; sync again")
             await asyncio.to_thread(
-                _post, f"{url}/__sandbox__/trade",
+                _post,
+                f"{url}/__sandbox__/trade",
                 {"account": "demo", "instId": "BTC-USDT", "side": "buy", "sz": "0.1"},
             )
             await sync_accounts(app)

@@ -19,7 +19,8 @@ from keyfolio.cli import accounts as accounts_cli
 from keyfolio.cli import portfolios as portfolios_cli
 from keyfolio.cli import vault as vault_cli
 from keyfolio.cli import views as views_cli
-from keyfolio.cli._context import err_console, state as _state
+from keyfolio.cli._context import err_console
+from keyfolio.cli._context import state as _state
 from keyfolio.cli.sandbox import sandbox_command
 from keyfolio.errors import KeyfolioError
 from keyfolio.logging import redact
@@ -47,6 +48,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
 
 def _version(value: bool) -> None:
     if value:

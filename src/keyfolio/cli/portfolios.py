@@ -11,8 +11,10 @@ from keyfolio.cli._context import console, state
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Group accounts into portfolios. A portfolio named 'main' always exists.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Group accounts into portfolios. A portfolio named 'main' always exists.",
+    no_args_is_help=True,
+)
 
 
 @app.command("add")
@@ -32,8 +34,9 @@ def list_() -> None:
     table = Table("portfolio", "accounts", "created")
     for portfolio in portfolios:
         names = [a.name for a in accounts if a.portfolio == portfolio.name]
-        table.add_row(portfolio.name, ", ".join(names) or "-",
-                      portfolio.created_at.strftime("%Y-%m-%d"))
+        table.add_row(
+            portfolio.name, ", ".join(names) or "-", portfolio.created_at.strftime("%Y-%m-%d")
+        )
     console.print(table)
 
 
@@ -49,7 +52,9 @@ def rename(
 
 
 @app.command("remove")
-def remove(name: Annotated[str, typer.Argument(help="Portfolio to remove (must be empty).")]) -> None:
+def remove(
+    name: Annotated[str, typer.Argument(help="Portfolio to remove (must be empty).")],
+) -> None:
     """Remove an empty portfolio. Move its accounts away first."""
     with state.app().db().session() as store:
         store.remove_portfolio(name=name)

@@ -75,8 +75,11 @@ def _render_sources(view: PortfolioView) -> None:
             if state.hint and state.error:
                 note = f"{note} — {state.hint}"
             table.add_row(
-                spec.name, "on" if spec.import_balance else "off", spec.status,
-                state.source.label, state.status.value,
+                spec.name,
+                "on" if spec.import_balance else "off",
+                spec.status,
+                state.source.label,
+                state.status.value,
                 format_usd(value) if value is not None else "-",
                 note,
             )

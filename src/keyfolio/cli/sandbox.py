@@ -20,7 +20,9 @@ REGIONS = ("global", "eea", "us")
 def sandbox_command(
     state: Annotated[
         Path,
-        typer.Option("--state", help="JSON state file (format: docs/sandbox.md).", show_default=False),
+        typer.Option(
+            "--state", help="JSON state file (format: docs/sandbox.md).", show_default=False
+        ),
     ],
     host: Annotated[str, typer.Option(help="Address to bind (loopback only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8765,
@@ -55,8 +57,15 @@ def sandbox_command(
 
     async def main() -> None:
         task = asyncio.ensure_future(
-            serve(loaded, host=host, port=port, region=region, latency_ms=latency_ms,
-                  rate_limit=not no_rate_limit, on_ready=ready)
+            serve(
+                loaded,
+                host=host,
+                port=port,
+                region=region,
+                latency_ms=latency_ms,
+                rate_limit=not no_rate_limit,
+                on_ready=ready,
+            )
         )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

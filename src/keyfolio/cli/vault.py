@@ -23,7 +23,8 @@ def change_password() -> None:
     new = os.environ.get("KEYFOLIO_NEW_PASSWORD")
     if not new:
         err_console.print("Choose the new vault password.")
-        new = str(typer.prompt("New vault password", hide_input=True,
-                               confirmation_prompt=True, err=True))
+        new = str(
+            typer.prompt("New vault password", hide_input=True, confirmation_prompt=True, err=True)
+        )
     vault.change_password(new)
     console.print("Vault password changed.")

@@ -26,7 +26,9 @@ __all__ = [
 
 def show_command(
     portfolio: Annotated[str, typer.Option(help="Portfolio to show.")] = "main",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (decimals as strings).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (decimals as strings).")
+    ] = False,
 ) -> None:
     """Show a portfolio: holdings, values, sources and badges. Reads the local database only."""
     from keyfolio.services.view import portfolio_view, view_to_json
@@ -36,8 +38,10 @@ def show_command(
         typer.echo(json.dumps(view_to_json(view), indent=2))
         return
     if not view.accounts:
-        console.print(f"Portfolio '{portfolio}' has no accounts yet. "
-                      "Link one with `keyfolio account add okx --name main`.")
+        console.print(
+            f"Portfolio '{portfolio}' has no accounts yet. "
+            "Link one with `keyfolio account add okx --name main`."
+        )
         return
     render_view(view)
 
@@ -56,8 +60,9 @@ def sync_command(
     else:
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console,
-                      transient=False) as progress:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=False
+        ) as progress:
             tasks: dict[str, object] = {}
 
             def on_event(name: str, event: str) -> None:
@@ -72,7 +77,9 @@ def sync_command(
         typer.echo(json.dumps(_report_json(report), indent=2))
     else:
         if not report.outcomes:
-            console.print("No accounts to sync. Link one with `keyfolio account add okx --name main`.")
+            console.print(
+                "No accounts to sync. Link one with `keyfolio account add okx --name main`."
+            )
         for outcome in report.outcomes:
             _print_outcome(outcome)
         if report.pricing_error is not None:
@@ -85,7 +92,9 @@ def _print_outcome(outcome: SyncOutcome) -> None:
     """Error + Hint for a failed account; a warning + hint per failed source of a partial one."""
     if outcome.error is not None:
         err_console.print(f"[bold red]Error:[/] {outcome.account}: {outcome.error.message}")
-        err_console.print(f"[bold]Hint:[/] {outcome.error.hint} Earlier data is kept, marked stale.")
+        err_console.print(
+            f"[bold]Hint:[/] {outcome.error.hint} Earlier data is kept, marked stale."
+        )
         return
     failed = [r for r in outcome.results if not r.is_ok and r.status.value != "unsupported"]
     if outcome.status == "failed" and failed:
@@ -102,8 +111,10 @@ def _print_outcome(outcome: SyncOutcome) -> None:
             f"{result.error or ''}"
         )
         if result.hint:
-            err_console.print(f"[bold]Hint:[/] {result.hint} Its last good amounts are kept, "
-                              "marked stale; the portfolio shows as partial.")
+            err_console.print(
+                f"[bold]Hint:[/] {result.hint} Its last good amounts are kept, "
+                "marked stale; the portfolio shows as partial."
+            )
 
 
 def _report_json(report: SyncReport) -> dict[str, object]:
@@ -117,9 +128,13 @@ def _report_json(report: SyncReport) -> dict[str, object]:
                 "error": o.error.message if o.error else None,
                 "hint": o.error.hint if o.error else None,
                 "sources": [
-                    {"source": r.source.value, "status": r.status.value, "error": r.error,
-                     "hint": r.hint,
-                     "amounts": {a: format_amount(v) for a, v in sorted(r.amounts.items())}}
+                    {
+                        "source": r.source.value,
+                        "status": r.status.value,
+                        "error": r.error,
+                        "hint": r.hint,
+                        "amounts": {a: format_amount(v) for a, v in sorted(r.amounts.items())},
+                    }
                     for r in o.results
                 ],
             }
@@ -155,8 +170,12 @@ def doctor_command(
         colours = {"ok": "green", "warn": "yellow", "fail": "red"}
         for check in checks:
             failed |= check.status == "fail"
-            table.add_row(check.name, f"[{colours[check.status]}]{check.status}[/]",
-                          check.detail, check.hint or "")
+            table.add_row(
+                check.name,
+                f"[{colours[check.status]}]{check.status}[/]",
+                check.detail,
+                check.hint or "",
+            )
         console.print(table)
     if failed:
         raise typer.Exit(1)
@@ -169,7 +188,8 @@ def exchanges_command() -> None:
     table = Table("id", "name", "credentials", "permission check", "verified offline")
     for info in list_exchanges():
         table.add_row(
-            info.id, info.name,
+            info.id,
+            info.name,
             ", ".join(credential_label(f, info.id) for f in info.required_credentials),
             "yes" if info.has_permission_check else "no (warns)",
             "yes" if info.verified_offline else "no",

@@ -181,6 +181,3 @@ def import_balance(app: App, name: str, enabled: bool) -> AccountSpec:
     with app.db().session() as store:
         store.set_import_balance(name=name, enabled=enabled)
         return store.get_account(name=name)
-
-
-

@@ -95,14 +95,18 @@ def _clock_check(offset_ms: int) -> Check:
 def _permission_check(permissions: frozenset[str], verified: bool) -> Check:
     if not verified:
         return Check(
-            "permissions", "warn", "this exchange offers no permission check",
+            "permissions",
+            "warn",
+            "this exchange offers no permission check",
             "Make sure the key was created with read permissions only.",
         )
     unsafe = sorted(permissions & {"trade", "withdraw"})
     listing = ", ".join(sorted(permissions)) or "none"
     if unsafe:
         return Check(
-            "permissions", "fail", f"the key can {' and '.join(unsafe)} ({listing})",
+            "permissions",
+            "fail",
+            f"the key can {' and '.join(unsafe)} ({listing})",
             "Create a Read-only key in API Management, rotate to it with "
             "`keyfolio account rotate NAME`, and delete this one.",
         )
@@ -134,7 +138,9 @@ async def _probe_regions(
                 continue
             checks.append(
                 Check(
-                    f"region {region.value}", "ok", "the key works in this region",
+                    f"region {region.value}",
+                    "ok",
+                    "the key works in this region",
                     f"Re-link the account with --region {region.value}: "
                     f"`keyfolio account remove {spec.name}` then "
                     f"`keyfolio account add okx --name {spec.name} --region {region.value}`.",

@@ -48,6 +48,10 @@ async def refresh_prices(app: App, accounts: list[AccountSpec]) -> PricingError 
     priced = price_assets(assets, tickers, as_of=datetime.now(UTC))
     with app.db().session() as store:
         store.upsert_prices(prices=[price for price in priced.values() if price is not None])
-    logger.info("priced %d of %d assets from %s", sum(p is not None for p in priced.values()),
-                len(assets), base_url)
+    logger.info(
+        "priced %d of %d assets from %s",
+        sum(p is not None for p in priced.values()),
+        len(assets),
+        base_url,
+    )
     return None

@@ -59,9 +59,7 @@ async def sync_accounts(
 
     with app.db().session() as store:
         accounts = (
-            [store.get_account(name=name) for name in names]
-            if names
-            else store.list_accounts()
+            [store.get_account(name=name) for name in names] if names else store.list_accounts()
         )
     if not accounts:
         return SyncReport(outcomes=[])

@@ -81,9 +81,7 @@ def portfolio_view(app: App, *, portfolio: str = "main") -> PortfolioView:
         rows = store.balances(portfolio=portfolio)
         prices = store.prices()
         states = store.source_states()
-        others = sorted(
-            {spec.portfolio for spec in store.list_accounts()} - {portfolio}
-        )
+        others = sorted({spec.portfolio for spec in store.list_accounts()} - {portfolio})
     by_asset: dict[str, list[SourceAmount]] = defaultdict(list)
     for row in rows:
         by_asset[row.asset].append(SourceAmount(row.account, row.source, row.amount, row.stale))
@@ -132,8 +130,11 @@ def view_to_json(view: PortfolioView) -> dict[str, Any]:
                 "price": _dec(holding.price.usd) if holding.price else None,
                 "value": _dec(holding.value),
                 "sources": [
-                    {"account": item.account, "source": item.source.value,
-                     "amount": _dec(item.amount)}
+                    {
+                        "account": item.account,
+                        "source": item.source.value,
+                        "amount": _dec(item.amount),
+                    }
                     for item in holding.sources
                 ],
             }
@@ -148,8 +149,12 @@ def view_to_json(view: PortfolioView) -> dict[str, Any]:
                 "status": account.spec.status,
                 "last_sync": _iso(account.spec.last_sync),
                 "sources": [
-                    {"source": state.source.value, "status": state.status.value,
-                     "error": state.error, "hint": state.hint}
+                    {
+                        "source": state.source.value,
+                        "status": state.status.value,
+                        "error": state.error,
+                        "hint": state.hint,
+                    }
                     for state in account.sources
                 ],
             }
