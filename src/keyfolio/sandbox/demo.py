@@ -108,7 +108,7 @@ def demo_state_data() -> dict[str, Any]:
                     "ETH": "1.9975",
                     "USDT": "11843.2104",
                     "DOT": "299.7",
-                    "ABC": "125000",
+                    "ABC": "12500",
                 },
                 "funding": {"USDT": "250", "OKB": "12.5", "XYZ": "1500", "ZZZ": "4200"},
                 "savings": {
