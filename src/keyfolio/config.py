@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = 10.0
     retries: int = 3
     debug: bool = False
+    okx_hosts: dict[str, str] = Field(default_factory=dict)
+    """Per-region REST host overrides, e.g. ``KEYFOLIO_OKX_HOSTS__EEA=https://proxy.example``.
+
+    Used for accounts without their own ``--api-url`` (a corporate proxy, or the sandbox).
+    """
 
     @field_validator("home")
     @classmethod

@@ -146,6 +146,15 @@ def _report_json(report: SyncReport) -> dict[str, object]:
 
 def doctor_command(
     account: Annotated[str | None, typer.Option("--account", help="Only this account.")] = None,
+    probe_regions: Annotated[
+        bool | None,
+        typer.Option(
+            "--probe-regions/--no-probe-regions",
+            help="When OKX says the key doesn't exist here (50119), try it in the other "
+            "regions. Default: ask.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Diagnose accounts: reachability, clock offset, key validity, permissions, IP binding."""
     from keyfolio.services.accounts import list_accounts
@@ -158,8 +167,10 @@ def doctor_command(
         return
 
     def confirm(question: str) -> bool:
+        if probe_regions is not None:
+            return probe_regions
         if not typer.get_text_stream("stdin").isatty():
-            err_console.print(f"{question} [not asked: no terminal; run doctor in a terminal]")
+            err_console.print(f"{question} Not asked: no terminal. Use --probe-regions.")
             return False
         return typer.confirm(question, default=False)
 

@@ -181,14 +181,19 @@ class OkxConnector(GenericCcxtConnector):
         return _FIXED_REGION.get(self.exchange_id, Region(self.spec.region))
 
     @property
+    def _override(self) -> str | None:
+        """The account's ``api_url``, else ``KEYFOLIO_OKX_HOSTS__<REGION>`` from settings."""
+        return self.spec.api_url or self.settings.okx_hosts.get(self.region.value)
+
+    @property
     def rest_url(self) -> str:
         """REST base URL: the ``api_url`` override, else the region's host."""
-        return (self.spec.api_url or region_host(self.region)).rstrip("/")
+        return (self._override or region_host(self.region)).rstrip("/")
 
     @property
     def ws_url(self) -> str:
         """WebSocket base URL (ccxt.pro appends ``/public`` or ``/private``)."""
-        return ws_url_for(self.region, self.spec.api_url)
+        return ws_url_for(self.region, self._override)
 
     @property
     def host(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Region
 from keyfolio.errors import PricingError
 from keyfolio.services.context import App
@@ -14,14 +15,17 @@ __all__ = ["price_host", "refresh_prices"]
 logger = logging.getLogger(__name__)
 
 
-def price_host(accounts: list[AccountSpec]) -> tuple[str, bool]:
+def price_host(settings: Settings, accounts: list[AccountSpec]) -> tuple[str, bool]:
     """Where to read public tickers: the first OKX account's host, else OKX global."""
     from keyfolio.exchanges.catalog import region_host
 
+    def host(region: Region, api_url: str | None) -> str:
+        return api_url or settings.okx_hosts.get(region.value) or region_host(region)
+
     for spec in accounts:
         if spec.exchange == "okx":
-            return (spec.api_url or region_host(spec.region)), spec.demo
-    return region_host(Region.GLOBAL), False
+            return host(spec.region, spec.api_url), spec.demo
+    return host(Region.GLOBAL, None), False
 
 
 async def refresh_prices(app: App, accounts: list[AccountSpec]) -> PricingError | None:
@@ -37,7 +41,7 @@ async def refresh_prices(app: App, accounts: list[AccountSpec]) -> PricingError 
         assets = sorted({row.asset for row in store.balances(include_excluded=True)})
     if not assets:
         return None
-    base_url, demo = price_host(accounts)
+    base_url, demo = price_host(app.settings, accounts)
     try:
         tickers = await fetch_spot_tickers(
             base_url, timeout=app.settings.request_timeout_seconds, demo=demo
