@@ -147,9 +147,9 @@ def list_(
         "name", "exchange", "region", "portfolio", "import", "status", "last sync", "sources"
     )
     for spec in specs:
-        sources = ", ".join(
-            f"{s.source.label}: {s.status.value}" for s in states if s.account == spec.name
-        )
+        mine = [s for s in states if s.account == spec.name]
+        bad = [f"{s.source.label}: {s.status.value}" for s in mine if s.status.value != "ok"]
+        sources = ", ".join(bad) if bad else (f"all {len(mine)} ok" if mine else "-")
         table.add_row(
             spec.name,
             spec.exchange,
@@ -157,7 +157,7 @@ def list_(
             spec.portfolio,
             "on" if spec.import_balance else "off",
             spec.status,
-            spec.last_sync.strftime("%Y-%m-%d %H:%M:%S UTC") if spec.last_sync else "never",
+            spec.last_sync.strftime("%Y-%m-%d %H:%M UTC") if spec.last_sync else "never",
             sources or "-",
         )
     if not specs:
