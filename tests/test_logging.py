@@ -75,3 +75,9 @@ def test_credential_shaped_values_are_masked(text: str) -> None:
 def test_ordinary_text_is_untouched() -> None:
     text = "synced account main: 4 sources ok, BTC 0.5 at 60000"
     assert redact(text) == text
+
+
+def test_patterns_off_masks_only_registered_secrets() -> None:
+    register_secret(PLANTED)
+    text = f"no password: KEYFOLIO_PASSWORD is not set; keys[1].apiKey: dup; {PLANTED}"
+    assert redact(text, patterns=False) == text.replace(PLANTED, MASK)

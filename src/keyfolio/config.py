@@ -6,11 +6,14 @@ they are in the vault. Build a ``Settings`` where it is needed (``cli.main``), n
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from keyfolio.errors import ConfigError
 
 __all__ = ["Settings", "default_home"]
 
@@ -64,5 +67,16 @@ class Settings(BaseSettings):
 
     def ensure_home(self) -> Path:
         """Create the data directory (mode 0700) if needed and return it."""
-        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the data directory {self.home}: {exc.strerror or exc}",
+                hint="Choose a writable directory with --home DIR or KEYFOLIO_HOME.",
+            ) from exc
+        if not os.access(self.home, os.W_OK):
+            raise ConfigError(
+                f"the data directory {self.home} is not writable",
+                hint="Choose a writable directory with --home DIR or KEYFOLIO_HOME.",
+            )
         return self.home

@@ -50,13 +50,19 @@ def register_secret(value: str) -> None:
             _secrets.add(value)
 
 
-def redact(text: str) -> str:
-    """Return ``text`` with registered secrets and credential-looking values masked."""
+def redact(text: str, *, patterns: bool = True) -> str:
+    """Return ``text`` with registered secrets and credential-looking values masked.
+
+    ``patterns=False`` masks only the registered secrets: for messages keyfolio wrote itself
+    (Error/Hint lines), where a pattern would garble a variable or field name.
+    """
     with _lock:
         known = sorted(_secrets, key=len, reverse=True)
     for secret in known:
         if secret in text:
             text = text.replace(secret, MASK)
+    if not patterns:
+        return text
     text = _ASSIGNMENT.sub(lambda m: f"{m['name']}{m['quote']}{MASK}", text)
     text = _UUID.sub(MASK, text)
     return _LONG_HEX.sub(MASK, text)
@@ -96,6 +102,8 @@ def setup_logging(*, debug: bool = False, log_file: Path | None = None) -> None:
     for handler in handlers:
         handler.addFilter(redactor)
         handler.setFormatter(formatter)
+    if not debug:  # on the terminal, a warning reads like the CLI's own messages
+        stream.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         handler._keyfolio = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)

@@ -24,8 +24,11 @@ UNSAFE_KEY = {
     "passphrase": "rw-pass-5d6e",
 }
 EEA_KEY = {"apiKey": "eea-key-9a8b7c", "secret": "eea-secret-6d5e4f", "passphrase": "eea-pass-3c2b"}
+BOB_KEY = {"apiKey": "bob-key-4e5f6a", "secret": "bob-secret-7b8c9d", "passphrase": "bob-pass-1e2f"}
 IP_KEY = {"apiKey": "ip-key-1a2b3c", "secret": "ip-secret-4d5e6f", "passphrase": "ip-pass-7a8b"}
-SECRETS = [v for key in (READ_KEY, UNSAFE_KEY, EEA_KEY, IP_KEY) for v in key.values()] + [PASSWORD]
+SECRETS = [v for key in (READ_KEY, UNSAFE_KEY, EEA_KEY, IP_KEY, BOB_KEY) for v in key.values()] + [
+    PASSWORD
+]
 
 
 def base_state() -> dict[str, Any]:
@@ -45,6 +48,7 @@ def base_state() -> dict[str, Any]:
             key(UNSAFE_KEY, perm="read_only,withdraw,trade"),
             key(EEA_KEY, region="eea"),
             key(IP_KEY, ip="203.0.113.7"),
+            key(BOB_KEY, account="bob"),
         ],
         "accounts": {
             "alice": {
@@ -63,7 +67,16 @@ def base_state() -> dict[str, Any]:
                 "fills": [],
                 "deposits": [],
                 "withdrawals": [],
-            }
+            },
+            "bob": {
+                "trading": {"BTC": "2"},
+                "funding": {},
+                "savings": {},
+                "onchain_earn": [],
+                "fills": [],
+                "deposits": [],
+                "withdrawals": [],
+            },
         },
     }
 

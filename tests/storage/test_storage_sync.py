@@ -259,9 +259,10 @@ def test_record_failure_marks_everything_stale_and_keeps_amounts(synced: Databas
             )
             assert (state.updated_at, state.last_ok_at) == (T1, T0)
         account = store.get_account(name="a")
+        # last_sync stays at the last time data came in (T0), not the failed attempt (T1)
         assert (account.status, account.last_sync, account.last_error_code) == (
             "failed",
-            T1,
+            T0,
             "50111",
         )
         assert account.last_hint == "re-add"
@@ -305,3 +306,15 @@ def test_balances_filters(synced: Database) -> None:
         with pytest.raises(NotFoundError):
             store.sync_runs(account="nope")
         assert [s.account for s in store.source_states()] == ["a", "a", "b", "c"]
+
+
+def test_a_sync_where_every_source_failed_keeps_last_sync(synced: Database) -> None:
+    with synced.session() as store:
+        status = store.record_sync(
+            name="a", results=[bad(Source.TRADING), bad(Source.FUNDING)], synced_at=T1
+        )
+        assert status == "failed"
+        assert store.get_account(name="a").last_sync == T0
+    with synced.session() as store:
+        store.record_sync(name="a", results=[ok(BTC="1"), bad(Source.FUNDING)], synced_at=T2)
+        assert store.get_account(name="a").last_sync == T2

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from keyfolio.errors import UsageError, VaultLockedError
+from keyfolio.errors import ConfigError, UsageError, VaultLockedError
 
 if TYPE_CHECKING:
     from keyfolio.config import Settings
@@ -35,15 +35,28 @@ class CliState:
     """Global options, filled in by the Typer callback."""
 
     home: Path | None = None
+    home_explicit: bool = False  # --home on the command line, not KEYFOLIO_HOME
     debug: bool = False
     _app: App | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
+        from pydantic import ValidationError
+
         from keyfolio.config import Settings
 
-        if self.home is not None:
-            return Settings(home=self.home, debug=self.debug)
-        return Settings(debug=self.debug)
+        try:
+            if self.home is not None:
+                return Settings(home=self.home, debug=self.debug)
+            return Settings(debug=self.debug)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"KEYFOLIO_{'__'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise ConfigError(
+                f"invalid setting: {problems}",
+                hint="Fix or unset that environment variable (see the README's Configuration).",
+            ) from None
 
     def app(self) -> App:
         """The services context for this invocation (settings, logging, DB, vault)."""
@@ -69,16 +82,22 @@ def prompt_password(*, confirm: bool) -> str:
     """The vault password: KEYFOLIO_PASSWORD, else a hidden prompt (asked twice on creation)."""
     value = os.environ.get("KEYFOLIO_PASSWORD")
     if value:
+        if confirm and not value.strip():
+            raise UsageError("KEYFOLIO_PASSWORD is blank", hint="Choose a real vault password.")
         return value
     if not _interactive():
         raise VaultLockedError(
-            "no vault password: KEYFOLIO_PASSWORD is not set and there is no terminal to ask",
+            "the vault is locked: KEYFOLIO_PASSWORD is not set and there is no terminal to ask",
             hint="Set KEYFOLIO_PASSWORD, or run the command in a terminal.",
         )
     if confirm:
         err_console.print("Creating a new vault for your API keys. Choose a password.")
-    value = typer.prompt("Vault password", hide_input=True, confirmation_prompt=confirm, err=True)
-    return str(value)
+    value = str(
+        typer.prompt("Vault password", hide_input=True, confirmation_prompt=confirm, err=True)
+    )
+    if confirm and not value.strip():
+        raise UsageError("the vault password is blank", hint="Choose a real vault password.")
+    return value
 
 
 def prompt_secret(label: str, env_var: str) -> str:

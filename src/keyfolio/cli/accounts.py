@@ -17,7 +17,7 @@ from keyfolio.errors import UsageError
 if TYPE_CHECKING:
     from keyfolio.services.accounts import LinkReport
 
-__all__ = ["app", "read_credentials", "print_link_report"]
+__all__ = ["app", "check_name", "print_link_report", "read_credentials"]
 
 app = typer.Typer(help="Link, list and manage exchange accounts.", no_args_is_help=True)
 
@@ -45,11 +45,30 @@ def read_credentials(exchange_id: str) -> Credentials:
     return Credentials(fields=fields)
 
 
-def _check_name(name: str) -> None:
+REGION_ALIASES = {"myokx": Region.EEA, "okxus": Region.US}
+
+
+def _resolve_exchange(exchange: str, region: Region) -> tuple[str, Region]:
+    """``myokx`` and ``okxus`` (ccxt's names) are OKX in the EEA and US regions."""
+    fixed = REGION_ALIASES.get(exchange)
+    if fixed is None:
+        return exchange, region
+    if region is not Region.GLOBAL and region is not fixed:
+        raise UsageError(
+            f"{exchange} is OKX's {fixed.value} region, but --region {region.value} was given",
+            hint=f"Use `keyfolio account add okx --region {region.value}`.",
+        )
+    err_console.print(f"Notice: {exchange} is OKX with --region {fixed.value}.")
+    return "okx", fixed
+
+
+def check_name(name: str, *, what: str = "account") -> None:
+    """Account and portfolio names: short, no spaces, safe in a shell."""
     if not _NAME.match(name):
         raise UsageError(
-            f"--name {name!r} is not a valid account name",
-            hint="Use letters, digits, '.', '_' or '-' (up to 64 characters), e.g. --name main.",
+            f"{name!r} is not a valid {what} name",
+            hint="Use letters, digits, '.', '_' or '-' (up to 64 characters, starting with a "
+            "letter or digit), e.g. main.",
         )
 
 
@@ -72,6 +91,8 @@ def print_link_report(report: LinkReport, *, verb: str = "Linked") -> None:
             detail = f"{result.error or ''} {('— ' + result.hint) if result.hint else ''}".strip()
         table.add_row(result.source.label, result.status.value, str(len(result.amounts)), detail)
     console.print(table)
+    for note in report.notes:
+        console.print(note)
     for warning in report.warnings:
         err_console.print(f"[yellow]Warning:[/] {warning}")
 
@@ -110,12 +131,17 @@ def add(
     """
     from keyfolio.services.accounts import link_account
 
-    exchange = exchange.lower()
-    _check_name(name)
-    if api_url is not None and not re.match(r"^https?://[^\s/]+", api_url):
+    exchange, region = _resolve_exchange(exchange.lower(), region)
+    check_name(name)
+    if exchange != "okx" and (region is not Region.GLOBAL or demo):
         raise UsageError(
-            f"--api-url {api_url!r} is not an http(s) URL",
-            hint="Use e.g. --api-url http://127.0.0.1:8765",
+            f"--region and --demo are OKX options; {exchange} has no regions or demo keys here",
+            hint=f"Run `keyfolio account add {exchange} --name {name}` without them.",
+        )
+    if api_url is not None and not re.fullmatch(r"https?://[^\s/?#]+/?", api_url):
+        raise UsageError(
+            f"--api-url {api_url!r} is not a base URL",
+            hint="Give the scheme and host only, with no path, e.g. --api-url http://127.0.0.1:8765",
         )
     spec = AccountSpec(
         exchange=exchange,
@@ -223,6 +249,7 @@ def import_balance(
     """Switch "Import Balance": off keeps the account linked but out of the portfolio's totals."""
     from keyfolio.services.accounts import import_balance as set_import
 
+    switch = switch.lower()
     if switch not in {"on", "off"}:
         raise UsageError(
             f"expected on or off, got {switch!r}", hint=f"keyfolio account import-balance {name} on"

@@ -107,6 +107,11 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
             render_view(after)
             _print_changes(before, after)
         app.close()
+    if home is not None:
+        console.print(
+            f"\nThe demo's data stays in {home} (vault password: {DEMO_PASSWORD}); "
+            "its sandbox is gone, so a sync there will fail."
+        )
     _step("Next: link your real account")
     console.print(
         "1. In OKX: Profile > API Management > Create API key, permission [bold]Read[/] only, "

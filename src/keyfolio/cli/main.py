@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from keyfolio import __version__
 from keyfolio.cli import accounts as accounts_cli
@@ -58,6 +59,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     home: Annotated[
         Path | None,
         typer.Option(
@@ -78,6 +80,8 @@ def main(
     """Global options."""
     _state.home = home
     _state.debug = debug
+    source = ctx.get_parameter_source("home")
+    _state.home_explicit = source is not None and source.name == "COMMANDLINE"
 
 
 app.command("demo")(views_cli.demo_command)
@@ -92,9 +96,10 @@ app.add_typer(vault_cli.app, name="vault")
 
 
 def _print_error(message: str, hint: str | None) -> None:
-    err_console.print(f"[bold red]Error:[/] {redact(message)}", highlight=False, markup=True)
+    message, hint = redact(message, patterns=False), redact(hint or "", patterns=False)
+    err_console.print("[bold red]Error:[/] " + escape(message), highlight=False)
     if hint:
-        err_console.print(f"[bold]Hint:[/] {redact(hint)}", highlight=False)
+        err_console.print("[bold]Hint:[/] " + escape(hint), highlight=False)
 
 
 def run(argv: list[str] | None = None) -> None:

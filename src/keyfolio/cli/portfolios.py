@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from keyfolio.cli._context import console, state
+from keyfolio.cli.accounts import check_name
 
 __all__ = ["app"]
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 @app.command("add")
 def add(name: Annotated[str, typer.Argument(help="Name of the new portfolio.")]) -> None:
     """Create a portfolio."""
+    check_name(name, what="portfolio")
     with state.app().db().session() as store:
         store.add_portfolio(name=name)
     console.print(f"Created portfolio '{name}'.")
@@ -46,6 +48,7 @@ def rename(
     new: Annotated[str, typer.Argument(help="New name.")],
 ) -> None:
     """Rename a portfolio."""
+    check_name(new, what="portfolio")
     with state.app().db().session() as store:
         store.rename_portfolio(old=old, new=new)
     console.print(f"Renamed portfolio '{old}' to '{new}'.")

@@ -25,6 +25,8 @@ def render_view(view: PortfolioView) -> None:
         badges.append("[yellow]STALE DATA[/]")
     if view.unpriced:
         badges.append(f"[magenta]{len(view.unpriced)} UNPRICED[/]")
+    if view.has_stale_prices and view.prices_as_of is not None:
+        badges.append(f"[yellow]PRICES FROM {view.prices_as_of:%Y-%m-%d %H:%M} UTC[/]")
     as_of = view.as_of.strftime("%Y-%m-%d %H:%M:%S UTC") if view.as_of else "never synced"
     console.print(f"[bold]Portfolio {view.portfolio}[/] — as of {as_of} {' '.join(badges)}")
     table = Table("asset", "amount", "price (USD)", "value (USD)", "share", "sources")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import signal
 import sys
 from pathlib import Path
@@ -15,6 +16,15 @@ from keyfolio.errors import ConfigError
 __all__ = ["sandbox_command"]
 
 REGIONS = ("global", "eea", "us")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def sandbox_command(
@@ -48,6 +58,15 @@ def sandbox_command(
         raise ConfigError(
             f"--region {region!r} is not a region", hint="Use --region global, eea or us."
         )
+    if not 0 <= port <= 65535:
+        raise ConfigError(
+            f"--port {port} is not a TCP port", hint="Use 1-65535, or 0 for any free port."
+        )
+    if not _is_loopback(host):
+        raise ConfigError(
+            f"--host {host} is not a loopback address",
+            hint="The sandbox only listens on this machine: use 127.0.0.1, ::1 or localhost.",
+        )
     if latency_ms < 0:
         raise ConfigError("--latency-ms must be 0 or more", hint="Use e.g. --latency-ms 50.")
     loaded = load_state(state)
@@ -75,5 +94,11 @@ def sandbox_command(
         except asyncio.CancelledError:
             pass
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="Another program may be using that port: choose another --port, or --port 0.",
+        ) from exc
     print("keyfolio sandbox stopped", file=sys.stderr, flush=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 
 from keyfolio.cli._context import console, err_console, state
+from keyfolio.errors import UsageError
 
 __all__ = ["app"]
 
@@ -22,9 +24,16 @@ def change_password() -> None:
     vault = state.app().vault()
     new = os.environ.get("KEYFOLIO_NEW_PASSWORD")
     if not new:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "no new password: KEYFOLIO_NEW_PASSWORD is not set and there is no terminal to ask",
+                hint="Set KEYFOLIO_NEW_PASSWORD, or run the command in a terminal.",
+            )
         err_console.print("Choose the new vault password.")
         new = str(
             typer.prompt("New vault password", hide_input=True, confirmation_prompt=True, err=True)
         )
+    if not new.strip():
+        raise UsageError("the new vault password is blank", hint="Choose a real password.")
     vault.change_password(new)
     console.print("Vault password changed.")

@@ -7,10 +7,12 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keyfolio.cli._context import console, err_console, state
 from keyfolio.cli.render import render_view
+from keyfolio.errors import KeyNotInRegionError, UsageError
 
 if TYPE_CHECKING:
     from keyfolio.services.sync import SyncOutcome, SyncReport
@@ -38,9 +40,12 @@ def show_command(
         typer.echo(json.dumps(view_to_json(view), indent=2))
         return
     if not view.accounts:
+        suffix = "" if portfolio == "main" else f" --portfolio {portfolio}"
         console.print(
-            f"Portfolio '{portfolio}' has no accounts yet. "
-            "Link one with `keyfolio account add okx --name main`."
+            f"Portfolio '{portfolio}' has no accounts yet. Link one with "
+            f"`keyfolio account add okx --name NAME{suffix}`"
+            + ("" if portfolio == "main" else f" or `keyfolio account move NAME{suffix}`")
+            + "."
         )
         return
     render_view(view)
@@ -88,22 +93,33 @@ def sync_command(
         raise typer.Exit(1)
 
 
+def _with_kept(hint: str) -> str:
+    if "kept" in hint:
+        return hint
+    return f"{hint} Earlier data is kept, marked stale.".strip()
+
+
 def _print_outcome(outcome: SyncOutcome) -> None:
     """Error + Hint for a failed account; a warning + hint per failed source of a partial one."""
     if outcome.error is not None:
-        err_console.print(f"[bold red]Error:[/] {outcome.account}: {outcome.error.message}")
-        err_console.print(
-            f"[bold]Hint:[/] {outcome.error.hint} Earlier data is kept, marked stale."
-        )
+        hint = outcome.error.hint
+        if isinstance(outcome.error, KeyNotInRegionError):
+            hint += (
+                f" For this linked account: `keyfolio account remove {outcome.account}`, then "
+                f"`keyfolio account add okx --name {outcome.account} --region REGION` "
+                "(`keyfolio doctor --probe-regions` finds the region)."
+            )
+        err_console.print(f"[bold red]Error:[/] {outcome.account}: {escape(outcome.error.message)}")
+        err_console.print(f"[bold]Hint:[/] {escape(_with_kept(hint))}")
         return
     failed = [r for r in outcome.results if not r.is_ok and r.status.value != "unsupported"]
     if outcome.status == "failed" and failed:
         first = failed[0]
         err_console.print(
             f"[bold red]Error:[/] {outcome.account}: no balance source could be read "
-            f"({first.source.label}: {first.error})"
+            f"({first.source.label}: {escape(first.error or '')})"
         )
-        err_console.print(f"[bold]Hint:[/] {first.hint} Earlier data is kept, marked stale.")
+        err_console.print(f"[bold]Hint:[/] {escape(_with_kept(first.hint or ''))}")
         return
     for result in failed:
         err_console.print(
@@ -117,6 +133,17 @@ def _print_outcome(outcome: SyncOutcome) -> None:
             )
 
 
+def _account_error(outcome: SyncOutcome) -> tuple[str | None, str | None]:
+    """The account-level error of a sync: its exception, else its first failed source."""
+    if outcome.error is not None:
+        return outcome.error.message, outcome.error.hint
+    if outcome.status == "failed":
+        failed = next((r for r in outcome.results if not r.is_ok), None)
+        if failed is not None:
+            return failed.error, failed.hint
+    return None, None
+
+
 def _report_json(report: SyncReport) -> dict[str, object]:
     from keyfolio.domain.money import format_amount
 
@@ -125,8 +152,8 @@ def _report_json(report: SyncReport) -> dict[str, object]:
             {
                 "name": o.account,
                 "status": o.status,
-                "error": o.error.message if o.error else None,
-                "hint": o.error.hint if o.error else None,
+                "error": _account_error(o)[0],
+                "hint": _account_error(o)[1],
                 "sources": [
                     {
                         "source": r.source.value,
@@ -209,7 +236,18 @@ def exchanges_command() -> None:
 
 
 def demo_command() -> None:
-    """Run the offline demo: a local OKX sandbox, a refused key, a linked key, a sync, a trade."""
+    """Run the offline demo: a local OKX sandbox, a refused key, a linked key, a sync, a trade.
+
+    It uses a temporary data directory (KEYFOLIO_HOME is ignored) unless --home names a new
+    one, so your own data is never touched.
+    """
     from keyfolio.cli.demo import run_demo
 
-    asyncio.run(run_demo(state.home, debug=state.debug))
+    home = state.home if state.home_explicit else None
+    if home is not None and any((home / name).exists() for name in ("vault.bin", "keyfolio.db")):
+        raise UsageError(
+            f"{home} already holds keyfolio data; the demo will not touch it",
+            hint="Run `keyfolio demo` without --home (it uses a temporary directory), "
+            "or give --home a new directory.",
+        )
+    asyncio.run(run_demo(home, debug=state.debug))

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import KeyInfo, SourceResult
-from keyfolio.errors import ConflictError, ExchangeError, NotFoundError, UnsafeKeyError
+from keyfolio.errors import (
+    ConflictError,
+    ExchangeError,
+    ExchangeUnavailableError,
+    ExchangeUnsupportedError,
+    NotFoundError,
+    UnsafeKeyError,
+)
 from keyfolio.logging import register_secret
 from keyfolio.services.context import App
 from keyfolio.services.pricing import refresh_prices
@@ -40,6 +47,13 @@ class LinkReport:
     results: list[SourceResult]
     status: str
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """Facts worth showing that are not warnings (e.g. the key's IP binding)."""
+        if self.key.verified and self.key.is_ip_bound:
+            return [f"The key is bound to IP {', '.join(self.key.ip_whitelist)}: good."]
+        return []
 
 
 def _protect(credentials: Credentials) -> None:
@@ -83,11 +97,20 @@ async def validate(
     from keyfolio.exchanges.pool import ConnectorPool
 
     _protect(credentials)
-    async with ConnectorPool(app.settings) as pool:
-        connector = pool.connector(spec, credentials)
-        key = await connector.check_key()
-        _refuse_unsafe(spec, key)
-        results = await connector.fetch_balances()
+    try:
+        async with ConnectorPool(app.settings) as pool:
+            connector = pool.connector(spec, credentials)
+            key = await connector.check_key()
+            _refuse_unsafe(spec, key)
+            results = await connector.fetch_balances()
+    except (ExchangeUnavailableError, ExchangeUnsupportedError) as exc:
+        where = f"--api-url {spec.api_url}" if spec.api_url else f"region {spec.region.value}"
+        raise type(exc)(
+            exc.message,
+            hint=f"Nothing was stored. Check the network and the host ({where}: the URL must be "
+            "the exchange's base address, e.g. https://www.okx.com, with no path), then try again.",
+            exchange_code=exc.exchange_code,
+        ) from exc
     if not any(result.is_ok for result in results):
         first = next((r for r in results if r.error), None)
         raise ExchangeError(
@@ -110,6 +133,20 @@ def _ensure_name_free(store: Store, name: str) -> None:
     )
 
 
+def _refuse_duplicate_uid(app: App, spec: AccountSpec, uid: str) -> None:
+    """One exchange account, one link: a second link would count everything twice."""
+    with app.db().session() as store:
+        accounts = store.list_accounts()
+    for other in accounts:
+        if other.exchange == spec.exchange and other.extra.get("uid") == uid:
+            raise ConflictError(
+                f"this key belongs to {spec.exchange.upper()} account uid {uid}, which is "
+                f"already linked as '{other.name}'",
+                hint="Linking it twice would count every balance twice. Use the existing "
+                f"account, or replace its key with `keyfolio account rotate {other.name}`.",
+            )
+
+
 async def link_account(app: App, spec: AccountSpec, credentials: Credentials) -> LinkReport:
     """Validate, then store the account and its credentials and record the first import.
 
@@ -120,6 +157,9 @@ async def link_account(app: App, spec: AccountSpec, credentials: Credentials) ->
         _ensure_name_free(store, spec.name)
     app.unlock()
     key, results = await validate(app, spec, credentials)
+    if key.uid:
+        _refuse_duplicate_uid(app, spec, key.uid)
+        spec = replace(spec, extra={**spec.extra, "uid": key.uid})
     now = datetime.now(UTC)
     vault = app.vault(create=True)
     vault.set(spec.name, credentials)
@@ -145,6 +185,14 @@ async def rotate_credentials(app: App, name: str, credentials: Credentials) -> L
     vault = app.vault()
     vault.get(name)  # raises NotFoundError if the vault lost it
     key, results = await validate(app, spec, credentials)
+    linked_uid = spec.extra.get("uid")
+    if linked_uid and key.uid and key.uid != linked_uid:
+        raise ConflictError(
+            f"the new key belongs to another {spec.exchange.upper()} account (uid {key.uid}); "
+            f"'{name}' is uid {linked_uid}",
+            hint="Rotate to a key of the same account (a sub-account has its own uid). To track "
+            "the other account, link it under its own name with `keyfolio account add`.",
+        )
     vault.set(name, credentials)
     with app.db().session() as store:
         status = store.record_sync(name=name, results=results, synced_at=datetime.now(UTC))

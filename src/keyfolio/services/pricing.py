@@ -47,7 +47,7 @@ async def refresh_prices(app: App, accounts: list[AccountSpec]) -> PricingError 
             base_url, timeout=app.settings.request_timeout_seconds, demo=demo
         )
     except PricingError as exc:
-        logger.warning("price refresh failed: %s", exc.message)
+        logger.info("price refresh failed: %s", exc.message)  # the caller reports it
         return exc
     priced = price_assets(assets, tickers, as_of=datetime.now(UTC))
     with app.db().session() as store:

@@ -61,6 +61,21 @@ class PortfolioView:
         return [holding.asset for holding in self.holdings if holding.price is None]
 
     @property
+    def prices_as_of(self) -> datetime | None:
+        """The oldest price in use.
+
+        Prices are refreshed after the balances of every sync, so a price older than the
+        newest balances means the last price refresh failed.
+        """
+        times = [h.price.as_of for h in self.holdings if h.price is not None]
+        return min(times) if times else None
+
+    @property
+    def has_stale_prices(self) -> bool:
+        prices, balances = self.prices_as_of, self.as_of
+        return prices is not None and balances is not None and prices < balances
+
+    @property
     def is_partial(self) -> bool:
         return any(
             view.spec.import_balance and view.spec.status in {"partial", "failed"}

@@ -218,7 +218,8 @@ def write_sync(
     status = account_status(results)
     failure = first_failure(results)
     account.status = status
-    account.last_sync = at
+    if status != "failed":  # last_sync is when the data last came in, not the last attempt
+        account.last_sync = at
     account.last_error_code = failure.error_code if failure else None
     account.last_error = failure.error if failure else None
     account.last_hint = failure.hint if failure else None
@@ -252,7 +253,6 @@ def write_failure(
         state.hint = failure.hint
         state.updated_at = at
     account.status = "failed"
-    account.last_sync = at
     account.last_error_code = failure.error_code
     account.last_error = failure.error
     account.last_hint = failure.hint
