@@ -81,3 +81,34 @@ def test_patterns_off_masks_only_registered_secrets() -> None:
     register_secret(PLANTED)
     text = f"no password: KEYFOLIO_PASSWORD is not set; keys[1].apiKey: dup; {PLANTED}"
     assert redact(text, patterns=False) == text.replace(PLANTED, MASK)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_setup_logging_attaches_redacting_stderr_and_file_handlers(
+    tmp_path, capsys: pytest.CaptureFixture[str], debug: bool
+) -> None:
+    from keyfolio.logging import setup_logging
+
+    log_file = tmp_path / "keyfolio.log"
+    register_secret(PLANTED)
+    setup_logging(debug=debug, log_file=log_file)
+    try:
+        logger = logging.getLogger("keyfolio.test.setup")
+        logger.info("info line %s", PLANTED)
+        logger.warning("warning line %s", PLANTED)
+        logger.debug("debug line")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        written = log_file.read_text()
+        stderr = capsys.readouterr().err
+    finally:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if getattr(handler, "_keyfolio", False):
+                root.removeHandler(handler)
+                handler.close()
+    assert "info line ***" in written and "warning line ***" in written
+    assert "warning line ***" in stderr
+    assert ("debug line" in written) is debug
+    assert ("info line" in stderr) is debug
+    assert PLANTED not in written + stderr

@@ -102,10 +102,10 @@ def setup_logging(*, debug: bool = False, log_file: Path | None = None) -> None:
     for handler in handlers:
         handler.addFilter(redactor)
         handler.setFormatter(formatter)
-    if not debug:  # on the terminal, a warning reads like the CLI's own messages
-        stream.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         handler._keyfolio = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+    if not debug:  # on the terminal, a warning reads like the CLI's own messages
+        stream.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     for noisy in ("aiohttp", "asyncio", "httpx", "httpcore", "alembic", "ccxt"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)

@@ -176,3 +176,27 @@ def test_demo_never_touches_existing_data(linked: Runner) -> None:
     # KEYFOLIO_HOME (set by the runner) is ignored: the demo runs in a temporary directory
     assert linked("demo").returncode == 0
     assert [a["name"] for a in linked("show", "--json").json()["accounts"]] == ["alice"]
+
+
+def test_one_account_that_cannot_be_saved_does_not_stop_the_others(
+    linked: Runner, sandbox_url: str
+) -> None:
+    bob = linked("account", "add", "okx", "--name", "bob", "--api-url", sandbox_url, creds=BOB_KEY)
+    assert bob.returncode == 0, bob.stderr
+    control(
+        sandbox_url,
+        "/__sandbox__/balances",
+        {"account": "bob", "source": "funding", "ccy": "X" * 300, "amount": "1"},
+    )
+    control(
+        sandbox_url,
+        "/__sandbox__/trade",
+        {"account": "alice", "instId": "BTC-USDT", "side": "buy", "sz": "0.01"},
+    )
+    result = linked("sync")
+    assert result.returncode == 1
+    assert "Error: bob:" in result.stderr and "unexpected" not in result.stderr
+    show = linked("show", "--json").json()
+    by_name = {a["name"]: a for a in show["accounts"]}
+    assert by_name["alice"]["status"] == "ok"
+    assert {h["asset"]: h["amount"] for h in show["holdings"]}["BTC"] == "2.50999"

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from keyfolio.errors import ConfigError, UsageError, VaultLockedError
+from keyfolio.logging import register_secret
 
 if TYPE_CHECKING:
     from keyfolio.config import Settings
@@ -58,6 +59,12 @@ class CliState:
                 hint="Fix or unset that environment variable (see the README's Configuration).",
             ) from None
 
+    def close(self) -> None:
+        """Release the database engine, if one was opened."""
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
     def app(self) -> App:
         """The services context for this invocation (settings, logging, DB, vault)."""
         if self._app is None:
@@ -84,6 +91,7 @@ def prompt_password(*, confirm: bool) -> str:
     if value:
         if confirm and not value.strip():
             raise UsageError("KEYFOLIO_PASSWORD is blank", hint="Choose a real vault password.")
+        register_secret(value)
         return value
     if not _interactive():
         raise VaultLockedError(
@@ -97,6 +105,7 @@ def prompt_password(*, confirm: bool) -> str:
     )
     if confirm and not value.strip():
         raise UsageError("the vault password is blank", hint="Choose a real vault password.")
+    register_secret(value)
     return value
 
 

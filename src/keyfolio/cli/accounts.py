@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keyfolio.cli._context import console, err_console, prompt_secret, state
@@ -89,12 +90,14 @@ def print_link_report(report: LinkReport, *, verb: str = "Linked") -> None:
         detail = assets or "-"
         if not result.is_ok:
             detail = f"{result.error or ''} {('— ' + result.hint) if result.hint else ''}".strip()
-        table.add_row(result.source.label, result.status.value, str(len(result.amounts)), detail)
+        table.add_row(
+            result.source.label, result.status.value, str(len(result.amounts)), escape(detail)
+        )
     console.print(table)
     for note in report.notes:
         console.print(note)
     for warning in report.warnings:
-        err_console.print(f"[yellow]Warning:[/] {warning}")
+        err_console.print(f"[yellow]Warning:[/] {escape(warning)}")
 
 
 @app.command("add")

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.rule import Rule
 
 from keyfolio.cli._context import console, err_console
@@ -23,6 +24,7 @@ from keyfolio.domain.money import ZERO, format_usd
 from keyfolio.errors import UnsafeKeyError
 
 if TYPE_CHECKING:
+    from keyfolio.services.context import App
     from keyfolio.services.view import PortfolioView
 
 __all__ = ["run_demo"]
@@ -54,59 +56,20 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
     """Start the sandbox, refuse an unsafe key, link a read-only one, sync, trade, sync."""
     from keyfolio.config import Settings
     from keyfolio.logging import setup_logging
-    from keyfolio.sandbox.demo import DEMO_READ_ONLY_KEY, DEMO_TRADING_KEY, demo_state
-    from keyfolio.sandbox.server import run_sandbox
-    from keyfolio.services.accounts import link_account
     from keyfolio.services.context import App
-    from keyfolio.services.sync import sync_accounts
-    from keyfolio.services.view import portfolio_view
 
     with tempfile.TemporaryDirectory(prefix="keyfolio-demo-") as scratch:
         data_dir = home if home is not None else Path(scratch)
         settings = Settings(home=data_dir, debug=debug)
         settings.ensure_home()
         setup_logging(debug=debug, log_file=settings.log_path)
-        app = App(settings=settings, password=lambda **_: DEMO_PASSWORD)
         console.print("[bold]keyfolio demo[/] — offline, against the built-in OKX V5 sandbox.")
         console.print(f"Data directory: {data_dir}" + ("" if home else " (temporary)"))
-        async with run_sandbox(demo_state(), port=0) as url:
-            console.print(f"Sandbox listening on {url} (real HTTP, real OKX signatures).")
-
-            _step("1. Link a key that can withdraw and trade: refused")
-            unsafe = AccountSpec(exchange="okx", name="risky", api_url=url)
-            try:
-                await link_account(app, unsafe, _credentials(DEMO_TRADING_KEY))
-            except UnsafeKeyError as exc:
-                err_console.print(f"[bold red]Error:[/] {exc.message}")
-                err_console.print(f"[bold]Hint:[/] {exc.hint}")
-            else:  # pragma: no cover - the demo state makes this impossible
-                raise AssertionError("the sandbox accepted a withdraw-enabled key")
-
-            _step("2. Link the read-only key (keyfolio account add okx --name demo)")
-            spec = AccountSpec(exchange="okx", name="demo", api_url=url)
-            report = await link_account(app, spec, _credentials(DEMO_READ_ONLY_KEY))
-            print_link_report(report)
-
-            _step("3. Sync (keyfolio sync)")
-            sync = await sync_accounts(app)
-            for outcome in sync.outcomes:
-                console.print(f"{outcome.account}: {outcome.status}")
-
-            _step("4. The portfolio (keyfolio show)")
-            before = portfolio_view(app)
-            render_view(before)
-
-            _step("5. A trade happens on the exchange: buy 0.1 BTC; sync again")
-            await asyncio.to_thread(
-                _post,
-                f"{url}/__sandbox__/trade",
-                {"account": "demo", "instId": "BTC-USDT", "side": "buy", "sz": "0.1"},
-            )
-            await sync_accounts(app)
-            after = portfolio_view(app)
-            render_view(after)
-            _print_changes(before, after)
-        app.close()
+        app = App(settings=settings, password=lambda **_: DEMO_PASSWORD)
+        try:
+            await _story(app)
+        finally:
+            app.close()
     if home is not None:
         console.print(
             f"\nThe demo's data stays in {home} (vault password: {DEMO_PASSWORD}); "
@@ -120,6 +83,51 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
         "--region us for app.okx.com)[/]\n"
         "3. keyfolio sync && keyfolio show"
     )
+
+
+async def _story(app: App) -> None:
+    """The five steps, each through the same service a CLI command uses."""
+    from keyfolio.sandbox.demo import DEMO_READ_ONLY_KEY, DEMO_TRADING_KEY, demo_state
+    from keyfolio.sandbox.server import run_sandbox
+    from keyfolio.services.accounts import link_account
+    from keyfolio.services.sync import sync_accounts
+    from keyfolio.services.view import portfolio_view
+
+    async with run_sandbox(demo_state(), port=0) as url:
+        console.print(f"Sandbox listening on {url} (real HTTP, real OKX signatures).")
+
+        _step("1. Link a key that can withdraw and trade: refused")
+        unsafe = AccountSpec(exchange="okx", name="risky", api_url=url)
+        try:
+            await link_account(app, unsafe, _credentials(DEMO_TRADING_KEY))
+        except UnsafeKeyError as exc:
+            err_console.print(f"[bold red]Error:[/] {escape(exc.message)}")
+            err_console.print(f"[bold]Hint:[/] {escape(exc.hint)}")
+        else:  # pragma: no cover - the demo state makes this impossible
+            raise AssertionError("the sandbox accepted a withdraw-enabled key")
+
+        _step("2. Link the read-only key (keyfolio account add okx --name demo)")
+        spec = AccountSpec(exchange="okx", name="demo", api_url=url)
+        print_link_report(await link_account(app, spec, _credentials(DEMO_READ_ONLY_KEY)))
+
+        _step("3. Sync (keyfolio sync)")
+        for outcome in (await sync_accounts(app)).outcomes:
+            console.print(f"{outcome.account}: {outcome.status}")
+
+        _step("4. The portfolio (keyfolio show)")
+        before = portfolio_view(app)
+        render_view(before)
+
+        _step("5. A trade happens on the exchange: buy 0.1 BTC; sync again")
+        await asyncio.to_thread(
+            _post,
+            f"{url}/__sandbox__/trade",
+            {"account": "demo", "instId": "BTC-USDT", "side": "buy", "sz": "0.1"},
+        )
+        await sync_accounts(app)
+        after = portfolio_view(app)
+        render_view(after)
+        _print_changes(before, after)
 
 
 def _print_changes(before: PortfolioView, after: PortfolioView) -> None:

@@ -106,7 +106,12 @@ def run(argv: list[str] | None = None) -> None:
     """Entry point of the `keyfolio` console script: the one error boundary."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        code = app(args=args, prog_name="keyfolio", standalone_mode=False)
+        try:
+            code = app(args=args, prog_name="keyfolio", standalone_mode=False)
+        except BaseExceptionGroup as group:  # from a TaskGroup: report its first error
+            raise group.exceptions[0] from group
+        finally:
+            _state.close()
     except KeyfolioError as exc:
         _print_traceback()
         _print_error(exc.message, exc.hint)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 from keyfolio.cli._context import console
-from keyfolio.domain.money import ZERO, format_amount, format_usd
+from keyfolio.domain.money import ZERO, format_amount, format_usd, multiply
 
 if TYPE_CHECKING:
     from keyfolio.services.view import PortfolioView
@@ -68,7 +69,7 @@ def _render_sources(view: PortfolioView) -> None:
         for item in holding.sources:
             if holding.price is not None:
                 key = (item.account, item.source.value)
-                values[key] = values.get(key, ZERO) + item.amount * holding.price.usd
+                values[key] = values.get(key, ZERO) + multiply(item.amount, holding.price.usd)
     for account in view.accounts:
         spec = account.spec
         for state in account.sources or []:
@@ -83,7 +84,7 @@ def _render_sources(view: PortfolioView) -> None:
                 state.source.label,
                 state.status.value,
                 format_usd(value) if value is not None else "-",
-                note,
+                escape(note),
             )
     if view.accounts:
         console.print(table)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import signal
 import sys
 from pathlib import Path
@@ -19,12 +18,9 @@ REGIONS = ("global", "eea", "us")
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    from keyfolio.sandbox.control import is_loopback
+
+    return host == "localhost" or is_loopback(host)
 
 
 def sandbox_command(

@@ -9,6 +9,7 @@ import typer
 
 from keyfolio.cli._context import console, err_console, state
 from keyfolio.errors import UsageError
+from keyfolio.logging import register_secret
 
 __all__ = ["app"]
 
@@ -35,5 +36,6 @@ def change_password() -> None:
         )
     if not new.strip():
         raise UsageError("the new vault password is blank", hint="Choose a real password.")
+    register_secret(new)
     vault.change_password(new)
     console.print("Vault password changed.")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from keyfolio.cli._context import console, err_console, state
 from keyfolio.cli.render import render_view
-from keyfolio.errors import KeyNotInRegionError, UsageError
+from keyfolio.errors import KeyfolioError, KeyNotInRegionError, UsageError
 
 if TYPE_CHECKING:
     from keyfolio.services.sync import SyncOutcome, SyncReport
@@ -88,7 +88,9 @@ def sync_command(
         for outcome in report.outcomes:
             _print_outcome(outcome)
         if report.pricing_error is not None:
-            err_console.print(f"[yellow]Prices not refreshed:[/] {report.pricing_error.message}")
+            err_console.print(
+                f"[yellow]Prices not refreshed:[/] {escape(report.pricing_error.message)}"
+            )
     if report.failed:
         raise typer.Exit(1)
 
@@ -124,11 +126,11 @@ def _print_outcome(outcome: SyncOutcome) -> None:
     for result in failed:
         err_console.print(
             f"[yellow]Warning:[/] {outcome.account}/{result.source.label} {result.status.value}: "
-            f"{result.error or ''}"
+            f"{escape(result.error or '')}"
         )
         if result.hint:
             err_console.print(
-                f"[bold]Hint:[/] {result.hint} Its last good amounts are kept, "
+                f"[bold]Hint:[/] {escape(result.hint)} Its last good amounts are kept, "
                 "marked stale; the portfolio shows as partial."
             )
 
@@ -185,7 +187,7 @@ def doctor_command(
 ) -> None:
     """Diagnose accounts: reachability, clock offset, key validity, permissions, IP binding."""
     from keyfolio.services.accounts import list_accounts
-    from keyfolio.services.doctor import diagnose
+    from keyfolio.services.doctor import Check, diagnose
 
     app_ = state.app()
     names = [account] if account else [spec.name for spec in list_accounts(app_)]
@@ -203,7 +205,12 @@ def doctor_command(
 
     failed = False
     for name in names:
-        checks = asyncio.run(diagnose(app_, name, confirm_probe=confirm))
+        try:
+            checks = asyncio.run(diagnose(app_, name, confirm_probe=confirm))
+        except KeyfolioError as exc:
+            if account:  # the one account asked for: a plain Error + Hint
+                raise
+            checks = [Check("account", "fail", exc.message, exc.hint)]
         table = Table("check", "result", "detail", "hint", title=f"doctor: {name}")
         colours = {"ok": "green", "warn": "yellow", "fail": "red"}
         for check in checks:
@@ -211,8 +218,8 @@ def doctor_command(
             table.add_row(
                 check.name,
                 f"[{colours[check.status]}]{check.status}[/]",
-                check.detail,
-                check.hint or "",
+                escape(check.detail),
+                escape(check.hint or ""),
             )
         console.print(table)
     if failed:

@@ -5,9 +5,9 @@ A float never touches an amount or a price. Parsing refuses floats outright.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
-__all__ = ["ZERO", "format_amount", "format_usd", "parse_decimal"]
+__all__ = ["ZERO", "format_amount", "format_usd", "multiply", "normalize", "parse_decimal"]
 
 ZERO = Decimal(0)
 
@@ -35,6 +35,13 @@ def parse_decimal(value: str | int | Decimal, *, field: str = "amount") -> Decim
     if not result.is_finite():
         raise ValueError(f"{field}: {value!r} is not a finite number")
     return result
+
+
+def multiply(a: Decimal, b: Decimal) -> Decimal:
+    """The exact product: the precision is raised to fit every digit of both factors."""
+    with localcontext() as ctx:
+        ctx.prec = max(28, len(a.as_tuple().digits) + len(b.as_tuple().digits))
+        return a * b
 
 
 def normalize(value: Decimal) -> Decimal:

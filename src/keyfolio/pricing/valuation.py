@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
+from keyfolio.domain.money import multiply
 from keyfolio.domain.records import Price
 from keyfolio.pricing.okx_tickers import Ticker
 
@@ -69,7 +70,7 @@ def value_of(amount: Decimal, price: Price | None) -> Decimal | None:
     """``amount`` in USD at ``price``, exactly (no rounding); ``None`` if unpriced."""
     if price is None:
         return None
-    return _mul(amount, price.usd)
+    return multiply(amount, price.usd)
 
 
 def _quote(code: str, tickers: Mapping[str, Ticker]) -> _Quote | None:
@@ -89,8 +90,10 @@ def _quote(code: str, tickers: Mapping[str, Ticker]) -> _Quote | None:
     if via_btc is not None and btc is not None:
         open_leg, open_btc = _positive(via_btc.open24h), _positive(btc.open24h)
         return _Quote(
-            usd=_mul(via_btc.last, btc.last),
-            open24h_usd=None if open_leg is None or open_btc is None else _mul(open_leg, open_btc),
+            usd=multiply(via_btc.last, btc.last),
+            open24h_usd=None
+            if open_leg is None or open_btc is None
+            else multiply(open_leg, open_btc),
             source=f"okx:{code}-BTC*{BTC_USDT}",
         )
     return None
@@ -105,10 +108,3 @@ def _usable(ticker: Ticker | None) -> Ticker | None:
 
 def _positive(value: Decimal | None) -> Decimal | None:
     return value if value is not None and value > 0 else None
-
-
-def _mul(a: Decimal, b: Decimal) -> Decimal:
-    """The exact product: the precision is raised to fit every digit of both factors."""
-    with localcontext() as ctx:
-        ctx.prec = max(28, len(a.as_tuple().digits) + len(b.as_tuple().digits))
-        return a * b

@@ -15,10 +15,10 @@ from keyfolio.errors import (
     ExchangeUnavailableError,
     ExchangeUnsupportedError,
     NotFoundError,
+    RateLimitedError,
     UnsafeKeyError,
 )
-from keyfolio.logging import register_secret
-from keyfolio.services.context import App
+from keyfolio.services.context import App, protect
 from keyfolio.services.pricing import refresh_prices
 
 if TYPE_CHECKING:
@@ -56,11 +56,6 @@ class LinkReport:
         return []
 
 
-def _protect(credentials: Credentials) -> None:
-    for value in credentials.secrets():
-        register_secret(value)
-
-
 def _refuse_unsafe(spec: AccountSpec, key: KeyInfo) -> None:
     granted = sorted(key.permissions & {"trade", "withdraw"})
     if granted:
@@ -96,7 +91,7 @@ async def validate(
     """Check the key's permissions and read its balances. Stores nothing."""
     from keyfolio.exchanges.pool import ConnectorPool
 
-    _protect(credentials)
+    protect(credentials)
     try:
         async with ConnectorPool(app.settings) as pool:
             connector = pool.connector(spec, credentials)
@@ -104,6 +99,8 @@ async def validate(
             _refuse_unsafe(spec, key)
             results = await connector.fetch_balances()
     except (ExchangeUnavailableError, ExchangeUnsupportedError) as exc:
+        if isinstance(exc, RateLimitedError):
+            raise
         where = f"--api-url {spec.api_url}" if spec.api_url else f"region {spec.region.value}"
         raise type(exc)(
             exc.message,

@@ -7,13 +7,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from keyfolio.config import Settings
+from keyfolio.domain.accounts import Credentials
 from keyfolio.errors import VaultError
+from keyfolio.logging import register_secret
 
 if TYPE_CHECKING:
     from keyfolio.storage import Database
     from keyfolio.vault import Vault
 
-__all__ = ["App", "PasswordProvider"]
+__all__ = ["App", "PasswordProvider", "protect"]
+
+
+def protect(credentials: Credentials) -> None:
+    """Register every credential value with the log redaction filter."""
+    for value in credentials.secrets():
+        register_secret(value)
+
 
 PasswordProvider = Callable[..., str]
 """``password(confirm=bool) -> str``; ``confirm`` asks twice, for a new vault."""

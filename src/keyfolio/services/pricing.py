@@ -22,7 +22,8 @@ def price_host(settings: Settings, accounts: list[AccountSpec]) -> tuple[str, bo
     def host(region: Region, api_url: str | None) -> str:
         return api_url or settings.okx_hosts.get(region.value) or region_host(region)
 
-    for spec in accounts:
+    # live accounts first: never price a live portfolio from demo-trading tickers
+    for spec in sorted(accounts, key=lambda spec: spec.demo):
         if spec.exchange == "okx":
             return host(spec.region, spec.api_url), spec.demo
     return host(Region.GLOBAL, None), False

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import SourceResult
-from keyfolio.errors import KeyfolioError, PricingError
-from keyfolio.logging import register_secret
-from keyfolio.services.context import App
+from keyfolio.errors import KeyfolioError, PricingError, StorageError
+from keyfolio.services.context import App, protect
 from keyfolio.services.pricing import refresh_prices
 
 if TYPE_CHECKING:
@@ -71,7 +70,23 @@ async def sync_accounts(
 
         async def one(spec: AccountSpec) -> None:
             async with semaphore:
-                outcomes[spec.name] = await _sync_one(app, pool, vault, spec, progress)
+                try:
+                    outcomes[spec.name] = await _sync_one(app, pool, vault, spec, progress)
+                except Exception as exc:  # one account must never cancel its siblings
+                    logger.info("sync %s: could not be saved", spec.name, exc_info=True)
+                    error = (
+                        exc
+                        if isinstance(exc, KeyfolioError)
+                        else StorageError(
+                            f"the sync of '{spec.name}' could not be saved ({type(exc).__name__}: "
+                            f"{exc})",
+                            hint="Earlier data is kept. Run with --debug and report the output "
+                            "if it happens again.",
+                        )
+                    )
+                    if progress:
+                        progress(spec.name, "failed")
+                    outcomes[spec.name] = SyncOutcome(spec.name, "failed", error=error)
 
         async with asyncio.TaskGroup() as group:
             for spec in accounts:
@@ -94,8 +109,7 @@ async def _sync_one(
     now = datetime.now(UTC)
     try:
         credentials = vault.get(spec.name)
-        for value in credentials.secrets():
-            register_secret(value)
+        protect(credentials)
         connector = pool.connector(spec, credentials)
         results = await connector.fetch_balances()
     except KeyfolioError as exc:

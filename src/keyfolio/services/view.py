@@ -13,7 +13,7 @@ from typing import Any
 
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source
-from keyfolio.domain.money import ZERO, format_amount
+from keyfolio.domain.money import ZERO, format_amount, multiply
 from keyfolio.domain.records import Price, SourceState
 from keyfolio.services.context import App
 
@@ -104,7 +104,7 @@ def portfolio_view(app: App, *, portfolio: str = "main") -> PortfolioView:
     for asset, items in by_asset.items():
         amount = sum((item.amount for item in items), ZERO)
         price = prices.get(asset)
-        value = amount * price.usd if price is not None else None
+        value = multiply(amount, price.usd) if price is not None else None
         holdings.append(Holding(asset, amount, price, value, items))
     holdings.sort(key=lambda h: (h.value is None, -(h.value or ZERO), h.asset))
     total = sum((h.value for h in holdings if h.value is not None), ZERO)
