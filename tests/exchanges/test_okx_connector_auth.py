@@ -59,10 +59,25 @@ async def test_50119_wrong_region(settings: Settings) -> None:
                 await connector.fetch_balances()
     host = url.split("://", 1)[1]
     assert info.value.exchange_code == "50119"
+    # the sandbox is an --api-url override, so the hint names that host, not eea.okx.com
     assert info.value.hint.startswith(
-        f"This key does not exist on {host} (region eea). Try --region global or --region us."
+        f"This key does not exist on {host}, the host used for region eea (--api-url"
     )
+    assert "try --region global or --region us" in info.value.hint
     assert "'alice'" in info.value.message
+
+
+def test_50119_hint_for_okx_own_host_names_the_regions() -> None:
+    import ccxt
+
+    from keyfolio.exchanges.errors import translate_error
+
+    raw = ccxt.ExchangeError('okx {"code":"50119","msg":"API key doesn\'t exist","data":[]}')
+    error = translate_error(raw, "okx", region=Region.EEA, host="eea.okx.com")
+    assert isinstance(error, KeyNotInRegionError)
+    assert error.hint.startswith(
+        "This key does not exist on eea.okx.com (region eea). Try --region global or --region us."
+    )
 
 
 async def test_50105_wrong_passphrase(settings: Settings) -> None:

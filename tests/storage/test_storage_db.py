@@ -301,3 +301,18 @@ def test_migrate_on_current_database_does_not_import_alembic(tmp_path) -> None:
     again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert first.stdout.strip() == "True"
     assert again.stdout.strip() == "False"
+
+
+def test_read_only_session_does_not_wait_for_a_writer(tmp_path) -> None:
+    from keyfolio.storage import Database
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    writer, reader = Database(url), Database(url, busy_timeout_ms=50)
+    writer.migrate()
+    reader.migrate()
+    with writer.session() as store:  # holds the write lock (BEGIN IMMEDIATE) ...
+        store.add_portfolio(name="held")
+        with reader.session(read_only=True) as view:  # ... and a reader still gets through
+            assert [p.name for p in view.list_portfolios()] == ["main"]
+    writer.dispose()
+    reader.dispose()

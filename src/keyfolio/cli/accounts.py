@@ -170,7 +170,7 @@ def list_(
 
     app_ = state.app()
     specs = list_accounts(app_, portfolio=portfolio)
-    with app_.db().session() as store:
+    with app_.db().session(read_only=True) as store:
         states = store.source_states()
     table = Table(
         "name", "exchange", "region", "portfolio", "import", "status", "last sync", "sources"

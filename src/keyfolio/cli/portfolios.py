@@ -30,7 +30,7 @@ def add(name: Annotated[str, typer.Argument(help="Name of the new portfolio.")])
 @app.command("list")
 def list_() -> None:
     """List portfolios with their accounts."""
-    with state.app().db().session() as store:
+    with state.app().db().session(read_only=True) as store:
         portfolios = store.list_portfolios()
         accounts = store.list_accounts()
     table = Table("portfolio", "accounts", "created")

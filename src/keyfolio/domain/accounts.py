@@ -17,6 +17,14 @@ class Region(StrEnum):
     EEA = "eea"
     US = "us"
 
+    @property
+    def okx_host(self) -> str:
+        """OKX's REST host for this region (``www.okx.com``, ``eea.okx.com``, ``us.okx.com``)."""
+        return _OKX_HOSTS[self]
+
+
+_OKX_HOSTS = {Region.GLOBAL: "www.okx.com", Region.EEA: "eea.okx.com", Region.US: "us.okx.com"}
+
 
 @dataclass(frozen=True, repr=False)
 class Credentials:

@@ -26,11 +26,6 @@ __all__ = [
     "region_ws_url",
 ]
 
-_REST_HOSTS: dict[Region, str] = {
-    Region.GLOBAL: "https://www.okx.com",
-    Region.EEA: "https://eea.okx.com",
-    Region.US: "https://us.okx.com",
-}
 _WS_URLS: dict[Region, str] = {
     Region.GLOBAL: "wss://ws.okx.com:8443/ws/v5",
     Region.EEA: "wss://wseea.okx.com:8443/ws/v5",
@@ -67,7 +62,7 @@ class ExchangeInfo:
 
 def region_host(region: Region) -> str:
     """OKX's REST base URL for a region: ``https://www.okx.com``, ``https://eea.okx.com``, ..."""
-    return _REST_HOSTS[Region(region)]
+    return f"https://{Region(region).okx_host}"
 
 
 def region_ws_url(region: Region) -> str:

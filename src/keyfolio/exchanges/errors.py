@@ -160,11 +160,6 @@ _HTTP_STATUS = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH) \S+ (\d{3})\b")
 _QUERY = re.compile(r"\?\S*")
 _IP = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:]+)\b")
 _DECODER = json.JSONDecoder()
-_REGION_HOSTS = {
-    Region.GLOBAL: "www.okx.com",
-    Region.EEA: "eea.okx.com",
-    Region.US: "us.okx.com",
-}
 
 
 def display_name(exchange_id: str) -> str:
@@ -229,11 +224,16 @@ def _for_account(account: str | None) -> str:
 def _region_hint(region: Region | None, host: str | None) -> str | None:
     if region is None:
         return None
-    where = host or _REGION_HOSTS[region]
     others = [r.value for r in Region if r is not region]
     tries = " or ".join(f"--region {r}" for r in others)
+    if host and host != region.okx_host:  # an --api-url or KEYFOLIO_OKX_HOSTS override
+        return (
+            f"This key does not exist on {host}, the host used for region {region.value} "
+            "(--api-url or KEYFOLIO_OKX_HOSTS). Check that this host serves the region the key "
+            f"was created in, or try {tries}."
+        )
     return (
-        f"This key does not exist on {where} (region {region.value}). Try {tries}. "
+        f"This key does not exist on {region.okx_host} (region {region.value}). Try {tries}. "
         "(my.okx.com accounts are eea, app.okx.com accounts are us.)"
     )
 

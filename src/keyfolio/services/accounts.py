@@ -212,7 +212,7 @@ def remove_account(app: App, name: str) -> AccountSpec:
 
 
 def list_accounts(app: App, *, portfolio: str | None = None) -> list[AccountSpec]:
-    with app.db().session() as store:
+    with app.db().session(read_only=True) as store:
         return store.list_accounts(portfolio=portfolio)
 
 

@@ -38,7 +38,7 @@ async def refresh_prices(app: App, accounts: list[AccountSpec]) -> PricingError 
     from keyfolio.pricing.okx_tickers import fetch_spot_tickers
     from keyfolio.pricing.valuation import price_assets
 
-    with app.db().session() as store:
+    with app.db().session(read_only=True) as store:
         assets = sorted({row.asset for row in store.balances(include_excluded=True)})
     if not assets:
         return None

@@ -90,7 +90,7 @@ class PortfolioView:
 
 def portfolio_view(app: App, *, portfolio: str = "main") -> PortfolioView:
     """Build the view of one portfolio from the database."""
-    with app.db().session() as store:
+    with app.db().session(read_only=True) as store:
         store.get_portfolio(name=portfolio)
         accounts = store.list_accounts(portfolio=portfolio)
         rows = store.balances(portfolio=portfolio)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD_REVISION", "MIGRATIONS_DIR", "Database", "alembic_config"]
 
+READ_ONLY = "keyfolio_read_only"
 HEAD_REVISION = "0001"
 """The newest migration's revision id; a test checks it against Alembic's script head."""
 
@@ -110,7 +111,10 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # WAL: readers never wait for a writer
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -250,15 +254,17 @@ class Database:
             return False
 
     @contextmanager
-    def session(self) -> Iterator[Store]:
+    def session(self, *, read_only: bool = False) -> Iterator[Store]:
         """One transaction: commits when the block ends, rolls back if it raises.
 
-        ``with db.session() as store: store.add_account(spec=...)``
+        ``with db.session() as store: store.add_account(spec=...)``. A ``read_only`` session
+        on SQLite starts a plain (deferred) transaction, so it never waits for a writer.
         """
         engine = self._get_engine()
+        bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
         store: Store | None = None
         try:
-            with translate_errors(self.url), Session(engine) as orm, orm.begin():
+            with translate_errors(self.url), Session(bind) as orm, orm.begin():
                 store = Store(orm, where=self.url)
                 yield store
         finally:
