@@ -114,17 +114,27 @@ async def _sync_one(
         results = await connector.fetch_balances()
     except KeyfolioError as exc:
         code = getattr(exc, "exchange_code", None) or exc.code
-        with app.db().session() as store:
-            store.record_failure(
-                name=spec.name, error_code=code, error=exc.message, hint=exc.hint, at=now
-            )
+        await asyncio.to_thread(_save_failure, app, spec.name, code, exc, now)
         logger.info("sync %s: failed (%s)", spec.name, exc.message)
         if progress:
             progress(spec.name, "failed")
         return SyncOutcome(account=spec.name, status="failed", error=exc)
-    with app.db().session() as store:
-        status = store.record_sync(name=spec.name, results=results, synced_at=now)
+    status = await asyncio.to_thread(_save, app, spec.name, results, now)
     logger.info("sync %s: %s", spec.name, status)
     if progress:
         progress(spec.name, status)
     return SyncOutcome(account=spec.name, status=status, results=results)
+
+
+# The database writes run in a worker thread: a busy SQLite lock (another keyfolio process)
+# then delays only this account, never the event loop that the other accounts' requests use.
+
+
+def _save(app: App, name: str, results: list[SourceResult], at: datetime) -> str:
+    with app.db().session() as store:
+        return store.record_sync(name=name, results=results, synced_at=at)
+
+
+def _save_failure(app: App, name: str, code: str, exc: KeyfolioError, at: datetime) -> None:
+    with app.db().session() as store:
+        store.record_failure(name=name, error_code=code, error=exc.message, hint=exc.hint, at=at)
