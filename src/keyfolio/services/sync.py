@@ -64,6 +64,7 @@ async def sync_accounts(
         return SyncReport(outcomes=[])
     vault = app.vault()
     semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
+    write_lock = asyncio.Lock()
     outcomes: dict[str, SyncOutcome] = {}
 
     async with ConnectorPool(app.settings) as pool:
@@ -71,7 +72,9 @@ async def sync_accounts(
         async def one(spec: AccountSpec) -> None:
             async with semaphore:
                 try:
-                    outcomes[spec.name] = await _sync_one(app, pool, vault, spec, progress)
+                    outcomes[spec.name] = await _sync_one(
+                        app, pool, vault, spec, progress, write_lock
+                    )
                 except Exception as exc:  # one account must never cancel its siblings
                     logger.info("sync %s: could not be saved", spec.name, exc_info=True)
                     error = (
@@ -103,6 +106,7 @@ async def _sync_one(
     vault: Vault,
     spec: AccountSpec,
     progress: ProgressCallback | None,
+    write_lock: asyncio.Lock,
 ) -> SyncOutcome:
     if progress:
         progress(spec.name, "start")
@@ -114,12 +118,14 @@ async def _sync_one(
         results = await connector.fetch_balances()
     except KeyfolioError as exc:
         code = getattr(exc, "exchange_code", None) or exc.code
-        await asyncio.to_thread(_save_failure, app, spec.name, code, exc, now)
+        async with write_lock:
+            await asyncio.to_thread(_save_failure, app, spec.name, code, exc, now)
         logger.info("sync %s: failed (%s)", spec.name, exc.message)
         if progress:
             progress(spec.name, "failed")
         return SyncOutcome(account=spec.name, status="failed", error=exc)
-    status = await asyncio.to_thread(_save, app, spec.name, results, now)
+    async with write_lock:
+        status = await asyncio.to_thread(_save, app, spec.name, results, now)
     logger.info("sync %s: %s", spec.name, status)
     if progress:
         progress(spec.name, status)
@@ -128,6 +134,8 @@ async def _sync_one(
 
 # The database writes run in a worker thread: a busy SQLite lock (another keyfolio process)
 # then delays only this account, never the event loop that the other accounts' requests use.
+# One write at a time (write_lock): SQLite has one writer anyway, and threads queueing on its
+# busy handler would sleep in steps instead of taking turns.
 
 
 def _save(app: App, name: str, results: list[SourceResult], at: datetime) -> str:
