@@ -48,7 +48,9 @@ def env_for(hosts: dict[str, str], global_host: str) -> dict[str, str]:
     }
 
 
-def test_doctor_probes_other_regions_after_50119(kf: Runner, hosts: dict[str, str]) -> None:
+@pytest.fixture
+def moved(kf: Runner, hosts: dict[str, str]) -> dict[str, str]:
+    """Link 'alice' while global knows the key; return the env in which it no longer does."""
     added = kf(
         "account",
         "add",
@@ -59,8 +61,10 @@ def test_doctor_probes_other_regions_after_50119(kf: Runner, hosts: dict[str, st
         env=env_for(hosts, hosts["linked"]),
     )
     assert added.returncode == 0, added.stderr
-    moved = env_for(hosts, hosts["global"])
+    return env_for(hosts, hosts["global"])
 
+
+def test_doctor_probes_other_regions_after_50119(kf: Runner, moved: dict[str, str]) -> None:
     declined = kf("doctor", "--no-probe-regions", env=moved)
     assert declined.returncode == 1
     assert "--region" in declined.stdout and "not probed" in declined.stdout
@@ -76,18 +80,8 @@ def test_doctor_probes_other_regions_after_50119(kf: Runner, hosts: dict[str, st
     assert " fail " in lines["region us"]
 
 
-def test_doctor_without_terminal_does_not_probe_unasked(kf: Runner, hosts: dict[str, str]) -> None:
-    added = kf(
-        "account",
-        "add",
-        "okx",
-        "--name",
-        "alice",
-        creds=READ_KEY,
-        env=env_for(hosts, hosts["linked"]),
-    )
-    assert added.returncode == 0, added.stderr
-    result = kf("doctor", env=env_for(hosts, hosts["global"]))
+def test_doctor_without_terminal_does_not_probe_unasked(kf: Runner, moved: dict[str, str]) -> None:
+    result = kf("doctor", env=moved)
     assert result.returncode == 1
     assert "Use --probe-regions" in result.stderr
     assert "not probed (declined)" in result.stdout
