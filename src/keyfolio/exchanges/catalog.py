@@ -18,6 +18,7 @@ from keyfolio.errors import ExchangeUnsupportedError
 from keyfolio.exchanges.errors import OKX_EXCHANGE_IDS
 
 __all__ = [
+    "OKX_SOURCES",
     "ExchangeInfo",
     "credential_label",
     "exchange_info",
@@ -45,7 +46,7 @@ _GENERIC_LABELS = {
     "token": "Token",
     "accountId": "Account ID",
 }
-_OKX_SOURCES = (Source.TRADING, Source.FUNDING, Source.SAVINGS, Source.ONCHAIN_EARN)
+OKX_SOURCES = (Source.TRADING, Source.FUNDING, Source.SAVINGS, Source.ONCHAIN_EARN)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _okx_info(exchange_id: str) -> ExchangeInfo:
         name=_OKX_NAMES[exchange_id],
         required_credentials=("apiKey", "secret", "password"),
         has_permission_check=True,
-        sources=_OKX_SOURCES,
+        sources=OKX_SOURCES,
         verified_offline=True,
     )
 

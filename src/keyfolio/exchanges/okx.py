@@ -36,7 +36,7 @@ from keyfolio.errors import (
     ExchangeResponseError,
     ExchangeUnavailableError,
 )
-from keyfolio.exchanges.catalog import region_host, region_ws_url
+from keyfolio.exchanges.catalog import OKX_SOURCES, region_host, region_ws_url
 from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector, gather_sources
 from keyfolio.exchanges.markets import MarketData, MarketsCache
 
@@ -55,7 +55,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-OKX_SOURCES = (Source.TRADING, Source.FUNDING, Source.SAVINGS, Source.ONCHAIN_EARN)
 
 #: ccxt ids that are OKX with a fixed region.
 _FIXED_REGION = {"myokx": Region.EEA, "okxus": Region.US}
