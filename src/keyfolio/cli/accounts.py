@@ -214,17 +214,11 @@ def remove(name: Annotated[str, typer.Argument(help="Account to remove.")]) -> N
 @app.command("rotate")
 def rotate(name: Annotated[str, typer.Argument(help="Account whose key to replace.")]) -> None:
     """Replace an account's key: the new one is validated before the old one is swapped out."""
-    from keyfolio.services.accounts import list_accounts, rotate_credentials
+    from keyfolio.services.accounts import get_account, rotate_credentials
 
     app_ = state.app()
-    specs = {spec.name: spec for spec in list_accounts(app_)}
-    if name not in specs:
-        from keyfolio.errors import NotFoundError
-
-        raise NotFoundError(
-            f"no account named '{name}'", hint="List accounts with `keyfolio account list`."
-        )
-    credentials = read_credentials(specs[name].exchange)
+    spec = get_account(app_, name)
+    credentials = read_credentials(spec.exchange)
     report = asyncio.run(rotate_credentials(app_, name, credentials))
     print_link_report(report, verb="Rotated the key of")
     console.print("Delete the old key at the exchange now.")

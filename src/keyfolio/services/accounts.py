@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LinkReport",
+    "get_account",
     "import_balance",
     "link_account",
     "list_accounts",
@@ -132,7 +133,7 @@ def _ensure_name_free(store: Store, name: str) -> None:
 
 def _refuse_duplicate_uid(app: App, spec: AccountSpec, uid: str) -> None:
     """One exchange account, one link: a second link would count everything twice."""
-    with app.db().session() as store:
+    with app.db().session(read_only=True) as store:
         accounts = store.list_accounts()
     for other in accounts:
         if other.exchange == spec.exchange and other.extra.get("uid") == uid:
@@ -149,7 +150,7 @@ async def link_account(app: App, spec: AccountSpec, credentials: Credentials) ->
 
     Every failure raises before anything is stored.
     """
-    with app.db().session() as store:
+    with app.db().session(read_only=True) as store:
         store.get_portfolio(name=spec.portfolio)
         _ensure_name_free(store, spec.name)
     app.unlock()
@@ -177,7 +178,7 @@ async def link_account(app: App, spec: AccountSpec, credentials: Credentials) ->
 
 async def rotate_credentials(app: App, name: str, credentials: Credentials) -> LinkReport:
     """Validate new credentials for an existing account, then swap them atomically."""
-    with app.db().session() as store:
+    with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
     vault = app.vault()
     vault.get(name)  # raises NotFoundError if the vault lost it
@@ -200,7 +201,7 @@ async def rotate_credentials(app: App, name: str, credentials: Credentials) -> L
 
 def remove_account(app: App, name: str) -> AccountSpec:
     """Forget an account: its balances, and its secret in the vault."""
-    with app.db().session() as store:
+    with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
     if app.has_vault():
         vault = app.vault()
@@ -209,6 +210,12 @@ def remove_account(app: App, name: str) -> AccountSpec:
     with app.db().session() as store:
         store.remove_account(name=name)
     return spec
+
+
+def get_account(app: App, name: str) -> AccountSpec:
+    """One account (NotFoundError with a hint if there is none of that name)."""
+    with app.db().session(read_only=True) as store:
+        return store.get_account(name=name)
 
 
 def list_accounts(app: App, *, portfolio: str | None = None) -> list[AccountSpec]:

@@ -32,7 +32,7 @@ async def diagnose(app: App, name: str, *, confirm_probe: ConfirmProbe) -> list[
     """Run every check for one account. Stops at the first check that makes the rest moot."""
     from keyfolio.exchanges.pool import ConnectorPool
 
-    with app.db().session() as store:
+    with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
     credentials = app.vault().get(name)
     protect(credentials)

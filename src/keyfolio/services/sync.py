@@ -56,7 +56,7 @@ async def sync_accounts(
     """Sync the named accounts (default: all). Never raises for one account's failure."""
     from keyfolio.exchanges.pool import ConnectorPool
 
-    with app.db().session() as store:
+    with app.db().session(read_only=True) as store:
         accounts = (
             [store.get_account(name=name) for name in names] if names else store.list_accounts()
         )
