@@ -21,7 +21,7 @@ from keyfolio.errors import (
     StorageError,
 )
 from keyfolio.storage import DEFAULT_PORTFOLIO, Database, Store
-from keyfolio.storage.db import alembic_config
+from keyfolio.storage.db import HEAD_REVISION, alembic_config
 from keyfolio.storage.tables import Base
 
 TABLES = {"portfolios", "accounts", "balances", "source_states", "prices", "sync_runs"}
@@ -49,7 +49,7 @@ def test_migrate_fresh_database_creates_schema_and_main(db_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        assert version == "0001"
+        assert version == HEAD_REVISION
         with db.session() as store:
             assert [p.name for p in store.list_portfolios()] == [DEFAULT_PORTFOLIO]
     finally:

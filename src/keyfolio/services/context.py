@@ -10,6 +10,7 @@ from keyfolio.config import Settings
 from keyfolio.domain.accounts import Credentials
 from keyfolio.errors import VaultError
 from keyfolio.logging import register_secret
+from keyfolio.services.events import EventBus
 
 if TYPE_CHECKING:
     from keyfolio.storage import Database
@@ -34,6 +35,7 @@ class App:
 
     settings: Settings
     password: PasswordProvider
+    bus: EventBus = field(default_factory=EventBus)
     _db: Database | None = field(default=None, repr=False)
     _vault: Vault | None = field(default=None, repr=False)
     _new_password: str | None = field(default=None, repr=False)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy import exc as sa_exc
@@ -36,6 +36,10 @@ from keyfolio.storage.tables import (
     SourceStateRow,
     SyncRunRow,
 )
+
+if TYPE_CHECKING:
+    from keyfolio.storage.history import HistoryRepo
+    from keyfolio.storage.snapshots import SnapshotRepo
 
 __all__ = ["ACCOUNT_STATUSES", "DEFAULT_PORTFOLIO", "Store", "SyncRun"]
 
@@ -98,6 +102,20 @@ class Store:
     def __init__(self, session: Session, *, where: str) -> None:
         self._session: Session | None = session
         self._where = where
+
+    @property
+    def snapshots(self) -> SnapshotRepo:
+        """Balance snapshots and value series (same transaction)."""
+        from keyfolio.storage.snapshots import SnapshotRepo
+
+        return SnapshotRepo(self._s, where=self._where)
+
+    @property
+    def history(self) -> HistoryRepo:
+        """Imported trades, transfers, ledger entries and their cursors (same transaction)."""
+        from keyfolio.storage.history import HistoryRepo
+
+        return HistoryRepo(self._s, where=self._where)
 
     def close(self) -> None:
         """Detach from the transaction; later calls raise ``StorageError``."""

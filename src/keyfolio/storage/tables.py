@@ -144,3 +144,8 @@ class SyncRunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(_STATUS_LENGTH))
     error_code: Mapped[str | None] = mapped_column(String(_CODE_LENGTH))
+
+
+# The history and snapshot tables live in their own modules on the same Base; importing them
+# here registers them in Base.metadata wherever the tables are used.
+from keyfolio.storage import tables_history, tables_snapshots  # noqa: E402

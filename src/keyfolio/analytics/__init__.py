@@ -1,0 +1,1 @@
+"""Pure portfolio analytics: value changes, rankings, allocation and P/L (Decimal only)."""

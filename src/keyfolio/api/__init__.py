@@ -1,0 +1,1 @@
+"""The local JSON API (FastAPI), served by `keyfolio serve`."""

@@ -1,0 +1,120 @@
+"""Trade and transfer history, and balance snapshots, as plain records.
+
+Every amount is ``Decimal``. ``Trade.amount`` is in the base asset, ``Trade.price`` in the
+quote asset per base unit, and ``fee`` is a positive amount paid in ``fee_asset``. A rebate
+(a negative fee on OKX) is a negative ``fee``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+__all__ = [
+    "HistoryKind",
+    "LedgerEntry",
+    "Snapshot",
+    "Trade",
+    "TradeSide",
+    "Transfer",
+    "TransferKind",
+]
+
+
+class TradeSide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class TransferKind(StrEnum):
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+
+
+class HistoryKind(StrEnum):
+    """The kinds of history imported per account; each has its own cursor."""
+
+    TRADES = "trades"
+    DEPOSITS = "deposits"
+    WITHDRAWALS = "withdrawals"
+    LEDGER = "ledger"
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One fill. ``origin`` is ``exchange``, ``csv`` or ``manual``.
+
+    ``trade_id`` is unique per account (OKX's ``tradeId`` qualified by ``instId``; CSV and
+    manual ids are derived from the row). ``inst_type`` is OKX's ``SPOT``/``MARGIN``/... .
+    """
+
+    account: str
+    trade_id: str
+    at: datetime
+    base: str
+    quote: str
+    side: TradeSide
+    amount: Decimal
+    price: Decimal
+    fee: Decimal = Decimal(0)
+    fee_asset: str | None = None
+    inst_type: str = "SPOT"
+    order_id: str | None = None
+    origin: str = "exchange"
+
+    @property
+    def symbol(self) -> str:
+        return f"{self.base}/{self.quote}"
+
+    @property
+    def cost(self) -> Decimal:
+        """Quote amount exchanged (before fees): ``amount * price``, exact."""
+        return self.amount * self.price
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A deposit into or a withdrawal out of one account. ``amount`` is positive;
+    ``fee`` (withdrawals) is paid in ``asset`` on top of ``amount``."""
+
+    account: str
+    transfer_id: str
+    at: datetime
+    kind: TransferKind
+    asset: str
+    amount: Decimal
+    fee: Decimal = Decimal(0)
+    txid: str | None = None
+    status: str = "ok"
+    origin: str = "exchange"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One bill (balance change) of a trading or funding account. ``change`` is signed."""
+
+    account: str
+    entry_id: str
+    at: datetime
+    asset: str
+    change: Decimal
+    balance_after: Decimal | None
+    kind: str
+    source: str
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The amount (and value, where priced) of one asset in one source at one moment."""
+
+    at: datetime
+    account: str
+    source: str
+    asset: str
+    amount: Decimal
+    price: Decimal | None
+    price_source: str | None
+    value: Decimal | None

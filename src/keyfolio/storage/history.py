@@ -1,0 +1,13 @@
+"""PLACEHOLDER: being written by a helper (see /work/briefs)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+__all__ = ["HistoryRepo"]
+
+
+class HistoryRepo:
+    def __init__(self, session: Session, *, where: str) -> None:
+        self._session = session
+        self._where = where

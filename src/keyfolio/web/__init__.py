@@ -1,0 +1,1 @@
+"""The web dashboard: Jinja templates and static files on the JSON API."""
