@@ -136,6 +136,8 @@ def _refuse_duplicate_uid(app: App, spec: AccountSpec, uid: str) -> None:
     with app.db().session(read_only=True) as store:
         accounts = store.list_accounts()
     for other in accounts:
+        if other.name == spec.name:
+            continue
         if other.exchange == spec.exchange and other.extra.get("uid") == uid:
             raise ConflictError(
                 f"this key belongs to {spec.exchange.upper()} account uid {uid}, which is "
@@ -191,8 +193,13 @@ async def rotate_credentials(app: App, name: str, credentials: Credentials) -> L
             hint="Rotate to a key of the same account (a sub-account has its own uid). To track "
             "the other account, link it under its own name with `keyfolio account add`.",
         )
+    if key.uid and not linked_uid:
+        # Linked before uids were stored: check the new key against the others, then remember it.
+        _refuse_duplicate_uid(app, spec, key.uid)
     vault.set(name, credentials)
     with app.db().session() as store:
+        if key.uid and not linked_uid:
+            store.update_account_extra(name=name, values={"uid": key.uid})
         status = store.record_sync(name=name, results=results, synced_at=datetime.now(UTC))
     return LinkReport(
         spec=spec, key=key, results=results, status=status, warnings=_key_warnings(spec, key)

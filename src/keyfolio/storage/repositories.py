@@ -329,6 +329,13 @@ class Store:
         self._account_row(name).import_balance = bool(enabled)
         self._s.flush()
 
+    @_guarded
+    def update_account_extra(self, *, name: str, values: dict[str, str]) -> None:
+        """Merge ``values`` into the account's non-secret extra fields (e.g. the exchange uid)."""
+        row = self._account_row(name)
+        row.extra = {**(row.extra or {}), **values}
+        self._s.flush()
+
     # -- syncs --------------------------------------------------------------------------
 
     @_guarded
