@@ -7,7 +7,18 @@ from pathlib import Path
 
 from cli_support import EEA_KEY, IP_KEY, READ_KEY, UNSAFE_KEY, Runner, control
 
-SHOW_KEYS = {"portfolio", "currency", "as_of", "total_value", "unpriced", "holdings", "accounts"}
+SHOW_KEYS = {
+    "portfolio",
+    "currency",
+    "as_of",
+    "total_value",
+    "unpriced",
+    "holdings",
+    "accounts",
+    "change",
+    "top_gainers",
+    "top_losers",
+}
 
 
 def holdings(show: dict) -> dict[str, dict]:
@@ -209,7 +220,7 @@ def test_account_list_shows_sources_and_flag(linked: Runner) -> None:
 
 def test_sync_json_and_request_count(linked: Runner, sandbox_url: str) -> None:
     control(sandbox_url, "/__sandbox__/reset-log", {})
-    result = linked("sync", "--json")
+    result = linked("sync", "--json", "--no-history")
     assert result.returncode == 0, result.stderr
     assert result.json()["accounts"][0]["status"] == "ok"
     log = control(sandbox_url, "/__sandbox__/requests")
@@ -223,6 +234,23 @@ def test_sync_json_and_request_count(linked: Runner, sandbox_url: str) -> None:
     }
     tickers = [entry for entry in log if entry["path"].startswith("/api/v5/market/tickers")]
     assert len(tickers) == 1
+
+
+def test_sync_imports_history_with_one_request_per_stream_when_nothing_is_new(
+    linked: Runner, sandbox_url: str
+) -> None:
+    assert linked("sync").returncode == 0  # the first import
+    control(sandbox_url, "/__sandbox__/reset-log", {})
+    result = linked("sync", "--json")
+    assert result.returncode == 0, result.stderr
+    (history,) = result.json()["history"]
+    assert history["account"] == "alice" and history["errors"] == []
+    assert all(count == 0 for count in history["new"].values())
+    log = control(sandbox_url, "/__sandbox__/requests")
+    paths = [entry["path"].split("?")[0] for entry in log if entry["key"]]
+    balance_paths = 4
+    streams = len(paths) - balance_paths
+    assert streams == len(set(entry["path"] for entry in log if entry["key"])) - balance_paths
 
 
 def test_show_reads_only_the_database(linked: Runner, tmp_path: Path) -> None:

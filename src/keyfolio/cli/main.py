@@ -17,6 +17,9 @@ from rich.markup import escape
 
 from keyfolio import __version__
 from keyfolio.cli import accounts as accounts_cli
+from keyfolio.cli import analytics as analytics_cli
+from keyfolio.cli import history as history_cli
+from keyfolio.cli import imports as imports_cli
 from keyfolio.cli import portfolios as portfolios_cli
 from keyfolio.cli import vault as vault_cli
 from keyfolio.cli import views as views_cli
@@ -87,12 +90,18 @@ def main(
 app.command("demo")(views_cli.demo_command)
 app.command("sync")(views_cli.sync_command)
 app.command("show")(views_cli.show_command)
+app.command("pnl")(analytics_cli.pnl_command)
 app.command("doctor")(views_cli.doctor_command)
 app.command("exchanges")(views_cli.exchanges_command)
 app.command("sandbox")(sandbox_command)
 app.add_typer(accounts_cli.app, name="account")
 app.add_typer(portfolios_cli.app, name="portfolio")
 app.add_typer(vault_cli.app, name="vault")
+app.add_typer(imports_cli.import_app, name="import")
+app.add_typer(imports_cli.trade_app, name="trade")
+app.add_typer(imports_cli.holding_app, name="holding")
+app.command("history")(history_cli.history_command)
+app.add_typer(history_cli.db_app, name="db")
 
 
 def _print_error(message: str, hint: str | None) -> None:

@@ -33,12 +33,13 @@ def show_command(
     ] = False,
 ) -> None:
     """Show a portfolio: holdings, values, sources and badges. Reads the local database only."""
-    from keyfolio.services.view import portfolio_view, view_to_json
+    from keyfolio.services.summary import portfolio_summary
+    from keyfolio.services.view import portfolio_view
 
-    view = portfolio_view(state.app(), portfolio=portfolio)
     if as_json:
-        typer.echo(json.dumps(view_to_json(view), indent=2))
+        typer.echo(json.dumps(portfolio_summary(state.app(), portfolio=portfolio), indent=2))
         return
+    view = portfolio_view(state.app(), portfolio=portfolio)
     if not view.accounts:
         suffix = "" if portfolio == "main" else f" --portfolio {portfolio}"
         console.print(
@@ -54,14 +55,26 @@ def show_command(
 def sync_command(
     account: Annotated[str | None, typer.Option("--account", help="Only this account.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history/--no-history",
+            help="Also import new trades, deposits, withdrawals and bills (incremental).",
+        ),
+    ] = True,
 ) -> None:
-    """Refresh balances and prices of every account (or one). Exit 1 if any account failed."""
+    """Refresh balances, prices and history of every account (or one).
+
+    Each sync also records a snapshot of every balance source that was read (the value
+    history behind `keyfolio history`) and imports new trades and transfers (the input of
+    `keyfolio pnl`). Exit 1 if any account failed; a failed account keeps its last good data.
+    """
     from keyfolio.services.sync import sync_accounts
 
     app_ = state.app()
     names = [account] if account else None
     if as_json:
-        report = asyncio.run(sync_accounts(app_, names=names))
+        report = asyncio.run(sync_accounts(app_, names=names, history=history))
     else:
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
@@ -77,7 +90,9 @@ def sync_command(
                 task_id = tasks[name]
                 progress.update(task_id, description=f"{name}: {event}", completed=1)  # type: ignore[arg-type]
 
-            report = asyncio.run(sync_accounts(app_, names=names, progress=on_event))
+            report = asyncio.run(
+                sync_accounts(app_, names=names, progress=on_event, history=history)
+            )
     if as_json:
         typer.echo(json.dumps(_report_json(report), indent=2))
     else:
@@ -91,6 +106,7 @@ def sync_command(
             err_console.print(
                 f"[yellow]Prices not refreshed:[/] {escape(report.pricing_error.message)}"
             )
+        _print_imports(report)
     if report.failed:
         raise typer.Exit(1)
 
@@ -146,6 +162,22 @@ def _account_error(outcome: SyncOutcome) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _print_imports(report: SyncReport) -> None:
+    for imported in report.imports:
+        if imported.skipped:
+            continue
+        if imported.total_new:
+            counts = ", ".join(
+                f"{count} {kind.value}" for kind, count in sorted(imported.new.items()) if count
+            )
+            console.print(f"{imported.account}: history +{counts}")
+        for error in imported.errors:
+            err_console.print(
+                f"[yellow]Warning:[/] {imported.account}: history import: {escape(error.message)}"
+            )
+            err_console.print(f"[bold]Hint:[/] {escape(error.hint)}")
+
+
 def _report_json(report: SyncReport) -> dict[str, object]:
     from keyfolio.domain.money import format_amount
 
@@ -170,6 +202,15 @@ def _report_json(report: SyncReport) -> dict[str, object]:
             for o in report.outcomes
         ],
         "prices_error": report.pricing_error.message if report.pricing_error else None,
+        "history": [
+            {
+                "account": imported.account,
+                "new": {kind.value: count for kind, count in sorted(imported.new.items())},
+                "skipped": imported.skipped,
+                "errors": [{"error": e.message, "hint": e.hint} for e in imported.errors],
+            }
+            for imported in report.imports
+        ],
     }
 
 

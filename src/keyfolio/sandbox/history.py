@@ -5,7 +5,9 @@ capped at 100, as OKX does).
 
 * fills and bills page by ``billId``: ``after`` returns older records than the id,
   ``before`` newer ones; ``begin``/``end`` filter on ``ts`` (inclusive, ms).
-* deposits and withdrawals page by ``ts``: ``after`` older, ``before`` newer.
+* deposits, withdrawals and funding bills (``/asset/bills``) page by ``ts``: ``after``
+  older, ``before`` newer. Funding bills are derived from the deposits (type ``1``) and
+  withdrawals (type ``2``, amount plus fee) of the funding account.
 
 OKX's retention windows (3 days for ``fills``, 7 days for ``bills``, 3 months for
 ``fills-history``) are not enforced: every stored record is returned.
@@ -20,7 +22,14 @@ from typing import Any, TypeVar
 from keyfolio.sandbox.book import Account, Book, Fill
 from keyfolio.sandbox.protocol import failure, fmt
 
-__all__ = ["account_bills", "deposit_history", "fill_row", "fills", "withdrawal_history"]
+__all__ = [
+    "account_bills",
+    "deposit_history",
+    "fill_row",
+    "fills",
+    "funding_bills",
+    "withdrawal_history",
+]
 
 Row = dict[str, Any]
 Query = Mapping[str, str]
@@ -215,3 +224,46 @@ def deposit_history(book: Book, account: Account, query: Query) -> list[Row]:
 def withdrawal_history(book: Book, account: Account, query: Query) -> list[Row]:
     """``/api/v5/asset/withdrawal-history``, paged by ``ts``."""
     return _transfers(account.withdrawals, query, ("wdId", "clientId", "txId", "state"))
+
+
+def _funding_bills(account: Account) -> list[Row]:
+    """Funding bills: one per successful deposit (+amt) and withdrawal (-amt-fee)."""
+    rows: list[Row] = []
+    for kind, records in (("1", account.deposits), ("2", account.withdrawals)):
+        for record in records:
+            if str(record["state"]) != "2":
+                continue
+            amount = Decimal(str(record["amt"]))
+            if kind == "2" and record.get("feeCcy") == record["ccy"]:
+                amount += Decimal(str(record.get("fee") or "0"))
+            ident = str(record["depId"] if kind == "1" else record["wdId"])
+            rows.append(
+                {
+                    "billId": ("1" if kind == "1" else "2") + ident,
+                    "ccy": record["ccy"],
+                    "clientId": "",
+                    "balChg": amount if kind == "1" else -amount,
+                    "bal": Decimal(0),
+                    "type": kind,
+                    "notes": "",
+                    "ts": str(record["ts"]),
+                }
+            )
+    rows.sort(key=lambda r: (int(r["ts"]), r["billId"]))
+    running = dict(account.funding)
+    for row in reversed(rows):
+        balance = running.get(row["ccy"], Decimal(0))
+        row["bal"] = balance
+        running[row["ccy"]] = balance - row["balChg"]
+    return rows
+
+
+def funding_bills(book: Book, account: Account, query: Query) -> list[Row]:
+    """``/api/v5/asset/bills``: funding-account bills, paged by ``ts``."""
+    names = ("ccy", "type", "clientId")
+    chosen = [
+        r for r in _funding_bills(account) if _matches({n: str(r[n]) for n in names}, query, names)
+    ]
+    ts_query = {k: v for k, v in query.items() if k not in ("begin", "end")}
+    page = _page(chosen, ts_query, lambda r: int(r["ts"]), lambda r: int(r["ts"]))
+    return [{**r, "bal": fmt(r["bal"]), "balChg": fmt(r["balChg"])} for r in page]

@@ -20,6 +20,7 @@ PRIVATE_LIMITS: dict[str, tuple[int, float]] = {
     "/api/v5/account/bills": (5, 1.0),
     "/api/v5/account/bills-archive": (5, 2.0),
     "/api/v5/asset/balances": (6, 1.0),
+    "/api/v5/asset/bills": (6, 1.0),
     "/api/v5/asset/currencies": (6, 1.0),
     "/api/v5/asset/asset-valuation": (1, 1.0),
     "/api/v5/asset/deposit-history": (6, 1.0),

@@ -48,6 +48,7 @@ PRIVATE_ROUTES: dict[str, PrivateView] = {
     "/api/v5/account/bills": history.account_bills,
     "/api/v5/account/bills-archive": history.account_bills,
     "/api/v5/asset/balances": views.asset_balances,
+    "/api/v5/asset/bills": history.funding_bills,
     "/api/v5/asset/currencies": views.asset_currencies,
     "/api/v5/asset/asset-valuation": views.asset_valuation,
     "/api/v5/asset/deposit-history": history.deposit_history,

@@ -19,7 +19,9 @@ from keyfolio.errors import (
     UnsafeKeyError,
 )
 from keyfolio.services.context import App, protect
+from keyfolio.services.imports import import_history
 from keyfolio.services.pricing import refresh_prices
+from keyfolio.services.snapshots import record_snapshots
 
 if TYPE_CHECKING:
     from keyfolio.storage import Store
@@ -48,13 +50,18 @@ class LinkReport:
     results: list[SourceResult]
     status: str
     warnings: list[str] = field(default_factory=list)
+    history_new: dict[str, int] = field(default_factory=dict)
 
     @property
     def notes(self) -> list[str]:
         """Facts worth showing that are not warnings (e.g. the key's IP binding)."""
+        notes = []
         if self.key.verified and self.key.is_ip_bound:
-            return [f"The key is bound to IP {', '.join(self.key.ip_whitelist)}: good."]
-        return []
+            notes.append(f"The key is bound to IP {', '.join(self.key.ip_whitelist)}: good.")
+        imported = ", ".join(f"{count} {kind}" for kind, count in self.history_new.items() if count)
+        if imported:
+            notes.append(f"History imported: {imported}.")
+        return notes
 
 
 def _refuse_unsafe(spec: AccountSpec, key: KeyInfo) -> None:
@@ -175,7 +182,17 @@ async def link_account(app: App, spec: AccountSpec, credentials: Credentials) ->
     pricing_error = await refresh_prices(app, [spec])
     if pricing_error is not None:
         warnings.append(f"prices were not refreshed: {pricing_error.message}")
-    return LinkReport(spec=spec, key=key, results=results, status=status, warnings=warnings)
+    record_snapshots(app, account=spec.name, results=results, at=now)
+    history = await import_history(app, spec.name)
+    warnings += [f"history import: {error.message} {error.hint}" for error in history.errors]
+    return LinkReport(
+        spec=spec,
+        key=key,
+        results=results,
+        status=status,
+        warnings=warnings,
+        history_new={kind.value: count for kind, count in sorted(history.new.items())},
+    )
 
 
 async def rotate_credentials(app: App, name: str, credentials: Credentials) -> LinkReport:

@@ -14,7 +14,8 @@ __all__ = ["portfolio_summary"]
 
 def portfolio_summary(app: App, *, portfolio: str = "main") -> dict[str, Any]:
     """The documented summary: holdings, accounts, and (with history) changes and movers."""
+    from keyfolio.services.analytics import summary_extras
     from keyfolio.services.view import portfolio_view, view_to_json
 
     view = portfolio_view(app, portfolio=portfolio)
-    return view_to_json(view)
+    return {**view_to_json(view), **summary_extras(app, view)}

@@ -13,10 +13,12 @@ from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import SourceResult
 from keyfolio.errors import KeyfolioError, PricingError, StorageError
 from keyfolio.services.context import App, protect
+from keyfolio.services.imports import MANUAL_EXCHANGE
 from keyfolio.services.pricing import refresh_prices
 
 if TYPE_CHECKING:
     from keyfolio.exchanges.pool import ConnectorPool
+    from keyfolio.services.imports import ImportReport
     from keyfolio.vault import Vault
 
 __all__ = ["SyncOutcome", "SyncReport", "sync_accounts"]
@@ -35,12 +37,14 @@ class SyncOutcome:
     status: str
     results: list[SourceResult] = field(default_factory=list)
     error: KeyfolioError | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class SyncReport:
     outcomes: list[SyncOutcome]
     pricing_error: PricingError | None = None
+    imports: list[ImportReport] = field(default_factory=list)
 
     @property
     def failed(self) -> list[SyncOutcome]:
@@ -52,14 +56,22 @@ async def sync_accounts(
     *,
     names: list[str] | None = None,
     progress: ProgressCallback | None = None,
+    history: bool = True,
 ) -> SyncReport:
-    """Sync the named accounts (default: all). Never raises for one account's failure."""
+    """Sync the named accounts (default: all). Never raises for one account's failure.
+
+    Balances first (all accounts concurrently), then prices; then one snapshot set per OK
+    source, the trade/transfer history (``history``, incremental), the automatic snapshot
+    compaction, and the events ``account.status`` and ``portfolio.updated`` on ``app.bus``.
+    Manual accounts (held elsewhere, entered by hand) are never contacted.
+    """
     from keyfolio.exchanges.pool import ConnectorPool
 
     with app.db().session(read_only=True) as store:
         accounts = (
             [store.get_account(name=name) for name in names] if names else store.list_accounts()
         )
+    accounts = [spec for spec in accounts if spec.exchange != MANUAL_EXCHANGE]
     if not accounts:
         return SyncReport(outcomes=[])
     vault = app.vault()
@@ -95,9 +107,53 @@ async def sync_accounts(
             for spec in accounts:
                 group.create_task(one(spec))
     pricing_error = await refresh_prices(app, accounts)
-    return SyncReport(
-        outcomes=[outcomes[spec.name] for spec in accounts], pricing_error=pricing_error
-    )
+    ordered = [outcomes[spec.name] for spec in accounts]
+    await asyncio.to_thread(_record_snapshots, app, ordered)
+    imports: list[ImportReport] = []
+    if history:
+        from keyfolio.services.imports import import_all
+
+        reached = [outcome.account for outcome in ordered if outcome.status != "failed"]
+        imports = await import_all(app, reached) if reached else []
+    _publish(app, accounts, ordered)
+    return SyncReport(outcomes=ordered, pricing_error=pricing_error, imports=imports)
+
+
+def _record_snapshots(app: App, outcomes: list[SyncOutcome]) -> None:
+    """After the prices: one snapshot set per OK source, then compaction when it is due."""
+    from keyfolio.services.snapshots import maybe_compact, record_snapshots
+
+    for outcome in outcomes:
+        if outcome.results and outcome.at is not None:
+            record_snapshots(app, account=outcome.account, results=outcome.results, at=outcome.at)
+    maybe_compact(app)
+
+
+def _publish(app: App, accounts: list[AccountSpec], outcomes: list[SyncOutcome]) -> None:
+    for outcome in outcomes:
+        error = outcome.error
+        app.bus.publish(
+            "account.status",
+            {
+                "account": outcome.account,
+                "status": outcome.status,
+                "error": error.message if error else None,
+                "hint": error.hint if error else None,
+                "source": None,
+            },
+        )
+    by_name = {outcome.account: outcome for outcome in outcomes}
+    for portfolio in sorted({spec.portfolio for spec in accounts}):
+        changed = [
+            spec.name
+            for spec in accounts
+            if spec.portfolio == portfolio and by_name[spec.name].status != "failed"
+        ]
+        if changed:
+            app.bus.publish(
+                "portfolio.updated",
+                {"portfolio": portfolio, "account": ",".join(changed), "reason": "sync"},
+            )
 
 
 async def _sync_one(
@@ -129,7 +185,7 @@ async def _sync_one(
     logger.info("sync %s: %s", spec.name, status)
     if progress:
         progress(spec.name, status)
-    return SyncOutcome(account=spec.name, status=status, results=results)
+    return SyncOutcome(account=spec.name, status=status, results=results, at=now)
 
 
 # The database writes run in a worker thread: a busy SQLite lock (another keyfolio process)

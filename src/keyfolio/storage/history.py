@@ -1,13 +1,394 @@
-"""PLACEHOLDER: being written by a helper (see /work/briefs)."""
+"""``HistoryRepo``: imported trades, transfers, ledger entries and their import cursors.
+
+Lives inside one ``Store`` transaction (``store.history``) and never commits. Writes are
+insert-or-ignore on each record's unique key, so replaying a page adds nothing; they return
+how many records were new. Nothing of SQLAlchemy leaves this module.
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
+
+from keyfolio.domain.history import LedgerEntry, Trade, TradeSide, Transfer, TransferKind
+from keyfolio.errors import NotFoundError, StorageError
+from keyfolio.storage._errors import translate_errors
+from keyfolio.storage._types import as_utc, to_text
+from keyfolio.storage.tables import ASSET_LENGTH, AccountRow
+from keyfolio.storage.tables_history import (
+    ID_LENGTH,
+    ImportCursorRow,
+    LedgerEntryRow,
+    TradeRow,
+    TransferRow,
+)
 
 __all__ = ["HistoryRepo"]
 
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_CHUNK = 400
+
+
+def _guarded(
+    method: Callable[Concatenate[HistoryRepo, P], R],
+) -> Callable[Concatenate[HistoryRepo, P], R]:
+    """Translate database failures into keyfolio errors (like ``Store``'s methods)."""
+
+    @functools.wraps(method)
+    def wrapper(self: HistoryRepo, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with translate_errors(self._where):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _check_text(value: object, field: str, limit: int) -> str:
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ValueError(f"{field}: {value!r} must be a non-empty string of at most {limit}")
+    return value
+
+
+def _check_trade(trade: Trade) -> None:
+    _check_text(trade.trade_id, "trade_id", ID_LENGTH)
+    _check_text(trade.base, "base", ASSET_LENGTH)
+    _check_text(trade.quote, "quote", ASSET_LENGTH)
+    TradeSide(trade.side)
+    as_utc(trade.at, field=f"trade {trade.trade_id} at")
+    for name in ("amount", "price", "fee"):
+        to_text(getattr(trade, name), field=f"trade {trade.trade_id} {name}")
+
+
+def _check_transfer(transfer: Transfer) -> None:
+    _check_text(transfer.transfer_id, "transfer_id", ID_LENGTH)
+    _check_text(transfer.asset, "asset", ASSET_LENGTH)
+    TransferKind(transfer.kind)
+    as_utc(transfer.at, field=f"transfer {transfer.transfer_id} at")
+    to_text(transfer.amount, field=f"transfer {transfer.transfer_id} amount")
+    to_text(transfer.fee, field=f"transfer {transfer.transfer_id} fee")
+
+
+def _check_entry(entry: LedgerEntry) -> None:
+    _check_text(entry.entry_id, "entry_id", ID_LENGTH)
+    _check_text(entry.asset, "asset", ASSET_LENGTH)
+    _check_text(entry.source, "source", 32)
+    as_utc(entry.at, field=f"ledger entry {entry.entry_id} at")
+    to_text(entry.change, field=f"ledger entry {entry.entry_id} change")
+    if entry.balance_after is not None:
+        to_text(entry.balance_after, field=f"ledger entry {entry.entry_id} balance_after")
+
 
 class HistoryRepo:
+    """Reads and writes of the history tables inside one transaction (``store.history``)."""
+
     def __init__(self, session: Session, *, where: str) -> None:
         self._session = session
         self._where = where
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _account_ids(self, names: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(names))
+        found = {
+            name: id_
+            for id_, name in self._session.execute(
+                select(AccountRow.id, AccountRow.name).where(AccountRow.name.in_(wanted))
+            )
+        }
+        missing = [name for name in wanted if name not in found]
+        if missing:
+            raise NotFoundError(
+                f"No account named {missing[0]!r}",
+                hint="List accounts with `keyfolio account list`.",
+            )
+        return found
+
+    def _account_id(self, name: str) -> int:
+        return self._account_ids([name])[name]
+
+    def _names(self) -> dict[int, str]:
+        rows = self._session.execute(select(AccountRow.id, AccountRow.name))
+        return {row[0]: row[1] for row in rows}
+
+    @staticmethod
+    def _filter(query: Select[Any], column: Any, ids: Iterable[int] | None) -> Select[Any]:
+        return query if ids is None else query.where(column.in_(sorted(set(ids))))
+
+    def _ids_for(self, accounts: Sequence[str] | None) -> list[int] | None:
+        if accounts is None:
+            return None
+        return list(self._account_ids(accounts).values())
+
+    def _existing(self, query: Executable) -> set[tuple[Any, ...]]:
+        return {tuple(row) for row in self._session.execute(query)}
+
+    # -- writes -------------------------------------------------------------------------
+
+    @_guarded
+    def add_trades(self, trades: Iterable[Trade]) -> int:
+        """Insert trades not stored yet (key: account, trade_id); returns how many were new."""
+        items = list(trades)
+        for trade in items:
+            _check_trade(trade)
+        ids = self._account_ids(t.account for t in items) if items else {}
+        added = 0
+        for start in range(0, len(items), _CHUNK):
+            chunk = items[start : start + _CHUNK]
+            seen = self._existing(
+                select(TradeRow.account_id, TradeRow.trade_id).where(
+                    TradeRow.account_id.in_({ids[t.account] for t in chunk}),
+                    TradeRow.trade_id.in_({t.trade_id for t in chunk}),
+                )
+            )
+            for trade in chunk:
+                key = (ids[trade.account], trade.trade_id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                self._session.add(
+                    TradeRow(
+                        account_id=key[0],
+                        trade_id=trade.trade_id,
+                        at=as_utc(trade.at),
+                        base=trade.base,
+                        quote=trade.quote,
+                        side=TradeSide(trade.side).value,
+                        amount=trade.amount,
+                        price=trade.price,
+                        fee=trade.fee,
+                        fee_asset=trade.fee_asset,
+                        inst_type=trade.inst_type,
+                        order_id=trade.order_id,
+                        origin=trade.origin,
+                    )
+                )
+                added += 1
+        self._session.flush()
+        return added
+
+    @_guarded
+    def add_transfers(self, transfers: Iterable[Transfer]) -> int:
+        """Insert new transfers (key: account, kind, transfer_id); returns how many were new.
+
+        A transfer stored already gets its status, txid and fee updated (a pending deposit
+        becomes successful); that does not count as new.
+        """
+        items = list(transfers)
+        for transfer in items:
+            _check_transfer(transfer)
+        ids = self._account_ids(t.account for t in items) if items else {}
+        added = 0
+        for start in range(0, len(items), _CHUNK):
+            chunk = items[start : start + _CHUNK]
+            rows = {
+                (row.account_id, row.kind, row.transfer_id): row
+                for row in self._session.scalars(
+                    select(TransferRow).where(
+                        TransferRow.account_id.in_({ids[t.account] for t in chunk}),
+                        TransferRow.transfer_id.in_({t.transfer_id for t in chunk}),
+                    )
+                )
+            }
+            for transfer in chunk:
+                key = (
+                    ids[transfer.account],
+                    TransferKind(transfer.kind).value,
+                    transfer.transfer_id,
+                )
+                row = rows.get(key)
+                if row is not None:
+                    row.status, row.txid, row.fee = transfer.status, transfer.txid, transfer.fee
+                    continue
+                row = TransferRow(
+                    account_id=key[0],
+                    kind=key[1],
+                    transfer_id=transfer.transfer_id,
+                    at=as_utc(transfer.at),
+                    asset=transfer.asset,
+                    amount=transfer.amount,
+                    fee=transfer.fee,
+                    txid=transfer.txid,
+                    status=transfer.status,
+                    origin=transfer.origin,
+                )
+                rows[key] = row
+                self._session.add(row)
+                added += 1
+        self._session.flush()
+        return added
+
+    @_guarded
+    def add_ledger(self, entries: Iterable[LedgerEntry]) -> int:
+        """Insert new ledger entries (key: account, source, entry_id); returns how many."""
+        items = list(entries)
+        for entry in items:
+            _check_entry(entry)
+        ids = self._account_ids(e.account for e in items) if items else {}
+        added = 0
+        for start in range(0, len(items), _CHUNK):
+            chunk = items[start : start + _CHUNK]
+            seen = self._existing(
+                select(
+                    LedgerEntryRow.account_id, LedgerEntryRow.source, LedgerEntryRow.entry_id
+                ).where(
+                    LedgerEntryRow.account_id.in_({ids[e.account] for e in chunk}),
+                    LedgerEntryRow.entry_id.in_({e.entry_id for e in chunk}),
+                )
+            )
+            for entry in chunk:
+                key = (ids[entry.account], entry.source, entry.entry_id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                self._session.add(
+                    LedgerEntryRow(
+                        account_id=key[0],
+                        source=entry.source,
+                        entry_id=entry.entry_id,
+                        at=as_utc(entry.at),
+                        asset=entry.asset,
+                        change=entry.change,
+                        balance_after=entry.balance_after,
+                        kind=entry.kind,
+                        reference=entry.reference,
+                    )
+                )
+                added += 1
+        self._session.flush()
+        return added
+
+    @_guarded
+    def remove_trade(self, *, account: str, trade_id: str) -> None:
+        """Delete one trade. ``NotFoundError`` if the account has no trade of that id."""
+        row = self._session.scalar(
+            select(TradeRow).where(
+                TradeRow.account_id == self._account_id(account), TradeRow.trade_id == trade_id
+            )
+        )
+        if row is None:
+            raise NotFoundError(
+                f"Account {account!r} has no trade {trade_id!r}",
+                hint="List trades with `keyfolio trade list --account NAME`.",
+            )
+        self._session.delete(row)
+        self._session.flush()
+
+    # -- cursors ------------------------------------------------------------------------
+
+    @_guarded
+    def get_cursor(self, *, account: str, kind: str) -> str | None:
+        """The stored cursor of one kind of history of one account, or None."""
+        row = self._session.get(ImportCursorRow, (self._account_id(account), kind))
+        return None if row is None else row.cursor
+
+    @_guarded
+    def set_cursor(self, *, account: str, kind: str, cursor: str) -> None:
+        """Store (or replace) a cursor; committed with the records of the same transaction."""
+        if not isinstance(cursor, str):
+            raise StorageError(f"cursor of {kind} must be text", hint="This is a bug.")
+        key = (self._account_id(account), kind)
+        row = self._session.get(ImportCursorRow, key)
+        now = datetime.now(UTC)
+        if row is None:
+            self._session.add(
+                ImportCursorRow(account_id=key[0], kind=kind, cursor=cursor, updated_at=now)
+            )
+        else:
+            row.cursor, row.updated_at = cursor, now
+        self._session.flush()
+
+    @_guarded
+    def cursors(self, *, account: str) -> dict[str, str]:
+        """Every cursor of one account, by kind."""
+        rows = self._session.scalars(
+            select(ImportCursorRow).where(ImportCursorRow.account_id == self._account_id(account))
+        )
+        return {row.kind: row.cursor for row in rows}
+
+    # -- reads --------------------------------------------------------------------------
+
+    @_guarded
+    def trades(self, *, accounts: Sequence[str] | None = None) -> list[Trade]:
+        """Stored trades (of the named accounts, or of all), sorted by (at, trade_id)."""
+        names = self._names()
+        query = self._filter(select(TradeRow), TradeRow.account_id, self._ids_for(accounts))
+        trades = [
+            Trade(
+                account=names[row.account_id],
+                trade_id=row.trade_id,
+                at=row.at,
+                base=row.base,
+                quote=row.quote,
+                side=TradeSide(row.side),
+                amount=row.amount,
+                price=row.price,
+                fee=row.fee,
+                fee_asset=row.fee_asset,
+                inst_type=row.inst_type,
+                order_id=row.order_id,
+                origin=row.origin,
+            )
+            for row in self._session.scalars(query)
+        ]
+        trades.sort(key=lambda t: (t.at, t.trade_id, t.account))
+        return trades
+
+    @_guarded
+    def transfers(self, *, accounts: Sequence[str] | None = None) -> list[Transfer]:
+        """Stored deposits and withdrawals, sorted by time."""
+        names = self._names()
+        query = self._filter(select(TransferRow), TransferRow.account_id, self._ids_for(accounts))
+        transfers = [
+            Transfer(
+                account=names[row.account_id],
+                transfer_id=row.transfer_id,
+                at=row.at,
+                kind=TransferKind(row.kind),
+                asset=row.asset,
+                amount=row.amount,
+                fee=row.fee,
+                txid=row.txid,
+                status=row.status,
+                origin=row.origin,
+            )
+            for row in self._session.scalars(query)
+        ]
+        transfers.sort(key=lambda t: (t.at, t.account, t.kind.value, t.transfer_id))
+        return transfers
+
+    @_guarded
+    def ledger(
+        self, *, accounts: Sequence[str] | None = None, since: datetime | None = None
+    ) -> list[LedgerEntry]:
+        """Stored ledger entries (at or after ``since``), sorted by time."""
+        names = self._names()
+        query = self._filter(
+            select(LedgerEntryRow), LedgerEntryRow.account_id, self._ids_for(accounts)
+        )
+        if since is not None:
+            query = query.where(LedgerEntryRow.at >= as_utc(since, field="since"))
+        entries = [
+            LedgerEntry(
+                account=names[row.account_id],
+                entry_id=row.entry_id,
+                at=row.at,
+                asset=row.asset,
+                change=row.change,
+                balance_after=row.balance_after,
+                kind=row.kind,
+                source=row.source,
+                reference=row.reference,
+            )
+            for row in self._session.scalars(query)
+        ]
+        entries.sort(key=lambda e: (e.at, e.account, e.source, e.entry_id))
+        return entries

@@ -1,0 +1,95 @@
+"""`keyfolio pnl`: profit and loss per asset and in total (FIFO or average cost)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from keyfolio.cli._context import console, state
+from keyfolio.domain.money import format_amount, format_usd
+
+if TYPE_CHECKING:
+    from keyfolio.analytics.pnl import PnlReport
+
+__all__ = ["pnl_command", "render_pnl"]
+
+
+def _signed(value: Decimal | None) -> str:
+    if value is None:
+        return "[magenta]unknown[/]"
+    text = format_usd(value)
+    if value > 0:
+        return f"[green]+{text}[/]"
+    if value < 0:
+        return f"[red]{text}[/]"
+    return text
+
+
+def render_pnl(report: PnlReport, *, portfolio: str) -> None:
+    """The P/L table, totals, and every flag explained."""
+    method = "FIFO" if report.method.value == "fifo" else "average cost"
+    console.print(f"[bold]P/L of portfolio {escape(portfolio)}[/] ({method}, USD)")
+    if not report.assets:
+        console.print(
+            "No trades, transfers or holdings to compute P/L from. Import the trade history "
+            "with `keyfolio sync` (fills of the last 3 months) or `keyfolio import csv`."
+        )
+        return
+    table = Table(
+        "asset", "amount", "cost basis", "realized", "unrealized", "fees", "unknown basis"
+    )
+    for row in report.assets:
+        marker = " [yellow]⚑[/]" if row.flagged else ""
+        table.add_row(
+            escape(row.asset) + marker,
+            format_amount(row.amount),
+            format_usd(row.cost_basis),
+            _signed(row.realized),
+            _signed(row.unrealized),
+            format_usd(row.fees),
+            format_amount(row.unknown_basis_amount) if row.unknown_basis_amount else "-",
+        )
+    console.print(table)
+    console.print(
+        f"[bold]Total realized: {_signed(report.total_realized)} USD   "
+        f"unrealized: {_signed(report.total_unrealized)} USD[/]"
+    )
+    if report.flags:
+        console.print(
+            "[yellow]⚑[/] Incomplete P/L: the amounts below are [bold]not[/] counted as zero "
+            "cost; they are left out of realized/unrealized P/L (see docs/analytics.md)."
+        )
+        for flag in report.flags:
+            times = f" ({flag.count} times)" if flag.count > 1 else ""
+            console.print(f"  - {escape(flag.message)}{times}")
+    console.print(
+        "Fees are included in cost basis and realized P/L. Cash (USD, USDT, USDC, …) has no P/L."
+    )
+
+
+def pnl_command(
+    portfolio: Annotated[str, typer.Option(help="Portfolio to report on.")] = "main",
+    method: Annotated[
+        str, typer.Option(help="Cost basis method: fifo (default) or average.")
+    ] = "fifo",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (decimals as strings).")
+    ] = False,
+) -> None:
+    """Profit and loss per asset and in total, from the imported trades and transfers.
+
+    Reads the local database only. An unknown cost basis is flagged, never taken as zero.
+    """
+    from keyfolio.services.analytics import parse_method, pnl_report, pnl_to_json
+
+    cost_method = parse_method(method)
+    report = pnl_report(state.app(), portfolio=portfolio, method=cost_method)
+    if as_json:
+        typer.echo(json.dumps(pnl_to_json(report), indent=2))
+        return
+    render_pnl(report, portfolio=portfolio)

@@ -1,0 +1,275 @@
+"""Analytics use cases: P/L of a portfolio, value changes, top movers, the `show` extras.
+
+Reads the database only (no network). The arithmetic lives in ``keyfolio.analytics``; this
+module gathers its inputs:
+
+- trades and transfers of the portfolio's accounts whose balances count (``import_balance``
+  on), the same accounts the holdings come from;
+- holdings from :func:`keyfolio.services.view.portfolio_view`, prices from ``store.prices()``;
+- the USD rate of a non-USD quote at a fill (``usd_rate``): the nearest of the portfolio's own
+  fills of that asset against cash within :data:`RATE_WINDOW`, else the asset's last snapshot
+  price at or before the fill, else none (the acquired amount is then flagged).
+"""
+
+from __future__ import annotations
+
+import logging
+from bisect import bisect_left
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING, Any
+
+from keyfolio.analytics.changes import Change, change_between, open24h_value
+from keyfolio.analytics.movers import DEFAULT_THRESHOLD, HeldAsset, Mover, top_movers
+from keyfolio.analytics.pnl import CASH_ASSETS, CostMethod, PnlReport, compute_pnl
+from keyfolio.analytics.windows import WINDOWS, parse_window
+from keyfolio.domain.history import Trade
+from keyfolio.domain.money import format_amount
+from keyfolio.errors import UsageError
+from keyfolio.services.context import App
+from keyfolio.services.view import PortfolioView, portfolio_view
+
+if TYPE_CHECKING:
+    from keyfolio.storage import Store
+
+__all__ = [
+    "RATE_WINDOW",
+    "change_to_json",
+    "changes",
+    "movers",
+    "parse_method",
+    "pnl_report",
+    "pnl_to_json",
+    "summary_extras",
+]
+
+logger = logging.getLogger(__name__)
+
+#: A fill of the asset against cash this close to a fill gives its USD rate.
+RATE_WINDOW = timedelta(hours=1)
+#: USD figures in JSON are rounded half-even to this (amounts are exact).
+USD_QUANTUM = Decimal("1e-12")
+MOVERS_WINDOW = "24h"
+
+
+def parse_method(text: str) -> CostMethod:
+    """``fifo`` or ``average`` (case-insensitive); UsageError naming the choices otherwise."""
+    try:
+        return CostMethod(text.strip().lower())
+    except ValueError:
+        raise UsageError(
+            f"Unknown cost method {text!r}.",
+            hint="Use --method fifo (the default) or --method average.",
+        ) from None
+
+
+class _Rates:
+    """``usd_rate(asset, at)`` from own fills against cash, then snapshot prices."""
+
+    def __init__(self, store: Store, trades: Sequence[Trade]) -> None:
+        self._store = store
+        self._fills: dict[str, tuple[list[datetime], list[Decimal]]] = {}
+        for trade in trades:
+            if trade.quote in CASH_ASSETS and trade.base not in CASH_ASSETS:
+                times, prices = self._fills.setdefault(trade.base, ([], []))
+                times.append(trade.at)
+                prices.append(trade.price)
+
+    def __call__(self, asset: str, at: datetime) -> Decimal | None:
+        fills = self._fills.get(asset)
+        if fills is not None:
+            times, prices = fills
+            index = bisect_left(times, at)
+            best: tuple[timedelta, Decimal] | None = None
+            for i in (index - 1, index):
+                if 0 <= i < len(times):
+                    gap = abs(times[i] - at)
+                    if gap <= RATE_WINDOW and (best is None or gap < best[0]):
+                        best = (gap, prices[i])
+            if best is not None:
+                return best[1]
+        return self._store.snapshots.prices_at(assets=[asset], at=at).get(asset)
+
+
+def pnl_report(
+    app: App,
+    *,
+    portfolio: str = "main",
+    method: CostMethod | str = CostMethod.FIFO,
+    view: PortfolioView | None = None,
+) -> PnlReport:
+    """P/L of one portfolio (see the module docstring for the inputs)."""
+    cost_method = method if isinstance(method, CostMethod) else parse_method(method)
+    view = view or portfolio_view(app, portfolio=portfolio)
+    holdings = {holding.asset: holding.amount for holding in view.holdings}
+    with app.db().session(read_only=True) as store:
+        names = [
+            spec.name for spec in store.list_accounts(portfolio=portfolio) if spec.import_balance
+        ]
+        trades = store.history.trades(accounts=names) if names else []
+        transfers = store.history.transfers(accounts=names) if names else []
+        prices = {asset: price.usd for asset, price in store.prices().items()}
+        report = compute_pnl(
+            trades,
+            transfers,
+            holdings=holdings,
+            prices=prices,
+            method=cost_method,
+            usd_rate=_Rates(store, trades),
+        )
+    logger.debug(
+        "pnl of %s: %d trades, %d transfers, %d flags",
+        portfolio,
+        len(trades),
+        len(transfers),
+        len(report.flags),
+    )
+    return report
+
+
+def _usd(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    return format_amount(value.quantize(USD_QUANTUM, rounding=ROUND_HALF_EVEN))
+
+
+def _amount(value: Decimal | None) -> str | None:
+    return None if value is None else format_amount(value)
+
+
+def pnl_to_json(report: PnlReport) -> dict[str, Any]:
+    """The `keyfolio pnl --json` document, decimals as strings.
+
+    ``{"method", "currency", "assets": [{"asset", "amount", "cost_basis", "realized",
+    "unrealized", "fees", "unknown_basis_amount", ...}], "total_realized",
+    "total_unrealized", "flags", "notes"}``; rows also carry ``price``, ``value``,
+    ``unknown_basis_sold`` and ``unknown_basis_proceeds``.
+    """
+    return {
+        "method": report.method.value,
+        "currency": report.currency,
+        "assets": [
+            {
+                "asset": row.asset,
+                "amount": _amount(row.amount),
+                "cost_basis": _usd(row.cost_basis),
+                "realized": _usd(row.realized),
+                "unrealized": _usd(row.unrealized),
+                "fees": _usd(row.fees),
+                "unknown_basis_amount": _amount(row.unknown_basis_amount),
+                "price": _amount(row.price),
+                "value": _usd(row.value),
+                "unknown_basis_sold": _amount(row.unknown_basis_sold),
+                "unknown_basis_proceeds": _usd(row.unknown_basis_proceeds),
+                "flagged": row.flagged,
+            }
+            for row in report.assets
+        ],
+        "total_realized": _usd(report.total_realized),
+        "total_unrealized": _usd(report.total_unrealized),
+        "flags": [
+            {
+                "kind": flag.kind.value,
+                "asset": flag.asset,
+                "amount": _amount(flag.amount),
+                "count": flag.count,
+                "message": flag.message,
+            }
+            for flag in report.flags
+        ],
+        "notes": report.notes,
+    }
+
+
+def _changes_of(app: App, view: PortfolioView, now: datetime) -> dict[str, Change]:
+    from keyfolio.services.history import value_at, value_series
+
+    amounts = {holding.asset: holding.amount for holding in view.holdings}
+    prices = {h.asset: h.price.usd for h in view.holdings if h.price is not None}
+    opens = {h.asset: h.price.open24h_usd for h in view.holdings if h.price is not None}
+    open24h = open24h_value(amounts, prices, opens)
+    result: dict[str, Change] = {}
+    for key, length in WINDOWS.items():
+        if length is None:
+            series = value_series(app, portfolio=view.portfolio, window="all", now=now)
+            start_value = series.points[0].value if series.points else None
+        else:
+            start_value = value_at(app, portfolio=view.portfolio, at=now - length, now=now)
+        result[key] = change_between(
+            key, now_value=view.total_value, start_value=start_value, open24h=open24h
+        )
+    return result
+
+
+def changes(app: App, *, portfolio: str = "main", now: datetime | None = None) -> dict[str, Change]:
+    """The portfolio's value change over every window (``WINDOWS``), keyed by window."""
+    return _changes_of(app, portfolio_view(app, portfolio=portfolio), now or datetime.now(UTC))
+
+
+def _movers_of(
+    app: App, view: PortfolioView, *, window: str, threshold: Decimal, now: datetime
+) -> tuple[list[Mover], list[Mover]]:
+    key = parse_window(window)
+    held = [
+        HeldAsset(
+            h.asset,
+            h.amount,
+            None if h.price is None else h.price.usd,
+            None if h.price is None else h.price.open24h_usd,
+        )
+        for h in view.holdings
+    ]
+    assets = [item.asset for item in held if item.price is not None]
+    length = WINDOWS[key]
+    with app.db().session(read_only=True) as store:
+        names = [account.spec.name for account in view.accounts if account.spec.import_balance]
+        if length is None:
+            since = store.snapshots.first_at(accounts=names) if names else None
+        else:
+            since = now - length
+        then = store.snapshots.prices_at(assets=assets, at=since) if since and assets else {}
+    return top_movers(held, then, window=key, threshold=threshold)
+
+
+def movers(
+    app: App,
+    *,
+    portfolio: str = "main",
+    window: str = MOVERS_WINDOW,
+    threshold: Decimal = DEFAULT_THRESHOLD,
+    now: datetime | None = None,
+) -> tuple[list[Mover], list[Mover]]:
+    """``(gainers, losers)`` of the portfolio by price change over ``window``."""
+    view = portfolio_view(app, portfolio=portfolio)
+    return _movers_of(app, view, window=window, threshold=threshold, now=now or datetime.now(UTC))
+
+
+def change_to_json(change: Change) -> dict[str, Any]:
+    """``{"value", "pct", "basis"}`` (decimals as strings, ``null`` when unknown)."""
+    return {"value": _usd(change.value), "pct": _amount(change.pct), "basis": change.basis.value}
+
+
+def _mover_json(mover: Mover) -> dict[str, Any]:
+    return {
+        "asset": mover.asset,
+        "change_pct": _amount(mover.change_pct),
+        "value": _usd(mover.value),
+        "window": mover.window,
+        "basis": mover.basis.value,
+    }
+
+
+def summary_extras(app: App, view: PortfolioView, *, now: datetime | None = None) -> dict[str, Any]:
+    """What `show --json` adds: ``{"change": {window: {"value", "pct", "basis"}},
+    "top_gainers": [{"asset", "change_pct", "value", "window"}], "top_losers": [...]}``
+    (movers over 24h, threshold 1 USD, at most 5 each)."""
+    moment = now or datetime.now(UTC)
+    gainers, losers = _movers_of(
+        app, view, window=MOVERS_WINDOW, threshold=DEFAULT_THRESHOLD, now=moment
+    )
+    return {
+        "change": {key: change_to_json(c) for key, c in _changes_of(app, view, moment).items()},
+        "top_gainers": [_mover_json(m) for m in gainers],
+        "top_losers": [_mover_json(m) for m in losers],
+    }

@@ -1,0 +1,200 @@
+"""Value history from snapshots: the series behind `keyfolio history` and the value at a moment.
+
+The value at a moment is the sum, over every (account, source) of the portfolio's accounts that
+count in its totals (``import_balance`` on), of that source's last snapshot set at or before it
+(carry-forward): a stale source keeps its last value and never dips to zero. Series older than
+7 days have the retention grid's resolution (one point per hour, past 90 days per day), so they
+are the same before and after `keyfolio db compact`. Everything is ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, localcontext
+from typing import TYPE_CHECKING, Any
+
+from keyfolio.analytics.series import Reading, SeriesPoint, carry_forward, downsample, thin
+from keyfolio.analytics.windows import WINDOWS, parse_window
+from keyfolio.domain.money import ZERO, format_amount
+from keyfolio.services.context import App
+from keyfolio.storage.snapshots import SetReading, retention_bucket, retention_bucketer
+
+if TYPE_CHECKING:
+    from keyfolio.storage import Store
+
+__all__ = ["SeriesPoint", "ValueSeries", "series_to_json", "value_at", "value_series"]
+
+
+@dataclass(frozen=True)
+class ValueSeries:
+    """A value series (USD) of a portfolio, or of one account or asset in it.
+
+    ``start`` is the window's start (for ``all``, the first snapshot), floored to the
+    retention grid when older than 7 days; ``end`` is the moment asked for. ``start_value`` is the
+    carried value at ``start`` (``None`` when there is no history before it, i.e. the
+    history does not cover the whole window); it is also the first point when not ``None``.
+    """
+
+    portfolio: str
+    window: str
+    start: datetime
+    end: datetime
+    points: list[SeriesPoint]
+    start_value: Decimal | None = None
+    account: str | None = None
+    asset: str | None = None
+
+    @property
+    def first(self) -> SeriesPoint | None:
+        return self.points[0] if self.points else None
+
+    @property
+    def last(self) -> SeriesPoint | None:
+        return self.points[-1] if self.points else None
+
+    @property
+    def change(self) -> Decimal | None:
+        """Last value minus first value; ``None`` without points."""
+        if not self.points:
+            return None
+        return self.points[-1].value - self.points[0].value
+
+
+def _scope(store: Store, *, portfolio: str, account: str | None) -> tuple[str, list[str]]:
+    """The portfolio name and the accounts a series covers."""
+    if account is not None:
+        spec = store.get_account(name=account)
+        return spec.portfolio, [spec.name]
+    store.get_portfolio(name=portfolio)
+    specs = store.list_accounts(portfolio=portfolio)
+    return portfolio, [spec.name for spec in specs if spec.import_balance]
+
+
+def _as_readings(rows: Sequence[SetReading], *, asset: str | None) -> list[Reading]:
+    return [
+        Reading(
+            at=row.at,
+            key=(row.account, row.source),
+            value=row.value,
+            amount=row.amount if asset is not None else None,
+        )
+        for row in rows
+    ]
+
+
+def _sum(values: Sequence[Decimal]) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 200
+        return +sum(values, ZERO)
+
+
+def value_series(
+    app: App,
+    *,
+    portfolio: str = "main",
+    window: str = "30d",
+    account: str | None = None,
+    asset: str | None = None,
+    now: datetime | None = None,
+) -> ValueSeries:
+    """The carry-forward value series over ``window`` ending ``now`` (default: now).
+
+    ``account`` narrows it to one account (counted even with ``import_balance`` off),
+    ``asset`` to one asset (its points also carry the amount). At most ~500 points.
+    """
+    key = parse_window(window)
+    end = now or datetime.now(UTC)
+    length = WINDOWS[key]
+    with app.db().session(read_only=True) as store:
+        name, accounts = _scope(store, portfolio=portfolio, account=account)
+        repo = store.snapshots
+        initial: list[SetReading] = []
+        if length is None:
+            oldest = repo.first_at(accounts=accounts) if accounts else None
+            rows = repo.readings(accounts=accounts, until=end, asset=asset) if oldest else []
+            start = end if oldest is None else retention_bucket(oldest, end) or oldest
+        else:
+            start = retention_bucket(end - length, end) or end - length
+            initial = repo.carried(accounts=accounts, before=start, inclusive=False, asset=asset)
+            rows = repo.readings(accounts=accounts, since=start, until=end, asset=asset)
+    initial_readings = _as_readings(initial, asset=asset)
+    points = carry_forward(
+        _as_readings(rows, asset=asset),
+        initial={reading.key: reading for reading in initial_readings},
+    )
+    points = downsample(points, bucket_of=retention_bucketer(end))
+    start_value: Decimal | None = None
+    if initial_readings:
+        start_value = _sum([reading.value for reading in initial_readings])
+        if not points or points[0].at != start:
+            amounts = [r.amount for r in initial_readings if r.amount is not None]
+            first = SeriesPoint(start, start_value, _sum(amounts) if asset is not None else None)
+            points.insert(0, first)
+    return ValueSeries(
+        portfolio=name,
+        window=key,
+        start=start,
+        end=end,
+        points=thin(points, start=start, end=end),
+        start_value=start_value,
+        account=account,
+        asset=asset,
+    )
+
+
+def value_at(
+    app: App,
+    *,
+    portfolio: str = "main",
+    at: datetime,
+    account: str | None = None,
+    now: datetime | None = None,
+) -> Decimal | None:
+    """The carry-forward value at ``at``; ``None`` when there is no snapshot by then.
+
+    Older than 7 days (relative to ``now``), ``at`` has the retention grid's resolution: the
+    value as of the start of its hour (past 90 days, its UTC day), the same before and after
+    compaction, and the same as the start value of a series starting there.
+    """
+    bucket = retention_bucket(at, now or datetime.now(UTC))
+    with app.db().session(read_only=True) as store:
+        _, accounts = _scope(store, portfolio=portfolio, account=account)
+        rows = store.snapshots.carried(
+            accounts=accounts,
+            before=bucket or at,
+            inclusive=bucket is None,
+        )
+    if not rows:
+        return None
+    return _sum([row.value for row in rows])
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def series_to_json(series: ValueSeries) -> dict[str, Any]:
+    """``{"portfolio", "window", "currency": "USD", "start", "end", "points": [{"at", "value"}]}``
+    (decimals as strings; ``"account"``/``"asset"`` when narrowed, an asset's points also
+    carry ``"amount"``)."""
+    points: list[dict[str, str]] = []
+    for point in series.points:
+        item = {"at": _iso(point.at), "value": format_amount(point.value)}
+        if series.asset is not None and point.amount is not None:
+            item["amount"] = format_amount(point.amount)
+        points.append(item)
+    data: dict[str, Any] = {
+        "portfolio": series.portfolio,
+        "window": series.window,
+        "currency": "USD",
+        "start": _iso(series.start),
+        "end": _iso(series.end),
+        "points": points,
+    }
+    if series.account is not None:
+        data["account"] = series.account
+    if series.asset is not None:
+        data["asset"] = series.asset
+    return data

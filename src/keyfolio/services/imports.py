@@ -1,0 +1,306 @@
+"""Importing trade, transfer and ledger history from exchange accounts.
+
+Incremental, idempotent and resumable, per account and per history stream (``trades:SPOT``,
+``deposits``, ``ledger:funding``...):
+
+* Each stream has a persisted cursor (JSON text): ``done`` (every record with a paging key at
+  or below it is stored) and, while a walk is under way, ``walk`` = {``top``: the newest key
+  of this walk, ``low``: the oldest key stored so far, ``after``: the next request's cursor}.
+* A walk reads OKX's pages newest first (OKX's ``after`` cursor is the one whose meaning is
+  unambiguous) down to ``done``. **Every page is stored in its own transaction together with
+  the cursor advance**, so a crash loses at most the page in flight; the next run resumes at
+  ``walk.after`` and, because every record has a unique key, a replayed page adds nothing.
+* When the walk reaches ``done`` (or the end of the history), ``done`` becomes ``top``; a
+  deposit or withdrawal still pending holds ``done`` below it, so its final state is read
+  again next time.
+
+Exchange failures never raise: they end up in :class:`ImportReport.errors`. Accounts of
+exchange ``manual`` are skipped (nothing to contact).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from keyfolio.domain.accounts import AccountSpec
+from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
+from keyfolio.errors import ExchangeError, KeyfolioError, StorageError
+from keyfolio.services.context import App, protect
+
+if TYPE_CHECKING:
+    from keyfolio.exchanges.base import ExchangeConnector
+    from keyfolio.exchanges.history import HistoryRecord, HistoryStream
+    from keyfolio.exchanges.pool import ConnectorPool
+
+__all__ = ["MANUAL_EXCHANGE", "ImportReport", "WalkCursor", "import_all", "import_history"]
+
+logger = logging.getLogger(__name__)
+
+MANUAL_EXCHANGE = "manual"
+"""The exchange id of accounts whose trades and holdings are entered by hand."""
+
+_MAX_PAGES = 10_000  # per stream and run: a guard against a cursor that does not move
+
+
+@dataclass
+class ImportReport:
+    """What one account's history import did. ``new`` counts only records not stored before."""
+
+    account: str
+    new: dict[HistoryKind, int] = field(default_factory=dict)
+    pages: int = 0
+    errors: list[KeyfolioError] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every stream was read to its end."""
+        return not self.errors
+
+    @property
+    def total_new(self) -> int:
+        """New records of every kind."""
+        return sum(self.new.values())
+
+
+@dataclass
+class WalkCursor:
+    """The persisted import position of one stream (see the module docstring)."""
+
+    done: int | None = None
+    top: int | None = None
+    low: int | None = None
+    after: int | None = None
+    hold: int | None = None
+
+    @property
+    def walking(self) -> bool:
+        return self.top is not None
+
+    def dump(self) -> str:
+        """The cursor as JSON text (the ``import_cursors.cursor`` column)."""
+        if not self.walking:
+            return json.dumps({"done": self.done})
+        walk = {"top": self.top, "low": self.low, "after": self.after, "hold": self.hold}
+        return json.dumps({"done": self.done, "walk": walk})
+
+    @classmethod
+    def load(cls, text: str | None) -> WalkCursor:
+        """Parse a stored cursor; a missing or unreadable one starts from scratch."""
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            walk = data.get("walk") or {}
+            return cls(
+                done=_opt_int(data.get("done")),
+                top=_opt_int(walk.get("top")),
+                low=_opt_int(walk.get("low")),
+                after=_opt_int(walk.get("after")),
+                hold=_opt_int(walk.get("hold")),
+            )
+        except (ValueError, TypeError, AttributeError):
+            logger.warning("unreadable import cursor %r: starting over", text[:80])
+            return cls()
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _next_after(stream: HistoryStream, low: int, previous: int | None) -> int:
+    """The next ``after``: below ``low`` for ids; for times ``low + 1`` (records sharing
+    ``low`` may continue on the next page), unless that would repeat the last request."""
+    if stream.paged_by == "id":
+        return low
+    if previous is not None and low + 1 >= previous:
+        logger.warning("more than a page of %s records at ts %d: skipping to older", stream, low)
+        return low
+    return low + 1
+
+
+def _pending(record: HistoryRecord) -> bool:
+    return isinstance(record, Transfer) and record.status == "pending"
+
+
+def _save_page(
+    app: App, account: str, stream_key: str, records: Sequence[HistoryRecord], cursor: str
+) -> int:
+    """One transaction: the page's records and the cursor advance. Returns how many were new."""
+    trades = [r for r in records if isinstance(r, Trade)]
+    transfers = [r for r in records if isinstance(r, Transfer)]
+    entries = [r for r in records if isinstance(r, LedgerEntry)]
+    with app.db().session() as store:
+        history = store.history
+        added = history.add_trades(trades) + history.add_transfers(transfers)
+        added += history.add_ledger(entries)
+        history.set_cursor(account=account, kind=stream_key, cursor=cursor)
+    return added
+
+
+def _load_cursor(app: App, account: str, stream_key: str) -> WalkCursor:
+    with app.db().session(read_only=True) as store:
+        return WalkCursor.load(store.history.get_cursor(account=account, kind=stream_key))
+
+
+async def _import_stream(
+    app: App,
+    connector: ExchangeConnector,
+    stream: HistoryStream,
+    report: ImportReport,
+    write_lock: asyncio.Lock,
+) -> None:
+    """Walk one stream from the newest page down to its ``done`` mark, a page per commit."""
+    from keyfolio.exchanges.history import fetch_page
+
+    name = report.account
+    cursor = await asyncio.to_thread(_load_cursor, app, name, stream.key)
+    for _ in range(_MAX_PAGES):
+        request_after = cursor.after if cursor.walking else None
+        page = await fetch_page(connector, stream, after=request_after)
+        report.pages += 1
+        keys = [key for key, _ in page.records]
+        if not cursor.walking:
+            if not keys or (cursor.done is not None and max(keys) <= cursor.done):
+                return  # nothing newer than what is stored
+            cursor.top, cursor.low = max(keys), min(keys)
+        elif keys:
+            cursor.low = min(min(keys), cursor.low if cursor.low is not None else min(keys))
+        held = [key for key, record in page.records if _pending(record)]
+        if held:
+            cursor.hold = min([*held, *([cursor.hold] if cursor.hold is not None else [])])
+        low = cursor.low if cursor.low is not None else 0
+        finished = not keys or not page.full or (cursor.done is not None and low <= cursor.done)
+        if finished:
+            assert cursor.top is not None
+            done = cursor.top if cursor.hold is None else min(cursor.top, cursor.hold - 1)
+            cursor = WalkCursor(done=done)
+        else:
+            cursor.after = _next_after(stream, low, request_after)
+        records = [record for _, record in page.records]
+        async with write_lock:
+            added = await asyncio.to_thread(
+                _save_page, app, name, stream.key, records, cursor.dump()
+            )
+        report.new[stream.kind] = report.new.get(stream.kind, 0) + added
+        logger.debug("import %s %s: %d rows, %d new", name, stream.key, len(records), added)
+        if finished:
+            return
+    raise StorageError(
+        f"the {stream.key} import of '{name}' did not finish after {_MAX_PAGES} pages",
+        hint="Run the import again: it resumes where it stopped.",
+    )
+
+
+async def _import_with(
+    app: App,
+    pool: ConnectorPool,
+    spec: AccountSpec,
+    kinds: Collection[HistoryKind] | None,
+    write_lock: asyncio.Lock,
+) -> ImportReport:
+    from keyfolio.exchanges.ccxt_generic import is_fatal
+    from keyfolio.exchanges.history import history_streams
+
+    report = ImportReport(account=spec.name)
+    try:
+        credentials = app.vault().get(spec.name)
+        protect(credentials)
+        connector = pool.connector(spec, credentials)
+        streams = history_streams(connector)
+    except KeyfolioError as exc:
+        report.errors.append(exc)
+        return report
+    for stream in streams:
+        if kinds is not None and stream.kind not in kinds:
+            continue
+        try:
+            await _import_stream(app, connector, stream, report, write_lock)
+        except ExchangeError as exc:
+            logger.info("import %s %s failed: %s", spec.name, stream.key, exc.message)
+            report.errors.append(exc)
+            if is_fatal(exc):
+                break
+        except KeyfolioError as exc:
+            report.errors.append(exc)
+            break
+    logger.info(
+        "imported history of %s: %d new in %d pages, %d errors",
+        spec.name,
+        report.total_new,
+        report.pages,
+        len(report.errors),
+    )
+    return report
+
+
+async def import_history(
+    app: App,
+    name: str,
+    *,
+    kinds: Collection[HistoryKind] | None = None,
+    pool: ConnectorPool | None = None,
+) -> ImportReport:
+    """Import the new history of one account (all kinds, or ``kinds``).
+
+    Incremental from the persisted cursors and idempotent. Never raises for an exchange
+    failure (see ``ImportReport.errors``); an unknown account raises ``NotFoundError``.
+    """
+    with app.db().session(read_only=True) as store:
+        spec = store.get_account(name=name)
+    if spec.exchange == MANUAL_EXCHANGE:
+        return ImportReport(account=name, skipped="manual account: nothing to import")
+    lock = asyncio.Lock()
+    if pool is not None:
+        return await _import_with(app, pool, spec, kinds, lock)
+    from keyfolio.exchanges.pool import ConnectorPool
+
+    async with ConnectorPool(app.settings) as own:
+        return await _import_with(app, own, spec, kinds, lock)
+
+
+async def import_all(app: App, names: list[str] | None = None) -> list[ImportReport]:
+    """Import the history of the named accounts (default: all), a few at a time.
+
+    Manual accounts are reported as skipped. Never raises for one account's failure.
+    """
+    from keyfolio.exchanges.pool import ConnectorPool
+
+    with app.db().session(read_only=True) as store:
+        specs = [store.get_account(name=n) for n in names] if names else store.list_accounts()
+    reports: dict[str, ImportReport] = {}
+    contacted = [spec for spec in specs if spec.exchange != MANUAL_EXCHANGE]
+    for spec in specs:
+        if spec.exchange == MANUAL_EXCHANGE:
+            reports[spec.name] = ImportReport(spec.name, skipped="manual account")
+    if contacted:
+        semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
+        lock = asyncio.Lock()
+        async with ConnectorPool(app.settings) as pool:
+
+            async def one(spec: AccountSpec) -> None:
+                async with semaphore:
+                    try:
+                        reports[spec.name] = await _import_with(app, pool, spec, None, lock)
+                    except Exception as exc:  # one account never cancels the others
+                        logger.info("import %s failed", spec.name, exc_info=True)
+                        error = (
+                            exc
+                            if isinstance(exc, KeyfolioError)
+                            else StorageError(
+                                f"the history import of '{spec.name}' failed "
+                                f"({type(exc).__name__}: {exc})",
+                                hint="What was imported is kept; run the import again.",
+                            )
+                        )
+                        reports[spec.name] = ImportReport(spec.name, errors=[error])
+
+            async with asyncio.TaskGroup() as group:
+                for spec in contacted:
+                    group.create_task(one(spec))
+    return [reports[spec.name] for spec in specs]

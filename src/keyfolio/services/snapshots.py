@@ -1,0 +1,98 @@
+"""Writing balance snapshots after a sync, and keeping them compact.
+
+``record_snapshots`` writes one snapshot set per source that was read successfully; a stale
+or failed source writes nothing (its last set carries forward, so it never shows as zero).
+``maybe_compact`` applies the retention policy at most once an hour; ``compact_snapshots``
+applies it now (`keyfolio db compact`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from keyfolio.domain.balances import SourceResult
+from keyfolio.domain.history import Snapshot
+from keyfolio.domain.money import ZERO, multiply
+from keyfolio.domain.records import Price
+from keyfolio.services.context import App
+from keyfolio.storage.snapshots import CompactReport
+
+__all__ = [
+    "COMPACT_EVERY",
+    "compact_snapshots",
+    "maybe_compact",
+    "record_snapshots",
+    "snapshot_rows",
+]
+
+logger = logging.getLogger(__name__)
+
+COMPACT_EVERY = timedelta(hours=1)
+"""``maybe_compact`` compacts when the last compaction is at least this old."""
+
+
+def snapshot_rows(
+    *, account: str, result: SourceResult, at: datetime, prices: dict[str, Price]
+) -> list[Snapshot]:
+    """The snapshots of one OK source: one per asset held (zero amounts left out, as in the
+    balances), valued exactly at ``prices`` (``None`` value for an unpriced asset)."""
+    rows = []
+    for asset, amount in sorted(result.amounts.items()):
+        if amount == ZERO:
+            continue
+        price = prices.get(asset)
+        rows.append(
+            Snapshot(
+                at=at,
+                account=account,
+                source=result.source.value,
+                asset=asset,
+                amount=amount,
+                price=None if price is None else price.usd,
+                price_source=None if price is None else price.source,
+                value=None if price is None else multiply(amount, price.usd),
+            )
+        )
+    return rows
+
+
+def record_snapshots(
+    app: App, *, account: str, results: Sequence[SourceResult], at: datetime
+) -> None:
+    """Write a snapshot set for every OK source of ``account`` at ``at``, valued with the
+    stored prices (call it after the prices were refreshed). Other sources write nothing."""
+    ok = [result for result in results if result.is_ok]
+    if not ok:
+        return
+    with app.db().session() as store:
+        prices = store.prices()
+        repo = store.snapshots
+        for result in ok:
+            rows = snapshot_rows(account=account, result=result, at=at, prices=prices)
+            repo.record(account=account, source=result.source.value, at=at, rows=rows)
+    logger.debug("recorded %d snapshot sets of %s", len(ok), account)
+
+
+def compact_snapshots(app: App, *, now: datetime | None = None) -> CompactReport:
+    """Apply the retention policy now (or at ``now``) and say what was removed."""
+    when = now or datetime.now(UTC)
+    with app.db().session() as store:
+        return store.snapshots.compact(now=when)
+
+
+def maybe_compact(
+    app: App, *, now: datetime | None = None, every: timedelta = COMPACT_EVERY
+) -> CompactReport | None:
+    """Compact when the last compaction is ``every`` (default an hour) old or more, or never
+    ran; ``None`` when it was not due. Call it after each sync."""
+    when = now or datetime.now(UTC)
+    with app.db().session() as store:
+        repo = store.snapshots
+        last = repo.last_compaction()
+        if last is not None and when - last < every:
+            return None
+        report = repo.compact(now=when)
+    logger.info("snapshot compaction removed %d sets", report.sets_removed)
+    return report

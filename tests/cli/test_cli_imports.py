@@ -1,0 +1,110 @@
+"""`keyfolio import csv`, `trade add|list` and `holding add|list|remove`, end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cli_support import Runner
+
+GOOD_CSV = """time,pair,side,amount,price,fee,fee_asset
+2024-01-02T10:00:00Z,BTC-USDT,buy,0.1,40000,4,USDT
+2024-01-03T10:00:00+01:00,ETH/USDT,buy,2,2200.5,0.002,ETH
+2024-02-01T00:00:00Z,BTC-USDT,sell,0.05,45000,,
+1704067200000,BTC-USDT,buy,0.1,40000,4,USDT
+"""
+
+BAD_CSV = """time,pair,side,amount,price,fee,fee_asset
+2024-01-02T10:00:00Z,BTC-USDT,buy,0.1,40000,4,USDT
+2024-01-03 10:00:00,BTC-USDT,buy,0.1,40000,,
+2024-01-04T10:00:00Z,BTC-USDT,hold,0.1,40000,,
+2024-01-05T10:00:00Z,BTCUSDT,buy,abc,40000,,
+2024-01-06T10:00:00Z,BTC-USDT,sell,0.1,-5,,
+"""
+
+
+def test_csv_import_reports_every_bad_row_then_imports_once(linked: Runner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_CSV)
+    result = linked("import", "csv", str(bad), "--account", "alice")
+    assert result.returncode == 2
+    assert "4 bad row(s)" in result.stderr
+    for fragment in ("line 3: time", "line 4: side", "line 5: pair", "line 6: price"):
+        assert fragment in result.stderr
+    assert "line 2" not in result.stderr and "Hint:" in result.stderr
+    assert linked("trade", "list", "--json").json() == []  # nothing imported
+
+    good = tmp_path / "good.csv"
+    good.write_text(GOOD_CSV)
+    first = linked("import", "csv", str(good), "--account", "alice")
+    assert first.returncode == 0, first.stderr
+    assert "Imported 4 new trade(s)" in first.stdout
+    again = linked("import", "csv", str(good), "--account", "alice")
+    assert "Imported 0 new trade(s)" in again.stdout and "4 already stored" in again.stdout
+    trades = linked("trade", "list", "--account", "alice", "--json").json()
+    assert [(t["pair"], t["side"], t["amount"], t["price"]) for t in trades] == [
+        ("BTC-USDT", "buy", "0.1", "40000"),
+        ("BTC-USDT", "buy", "0.1", "40000"),
+        ("ETH-USDT", "buy", "2", "2200.5"),
+        ("BTC-USDT", "sell", "0.05", "45000"),
+    ]
+    assert trades[0]["at"] == "2024-01-01T00:00:00Z"  # Unix ms
+    assert trades[2]["at"] == "2024-01-03T09:00:00Z" and trades[2]["fee_asset"] == "ETH"
+    assert trades[3]["fee"] == "0" and trades[3]["fee_asset"] is None
+    assert {t["origin"] for t in trades} == {"csv"}
+
+    missing = linked("import", "csv", str(good), "--account", "nobody")
+    assert missing.returncode != 0 and "nobody" in missing.stderr
+
+
+def test_trade_add_and_list(kf: Runner) -> None:
+    args = ("trade", "add", "--account", "ledger", "--pair", "btc-usdt", "--side", "buy")
+    added = kf(*args, "--amount", "0.1", "--price", "60000", "--fee", "1", "--at",
+               "2025-01-02T10:00:00Z")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "Created manual account 'ledger'" in added.stdout
+    assert "buy 0.1 BTC at 60000 USDT" in added.stdout
+    twice = kf(*args, "--amount", "0.1", "--price", "60000", "--fee", "1", "--at",
+               "2025-01-02T10:00:00Z")  # fmt: skip
+    assert twice.returncode == 1 and "recorded already" in twice.stderr and "--id" in twice.stderr
+    bad = kf("trade", "add", "--account", "ledger", "--pair", "BTC-USDT", "--side", "hold",
+             "--amount", "1", "--price", "1")  # fmt: skip
+    assert bad.returncode == 2 and "Error:" in bad.stderr and "buy or sell" in bad.stderr
+    listed = kf("trade", "list", "--json").json()
+    assert len(listed) == 1
+    assert listed[0] | {"id": "-"} == {
+        "account": "ledger",
+        "id": "-",
+        "at": "2025-01-02T10:00:00Z",
+        "pair": "BTC-USDT",
+        "side": "buy",
+        "amount": "0.1",
+        "price": "60000",
+        "fee": "1",
+        "fee_asset": "USDT",
+        "origin": "manual",
+    }
+    table = kf("trade", "list")
+    assert "BTC-USDT" in table.stdout and "ledger" in table.stdout
+
+
+def test_holdings_by_hand_are_shown(linked: Runner) -> None:
+    first = linked("holding", "add", "BTC", "0.5")
+    assert first.returncode == 0, first.stderr
+    assert "Created manual account 'manual'" in first.stdout
+    assert "now holds 0.75 BTC" in linked("holding", "add", "btc", "0.25").stdout
+    linked("holding", "add", "DOT", "10", "--account", "cold", "--portfolio", "main")
+    assert linked("holding", "list", "--json").json() == {
+        "cold": {"DOT": "10"},
+        "manual": {"BTC": "0.75"},
+    }
+    show = linked("show", "--json")
+    assert show.returncode == 0, show.stderr
+    assert "manual" in show.stdout and "DOT" in show.stdout
+    assert "now holds 0.5 BTC" in linked("holding", "remove", "BTC", "0.25").stdout
+    too_much = linked("holding", "remove", "BTC", "9")
+    assert too_much.returncode == 2 and "holds only 0.5" in too_much.stderr
+    assert linked("holding", "remove", "DOT", "--account", "cold").returncode == 0
+    assert linked("holding", "list", "--json").json() == {"cold": {}, "manual": {"BTC": "0.5"}}
+    refused = linked("holding", "add", "BTC", "1", "--account", "alice")
+    assert refused.returncode == 1 and "linked okx account" in refused.stderr
+    assert "Hint:" in refused.stderr

@@ -1,0 +1,59 @@
+"""`keyfolio pnl` end to end: manual trades, sandbox prices, JSON and the table."""
+
+from __future__ import annotations
+
+from cli_support import Runner
+
+
+def _manual_trades(kf: Runner) -> None:
+    for args in (
+        ("holding", "add", "BTC", "0.5", "--account", "cold"),
+        ("trade", "add", "--account", "cold", "--pair", "BTC-USDT", "--side", "buy",
+         "--amount", "1", "--price", "40000", "--fee", "20", "--at", "2025-01-02T10:00:00Z"),
+        ("trade", "add", "--account", "cold", "--pair", "BTC-USDT", "--side", "sell",
+         "--amount", "0.5", "--price", "50000", "--fee", "25", "--at", "2025-01-03T10:00:00Z"),
+    ):  # fmt: skip
+        result = kf(*args)
+        assert result.returncode == 0, result.stderr
+
+
+def test_pnl_json_and_table(linked: Runner) -> None:
+    kf = linked
+    assert kf("sync").returncode == 0
+    _manual_trades(kf)
+    result = kf("pnl", "--json")
+    assert result.returncode == 0, result.stderr
+    data = result.json()
+    assert (data["method"], data["currency"]) == ("fifo", "USD")
+    btc = next(row for row in data["assets"] if row["asset"] == "BTC")
+    # cold: 1 @ 40000 + 20 fee, sold 0.5 @ 50000 - 25 fee: realized 24975 - 20010 = 4965.
+    # Held: 0.5 (cold) + 0.5 (alice, bought before any imported history: unknown basis).
+    # Unrealized on the known 0.5 at 60000: 30000 - 20010 = 9990.
+    assert {k: btc[k] for k in ("amount", "cost_basis", "realized", "unrealized", "fees")} == {
+        "amount": "1",
+        "cost_basis": "20010",
+        "realized": "4965",
+        "unrealized": "9990",
+        "fees": "45",
+    }
+    assert btc["unknown_basis_amount"] == "0.5"
+    assert data["total_realized"] == "4965"
+    assert all(row["asset"] != "USDT" for row in data["assets"])
+    assert any(f["kind"] == "held_before_history" and f["asset"] == "BTC" for f in data["flags"])
+
+    table = kf("pnl", "--method", "average")
+    assert table.returncode == 0, table.stderr
+    assert "P/L of portfolio main (average cost, USD)" in table.stdout
+    assert "4,965.00" in table.stdout and "+9,990.00" in table.stdout
+    assert "not counted as zero cost" in table.stdout
+    assert "BTC: 0.5 held but not explained by the imported history" in table.stdout
+
+
+def test_pnl_refuses_an_unknown_method_and_handles_empty(kf: Runner) -> None:
+    bad = kf("pnl", "--method", "lifo")
+    assert bad.returncode == 2
+    assert "Unknown cost method 'lifo'" in bad.stderr and "--method average" in bad.stderr
+    empty = kf("pnl")
+    assert empty.returncode == 0, empty.stderr
+    assert "No trades, transfers or holdings" in empty.stdout
+    assert kf("pnl", "--json").json()["assets"] == []
