@@ -18,7 +18,7 @@ from rich.rule import Rule
 
 from keyfolio.cli._context import console, err_console
 from keyfolio.cli.accounts import print_link_report
-from keyfolio.cli.render import render_view
+from keyfolio.cli.render import render_performance, render_view
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.money import ZERO, format_usd
 from keyfolio.errors import UnsafeKeyError
@@ -86,10 +86,13 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
 
 
 async def _story(app: App) -> None:
-    """The five steps, each through the same service a CLI command uses."""
+    """The seven steps, each through the same service a CLI command uses."""
+    from keyfolio.analytics.pnl import CostMethod
+    from keyfolio.cli.analytics import render_pnl
     from keyfolio.sandbox.demo import DEMO_READ_ONLY_KEY, DEMO_TRADING_KEY, demo_state
     from keyfolio.sandbox.server import run_sandbox
     from keyfolio.services.accounts import link_account
+    from keyfolio.services.analytics import pnl_report, summary_extras
     from keyfolio.services.sync import sync_accounts
     from keyfolio.services.view import portfolio_view
 
@@ -128,6 +131,12 @@ async def _story(app: App) -> None:
         after = portfolio_view(app)
         render_view(after)
         _print_changes(before, after)
+
+        _step("6. Performance: 24h change, top gainers and losers (keyfolio show)")
+        render_performance(summary_extras(app, after))
+
+        _step("7. Profit and loss from the imported trades (keyfolio pnl)")
+        render_pnl(pnl_report(app, method=CostMethod.FIFO), portfolio="main")
 
 
 def _print_changes(before: PortfolioView, after: PortfolioView) -> None:

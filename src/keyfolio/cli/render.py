@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -14,7 +14,9 @@ from keyfolio.domain.money import ZERO, format_amount, format_usd, multiply
 if TYPE_CHECKING:
     from keyfolio.services.view import PortfolioView
 
-__all__ = ["render_view"]
+__all__ = ["render_performance", "render_view"]
+
+_BASIS = {"history": "from history", "open24h": "from 24h open prices", "none": "no data yet"}
 
 
 def render_view(view: PortfolioView) -> None:
@@ -88,3 +90,38 @@ def _render_sources(view: PortfolioView) -> None:
             )
     if view.accounts:
         console.print(table)
+
+
+def _signed(text: str | None, suffix: str = "") -> str:
+    if text is None:
+        return "-"
+    value = Decimal(text)
+    colour = "green" if value > 0 else "red" if value < 0 else "white"
+    sign = "+" if value > 0 else ""
+    shown = format_usd(value) if not suffix else f"{value.quantize(Decimal('0.01')):f}"
+    return f"[{colour}]{sign}{shown}{suffix}[/]"
+
+
+def render_performance(extras: dict[str, Any]) -> None:
+    """Value change per window and the top gainers/losers (``summary_extras`` output)."""
+    changes = extras.get("change", {})
+    table = Table("window", "change (USD)", "change %", "basis", title="Value change")
+    for window, change in changes.items():
+        if change.get("basis") == "none" and window not in ("24h", "all"):
+            continue
+        table.add_row(
+            window,
+            _signed(change.get("value")),
+            _signed(change.get("pct"), "%"),
+            _BASIS.get(change.get("basis", "none"), change.get("basis", "")),
+        )
+    console.print(table)
+    for title, key in (("Top gainers", "top_gainers"), ("Top losers", "top_losers")):
+        movers = extras.get(key) or []
+        if not movers:
+            console.print(f"{title}: none (assets worth at least 1 USD, ranked by price change).")
+            continue
+        listed = ", ".join(
+            f"{escape(m['asset'])} {_signed(m['change_pct'], '%')} ({m['window']})" for m in movers
+        )
+        console.print(f"{title}: {listed}")

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from keyfolio.cli._context import console, err_console, state
-from keyfolio.cli.render import render_view
+from keyfolio.cli.render import render_performance, render_view
 from keyfolio.errors import KeyfolioError, KeyNotInRegionError, UsageError
 
 if TYPE_CHECKING:
@@ -39,7 +39,8 @@ def show_command(
     if as_json:
         typer.echo(json.dumps(portfolio_summary(state.app(), portfolio=portfolio), indent=2))
         return
-    view = portfolio_view(state.app(), portfolio=portfolio)
+    app_ = state.app()
+    view = portfolio_view(app_, portfolio=portfolio)
     if not view.accounts:
         suffix = "" if portfolio == "main" else f" --portfolio {portfolio}"
         console.print(
@@ -49,7 +50,10 @@ def show_command(
             + "."
         )
         return
+    from keyfolio.services.analytics import summary_extras
+
     render_view(view)
+    render_performance(summary_extras(app_, view))
 
 
 def sync_command(

@@ -55,20 +55,35 @@ _TICKERS: dict[str, dict[str, str]] = {
 }
 
 
+_HOUR_MS = 3_600_000
+
+# (instId, side, price, size, day, hour, fee): fee None = 0.1 % (in base for buys, quote for
+# sells); an explicit fee is in base for buys; a negative one is a maker rebate.
+_TRADES: list[tuple[str, str, str, str, int, int, str | None]] = [
+    ("BTC-USDT", "buy", "58210.4", "0.25", 0, 9, None),
+    ("ETH-USDT", "buy", "2890.15", "2.5", 3, 14, None),
+    ("OKB-USDT", "buy", "47.9", "12.5125", 5, 11, "0.0125"),
+    ("SOL-USDT", "buy", "131.8", "40", 9, 16, None),
+    ("SOL-USDT", "sell", "125.1", "4.96", 12, 10, None),
+    ("BTC-USDT", "sell", "61020", "0.05", 15, 8, None),
+    ("ETH-BTC", "buy", "0.0492", "0.5005", 15, 8, "0.0005"),
+    ("DOT-USDT", "buy", "7.35", "120.12", 20, 13, "0.12"),
+    ("DOT-USDT", "buy", "6.91", "300", 21, 15, None),
+    ("ETH-USDT", "sell", "3210.7", "0.5", 26, 17, "-0.160535"),
+]
+
+
 def _fills() -> list[dict[str, str]]:
-    trades = [
-        ("BTC-USDT", "buy", "58210.4", "0.25", 0),
-        ("ETH-USDT", "buy", "2890.15", "2.5", 3),
-        ("SOL-USDT", "buy", "131.8", "40", 9),
-        ("BTC-USDT", "sell", "61020", "0.05", 15),
-        ("DOT-USDT", "buy", "6.91", "300", 21),
-        ("ETH-USDT", "sell", "3210.7", "0.5", 26),
-    ]
     rows: list[dict[str, str]] = []
-    for inst_id, side, px, sz, day in trades:
+    for number, (inst_id, side, px, sz, day, hour, explicit) in enumerate(_TRADES):
         base, quote = inst_id.split("-")
         notional = Decimal(px) * Decimal(sz)
-        fee = Decimal(sz) * Decimal("0.001") if side == "buy" else notional * Decimal("0.001")
+        if explicit is not None and explicit.startswith("-"):
+            fee = Decimal(explicit)  # a rebate, paid to the account (OKX: positive fee)
+        elif explicit is not None:
+            fee = Decimal(explicit)
+        else:
+            fee = Decimal(sz) * Decimal("0.001") if side == "buy" else notional * Decimal("0.001")
         rows.append(
             {
                 "instId": inst_id,
@@ -77,7 +92,7 @@ def _fills() -> list[dict[str, str]]:
                 "fillSz": sz,
                 "fee": f"{-fee.normalize():f}",
                 "feeCcy": base if side == "buy" else quote,
-                "ts": str(_BASE_TS + day * _DAY_MS + 37_000 * (day + 1)),
+                "ts": str(_BASE_TS + day * _DAY_MS + hour * _HOUR_MS + 37_000 * (number + 1)),
             }
         )
     return rows
@@ -104,7 +119,7 @@ def demo_state_data() -> dict[str, Any]:
         "accounts": {
             DEMO_ACCOUNT: {
                 "trading": {
-                    "BTC": "0.19975",
+                    "BTC": "0.1751254",
                     "ETH": "1.9975",
                     "USDT": "11843.2104",
                     "DOT": "299.7",
@@ -118,7 +133,7 @@ def demo_state_data() -> dict[str, Any]:
                 "onchain_earn": [
                     {
                         "ccy": "SOL",
-                        "amt": "39.96",
+                        "amt": "35",
                         "productId": "4321",
                         "protocol": "Solana staking",
                         "protocolType": "staking",
