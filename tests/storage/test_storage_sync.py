@@ -167,7 +167,7 @@ def test_recovery_clears_stale_and_error(synced: Database) -> None:
 def test_account_status_rules(
     synced: Database, statuses: list[SourceStatus], expected: str
 ) -> None:
-    sources = [Source.TRADING, Source.SAVINGS]
+    sources = [Source.TRADING, Source.FUNDING]  # every source the account has
     results = [
         ok(source, BTC="1") if status is SourceStatus.OK else bad(source, status, code=None)
         for source, status in zip(sources, statuses, strict=True)
@@ -318,3 +318,19 @@ def test_a_sync_where_every_source_failed_keeps_last_sync(synced: Database) -> N
     with synced.session() as store:
         store.record_sync(name="a", results=[ok(BTC="1"), bad(Source.FUNDING)], synced_at=T2)
         assert store.get_account(name="a").last_sync == T2
+
+
+def test_a_one_source_sync_keeps_the_status_of_the_other_sources(synced: Database) -> None:
+    with synced.session() as store:
+        assert store.record_sync(name="a", results=[ok(BTC="1"), bad()], synced_at=T1) == "partial"
+    with synced.session() as store:  # a live push re-reads only the trading source
+        status = store.record_sync(name="a", results=[ok(BTC="2")], synced_at=T2, log_run=False)
+        assert status == "partial"
+        account = store.get_account(name="a")
+        assert account.status == "partial" and account.last_error == "funding read failed"
+        assert amounts(store)[("funding", "ETH")] == (Decimal("2"), True)
+        assert len(store.sync_runs(account="a")) == 2  # the push was not logged as a sync
+    with synced.session() as store:
+        assert store.record_sync(name="a", results=[ok(Source.FUNDING, ETH="3")], synced_at=T2) == (
+            "ok"
+        )

@@ -20,6 +20,7 @@ from keyfolio.cli import accounts as accounts_cli
 from keyfolio.cli import analytics as analytics_cli
 from keyfolio.cli import history as history_cli
 from keyfolio.cli import imports as imports_cli
+from keyfolio.cli import live as live_cli
 from keyfolio.cli import portfolios as portfolios_cli
 from keyfolio.cli import vault as vault_cli
 from keyfolio.cli import views as views_cli
@@ -94,6 +95,7 @@ app.command("pnl")(analytics_cli.pnl_command)
 app.command("doctor")(views_cli.doctor_command)
 app.command("exchanges")(views_cli.exchanges_command)
 app.command("sandbox")(sandbox_command)
+app.command("watch")(live_cli.watch_command)
 app.add_typer(accounts_cli.app, name="account")
 app.add_typer(portfolios_cli.app, name="portfolio")
 app.add_typer(vault_cli.app, name="vault")

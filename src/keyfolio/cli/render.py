@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from keyfolio.cli._context import console
 from keyfolio.domain.money import ZERO, format_amount, format_usd, multiply
@@ -14,13 +16,18 @@ from keyfolio.domain.money import ZERO, format_amount, format_usd, multiply
 if TYPE_CHECKING:
     from keyfolio.services.view import PortfolioView
 
-__all__ = ["render_performance", "render_view"]
+__all__ = ["render_performance", "render_view", "view_renderable"]
 
 _BASIS = {"history": "from history", "open24h": "from 24h open prices", "none": "no data yet"}
 
 
 def render_view(view: PortfolioView) -> None:
     """The `keyfolio show` screen: holdings, per-source breakdown, total and badges."""
+    console.print(view_renderable(view))
+
+
+def view_renderable(view: PortfolioView) -> RenderableType:
+    """What `keyfolio show` prints, as one renderable (`keyfolio watch` re-renders it live)."""
     badges = []
     if view.is_partial:
         badges.append("[yellow]PARTIAL[/]")
@@ -31,7 +38,10 @@ def render_view(view: PortfolioView) -> None:
     if view.has_stale_prices and view.prices_as_of is not None:
         badges.append(f"[yellow]PRICES FROM {view.prices_as_of:%Y-%m-%d %H:%M} UTC[/]")
     as_of = view.as_of.strftime("%Y-%m-%d %H:%M:%S UTC") if view.as_of else "never synced"
-    console.print(f"[bold]Portfolio {view.portfolio}[/] — as of {as_of} {' '.join(badges)}")
+    parts: list[RenderableType] = [
+        Text.from_markup(f"[bold]Portfolio {escape(view.portfolio)}[/] — as of {as_of} ")
+        + Text.from_markup(" ".join(badges))
+    ]
     table = Table("asset", "amount", "price (USD)", "value (USD)", "share", "sources")
     for holding in view.holdings:
         share = view.share(holding)
@@ -45,26 +55,29 @@ def render_view(view: PortfolioView) -> None:
             format_amount(holding.price.usd) if holding.price else "[magenta]unpriced[/]",
             format_usd(holding.value) if holding.value is not None else "-",
             f"{share:.1f}%" if share is not None else "-",
-            sources,
+            escape(sources),
         )
-    console.print(table)
-    console.print(f"[bold]Total: {format_usd(view.total_value)} USD[/]", end="")
+    parts.append(table)
+    total = f"[bold]Total: {format_usd(view.total_value)} USD[/]"
     if view.unpriced:
-        console.print(
+        total += (
             f" (leaves out {len(view.unpriced)} unpriced asset"
-            f"{'s' if len(view.unpriced) > 1 else ''}: {', '.join(view.unpriced)})"
+            f"{'s' if len(view.unpriced) > 1 else ''}: {escape(', '.join(view.unpriced))})"
         )
-    else:
-        console.print()
-    _render_sources(view)
+    parts.append(Text.from_markup(total))
+    if view.accounts:
+        parts.append(_sources_table(view))
     if view.other_portfolios:
-        console.print(
-            f"Other portfolios: {', '.join(view.other_portfolios)} "
-            "(show one with --portfolio NAME)."
+        parts.append(
+            Text(
+                f"Other portfolios: {', '.join(view.other_portfolios)} "
+                "(show one with --portfolio NAME)."
+            )
         )
+    return Group(*parts)
 
 
-def _render_sources(view: PortfolioView) -> None:
+def _sources_table(view: PortfolioView) -> Table:
     table = Table("account", "import", "status", "source", "source status", "value (USD)", "note")
     values: dict[tuple[str, str], Decimal] = {}
     for holding in view.holdings:
@@ -88,8 +101,7 @@ def _render_sources(view: PortfolioView) -> None:
                 format_usd(value) if value is not None else "-",
                 escape(note),
             )
-    if view.accounts:
-        console.print(table)
+    return table
 
 
 def _signed(text: str | None, suffix: str = "") -> str:

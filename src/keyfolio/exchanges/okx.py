@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -58,6 +58,15 @@ logger = logging.getLogger(__name__)
 
 #: ccxt ids that are OKX with a fixed region.
 _FIXED_REGION = {"myokx": Region.EEA, "okxus": Region.US}
+
+#: Demo Trading WebSocket hosts (REST stays on the live host, with x-simulated-trading: 1).
+#: OKX documents wspap (global) and wseeapap (EEA); no US demo host is documented, so US demo
+#: keys use the global one.
+_DEMO_WS_URLS = {
+    Region.GLOBAL: "wss://wspap.okx.com:8443/ws/v5",
+    Region.EEA: "wss://wseeapap.okx.com:8443/ws/v5",
+    Region.US: "wss://wspap.okx.com:8443/ws/v5",
+}
 
 Amounts = dict[str, Decimal]
 
@@ -118,8 +127,9 @@ def parse_onchain_earn(data: Any) -> Amounts:
     return _non_zero(amounts)
 
 
-def ws_url_for(region: Region, api_url: str | None) -> str:
-    """The WebSocket base: the override's host (http->ws, https->wss) + ``/ws/v5``, or OKX's."""
+def ws_url_for(region: Region, api_url: str | None, *, demo: bool = False) -> str:
+    """The WebSocket base: the override's host (http->ws, https->wss) + ``/ws/v5``, or OKX's
+    (the Demo Trading host with ``demo``)."""
     if api_url:
         base = api_url.rstrip("/")
         if base.startswith("https://"):
@@ -127,6 +137,8 @@ def ws_url_for(region: Region, api_url: str | None) -> str:
         if base.startswith("http://"):
             return "ws://" + base[len("http://") :] + "/ws/v5"
         return base + "/ws/v5"
+    if demo:
+        return _DEMO_WS_URLS[Region(region)]
     return region_ws_url(region)
 
 
@@ -192,7 +204,7 @@ class OkxConnector(GenericCcxtConnector):
     @property
     def ws_url(self) -> str:
         """WebSocket base URL (ccxt.pro appends ``/public`` or ``/private``)."""
-        return ws_url_for(self.region, self._override)
+        return ws_url_for(self.region, self._override, demo=self.spec.demo)
 
     @property
     def host(self) -> str:
@@ -247,14 +259,23 @@ class OkxConnector(GenericCcxtConnector):
 
     async def fetch_balances(self) -> list[SourceResult]:
         """The four sources, concurrently; each one's failure isolated. Auth errors raise."""
+        return await self.fetch_sources(self.sources)
+
+    async def fetch_sources(self, sources: Collection[Source]) -> list[SourceResult]:
+        """Some of the four sources (e.g. only TRADING after a WebSocket push), concurrently.
+
+        Same rules as :meth:`fetch_balances`: a per-source failure becomes that source's result,
+        an authentication error raises. Markets are loaded alongside (quietly) on first use.
+        """
         started = time.monotonic()
 
         def reader(source: Source) -> Callable[[], Any]:
             return lambda: self._source(source)
 
+        wanted = [source for source in self.sources if source in sources]
         outcomes = await gather_sources(
-            {source: reader(source) for source in self.sources},
-            also=self._markets_quietly(),
+            {source: reader(source) for source in wanted},
+            also=None if self._markets_ready else self._markets_quietly(),
         )
         for outcome in outcomes:
             if isinstance(outcome, ExchangeError):

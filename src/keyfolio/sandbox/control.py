@@ -12,6 +12,9 @@ POST     /__sandbox__/balances           ``{"account","source","ccy","amount"}``
 GET      /__sandbox__/requests           the request log
 POST     /__sandbox__/reset-log          empty the request log
 POST     /__sandbox__/reset-limits       forget every rate-limit counter
+GET      /__sandbox__/ws                 open WebSockets and counters (opened, logins)
+POST     /__sandbox__/ws/drop            close WebSockets ``{"kind"?: "all", "code"?: 4000}``
+POST     /__sandbox__/ws/idle            ``{"seconds", "subscribed"?: false}`` idle close
 =======  ==============================  ===================================================
 
 Errors answer ``{"error": "..."}`` with HTTP 400 (bad body), 404 (unknown account) or 403
@@ -167,6 +170,47 @@ async def reset_limits(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True})
 
 
+async def ws_state(request: web.Request) -> web.StreamResponse:
+    """``GET /__sandbox__/ws``: the open connections and the WebSocket counters."""
+    rt = request.app[RUNTIME]
+    return web.json_response(
+        {"connections": rt.hub.describe(), **rt.ws_stats, "idle_timeout": rt.ws_idle_timeout}
+    )
+
+
+async def ws_drop(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/ws/drop``: close every (private / public) WebSocket, a WS fault."""
+    rt = request.app[RUNTIME]
+    body = await _body(request) if (await request.text()).strip() else {}
+    unknown = set(body) - {"kind", "code"}
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    kind, code = body.get("kind", "all"), body.get("code", 4000)
+    if kind not in ("all", "private", "public"):
+        raise ValueError("kind must be one of all, private, public")
+    if isinstance(code, bool) or not isinstance(code, int) or not 1000 <= code <= 4999:
+        raise ValueError("code must be a WebSocket close code (1000-4999)")
+    closed = await rt.hub.drop(kind=kind, code=code)
+    logger.info("sandbox: dropped %d WebSocket connection(s) with code %d", closed, code)
+    return web.json_response({"ok": True, "closed": closed})
+
+
+async def ws_idle(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/ws/idle``: the idle timeout, and whether it closes subscribed ones."""
+    rt = request.app[RUNTIME]
+    body = await _body(request)
+    unknown = set(body) - {"seconds", "subscribed"}
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    seconds, subscribed = body.get("seconds"), body.get("subscribed", False)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise ValueError("seconds must be a positive number")
+    if not isinstance(subscribed, bool):
+        raise ValueError("subscribed must be true or false")
+    rt.ws_idle_timeout, rt.ws_idle_subscribed = float(seconds), subscribed
+    return web.json_response({"ok": True, "seconds": float(seconds), "subscribed": subscribed})
+
+
 def register(router: web.UrlDispatcher) -> None:
     """Add the control routes, each guarded by the loopback check."""
     routes: list[tuple[str, str, Handler]] = [
@@ -179,6 +223,9 @@ def register(router: web.UrlDispatcher) -> None:
         ("GET", "/__sandbox__/requests", requests_log),
         ("POST", "/__sandbox__/reset-log", reset_log),
         ("POST", "/__sandbox__/reset-limits", reset_limits),
+        ("GET", "/__sandbox__/ws", ws_state),
+        ("POST", "/__sandbox__/ws/drop", ws_drop),
+        ("POST", "/__sandbox__/ws/idle", ws_idle),
     ]
     for method, path, handler in routes:
         router.add_route(method, path, _loopback_only(handler))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ class Connection:
     conn_id: str = field(default_factory=lambda: secrets.token_hex(4))
     key: KeyState | None = None
     subs: list[dict[str, str]] = field(default_factory=list)
+    opened: float = field(default_factory=time.monotonic)
 
     async def send(self, payload: dict[str, Any] | str) -> None:
         """Send a JSON object (or a raw text frame); a closed socket is ignored."""
@@ -102,6 +104,32 @@ class Hub:
         for conn in list(self.connections):
             await conn.ws.close(code=1001, message=b"server shutdown")
 
+    async def drop(self, *, kind: str = "all", code: int = 4000) -> int:
+        """Close the matching connections (``all``, ``private`` or ``public``) as a fault.
+
+        Returns how many were closed. The clients see a close frame with ``code``.
+        """
+        closed = 0
+        for conn in list(self.connections):
+            if kind != "all" and conn.private != (kind == "private"):
+                continue
+            await conn.ws.close(code=code, message=b"dropped by the sandbox control API")
+            closed += 1
+        return closed
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every open connection as JSON: id, private/public, logged-in key and account, subs."""
+        return [
+            {
+                "id": conn.conn_id,
+                "private": conn.private,
+                "key": conn.key.api_key if conn.key is not None else None,
+                "account": conn.key.account if conn.key is not None else None,
+                "subs": [dict(arg) for arg in conn.subs],
+            }
+            for conn in sorted(self.connections, key=lambda c: c.opened)
+        ]
+
 
 @dataclass(eq=False)
 class Runtime:
@@ -112,11 +140,19 @@ class Runtime:
     latency_ms: int = 0
     rate_limit: bool = True
     ws_idle_timeout: float = 30.0
+    ws_idle_subscribed: bool = False
+    ws_stats: dict[str, int] = field(
+        default_factory=lambda: {"opened": 0, "logins": 0, "login_failures": 0}
+    )
     limiter: RateLimiter = field(default_factory=RateLimiter)
     faults: FaultQueue = field(default_factory=FaultQueue)
     log: list[dict[str, Any]] = field(default_factory=list)
     hub: Hub = field(default_factory=Hub)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def count(self, what: str) -> None:
+        """Count a WebSocket event (``opened``, ``logins``, ``login_failures``)."""
+        self.ws_stats[what] = self.ws_stats.get(what, 0) + 1
 
     def record(self, method: str, path: str, key: str | None, code: str, status: int) -> None:
         """Append one entry to the request log (never secrets: the API key is public)."""

@@ -9,7 +9,9 @@
 * Errors are ``{"event":"error","code":"600xx","msg":...,"connId":...}`` (with the
   request's ``id`` echoed when it had one).
 * A connection with no subscription that sends nothing for the idle timeout (30 s by
-  default) is closed with code 4004.
+  default) is closed with code 4004. With ``Runtime.ws_idle_subscribed`` (real OKX's rule,
+  set through ``POST /__sandbox__/ws/idle``) subscribed connections are closed too when the
+  client sends nothing (not even a ``ping``) for the idle timeout.
 """
 
 from __future__ import annotations
@@ -53,9 +55,11 @@ async def _login(rt: Runtime, conn: Connection, args: list[Any], request_id: str
         key = authenticate_ws(args[0], keys=rt.book.keys, region=rt.region, now=time.time())
     except OkxFailure as exc:
         logger.info("sandbox ws %s: login refused with %s", conn.conn_id, exc.code)
+        rt.count("login_failures")
         await conn.send(_error(conn, exc, request_id))
         return
     conn.key = key
+    rt.count("logins")
     reply: dict[str, Any] = {"event": "login", "code": "0", "msg": "", "connId": conn.conn_id}
     await conn.send({"id": request_id, **reply} if request_id is not None else reply)
 
@@ -125,13 +129,16 @@ async def _serve(request: web.Request, *, private: bool) -> web.WebSocketRespons
     await ws.prepare(request)
     conn = Connection(ws=ws, private=private)
     rt.hub.connections.add(conn)
+    rt.count("opened")
     logger.debug("sandbox ws %s opened (%s)", conn.conn_id, "private" if private else "public")
     try:
         while not ws.closed:
-            timeout = None if conn.subs else rt.ws_idle_timeout
+            idle_applies = not conn.subs or rt.ws_idle_subscribed
+            timeout = rt.ws_idle_timeout if idle_applies else None
             try:
                 msg = await ws.receive(timeout=timeout)
             except TimeoutError:
+                logger.debug("sandbox ws %s: idle, closed with %d", conn.conn_id, IDLE_CLOSE_CODE)
                 await ws.close(code=IDLE_CLOSE_CODE, message=b"No data received in 30s.")
                 break
             if msg.type == WSMsgType.TEXT:

@@ -7,15 +7,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from keyfolio.domain.money import format_amount
 from keyfolio.services.context import App
 
 __all__ = ["portfolio_summary"]
 
 
 def portfolio_summary(app: App, *, portfolio: str = "main") -> dict[str, Any]:
-    """The documented summary: holdings, accounts, and (with history) changes and movers."""
+    """The documented summary: holdings, accounts, value changes and top gainers/losers.
+
+    Each holding also carries ``change_24h_pct`` (its price against the ticker's 24h open,
+    null without one) and ``stale`` (some of its amount comes from a source that failed).
+    """
+    from keyfolio.analytics.changes import percent
     from keyfolio.services.analytics import summary_extras
     from keyfolio.services.view import portfolio_view, view_to_json
 
     view = portfolio_view(app, portfolio=portfolio)
-    return {**view_to_json(view), **summary_extras(app, view)}
+    document = view_to_json(view)
+    for holding, row in zip(view.holdings, document["holdings"], strict=True):
+        price = holding.price
+        pct = None
+        if price is not None and price.open24h_usd is not None:
+            pct = percent(price.usd - price.open24h_usd, price.open24h_usd)
+        row["change_24h_pct"] = format_amount(pct) if pct is not None else None
+        row["stale"] = holding.stale
+    return {**document, **summary_extras(app, view)}

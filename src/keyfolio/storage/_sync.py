@@ -205,8 +205,14 @@ def write_sync(
     results: Sequence[CheckedResult],
     at: datetime,
     started_at: datetime,
+    log_run: bool = True,
 ) -> str:
-    """Write validated results of one sync of ``account``; returns the account status."""
+    """Write validated results of one sync of ``account``; returns the account status.
+
+    ``results`` may cover only some sources (a live push re-reads the trading source): the
+    status is worked out from the stored state of every source, so reading one source never
+    turns a partial account into an ok one.
+    """
     for result in results:
         if result.status is SourceStatus.OK:
             replace_balances(
@@ -215,24 +221,49 @@ def write_sync(
         else:
             mark_stale(session, account_id=account.id, source=result.source)
         put_state(session, account_id=account.id, result=result, at=at)
-    status = account_status(results)
-    failure = first_failure(results)
+    session.flush()
+    states = _all_states(session, account_id=account.id, fresh=results)
+    status = account_status(states)
+    failure = first_failure(states)
     account.status = status
     if status != "failed":  # last_sync is when the data last came in, not the last attempt
         account.last_sync = at
     account.last_error_code = failure.error_code if failure else None
     account.last_error = failure.error if failure else None
     account.last_hint = failure.hint if failure else None
-    _log_run(
-        session,
-        account=account,
-        started_at=started_at,
-        at=at,
-        status=status,
-        error_code=account.last_error_code,
-    )
+    if log_run:
+        _log_run(
+            session,
+            account=account,
+            started_at=started_at,
+            at=at,
+            status=status,
+            error_code=account.last_error_code,
+        )
     session.flush()
     return status
+
+
+def _all_states(
+    session: Session, *, account_id: int, fresh: Sequence[CheckedResult]
+) -> list[CheckedResult]:
+    """The results just written plus the stored state of every other source, in source order."""
+    written = {result.source for result in fresh}
+    stored = session.scalars(select(SourceStateRow).where(SourceStateRow.account_id == account_id))
+    others = [
+        CheckedResult(
+            source=Source(row.source),
+            status=SourceStatus(row.status),
+            amounts={},
+            error=row.error,
+            hint=row.hint,
+            error_code=row.error_code,
+        )
+        for row in stored
+        if row.source not in written and row.source in Source._value2member_map_
+    ]
+    order = list(Source)
+    return sorted([*fresh, *others], key=lambda result: order.index(result.source))
 
 
 def write_failure(

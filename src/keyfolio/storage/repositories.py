@@ -346,8 +346,12 @@ class Store:
         results: Sequence[SourceResult],
         synced_at: datetime,
         started_at: datetime | None = None,
+        log_run: bool = True,
     ) -> str:
         """Write one sync of one account and return its status (``ok``/``partial``/``failed``).
+
+        ``results`` may cover only some sources; the status then also counts the stored state
+        of the others. ``log_run=False`` skips the sync-run log entry (live pushes).
 
         OK sources get exactly their new amounts (zero amounts dropped, stale cleared); any
         other source keeps its last good amounts, marked stale, and records its error. Every
@@ -359,7 +363,7 @@ class Store:
         checked = _sync.check_results(results)
         account = self._account_row(name)
         status = _sync.write_sync(
-            self._s, account=account, results=checked, at=at, started_at=start
+            self._s, account=account, results=checked, at=at, started_at=start, log_run=log_run
         )
         logger.debug("recorded sync of %s: %s (%d sources)", name, status, len(checked))
         return status

@@ -1,0 +1,579 @@
+"""The live engine behind `keyfolio watch` and the API's event stream.
+
+For every account of the portfolio (or of all portfolios):
+
+* **OKX accounts** hold a private WebSocket on the ``account`` channel, to the account's own
+  regional host (:mod:`keyfolio.exchanges.stream`). A push is a *trigger*: the engine re-reads
+  the trading balance with one signed REST request (``cashBal`` is parsed in one place, in
+  :mod:`keyfolio.exchanges.okx`), writes it, records its snapshot set, imports the new fills
+  (an ``event_update`` only) and publishes ``portfolio.updated`` with reason ``trade``. A
+  snapshot push (after every (re)connect) re-reads too and publishes ``resync`` only if
+  something changed while the stream was down.
+* **Funding and Earn** have no stream: they are polled every ``poll_seconds``. So is every
+  source of an account without a live stream: other exchanges (no WebSocket in keyfolio),
+  an account whose WebSocket login failed (bad key: ``failed``, then polled), one whose
+  stream is reconnecting, and one whose stream failed ``ws_failures_before_polling`` times
+  in a row (status ``polling`` while it keeps trying). A poll that changed something publishes
+  ``portfolio.updated`` with reason ``poll``.
+* **Prices**: the public ``tickers`` channel for the markets that price the held assets (the
+  ``okx:...`` routes of the stored prices, e.g. ``BTC-USDT`` or ``ABC-BTC`` + ``BTC-USDT``),
+  re-priced with :func:`keyfolio.pricing.valuation.price_assets`, written, and announced as
+  ``portfolio.updated`` reason ``price`` at most once per ``price_interval`` seconds.
+  Unpriced assets get a price from the REST tickers refresh after each poll or trade.
+
+``account.status`` is published on every state change and on every drop:
+``{"account", "portfolio", "status": live|reconnecting|polling|failed, "error", "hint",
+"source"}`` (``source`` is ``"trading"`` for the stream, ``null`` for polling).
+
+Every database write runs in a worker thread, one at a time (one write lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from keyfolio.domain.accounts import AccountSpec, Credentials
+from keyfolio.domain.balances import Source, SourceResult
+from keyfolio.domain.records import Price
+from keyfolio.errors import ExchangeAuthError, ExchangeError, KeyfolioError, NotFoundError
+from keyfolio.exchanges import stream
+from keyfolio.exchanges.okx import OkxConnector
+from keyfolio.exchanges.stream import (
+    DEFAULT_KEEPALIVE,
+    AccountPush,
+    Backoff,
+    OkxAccountStream,
+    OkxTickerStream,
+    StreamHub,
+    StreamStatus,
+    TickerPush,
+)
+from keyfolio.services.context import App, protect
+from keyfolio.services.pricing import refresh_prices
+
+if TYPE_CHECKING:
+    from keyfolio.exchanges.base import ExchangeConnector
+    from keyfolio.exchanges.pool import ConnectorPool
+    from keyfolio.pricing.okx_tickers import Ticker
+
+__all__ = ["FAILED", "LIVE", "POLLING", "RECONNECTING", "LiveEngine"]
+
+logger = logging.getLogger(__name__)
+
+LIVE = "live"
+RECONNECTING = "reconnecting"
+POLLING = "polling"
+FAILED = "failed"
+_CONNECTING = "connecting"  # internal: not published
+
+_NOT_STREAMED = (Source.FUNDING, Source.SAVINGS, Source.ONCHAIN_EARN)
+_IMPORTS_PER_POOL = 50
+
+
+@dataclass(eq=False)
+class _Account:
+    spec: AccountSpec
+    credentials: Credentials
+    connector: ExchangeConnector
+    streams: bool
+    status: str = _CONNECTING
+    error: str | None = None
+    hint: str | None = None
+    failures: int = 0
+    reason: str = "resync"
+    dirty: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _amounts(store: Any, name: str, sources: set[Source]) -> dict[tuple[str, str], Decimal]:
+    return {
+        (row.source.value, row.asset): row.amount
+        for row in store.balances(account=name, include_excluded=True)
+        if row.source in sources
+    }
+
+
+class LiveEngine:
+    """Keeps the database current in real time and publishes what changed on ``app.bus``.
+
+    ``await engine.run()`` runs until cancelled; ``async with LiveEngine(app) as engine:``
+    runs it in the background (``engine.ready`` is set once the first poll is written and
+    every stream has connected or failed). ``portfolio=None`` watches every account.
+    Tests pass a small ``backoff``, ``keepalive`` and ``price_interval``.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        portfolio: str | None = None,
+        poll_seconds: float = 60.0,
+        backoff: Backoff | None = None,
+        keepalive: float | None = None,
+        price_interval: float = 1.0,
+        ws_failures_before_polling: int = 5,
+        retry_base_delay: float = 0.25,
+        import_timeout: float = 10.0,
+    ) -> None:
+        self.app = app
+        self.portfolio = portfolio
+        self.poll_seconds = poll_seconds
+        self.price_interval = price_interval
+        self.ready = asyncio.Event()
+        self._backoff = backoff
+        self._keepalive = DEFAULT_KEEPALIVE if keepalive is None else keepalive
+        self._ws_failures = max(1, ws_failures_before_polling)
+        self._retry_base_delay = retry_base_delay
+        self._import_timeout = import_timeout
+        self._accounts: dict[str, _Account] = {}
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._tickers: OkxTickerStream | None = None
+        self._routes: dict[str, tuple[str, ...]] = {}
+        self._ticks: dict[str, Ticker] = {}
+        self._prices: dict[str, Price] = {}
+        self._pending_prices: dict[str, Price] = {}
+        self._price_dirty = asyncio.Event()
+        self._portfolio_assets: dict[str, set[str]] = {}
+        self._import_pool: ConnectorPool | None = None
+        self._imports = 0
+
+    # ----------------------------------------------------------------- public
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        """Each watched account's state: live, reconnecting, polling or failed."""
+        return {name: acct.status for name, acct in self._accounts.items()}
+
+    async def __aenter__(self) -> LiveEngine:
+        self._task = asyncio.create_task(self.run(), name="keyfolio-live-engine")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if not task.done():
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            if task.cancelled():
+                return
+            raise
+
+    async def wait_ready(self) -> None:
+        """Wait until ready; raises the engine's error if it stopped before that."""
+        if self._task is None:
+            await self.ready.wait()
+            return
+        waiter = asyncio.ensure_future(self.ready.wait())
+        try:
+            await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if not self.ready.is_set() and self._task.done():
+            self._task.result()
+
+    async def run(self) -> None:
+        """Run until cancelled. Raises NotFoundError when there is no account to watch."""
+        from keyfolio.exchanges.pool import ConnectorPool
+
+        specs = await asyncio.to_thread(self._load_specs)
+        if not specs:
+            where = f"portfolio '{self.portfolio}'" if self.portfolio else "keyfolio"
+            raise NotFoundError(
+                f"there is no account to watch in {where}",
+                hint="Link one with `keyfolio account add okx --name NAME`.",
+            )
+        vault = self.app.vault()
+        pool = ConnectorPool(self.app.settings, retry_base_delay=self._retry_base_delay)
+        async with pool, StreamHub(self.app.settings, markets=pool.markets) as hub:
+            for spec in specs:
+                credentials = vault.get(spec.name)
+                protect(credentials)
+                self._accounts[spec.name] = _Account(
+                    spec=spec,
+                    credentials=credentials,
+                    connector=(connector := pool.connector(spec, credentials)),
+                    streams=isinstance(connector, OkxConnector),
+                )
+            try:
+                await self._run(pool, hub)
+            finally:
+                await self._close_history_pool()
+
+    # ----------------------------------------------------------------- orchestration
+
+    def _load_specs(self) -> list[AccountSpec]:
+        with self.app.db().session(read_only=True) as store:
+            return store.list_accounts(portfolio=self.portfolio)
+
+    async def _run(self, pool: ConnectorPool, hub: StreamHub) -> None:
+        accounts = list(self._accounts.values())
+        for acct in accounts:
+            if not acct.streams:
+                acct.status = POLLING
+                self._publish_status(acct, None)
+        await self._poll_once()
+        priced_by = self._ticker_account()
+        async with asyncio.TaskGroup() as group:
+            if priced_by is not None:
+                okx = priced_by.connector
+                assert isinstance(okx, OkxConnector)
+                self._tickers = OkxTickerStream(
+                    hub,
+                    ws_url=okx.ws_url,
+                    rest_url=okx.rest_url,
+                    demo=priced_by.spec.demo,
+                    on_tick=self._on_tick,
+                    backoff=self._backoff,
+                    keepalive=self._keepalive,
+                )
+                group.create_task(self._tickers.run())
+                group.create_task(self._flush_prices())
+                await self._refresh_routes()
+            for acct in accounts:
+                if acct.streams:
+                    group.create_task(self._stream(hub, acct))
+                    group.create_task(self._trading_worker(acct))
+            group.create_task(self._poll_loop())
+            self._check_ready()
+
+    def _ticker_account(self) -> _Account | None:
+        """Where public tickers come from: a live (non-demo) OKX account first."""
+        okx = [acct for acct in self._accounts.values() if acct.streams]
+        okx.sort(key=lambda acct: (acct.spec.demo, acct.name))
+        return okx[0] if okx else None
+
+    def _check_ready(self) -> None:
+        if not self.ready.is_set() and all(
+            acct.status != _CONNECTING for acct in self._accounts.values()
+        ):
+            self.ready.set()
+
+    # ----------------------------------------------------------------- statuses and events
+
+    def _publish_status(
+        self, acct: _Account, source: str | None, *, retry_in: float | None = None
+    ) -> None:
+        data: dict[str, Any] = {
+            "account": acct.name,
+            "portfolio": acct.spec.portfolio,
+            "status": acct.status,
+            "error": acct.error,
+            "hint": acct.hint,
+            "source": source,
+        }
+        if retry_in is not None:
+            data["retry_in"] = f"{retry_in:.2f}"
+        self.app.bus.publish("account.status", data)
+
+    def _publish_update(self, portfolio: str, account: str | None, reason: str) -> None:
+        self.app.bus.publish(
+            "portfolio.updated", {"portfolio": portfolio, "account": account, "reason": reason}
+        )
+
+    def _set_poll_status(self, acct: _Account, status: str, exc: KeyfolioError | None) -> None:
+        """A poll's outcome for an account that is not streaming; published on change."""
+        error, hint = (exc.message, exc.hint) if exc is not None else (None, None)
+        if (acct.status, acct.error, acct.hint) == (status, error, hint):
+            return
+        acct.status, acct.error, acct.hint = status, error, hint
+        self._publish_status(acct, None)
+
+    # ----------------------------------------------------------------- the account stream
+
+    async def _stream(self, hub: StreamHub, acct: _Account) -> None:
+        connector = acct.connector
+        assert isinstance(connector, OkxConnector)
+        watcher = OkxAccountStream(
+            hub,
+            acct.spec,
+            acct.credentials,
+            ws_url=connector.ws_url,
+            rest_url=connector.rest_url,
+            region=connector.region,
+            on_push=lambda push: self._on_push(acct, push),
+            on_status=lambda status: self._on_stream_status(acct, status),
+            backoff=self._backoff,
+            keepalive=self._keepalive,
+        )
+        try:
+            await watcher.run()
+        except ExchangeAuthError:
+            acct.streams = False  # the account is polled from now on (status: failed)
+            self._check_ready()
+
+    def _on_push(self, acct: _Account, push: AccountPush) -> None:
+        if push.event != "snapshot":
+            acct.reason = "trade"
+        acct.dirty.set()
+
+    def _on_stream_status(self, acct: _Account, status: StreamStatus) -> None:
+        acct.error, acct.hint = status.message, status.hint
+        if status.status == stream.LIVE:
+            acct.status, acct.failures = LIVE, 0
+        elif status.status == stream.FAILED:
+            acct.status = FAILED
+        else:
+            acct.failures += 1
+            acct.status = RECONNECTING if acct.failures < self._ws_failures else POLLING
+        self._publish_status(acct, "trading", retry_in=status.retry_in)
+        self._check_ready()
+
+    async def _trading_worker(self, acct: _Account) -> None:
+        """Re-read the trading balance after each push; pushes during a read coalesce."""
+        while True:
+            await acct.dirty.wait()
+            acct.dirty.clear()
+            reason, acct.reason = acct.reason, "resync"
+            await self._refresh(acct, (Source.TRADING,), reason)
+
+    # ----------------------------------------------------------------- reading and writing
+
+    async def _refresh(self, acct: _Account, sources: Sequence[Source], reason: str) -> bool | None:
+        """Read ``sources`` over REST, write them, publish. True if a balance changed, None
+        if the account could not be read at all (an authentication error)."""
+        at = datetime.now(UTC)
+        try:
+            if isinstance(acct.connector, OkxConnector):
+                results = await acct.connector.fetch_sources(sources)
+            else:
+                results = await acct.connector.fetch_balances()
+        except ExchangeError as exc:
+            logger.info("live %s: read failed: %s", acct.name, exc.message)
+            await self._write_failure(acct, exc, at)
+            if not acct.streams:
+                self._set_poll_status(acct, FAILED, exc)
+            return None
+        try:
+            changed, unpriced = await self._write(acct, results, at)
+            if reason == "trade":
+                await self._import_trades(acct)
+            if unpriced:
+                await self._refresh_prices()
+        except KeyfolioError as exc:
+            logger.warning("live %s: could not save: %s", acct.name, exc.message)
+            return None
+        if changed or reason == "trade":
+            self._publish_update(acct.spec.portfolio, acct.name, reason)
+        return changed
+
+    async def _write(
+        self, acct: _Account, results: list[SourceResult], at: datetime
+    ) -> tuple[bool, bool]:
+        """Write the results and their snapshots: (a balance changed, an asset has no price)."""
+        async with self._lock:
+            fresh = self._current_prices(at)
+            if fresh:
+                await asyncio.to_thread(self._save_prices, fresh)
+            changed, unpriced = await asyncio.to_thread(self._save, acct.name, results, at)
+            await asyncio.to_thread(self._snapshots, acct.name, results, at)
+        return changed, unpriced
+
+    def _current_prices(self, at: datetime) -> list[Price]:
+        """The held assets' prices re-stamped ``at``, while the tickers stream is live.
+
+        Tickers push every change, so a live stream's last tick *is* the price now; without
+        this a trade would make the balances newer than the prices and the view would show
+        them as stale. Par-priced stablecoins are re-stamped too; other assets are left.
+        """
+        from keyfolio.pricing.valuation import price_assets
+
+        if self._tickers is None or not self._tickers.live:
+            return []
+        fresh = []
+        for asset, price in self._prices.items():
+            route = self._routes.get(asset)
+            if price.source == "par" or (route and all(inst in self._ticks for inst in route)):
+                ticks = {inst: self._ticks[inst] for inst in route or ()}
+                now = price_assets([asset], ticks, as_of=at)[asset]
+                if now is not None:
+                    fresh.append(now)
+                    self._prices[asset] = now
+        return fresh
+
+    def _save(self, name: str, results: list[SourceResult], at: datetime) -> tuple[bool, bool]:
+        sources = {result.source for result in results}
+        with self.app.db().session() as store:
+            before = _amounts(store, name, sources)
+            store.record_sync(name=name, results=results, synced_at=at, log_run=False)
+            after = _amounts(store, name, sources)
+            prices = store.prices()
+        unpriced = any(asset not in prices for _, asset in after)
+        return before != after, unpriced
+
+    def _snapshots(self, name: str, results: list[SourceResult], at: datetime) -> None:
+        try:
+            from keyfolio.services.snapshots import record_snapshots
+        except ImportError:  # pragma: no cover - helper B's module is part of the package
+            return
+        record_snapshots(self.app, account=name, results=results, at=at)
+
+    async def _write_failure(self, acct: _Account, exc: ExchangeError, at: datetime) -> None:
+        def save() -> None:
+            with self.app.db().session() as store:
+                store.record_failure(
+                    name=acct.name,
+                    error_code=exc.exchange_code or exc.code,
+                    error=exc.message,
+                    hint=exc.hint,
+                    at=at,
+                )
+
+        try:
+            async with self._lock:
+                await asyncio.to_thread(save)
+        except KeyfolioError as error:
+            logger.warning("live %s: could not record the failure: %s", acct.name, error)
+
+    async def _import_trades(self, acct: _Account) -> None:
+        """The new fills (P/L inputs) after a trade; bounded, never raises for the exchange."""
+        try:
+            from keyfolio.domain.history import HistoryKind
+            from keyfolio.services.imports import import_history
+        except ImportError:  # pragma: no cover - helper A's module is part of the package
+            return
+        try:
+            async with asyncio.timeout(self._import_timeout):
+                pool = await self._history_pool()
+                report = await import_history(
+                    self.app, acct.name, kinds={HistoryKind.TRADES}, pool=pool
+                )
+        except TimeoutError:
+            logger.info("live %s: fills import took over %s s", acct.name, self._import_timeout)
+            return
+        for error in report.errors:
+            logger.info("live %s: fills import: %s", acct.name, error.message)
+
+    async def _history_pool(self) -> ConnectorPool:
+        """A session kept for fills imports (a new one costs ~100 ms of SSL setup per trade).
+
+        ``import_history`` adds a connector to the pool on every call, so the pool is
+        replaced every ``_IMPORTS_PER_POOL`` imports to keep memory bounded.
+        """
+        from keyfolio.exchanges.pool import ConnectorPool
+
+        if self._import_pool is None or self._imports >= _IMPORTS_PER_POOL:
+            await self._close_history_pool()
+            pool = ConnectorPool(self.app.settings, retry_base_delay=self._retry_base_delay)
+            self._import_pool = await pool.__aenter__()
+        self._imports += 1
+        return self._import_pool
+
+    async def _close_history_pool(self) -> None:
+        pool, self._import_pool, self._imports = self._import_pool, None, 0
+        if pool is not None:
+            await pool.close()
+
+    # ----------------------------------------------------------------- polling
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            await self._poll_once()
+
+    async def _poll_once(self) -> None:
+        """Every source without a live stream: Funding and Earn always, all when not live."""
+
+        async def poll(acct: _Account) -> None:
+            live = acct.streams and acct.status == LIVE
+            read = await self._refresh(acct, _NOT_STREAMED if live else tuple(Source), "poll")
+            if read is not None and not acct.streams:
+                self._set_poll_status(acct, POLLING, None)
+
+        await asyncio.gather(*(poll(acct) for acct in self._accounts.values()))
+        await self._refresh_prices()
+
+    async def _refresh_prices(self) -> None:
+        specs = [acct.spec for acct in self._accounts.values()]
+        error = await refresh_prices(self.app, specs)
+        if error is not None:
+            logger.info("live: prices not refreshed: %s", error.message)
+        await self._refresh_routes()
+
+    # ----------------------------------------------------------------- prices
+
+    async def _refresh_routes(self) -> None:
+        """Follow the markets that price the held assets (from the stored prices' routes)."""
+
+        def read() -> tuple[dict[str, Price], dict[str, set[str]]]:
+            names = set(self._accounts)
+            with self.app.db().session(read_only=True) as store:
+                prices = store.prices()
+                held: dict[str, set[str]] = {}
+                for row in store.balances(include_excluded=True):
+                    if row.account in names:
+                        portfolio = self._accounts[row.account].spec.portfolio
+                        held.setdefault(portfolio, set()).add(row.asset)
+            return prices, held
+
+        prices, held = await asyncio.to_thread(read)
+        self._portfolio_assets = held
+        assets = set().union(*held.values()) if held else set()
+        self._prices = {**prices, **self._pending_prices}
+        self._routes = {
+            asset: tuple(price.source.removeprefix("okx:").split("*"))
+            for asset, price in prices.items()
+            if asset in assets and price.source.startswith("okx:")
+        }
+        if self._tickers is not None:
+            self._tickers.watch({inst for route in self._routes.values() for inst in route})
+
+    def _on_tick(self, push: TickerPush) -> None:
+        from keyfolio.pricing.okx_tickers import Ticker
+        from keyfolio.pricing.valuation import price_assets
+
+        self._ticks[push.inst_id] = Ticker(push.inst_id, push.last, push.open24h, push.ts)
+        now = datetime.now(UTC)
+        for asset, route in self._routes.items():
+            if push.inst_id not in route or not all(inst in self._ticks for inst in route):
+                continue
+            ticks = {inst: self._ticks[inst] for inst in route}
+            price = price_assets([asset], ticks, as_of=now)[asset]
+            known = self._prices.get(asset)
+            if price is None or (known is not None and known.usd == price.usd):
+                continue
+            self._pending_prices[asset] = price
+            self._prices[asset] = price
+            self._price_dirty.set()
+
+    def _save_prices(self, prices: list[Price]) -> None:
+        with self.app.db().session() as store:
+            store.upsert_prices(prices=prices)
+
+    async def _flush_prices(self) -> None:
+        """Write changed prices and announce them, at most once per ``price_interval``."""
+        while True:
+            await self._price_dirty.wait()
+            self._price_dirty.clear()
+            pending, self._pending_prices = self._pending_prices, {}
+            if not pending:
+                continue
+
+            try:
+                async with self._lock:
+                    await asyncio.to_thread(self._save_prices, list(pending.values()))
+            except KeyfolioError as exc:
+                logger.warning("live: prices not saved: %s", exc.message)
+                continue
+            for portfolio, assets in sorted(self._portfolio_assets.items()):
+                if assets & pending.keys():
+                    self._publish_update(portfolio, None, "price")
+            await asyncio.sleep(self.price_interval)

@@ -1,0 +1,92 @@
+"""`keyfolio watch` as a subprocess: a sandbox trade shows up, SIGINT exits 0 cleanly."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from cli_support import PASSWORD, SECRETS, Runner, control
+
+
+class Lines:
+    """The lines a process prints, read on a thread so the test can wait with a timeout."""
+
+    def __init__(self, stream: object) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, prefix: str, timeout: float = 60.0) -> str:
+        while True:
+            line = self._queue.get(timeout=timeout)
+            assert line is not None, f"output ended before {prefix!r}: {self.seen}"
+            self.seen.append(line)
+            if line.startswith(prefix):
+                return line
+
+
+@contextmanager
+def watching(kf: Runner, *args: str) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
+    env.update(KEYFOLIO_HOME=str(kf.home), KEYFOLIO_PASSWORD=PASSWORD, COLUMNS="200")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "watch", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        yield proc, Lines(proc.stdout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_watch_prints_a_trade_with_the_new_total_and_stops_on_sigint(
+    linked: Runner, sandbox_url: str
+) -> None:
+    with watching(linked, "--poll-seconds", "30") as (proc, lines):
+        first = lines.wait_for("watching portfolio main (1 account)")
+        assert first.endswith("total=39,670.00 USD")
+        lines.wait_for("account.status account=alice status=live")
+        control(
+            sandbox_url,
+            "/__sandbox__/trade",
+            {"account": "alice", "instId": "BTC-USDT", "side": "sell", "sz": "0.1"},
+        )
+        update = lines.wait_for("portfolio.updated account=alice reason=trade")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert update.endswith("total=39,664.00 USD")  # sold 0.1 BTC at 60,000, paid 6 USDT
+    assert proc.returncode == 0, stderr
+    assert "Stopped watching." in stderr
+    for noise in ("Traceback", "Unclosed", "Task was destroyed", "never retrieved", "Error"):
+        assert noise not in stderr, stderr
+    for secret in SECRETS:
+        assert secret not in stderr and all(secret not in line for line in lines.seen)
+
+
+def test_watch_an_unknown_portfolio_is_an_error(kf: Runner) -> None:
+    result = kf("watch", "--portfolio", "nope")
+    assert result.returncode == 1
+    assert "Error:" in result.stderr and "nope" in result.stderr and "Hint:" in result.stderr
+
+
+def test_watch_without_accounts_says_how_to_link_one(kf: Runner) -> None:
+    result = kf("watch")
+    assert result.returncode == 1
+    assert "no account to watch" in result.stderr and "account add" in result.stderr
