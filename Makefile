@@ -33,6 +33,10 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/sync_many.py
+	$(BIN)/python bench/trade_to_event.py
+	$(BIN)/python bench/pnl_scale.py
+	$(BIN)/python bench/history_query.py
+	$(BIN)/python bench/api.py
 
 # Debian's Chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium).
 browser:

@@ -87,3 +87,5 @@ def sandbox(state: dict[str, Any], *, latency_ms: int) -> Iterator[str]:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()

@@ -54,12 +54,13 @@ def make_app(home: Path, url: str, count: int) -> App:
     return app
 
 
-def time_keyfolio(url: str, count: int) -> float:
+def time_keyfolio(url: str, count: int, *, history: bool = False) -> float:
+    """A balance refresh (what the plain loop does); ``history`` adds the history import."""
     with tempfile.TemporaryDirectory() as tmp:
         app = make_app(Path(tmp), url, count)
         asyncio.run(sync_accounts(app))  # first run fills the on-disk markets cache
         start = time.perf_counter()
-        report = asyncio.run(sync_accounts(app))
+        report = asyncio.run(sync_accounts(app, history=history))
         elapsed = time.perf_counter() - start
         assert all(o.status == "ok" for o in report.outcomes), report.outcomes
         app.close()
@@ -91,11 +92,13 @@ def main() -> None:
     with sandbox(bench_state(ACCOUNTS), latency_ms=LATENCY_MS) as url:
         one = time_keyfolio(url, 1)
         many = time_keyfolio(url, ACCOUNTS)
+        with_history = time_keyfolio(url, ACCOUNTS, history=True)
         plain = time_plain_ccxt(url, ACCOUNTS)
         tuned = time_plain_ccxt(url, ACCOUNTS, tuned=True)
     print(f"sandbox latency {LATENCY_MS} ms per request, rate limits off")
     print(f"keyfolio sync, 1 account:               {one:6.2f} s")
     print(f"keyfolio sync, {ACCOUNTS} accounts:             {many:6.2f} s")
+    print(f"keyfolio sync + history import, {ACCOUNTS} accounts: {with_history:6.2f} s")
     print(f"plain ccxt loop, {ACCOUNTS} accounts (2 sources): {plain:6.2f} s")
     print(f"plain ccxt loop, tuned (no throttle, spot markets): {tuned:6.2f} s")
     print(f"ratio keyfolio {ACCOUNTS} / keyfolio 1:        {many / one:6.2f}x")
