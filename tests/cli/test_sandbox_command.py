@@ -61,3 +61,30 @@ def test_missing_state_file(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "Error:" in result.stderr and "nope.json" in result.stderr
+
+
+def test_sandbox_without_a_state_serves_the_demo_and_links_with_its_printed_key(
+    tmp_path: Path,
+) -> None:
+    from cli_support import Runner
+
+    proc = subprocess.Popen(
+        [*CMD, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        url = proc.stdout.readline().split(" on ", 1)[1].strip()
+        assert proc.stderr.readline().startswith("No --state: serving the demo state.")
+        printed = dict(proc.stderr.readline().strip().split("=", 1) for _ in range(3))
+        creds = {
+            "apiKey": printed["KEYFOLIO_API_KEY"],
+            "secret": printed["KEYFOLIO_API_SECRET"],
+            "passphrase": printed["KEYFOLIO_API_PASSPHRASE"],
+        }
+        kf = Runner(tmp_path / "home")
+        result = kf("account", "add", "okx", "--name", "demo", "--api-url", url, creds=creds)
+        assert result.returncode == 0, result.stderr
+        assert "Linked demo" in result.stdout
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)

@@ -25,11 +25,14 @@ def _is_loopback(host: str) -> bool:
 
 def sandbox_command(
     state: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--state", help="JSON state file (format: docs/sandbox.md).", show_default=False
+            "--state",
+            help="JSON state file (format: docs/sandbox.md). Default: the demo's state, "
+            "with its read-only key printed at start.",
+            show_default=False,
         ),
-    ],
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to bind (loopback only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8765,
     region: Annotated[
@@ -45,7 +48,8 @@ def sandbox_command(
     """Run an OKX V5 look-alike (REST + WebSocket) on loopback, from a state file.
 
     Prints `keyfolio sandbox listening on http://HOST:PORT` when ready; stops on Ctrl-C or SIGTERM.
-    Point ccxt or python-okx at that URL with any key from the state file.
+    Point ccxt or python-okx at that URL with any key from the state file, or link it:
+    `keyfolio account add okx --name demo --api-url http://HOST:PORT`.
     """
     from keyfolio.sandbox.server import serve
     from keyfolio.sandbox.state import load_state
@@ -65,7 +69,22 @@ def sandbox_command(
         )
     if latency_ms < 0:
         raise ConfigError("--latency-ms must be 0 or more", hint="Use e.g. --latency-ms 50.")
-    loaded = load_state(state)
+    if state is not None:
+        loaded = load_state(state)
+    else:
+        from keyfolio.sandbox.demo import DEMO_READ_ONLY_KEY, demo_state
+
+        loaded = demo_state()
+        print(
+            "No --state: serving the demo state. Its read-only key (public demo values):\n"
+            + "".join(
+                f"  KEYFOLIO_API_{env}={DEMO_READ_ONLY_KEY[field]}\n"
+                for env, field in (("KEY", "apiKey"), ("SECRET", "secret"))
+            )
+            + f"  KEYFOLIO_API_PASSPHRASE={DEMO_READ_ONLY_KEY['passphrase']}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def ready(url: str) -> None:
         print(f"keyfolio sandbox listening on {url}", flush=True)
