@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keyfolio.errors import ConfigError
@@ -42,6 +42,10 @@ class Settings(BaseSettings):
 
     Used for accounts without their own ``--api-url`` (a corporate proxy, or the sandbox).
     """
+    api_token: SecretStr | None = None
+    """``KEYFOLIO_API_TOKEN``: the bearer token `keyfolio serve` requires (needed off loopback)."""
+    poll_seconds: float = Field(default=60.0, gt=0)
+    """``KEYFOLIO_POLL_SECONDS``: how often `keyfolio serve` syncs when it is not live."""
 
     @field_validator("home")
     @classmethod

@@ -27,6 +27,7 @@ from keyfolio.cli import views as views_cli
 from keyfolio.cli._context import err_console
 from keyfolio.cli._context import state as _state
 from keyfolio.cli.sandbox import sandbox_command
+from keyfolio.cli.serve import serve_command
 from keyfolio.errors import KeyfolioError
 from keyfolio.logging import redact
 
@@ -96,6 +97,7 @@ app.command("doctor")(views_cli.doctor_command)
 app.command("exchanges")(views_cli.exchanges_command)
 app.command("sandbox")(sandbox_command)
 app.command("watch")(live_cli.watch_command)
+app.command("serve")(serve_command)
 app.add_typer(accounts_cli.app, name="account")
 app.add_typer(portfolios_cli.app, name="portfolio")
 app.add_typer(vault_cli.app, name="vault")

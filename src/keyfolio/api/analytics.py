@@ -1,0 +1,53 @@
+"""``/api/v1/history`` (value over time) and ``/api/v1/pnl`` (cost basis and P&L).
+
+Both read the database only (they work while the vault is locked) and call the services
+that the CLI uses: :mod:`keyfolio.services.history` and :mod:`keyfolio.services.analytics`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from keyfolio.api.deps import StateDep
+from keyfolio.api.models import HistoryOut, PnlOut
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["analytics"])
+
+Name = Annotated[str, Query(min_length=1, max_length=64)]
+OptionalName = Annotated[str | None, Query(min_length=1, max_length=64)]
+
+
+@router.get("/history", response_model=HistoryOut, response_model_exclude_unset=True)
+def history(
+    state: StateDep,
+    portfolio: Name = "main",
+    window: Annotated[
+        str, Query(max_length=16, description="1h, 24h, 7d, 30d, 90d, 1y or all")
+    ] = "30d",
+    account: OptionalName = None,
+    asset: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+) -> HistoryOut:
+    """The portfolio's value over a window (optionally one account's or one asset's)."""
+    from keyfolio.services.history import series_to_json, value_series
+
+    series = value_series(
+        state.ready(), portfolio=portfolio, window=window, account=account, asset=asset
+    )
+    return HistoryOut.model_validate(series_to_json(series))
+
+
+@router.get("/pnl", response_model=PnlOut, response_model_exclude_unset=True)
+def pnl(
+    state: StateDep,
+    portfolio: Name = "main",
+    method: Literal["fifo", "average"] = "fifo",
+) -> PnlOut:
+    """Cost basis, realized and unrealized P&L per asset, from the imported trade history."""
+    from keyfolio.services.analytics import pnl_report, pnl_to_json
+
+    report = pnl_report(state.ready(), portfolio=portfolio, method=method)
+    return PnlOut.model_validate(pnl_to_json(report))

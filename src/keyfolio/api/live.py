@@ -1,0 +1,126 @@
+"""What keeps the served portfolio fresh: the live engine, or a polling sync.
+
+On startup the server runs :class:`keyfolio.services.live.LiveEngine` when it is importable,
+live mode is on (no ``--no-live``) and the vault is unlocked. Otherwise it syncs every
+``poll_seconds`` through the same task registry as ``POST /api/v1/sync`` (so the polls publish
+the same events). Unlocking the vault later, or linking and removing accounts, restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from keyfolio.errors import KeyfolioError, NotFoundError
+from keyfolio.services.accounts import list_accounts
+
+if TYPE_CHECKING:
+    from keyfolio.api.deps import ServerState
+    from keyfolio.services.live import LiveEngine
+
+__all__ = ["LiveRunner"]
+
+logger = logging.getLogger(__name__)
+
+
+def _engine_available() -> bool:
+    try:
+        import keyfolio.services.live  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class LiveRunner:
+    """Runs the live engine or the polling loop as one background task."""
+
+    def __init__(self, state: ServerState) -> None:
+        self._state = state
+        self._task: asyncio.Task[None] | None = None
+        self.mode = "off"  # "live", "polling" or "off"
+        self._started = False
+        self._engine: LiveEngine | None = None
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        """Per account, the live engine's state (live, reconnecting, polling, failed)."""
+        engine = self._engine
+        return engine.statuses if engine is not None and self.is_live else {}
+
+    @property
+    def is_live(self) -> bool:
+        return self.mode == "live" and self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Start the engine (or polling). Called by the server's lifespan."""
+        self._started = True
+        await self._state.try_unlock_at_start()
+        await self._launch()
+
+    async def restart(self) -> None:
+        """Pick up a newly unlocked vault or changed accounts (no-op before start)."""
+        if not self._started:
+            return
+        await self._cancel()
+        await self._launch()
+
+    async def stop(self) -> None:
+        """Stop whatever runs; called on shutdown."""
+        self._started = False
+        await self._cancel()
+        self.mode = "off"
+
+    async def _cancel(self) -> None:
+        task, self._task = self._task, None
+        self._engine = None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _launch(self) -> None:
+        state = self._state
+        runner: Callable[[], Awaitable[None]]
+        if state.live_enabled and state.unlocked and _engine_available():
+            self.mode = "live"
+            runner = self._run_engine
+        else:
+            self.mode = "polling"
+            runner = self._poll
+        self._task = asyncio.get_running_loop().create_task(runner(), name=f"keyfolio-{self.mode}")
+
+    async def _run_engine(self) -> None:
+        from keyfolio.services.live import LiveEngine
+
+        state = self._state
+        app = await asyncio.to_thread(state.ready)
+        self._engine = engine = LiveEngine(app, poll_seconds=state.settings.poll_seconds)
+        try:
+            await engine.run()
+        except asyncio.CancelledError:
+            raise
+        except NotFoundError:  # no account yet: linking one restarts the engine
+            self.mode = "polling"
+            await self._poll()
+        except Exception as exc:
+            logger.warning("the live engine stopped (%s); polling instead", exc, exc_info=True)
+            self.mode = "polling"
+            await self._poll()
+
+    async def _poll(self) -> None:
+        state = self._state
+        while True:
+            await asyncio.sleep(state.settings.poll_seconds)
+            try:
+                specs = await asyncio.to_thread(list_accounts, state.ready())
+                if not specs or not state.unlocked:
+                    continue
+                task = state.tasks.start_sync(specs, None)
+                await task.finished.wait()
+            except asyncio.CancelledError:
+                raise
+            except KeyfolioError as exc:
+                logger.warning("polling sync failed: %s", exc.message)

@@ -1,0 +1,347 @@
+"""Request and response models of the JSON API (``/api/v1``).
+
+Amounts, prices and values are decimal strings (never JSON numbers); times are ISO-8601 UTC
+strings ending in ``Z``. Response models are typed all the way down: no ``Any``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+__all__ = [
+    "AccountCreate",
+    "AccountOut",
+    "AccountPatch",
+    "AccountSourceOut",
+    "Change",
+    "CredentialsIn",
+    "ErrorOut",
+    "ExchangeOut",
+    "HealthOut",
+    "HistoryOut",
+    "HistoryPoint",
+    "LinkOut",
+    "LinkSourceOut",
+    "LinkSync",
+    "Mover",
+    "PnlAsset",
+    "PnlFlag",
+    "PnlOut",
+    "PortfolioCreate",
+    "PortfolioOut",
+    "PortfolioRename",
+    "SummaryAccount",
+    "SummaryHolding",
+    "SummaryOut",
+    "SummarySource",
+    "SummarySourceAmount",
+    "SyncRequest",
+    "TaskAccount",
+    "TaskOut",
+    "TaskProgress",
+    "TaskRef",
+    "UnlockRequest",
+    "VaultOut",
+]
+
+Name = str
+DecimalStr = str
+"""A decimal number as a string, e.g. ``"0.5"``."""
+Timestamp = str
+"""ISO-8601 UTC, e.g. ``"2026-01-31T12:00:00Z"``."""
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(_Out):
+    """Every non-2xx answer."""
+
+    error: str = Field(description="machine-readable code, e.g. not_found, wrong_passphrase")
+    message: str
+    hint: str
+
+
+# -- vault, health, exchanges ----------------------------------------------------------------
+
+
+class VaultOut(_Out):
+    exists: bool
+    unlocked: bool
+
+
+class UnlockRequest(_In):
+    password: SecretStr = Field(min_length=1, max_length=1024)
+
+
+class HealthOut(_Out):
+    status: Literal["ok"]
+    version: str
+    vault: VaultOut
+    live: bool
+
+
+class ExchangeOut(_Out):
+    id: str
+    name: str
+    regions: list[str]
+    credentials: list[str]
+
+
+# -- portfolios and the summary --------------------------------------------------------------
+
+
+class PortfolioOut(_Out):
+    name: Name
+    accounts: int | None = None
+    total_value: DecimalStr | None = None
+
+
+class PortfolioCreate(_In):
+    name: Name = Field(min_length=1, max_length=64)
+
+
+class PortfolioRename(_In):
+    name: Name = Field(min_length=1, max_length=64)
+
+
+class SummarySourceAmount(_Out):
+    account: str
+    source: str
+    amount: DecimalStr | None
+
+
+class SummaryHolding(_Out):
+    asset: str
+    amount: DecimalStr | None
+    price: DecimalStr | None
+    value: DecimalStr | None
+    sources: list[SummarySourceAmount]
+    change_24h_pct: DecimalStr | None = None
+    stale: bool = False
+
+
+class SummarySource(_Out):
+    source: str
+    status: str
+    error: str | None
+    hint: str | None
+
+
+class SummaryAccount(_Out):
+    name: str
+    exchange: str
+    region: str
+    import_balance: bool
+    status: str
+    last_sync: Timestamp | None
+    sources: list[SummarySource]
+
+
+class Change(_Out):
+    value: DecimalStr | None
+    pct: DecimalStr | None
+    basis: str
+
+
+class Mover(_Out):
+    asset: str
+    change_pct: DecimalStr | None
+    value: DecimalStr | None
+    window: str
+    basis: str | None = None
+
+
+class SummaryOut(_Out):
+    """Exactly the `keyfolio show --json` document (fields it lacks are left out)."""
+
+    portfolio: str
+    currency: str
+    as_of: Timestamp | None
+    total_value: DecimalStr | None
+    unpriced: list[str]
+    holdings: list[SummaryHolding]
+    accounts: list[SummaryAccount]
+    change: dict[str, Change] | None = None
+    top_gainers: list[Mover] | None = None
+    top_losers: list[Mover] | None = None
+
+
+# -- accounts -------------------------------------------------------------------------------
+
+
+class AccountSourceOut(_Out):
+    source: str
+    status: str
+    error: str | None
+    hint: str | None
+    last_ok_at: Timestamp | None
+    updated_at: Timestamp | None
+
+
+class AccountOut(_Out):
+    name: str
+    exchange: str
+    region: str
+    portfolio: str
+    import_balance: bool
+    demo: bool
+    status: str
+    last_sync: Timestamp | None
+    last_error: str | None
+    last_hint: str | None
+    key: str | None = Field(description="the API key, masked (first 4 + '…' + last 4)")
+    sources: list[AccountSourceOut]
+    stream: str | None = Field(
+        default=None,
+        description="the live engine's state: live, reconnecting, polling, failed (null: not live)",
+    )
+
+
+class CredentialsIn(_In):
+    """The exchange credentials; they are never echoed, logged or stored outside the vault."""
+
+    api_key: SecretStr = Field(min_length=1, max_length=512)
+    secret: SecretStr = Field(min_length=1, max_length=512)
+    passphrase: SecretStr | None = Field(default=None, max_length=512)
+
+
+class AccountCreate(_In):
+    exchange: str = Field(default="okx", min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64)
+    region: Literal["global", "eea", "us"] = "global"
+    portfolio: str = Field(default="main", min_length=1, max_length=64)
+    import_balance: bool = True
+    api_url: str | None = Field(
+        default=None,
+        max_length=256,
+        description="a loopback base URL such as http://127.0.0.1:8765 (the sandbox, tests)",
+    )
+    demo: bool = False
+    credentials: CredentialsIn
+
+
+class AccountPatch(_In):
+    import_balance: bool | None = None
+    portfolio: str | None = Field(default=None, min_length=1, max_length=64)
+    credentials: CredentialsIn | None = None
+
+
+class LinkSourceOut(_Out):
+    source: str
+    status: str
+    assets: int
+    error: str | None
+    hint: str | None
+
+
+class LinkSync(_Out):
+    status: str
+
+
+class LinkOut(_Out):
+    """What linking (or rotating) found: permissions, notes and the first import."""
+
+    account: AccountOut
+    permissions: list[str]
+    verified: bool
+    notes: list[str]
+    warnings: list[str]
+    sources: list[LinkSourceOut]
+    sync: LinkSync
+
+
+# -- sync and tasks -------------------------------------------------------------------------
+
+
+class SyncRequest(_In):
+    accounts: list[str] | None = Field(default=None, max_length=1000)
+
+
+class TaskRef(_Out):
+    task: str
+
+
+class TaskProgress(_Out):
+    done: int
+    total: int
+
+
+class TaskAccount(_Out):
+    account: str
+    status: str
+    error: str | None = None
+    hint: str | None = None
+
+
+class TaskOut(_Out):
+    id: str
+    kind: Literal["sync"]
+    state: Literal["running", "done", "failed"]
+    progress: TaskProgress
+    accounts: list[TaskAccount]
+    error: ErrorOut | None
+
+
+# -- analytics ------------------------------------------------------------------------------
+
+
+class HistoryPoint(_Out):
+    at: Timestamp
+    value: DecimalStr
+    amount: DecimalStr | None = Field(default=None, description="the asset's amount (asset=)")
+
+
+class HistoryOut(_Out):
+    """The `keyfolio history --json` document (fields it lacks are left out)."""
+
+    portfolio: str
+    window: str
+    currency: str
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    account: str | None = None
+    asset: str | None = None
+    points: list[HistoryPoint]
+
+
+class PnlAsset(_Out):
+    asset: str
+    amount: DecimalStr | None
+    cost_basis: DecimalStr | None
+    realized: DecimalStr | None
+    unrealized: DecimalStr | None
+    fees: DecimalStr | None
+    unknown_basis_amount: DecimalStr | None
+    price: DecimalStr | None = None
+    value: DecimalStr | None = None
+    unknown_basis_sold: DecimalStr | None = None
+    unknown_basis_proceeds: DecimalStr | None = None
+    flagged: bool | None = None
+
+
+class PnlFlag(_Out):
+    kind: str
+    asset: str | None = None
+    amount: DecimalStr | None = None
+    count: int | None = None
+    message: str
+
+
+class PnlOut(_Out):
+    """The `keyfolio pnl --json` document (fields it lacks are left out)."""
+
+    method: str
+    currency: str
+    assets: list[PnlAsset]
+    total_realized: DecimalStr | None
+    total_unrealized: DecimalStr | None
+    flags: list[PnlFlag] | None = None
+    notes: list[str] | None = None

@@ -1,0 +1,158 @@
+"""Network exposure: the bearer token, the bind check, security headers, Host and Origin checks.
+
+* Loopback without a token: no authentication, but the ``Host`` header must name the loopback
+  (a DNS-rebinding page cannot reach the API through a name of its own).
+* A token (``--token`` / ``KEYFOLIO_API_TOKEN``): every ``/api/`` request needs
+  ``Authorization: Bearer TOKEN``, compared in constant time. ``EventSource`` cannot send
+  headers, so ``GET /api/v1/events`` also accepts ``?token=TOKEN``.
+* A non-loopback bind address without a token is refused (:func:`check_bind`).
+* Every response carries strict security headers; there is no CORS, and a state-changing
+  request from another origin is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keyfolio.api.errors import error_body
+from keyfolio.errors import ConfigError
+
+__all__ = ["SECURITY_HEADERS", "SecurityMiddleware", "check_bind", "is_loopback_host"]
+
+SECURITY_HEADERS: dict[str, str] = {
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+"""Sent on every response, pages and API alike."""
+
+_LOOPBACK_NAMES = {"localhost", "localhost.", "ip6-localhost"}
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_EVENTS_PATH = "/api/v1/events"
+
+
+def is_loopback_host(host: str) -> bool:
+    """``127.0.0.1``, ``::1``, ``localhost`` and the rest of 127.0.0.0/8."""
+    name = host.strip().strip("[]").lower()
+    if name in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to serve on a non-loopback address without a token."""
+    if is_loopback_host(host) or token:
+        return
+    raise ConfigError(
+        f"refusing to serve on {host}: it is reachable from other machines and no API token is set",
+        hint="Keep the default --host 127.0.0.1, or set a long random token with --token or "
+        "KEYFOLIO_API_TOKEN (e.g. `export KEYFOLIO_API_TOKEN=$(python -c "
+        "'import secrets; print(secrets.token_urlsafe(32))')`); every API request then needs "
+        "`Authorization: Bearer TOKEN`.",
+    )
+
+
+def _host_name(host_header: str) -> str:
+    if host_header.startswith("["):
+        return host_header[1:].split("]", 1)[0]
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+class SecurityMiddleware:
+    """Pure ASGI middleware (streams, such as SSE, pass through untouched)."""
+
+    def __init__(self, app: ASGIApp, *, token: str | None) -> None:
+        self.app = app
+        self._token = token.encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await self._reject(send, *refusal)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.decode("latin-1").lower() not in SECURITY_HEADERS
+                ]
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _refusal(self, scope: Scope) -> tuple[int, str, str, str] | None:
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        if self._token is None and not is_loopback_host(_host_name(host)):
+            return (
+                400,
+                "bad_host",
+                f"the Host header {host!r} is not this machine's loopback address",
+                "Open the dashboard at http://127.0.0.1:PORT/ (the address `keyfolio serve` "
+                "printed).",
+            )
+        origin = headers.get("origin")
+        if origin and scope["method"] not in _SAFE_METHODS and urlsplit(origin).netloc != host:
+            return (
+                403,
+                "forbidden",
+                f"cross-origin {scope['method']} from {origin} refused",
+                "Use the dashboard served by `keyfolio serve` itself; the API has no CORS.",
+            )
+        path: str = scope["path"]
+        if self._token is not None and path.startswith("/api/") and not self._authorized(scope):
+            return (
+                401,
+                "unauthorized",
+                "this server requires an API token",
+                "Send `Authorization: Bearer TOKEN` with the token `keyfolio serve` was started "
+                "with (--token or KEYFOLIO_API_TOKEN).",
+            )
+        return None
+
+    def _authorized(self, scope: Scope) -> bool:
+        assert self._token is not None
+        given = ""
+        auth = Headers(scope=scope).get("authorization", "")
+        scheme, _, credentials = auth.partition(" ")
+        if scheme.lower() == "bearer":
+            given = credentials.strip()
+        elif scope["path"] == _EVENTS_PATH:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            given = (query.get("token") or [""])[0]
+        return hmac.compare_digest(given.encode(), self._token)
+
+    async def _reject(self, send: Send, status: int, code: str, message: str, hint: str) -> None:
+        body = json.dumps(error_body(code, message, hint)).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,70 @@
+/* keyfolio: unlock (or choose the password of) the vault through POST /vault/unlock. */
+(function () {
+  "use strict";
+
+  var KF = window.KF;
+  var creating = false;
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  /** Only same-site paths: never redirect to another origin. */
+  function nextPath() {
+    var next = new URLSearchParams(window.location.search).get("next") || "";
+    return /^\/(?![/\\])/.test(next) ? next : null;
+  }
+
+  function done() {
+    KF.show($("unlock-form"), false);
+    KF.show($("unlocked-msg"), true);
+    var next = nextPath();
+    if (next) window.location.assign(next);
+  }
+
+  function setup(vault) {
+    if (!vault) return;
+    if (vault.unlocked) {
+      done();
+      return;
+    }
+    creating = !vault.exists;
+    KF.show($("create-intro"), creating);
+    KF.show($("unlock-intro"), !creating);
+    KF.show($("confirm-field"), creating);
+    $("vault-confirm").required = creating;
+    $("vault-password").setAttribute("autocomplete", creating ? "new-password" : "current-password");
+    $("unlock-submit").textContent = creating ? "Set password" : "Unlock";
+    $("unlock-title").textContent = creating ? "Choose a vault password" : "Unlock the vault";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    KF.refreshVault().then(setup);
+    $("unlock-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var box = $("unlock-error");
+      KF.hideError(box);
+      var password = $("vault-password").value;
+      if (!password) {
+        KF.showError(box, { message: "Enter the vault password.", hint: "" });
+        return;
+      }
+      if (creating && password !== $("vault-confirm").value) {
+        KF.showError(box, { message: "The two passwords differ.", hint: "Type the same password twice." });
+        return;
+      }
+      $("unlock-submit").disabled = true;
+      KF.api("POST", "/vault/unlock", { password: password }).then(function () {
+        $("vault-password").value = "";
+        $("vault-confirm").value = "";
+        $("unlock-submit").disabled = false;
+        KF.refreshVault();
+        done();
+      }, function (error) {
+        $("unlock-submit").disabled = false;
+        KF.showError(box, error);
+        $("vault-password").focus();
+      });
+    });
+  });
+})();

@@ -1,0 +1,93 @@
+"""`keyfolio serve` as a user runs it: refusal off loopback, start, answer, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from api_support import PASSWORD, TOKEN
+
+
+def env_for(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
+    return {**env, "KEYFOLIO_HOME": str(home), "COLUMNS": "200", **extra}
+
+
+def keyfolio(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args]
+
+
+def test_non_loopback_host_without_token_is_refused(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        keyfolio("serve", "--host", "0.0.0.0"),
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert "refusing to serve on 0.0.0.0" in proc.stderr
+    assert "KEYFOLIO_API_TOKEN" in proc.stderr
+    bad = subprocess.run(
+        keyfolio("serve", "--poll-seconds", "0"),
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert bad.returncode == 2 and "--poll-seconds" in bad.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        keyfolio("serve", "--port", str(port), "--no-live"),
+        env=env_for(tmp_path, KEYFOLIO_PASSWORD=PASSWORD, KEYFOLIO_API_TOKEN=TOKEN),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in first, first + proc.stderr.read()
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        response = None
+        for _ in range(200):  # uvicorn binds right after printing the banner
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers=headers)
+                break
+            except httpx.ConnectError:
+                assert proc.poll() is None, proc.stderr.read()
+                time.sleep(0.05)
+        assert response is not None and response.status_code == 200
+        assert response.json()["vault"] == {"exists": False, "unlocked": True}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 401
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    output = first + out + err
+    assert "Stopped." in out
+    assert PASSWORD not in output and TOKEN not in output
+    log = (tmp_path / "keyfolio.log").read_text()
+    assert "GET /api/v1/health" in log  # the access log goes to the log file
+    assert TOKEN not in log and PASSWORD not in log
