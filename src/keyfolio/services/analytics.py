@@ -183,19 +183,22 @@ def pnl_to_json(report: PnlReport) -> dict[str, Any]:
 
 
 def _changes_of(app: App, view: PortfolioView, now: datetime) -> dict[str, Change]:
-    from keyfolio.services.history import value_at, value_series
+    from keyfolio.services.history import values_at
 
     amounts = {holding.asset: holding.amount for holding in view.holdings}
     prices = {h.asset: h.price.usd for h in view.holdings if h.price is not None}
     opens = {h.asset: h.price.open24h_usd for h in view.holdings if h.price is not None}
     open24h = open24h_value(amounts, prices, opens)
+    timed = [(key, length) for key, length in WINDOWS.items() if length is not None]
+    starts, first = values_at(
+        app, portfolio=view.portfolio, moments=[now - length for _, length in timed], now=now
+    )
+    start_values: dict[str, Decimal | None] = {
+        key: value for (key, _), value in zip(timed, starts, strict=True)
+    }
     result: dict[str, Change] = {}
-    for key, length in WINDOWS.items():
-        if length is None:
-            series = value_series(app, portfolio=view.portfolio, window="all", now=now)
-            start_value = series.points[0].value if series.points else None
-        else:
-            start_value = value_at(app, portfolio=view.portfolio, at=now - length, now=now)
+    for key in WINDOWS:
+        start_value = start_values[key] if key in start_values else first
         result[key] = change_between(
             key, now_value=view.total_value, start_value=start_value, open24h=open24h
         )

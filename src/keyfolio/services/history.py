@@ -24,7 +24,7 @@ from keyfolio.storage.snapshots import SetReading, retention_bucket, retention_b
 if TYPE_CHECKING:
     from keyfolio.storage import Store
 
-__all__ = ["SeriesPoint", "ValueSeries", "series_to_json", "value_at", "value_series"]
+__all__ = ["SeriesPoint", "ValueSeries", "series_to_json", "value_at", "value_series", "values_at"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,38 @@ def value_at(
     if not rows:
         return None
     return _sum([row.value for row in rows])
+
+
+def values_at(
+    app: App, *, portfolio: str = "main", moments: Sequence[datetime], now: datetime | None = None
+) -> tuple[list[Decimal | None], Decimal | None]:
+    """:func:`value_at` for several moments in one session, plus the first recorded value.
+
+    Returns ``(values, first)``: ``values[i]`` is the value at ``moments[i]`` (``None``
+    before the history starts) and ``first`` the total at the first snapshot (``None``
+    without history). The summary's value changes use it: one read transaction, one query per
+    moment on the ``(account, source, at)`` index, never a scan of the whole history.
+    """
+    moment_now = now or datetime.now(UTC)
+    values: list[Decimal | None] = []
+    with app.db().session(read_only=True) as store:
+        _, accounts = _scope(store, portfolio=portfolio, account=None)
+        if not accounts:
+            return [None for _ in moments], None
+        for at in moments:
+            bucket = retention_bucket(at, moment_now)
+            rows = store.snapshots.carried(
+                accounts=accounts, before=bucket or at, inclusive=bucket is None
+            )
+            values.append(_sum([row.value for row in rows]) if rows else None)
+        first_at = store.snapshots.first_at(accounts=accounts)
+        first_rows = (
+            store.snapshots.carried(accounts=accounts, before=first_at, inclusive=True)
+            if first_at is not None
+            else []
+        )
+    first = _sum([row.value for row in first_rows]) if first_rows else None
+    return values, first
 
 
 def _iso(moment: datetime) -> str:

@@ -251,6 +251,7 @@ class SnapshotRepo:
                     {
                         "set_id": set_id,
                         "asset": row.asset,
+                        "at": when,
                         "amount": row.amount,
                         "price": row.price,
                         "price_source": row.price_source,
@@ -406,36 +407,22 @@ class SnapshotRepo:
     def prices_at(self, *, assets: Iterable[str], at: datetime) -> dict[str, Decimal]:
         """Each asset's last snapshot price at or before ``at``; assets never priced by
         then are absent."""
-        wanted = sorted(set(assets))
         when = as_utc(at, field="at")
         prices: dict[str, Decimal] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            priced = and_(
-                SnapshotRow.asset.in_(chunk),
-                SnapshotRow.price.is_not(None),
-                SnapshotSetRow.at <= when,
-            )
-            latest = (
-                select(SnapshotRow.asset, func.max(SnapshotSetRow.at).label("at"))
-                .join(SnapshotSetRow, SnapshotRow.set_id == SnapshotSetRow.id)
-                .where(priced)
-                .group_by(SnapshotRow.asset)
-                .subquery()
-            )
-            query = (
-                select(SnapshotRow.asset, SnapshotRow.price)
-                .join(SnapshotSetRow, SnapshotRow.set_id == SnapshotSetRow.id)
-                .join(
-                    latest,
-                    and_(SnapshotRow.asset == latest.c.asset, SnapshotSetRow.at == latest.c.at),
+        for asset in sorted(set(assets)):
+            # One index seek on (asset, at) per asset, newest first.
+            price = self._session.execute(
+                select(SnapshotRow.price)
+                .where(
+                    SnapshotRow.asset == asset,
+                    SnapshotRow.at <= when,
+                    SnapshotRow.price.is_not(None),
                 )
-                .where(SnapshotRow.price.is_not(None))
-                .order_by(SnapshotRow.asset, SnapshotRow.id)
-            )
-            for asset, price in self._session.execute(query):
-                if price is not None:
-                    prices[asset] = price  # several sets at that moment: the last written wins
+                .order_by(SnapshotRow.at.desc(), SnapshotRow.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if price is not None:
+                prices[asset] = price
         return prices
 
     # -- retention ----------------------------------------------------------------------

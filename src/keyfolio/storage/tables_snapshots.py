@@ -46,12 +46,13 @@ class SnapshotRow(Base):
     __tablename__ = "snapshots"
     __table_args__ = (
         UniqueConstraint("set_id", "asset"),
-        Index("ix_snapshots_asset", "asset"),
+        Index("ix_snapshots_asset_at", "asset", "at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     set_id: Mapped[int] = mapped_column(ForeignKey("snapshot_sets.id", ondelete="CASCADE"))
     asset: Mapped[str] = mapped_column(String(ASSET_LENGTH))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())  # the set's time: (asset, at) lookups
     amount: Mapped[Decimal] = mapped_column(DecimalText())
     price: Mapped[Decimal | None] = mapped_column(DecimalText())
     price_source: Mapped[str | None] = mapped_column(Text)

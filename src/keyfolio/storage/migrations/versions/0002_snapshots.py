@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("set_id", sa.Integer(), nullable=False),
         sa.Column("asset", sa.String(_ASSET), nullable=False),
+        sa.Column("at", _when(), nullable=False),
         sa.Column("amount", sa.Text(), nullable=False),
         sa.Column("price", sa.Text(), nullable=True),
         sa.Column("price_source", sa.Text(), nullable=True),
@@ -68,7 +69,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_snapshots")),
         sa.UniqueConstraint("set_id", "asset", name=op.f("uq_snapshots_set_id_asset")),
     )
-    op.create_index("ix_snapshots_asset", "snapshots", ["asset"])
+    op.create_index("ix_snapshots_asset_at", "snapshots", ["asset", "at"])
     op.create_table(
         "maintenance",
         sa.Column("task", sa.String(_TASK), nullable=False),
@@ -80,7 +81,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop the snapshots tables (the snapshots go with them)."""
     op.drop_table("maintenance")
-    op.drop_index("ix_snapshots_asset", table_name="snapshots")
+    op.drop_index("ix_snapshots_asset_at", table_name="snapshots")
     op.drop_table("snapshots")
     op.drop_index("ix_snapshot_sets_at", table_name="snapshot_sets")
     op.drop_table("snapshot_sets")
