@@ -18,7 +18,9 @@ from keyfolio.services.context import App
 from keyfolio.services.history import SeriesPoint
 from keyfolio.services.snapshots import record_snapshots
 
-NOW = datetime.now(UTC)
+# Half past an hour that has passed: the two sets 40 days back (5 minutes apart) then always
+# share one retention hour, whatever the time the tests run.
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(minutes=30)
 
 
 def _ok(**amounts: str) -> list[SourceResult]:

@@ -182,25 +182,21 @@ def values_at(
     moment on the ``(account, source, at)`` index, never a scan of the whole history.
     """
     moment_now = now or datetime.now(UTC)
-    values: list[Decimal | None] = []
+    bounds: list[tuple[datetime, bool]] = []
+    for at in moments:
+        bucket = retention_bucket(at, moment_now)
+        bounds.append((bucket or at, bucket is None))
     with app.db().session(read_only=True) as store:
         _, accounts = _scope(store, portfolio=portfolio, account=None)
         if not accounts:
             return [None for _ in moments], None
-        for at in moments:
-            bucket = retention_bucket(at, moment_now)
-            rows = store.snapshots.carried(
-                accounts=accounts, before=bucket or at, inclusive=bucket is None
-            )
-            values.append(_sum([row.value for row in rows]) if rows else None)
         first_at = store.snapshots.first_at(accounts=accounts)
-        first_rows = (
-            store.snapshots.carried(accounts=accounts, before=first_at, inclusive=True)
-            if first_at is not None
-            else []
-        )
-    first = _sum([row.value for row in first_rows]) if first_rows else None
-    return values, first
+        if first_at is not None:
+            bounds.append((first_at, True))
+        totals = store.snapshots.totals_at(accounts=accounts, bounds=bounds)
+    if first_at is None:
+        return totals, None
+    return totals[:-1], totals[-1]
 
 
 def _iso(moment: datetime) -> str:

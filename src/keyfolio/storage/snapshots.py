@@ -312,6 +312,51 @@ class SnapshotRepo:
         )
 
     @_guarded
+    def totals_at(
+        self, *, accounts: Sequence[str], bounds: Sequence[tuple[datetime, bool]]
+    ) -> list[Decimal | None]:
+        """The carried total of ``accounts`` at each ``(moment, inclusive)`` bound, in one query.
+
+        For every (account, source) pair its last set at (``inclusive``) or before the moment
+        counts; ``None`` where no pair has a set by then. One index seek per pair and bound.
+        """
+        ids = self._account_ids(accounts)
+        if not ids or not bounds:
+            return [None for _ in bounds]
+        pairs = (
+            select(SnapshotSetRow.account_id, SnapshotSetRow.source)
+            .where(SnapshotSetRow.account_id.in_(ids))
+            .distinct()
+            .subquery()
+        )
+        columns = []
+        for index, (moment, inclusive) in enumerate(bounds):
+            when = as_utc(moment, field="moment")
+            inner = SnapshotSetRow.__table__.alias(f"s{index}")
+            bound = inner.c.at <= when if inclusive else inner.c.at < when
+            columns.append(
+                select(inner.c.total_value)
+                .where(
+                    inner.c.account_id == pairs.c.account_id,
+                    inner.c.source == pairs.c.source,
+                    bound,
+                )
+                .order_by(inner.c.at.desc())
+                .limit(1)
+                .scalar_subquery()
+                .label(f"t{index}")
+            )
+        totals: list[Decimal | None] = [None for _ in bounds]
+        for row in self._session.execute(select(*columns).select_from(pairs)):
+            for index, value in enumerate(row):
+                if value is not None:
+                    previous = totals[index]
+                    totals[index] = (
+                        Decimal(value) if previous is None else previous + Decimal(value)
+                    )
+        return totals
+
+    @_guarded
     def readings(
         self,
         *,
