@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install format clean browser
+.PHONY: demo test lint bench install format clean browser screenshot
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/pnl_scale.py
 	$(BIN)/python bench/history_query.py
 	$(BIN)/python bench/api.py
+
+# Rewrite docs/img/dashboard.png (the README's picture) from the browser test.
+screenshot: $(STAMP) browser
+	KEYFOLIO_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/web/test_web_dashboard.py -k screenshot
 
 # Debian's Chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium).
 browser:
