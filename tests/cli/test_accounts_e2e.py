@@ -246,11 +246,12 @@ def test_sync_imports_history_with_one_request_per_stream_when_nothing_is_new(
     (history,) = result.json()["history"]
     assert history["account"] == "alice" and history["errors"] == []
     assert all(count == 0 for count in history["new"].values())
+    from keyfolio.exchanges.history import OKX_STREAMS
+
     log = control(sandbox_url, "/__sandbox__/requests")
-    paths = [entry["path"].split("?")[0] for entry in log if entry["key"]]
-    balance_paths = 4
-    streams = len(paths) - balance_paths
-    assert streams == len(set(entry["path"] for entry in log if entry["key"])) - balance_paths
+    signed = [entry["path"] for entry in log if entry["key"]]
+    assert len(signed) == len(set(signed))  # no request repeated
+    assert len(signed) == 4 + len(OKX_STREAMS)  # 4 balance sources + one page per stream
 
 
 def test_show_reads_only_the_database(linked: Runner, tmp_path: Path) -> None:

@@ -185,6 +185,22 @@ def test_usd_rate_from_own_fills_then_snapshots(app: App) -> None:
     assert eth.cost_basis == D(20000) * D(1) / D(10) + D(2250)
 
 
+def test_usd_rates_ignore_derivative_fills(app: App) -> None:
+    from dataclasses import replace
+
+    option = replace(
+        trade("a", "buy", "BTC/USD", "1", "0.05", 11),  # a BTC call: the price is a premium
+        trade_id="a-option",
+        inst_type="OPTION",
+    )
+    with app.db().session() as store:
+        store.history.add_trades([option, trade("a", "buy", "ETH/BTC", "10", "0.05", 12)])
+    eth = pnl_report(app).asset("ETH")
+    # The BTC rate is the spot fill 12 min earlier (40000), not the option 1 min earlier
+    # (0.05): 10 ETH cost 0.5 BTC = 20000 USD. 2 ETH are held, so the basis is 2/10 of it.
+    assert eth.cost_basis == D(20000) * D(2) / D(10)
+
+
 def test_changes_and_movers_fall_back_to_open24h(app: App) -> None:
     result = changes(app, now=NOW)
     # No history: 24h uses open24h: 0.5x58000 + 1000 + 2x3100 = 36200; now 37000.

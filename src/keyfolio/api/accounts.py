@@ -35,11 +35,9 @@ __all__ = ["account_out", "mask_key", "router"]
 
 router = APIRouter(tags=["accounts"])
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _LOOPBACK_URL = re.compile(
     r"^https?://(?:127(?:\.\d{1,3}){3}|localhost|\[::1\])(?::\d{1,5})?/?$", re.IGNORECASE
 )
-_REGION_ALIASES = {"myokx": Region.EEA, "okxus": Region.US}
 
 
 def mask_key(key: str) -> str:
@@ -136,45 +134,22 @@ def _credentials(body: CredentialsIn, exchange: str) -> Credentials:
     return credentials
 
 
-def _check_name(name: str, what: str) -> None:
-    if not _NAME.match(name):
-        raise UsageError(
-            f"{name!r} is not a valid {what} name",
-            hint="Use letters, digits, '.', '_' or '-' (up to 64 characters, starting with a "
-            "letter or digit), e.g. main.",
-        )
-
-
 def _spec(body: AccountCreate) -> AccountSpec:
-    """The same checks as `keyfolio account add`, before any network call."""
-    exchange, region = body.exchange.lower(), Region(body.region)
-    fixed = _REGION_ALIASES.get(exchange)
-    if fixed is not None:
-        if region not in (Region.GLOBAL, fixed):
-            raise UsageError(
-                f"{exchange} is OKX's {fixed.value} region, but region {region.value} was given",
-                hint=f'Use exchange "okx" with region "{region.value}".',
-            )
-        exchange, region = "okx", fixed
-    _check_name(body.name, "account")
-    if exchange != "okx" and (region is not Region.GLOBAL or body.demo):
-        raise UsageError(
-            f"region and demo are OKX options; {exchange} has no regions or demo keys here",
-            hint='Leave region at "global" and demo off for this exchange.',
-        )
-    if body.api_url is not None and not _LOOPBACK_URL.match(body.api_url):
+    """The same checks as `keyfolio account add` (one service), plus: the API only accepts a
+    loopback ``api_url`` (the sandbox), so the server can never be made to call other hosts."""
+    if body.api_url is not None and not _LOOPBACK_URL.fullmatch(body.api_url):
         raise UsageError(
             f"api_url {body.api_url!r} is not a loopback base URL",
             hint="api_url is for the built-in sandbox and tests: give the scheme, host and port "
             "only, e.g. http://127.0.0.1:8765. Use region for the real exchange (and "
             "KEYFOLIO_OKX_HOSTS__<REGION> for a proxy).",
         )
-    return AccountSpec(
-        exchange=exchange,
+    return accounts_service.account_spec(
+        exchange=body.exchange,
         name=body.name,
-        region=region,
+        region=Region(body.region),
         demo=body.demo,
-        api_url=body.api_url.rstrip("/") if body.api_url else None,
+        api_url=body.api_url,
         portfolio=body.portfolio,
         import_balance=body.import_balance,
     )

@@ -90,13 +90,10 @@ def _docs_page(api: FastAPI) -> str:
 
 
 def _mount_web(api: FastAPI) -> None:
-    try:
-        from keyfolio.web.pages import STATIC_DIR
-        from keyfolio.web.pages import router as pages_router
-    except ImportError:
-        logger.debug("no dashboard pages: serving the JSON API only")
-        return
     from fastapi.staticfiles import StaticFiles
+
+    from keyfolio.web.pages import STATIC_DIR
+    from keyfolio.web.pages import router as pages_router
 
     api.include_router(pages_router)
     api.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

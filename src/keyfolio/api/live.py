@@ -26,14 +26,6 @@ __all__ = ["LiveRunner"]
 logger = logging.getLogger(__name__)
 
 
-def _engine_available() -> bool:
-    try:
-        import keyfolio.services.live  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 class LiveRunner:
     """Runs the live engine or the polling loop as one background task."""
 
@@ -84,7 +76,7 @@ class LiveRunner:
     async def _launch(self) -> None:
         state = self._state
         runner: Callable[[], Awaitable[None]]
-        if state.live_enabled and state.unlocked and _engine_available():
+        if state.live_enabled and state.unlocked:
             self.mode = "live"
             runner = self._run_engine
         else:

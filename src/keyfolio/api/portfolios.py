@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from keyfolio.api.deps import StateDep
 from keyfolio.api.models import PortfolioCreate, PortfolioOut, PortfolioRename, SummaryOut
 from keyfolio.domain.money import format_amount
+from keyfolio.services import portfolios as portfolios_service
 from keyfolio.services.summary import portfolio_summary
 from keyfolio.services.view import portfolio_view
 
@@ -29,10 +30,9 @@ def _updated(state: StateDep, portfolio: str, reason: str) -> None:
 def list_portfolios(state: StateDep) -> list[PortfolioOut]:
     """Every portfolio with its number of accounts and total value (null when empty)."""
     app = state.ready()
-    with app.db().session(read_only=True) as store:
-        names = [portfolio.name for portfolio in store.list_portfolios()]
     out = []
-    for name in names:
+    for portfolio, _ in portfolios_service.list_portfolios(app):
+        name = portfolio.name
         view = portfolio_view(app, portfolio=name)
         total = format_amount(view.total_value) if view.accounts else None
         out.append(PortfolioOut(name=name, accounts=len(view.accounts), total_value=total))
@@ -42,16 +42,14 @@ def list_portfolios(state: StateDep) -> list[PortfolioOut]:
 @router.post("/portfolios", status_code=status.HTTP_201_CREATED, response_model=PortfolioOut)
 def create_portfolio(body: PortfolioCreate, state: StateDep) -> PortfolioOut:
     """Create an empty portfolio (409 if the name is taken)."""
-    with state.ready().db().session() as store:
-        portfolio = store.add_portfolio(name=body.name)
+    portfolio = portfolios_service.add_portfolio(state.ready(), body.name)
     return PortfolioOut(name=portfolio.name, accounts=0, total_value=None)
 
 
 @router.patch("/portfolios/{name}", response_model=PortfolioOut)
 def rename_portfolio(name: str, body: PortfolioRename, state: StateDep) -> PortfolioOut:
     """Rename a portfolio (``main`` keeps its name)."""
-    with state.ready().db().session() as store:
-        store.rename_portfolio(old=name, new=body.name)
+    portfolios_service.rename_portfolio(state.ready(), name, body.name)
     _updated(state, body.name, "renamed")
     return PortfolioOut(name=body.name)
 
@@ -61,8 +59,7 @@ def rename_portfolio(name: str, body: PortfolioRename, state: StateDep) -> Portf
 )
 def remove_portfolio(name: str, state: StateDep) -> Response:
     """Remove an empty portfolio (409 while it holds accounts or for ``main``)."""
-    with state.ready().db().session() as store:
-        store.remove_portfolio(name=name)
+    portfolios_service.remove_portfolio(state.ready(), name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

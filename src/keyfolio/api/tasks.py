@@ -87,7 +87,14 @@ class TaskRegistry:
             ) from None
 
     def start_sync(self, specs: list[AccountSpec], names: list[str] | None) -> SyncTask:
-        """Start syncing ``specs`` (``names`` None: every account) in the background."""
+        """Start syncing ``specs`` (``names`` None: every account) in the background.
+
+        One sync at a time: while one runs, its task is returned instead of a second one
+        (two syncs would only race for the same database rows and rate limits).
+        """
+        for running in self._tasks.values():
+            if running.state == "running":
+                return running
         task = SyncTask(id=secrets.token_hex(8), total=len(specs))
         for spec in specs:
             task.accounts[spec.name] = TaskAccount(account=spec.name, status="pending")
@@ -167,9 +174,14 @@ def _error(code: str, message: str, hint: str) -> ErrorOut:
 
 
 def _select(state: ServerState, names: list[str] | None) -> list[AccountSpec]:
-    specs = list_accounts(state.ready())
+    from keyfolio.services.imports import MANUAL_EXCHANGE
+
+    every = list_accounts(state.ready())
+    specs = [spec for spec in every if spec.exchange != MANUAL_EXCHANGE]  # never contacted
     if names is None:
         return specs
+    manual = {spec.name for spec in every} - {spec.name for spec in specs}
+    names = [name for name in names if name not in manual]
     by_name = {spec.name: spec for spec in specs}
     missing = [name for name in names if name not in by_name]
     if missing:

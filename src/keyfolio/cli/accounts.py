@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from keyfolio.cli._context import console, err_console, prompt_secret, state
-from keyfolio.domain.accounts import AccountSpec, Credentials, Region
+from keyfolio.domain.accounts import Credentials, Region
 from keyfolio.domain.money import format_amount
 from keyfolio.errors import UsageError
 
@@ -27,7 +27,6 @@ ENV_NAMES = {
     "secret": "KEYFOLIO_API_SECRET",
     "password": "KEYFOLIO_API_PASSPHRASE",
 }
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def _env_name(field: str) -> str:
@@ -46,31 +45,11 @@ def read_credentials(exchange_id: str) -> Credentials:
     return Credentials(fields=fields)
 
 
-REGION_ALIASES = {"myokx": Region.EEA, "okxus": Region.US}
-
-
-def _resolve_exchange(exchange: str, region: Region) -> tuple[str, Region]:
-    """``myokx`` and ``okxus`` (ccxt's names) are OKX in the EEA and US regions."""
-    fixed = REGION_ALIASES.get(exchange)
-    if fixed is None:
-        return exchange, region
-    if region is not Region.GLOBAL and region is not fixed:
-        raise UsageError(
-            f"{exchange} is OKX's {fixed.value} region, but --region {region.value} was given",
-            hint=f"Use `keyfolio account add okx --region {region.value}`.",
-        )
-    err_console.print(f"Notice: {exchange} is OKX with --region {fixed.value}.")
-    return "okx", fixed
-
-
 def check_name(name: str, *, what: str = "account") -> None:
-    """Account and portfolio names: short, no spaces, safe in a shell."""
-    if not _NAME.match(name):
-        raise UsageError(
-            f"{name!r} is not a valid {what} name",
-            hint="Use letters, digits, '.', '_' or '-' (up to 64 characters, starting with a "
-            "letter or digit), e.g. main.",
-        )
+    """Account and portfolio names (the services' rule; imported lazily)."""
+    from keyfolio.services.accounts import check_name as check
+
+    check(name, what=what)
 
 
 def print_link_report(report: LinkReport, *, verb: str = "Linked") -> None:
@@ -132,28 +111,14 @@ def add(
     KEYFOLIO_API_KEY, KEYFOLIO_API_SECRET and KEYFOLIO_API_PASSPHRASE. Keys that can trade
     or withdraw are refused. Nothing is stored unless every check passes.
     """
-    from keyfolio.services.accounts import link_account
+    from keyfolio.services.accounts import account_spec, link_account
 
-    exchange, region = _resolve_exchange(exchange.lower(), region)
-    check_name(name)
-    if exchange != "okx" and (region is not Region.GLOBAL or demo):
-        raise UsageError(
-            f"--region and --demo are OKX options; {exchange} has no regions or demo keys here",
-            hint=f"Run `keyfolio account add {exchange} --name {name}` without them.",
-        )
-    if api_url is not None and not re.fullmatch(r"https?://[^\s/?#]+/?", api_url):
-        raise UsageError(
-            f"--api-url {api_url!r} is not a base URL",
-            hint="Give the scheme and host only, with no path, e.g. --api-url http://127.0.0.1:8765",
-        )
-    spec = AccountSpec(
-        exchange=exchange,
-        name=name,
-        region=region,
-        demo=demo,
-        api_url=api_url.rstrip("/") if api_url else None,
-        portfolio=portfolio,
+    spec = account_spec(
+        exchange=exchange, name=name, region=region, demo=demo, api_url=api_url, portfolio=portfolio
     )
+    if spec.exchange != exchange.lower():
+        err_console.print(f"Notice: {exchange} is OKX with --region {spec.region.value}.")
+    exchange = spec.exchange
     app_ = state.app()
     credentials = read_credentials(exchange)
     report = asyncio.run(link_account(app_, spec, credentials))

@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from keyfolio.cli._context import console, state
-from keyfolio.cli.accounts import check_name
 
 __all__ = ["app"]
 
@@ -21,21 +20,19 @@ app = typer.Typer(
 @app.command("add")
 def add(name: Annotated[str, typer.Argument(help="Name of the new portfolio.")]) -> None:
     """Create a portfolio."""
-    check_name(name, what="portfolio")
-    with state.app().db().session() as store:
-        store.add_portfolio(name=name)
+    from keyfolio.services.portfolios import add_portfolio
+
+    add_portfolio(state.app(), name)
     console.print(f"Created portfolio '{name}'.")
 
 
 @app.command("list")
 def list_() -> None:
     """List portfolios with their accounts."""
-    with state.app().db().session(read_only=True) as store:
-        portfolios = store.list_portfolios()
-        accounts = store.list_accounts()
+    from keyfolio.services.portfolios import list_portfolios
+
     table = Table("portfolio", "accounts", "created")
-    for portfolio in portfolios:
-        names = [a.name for a in accounts if a.portfolio == portfolio.name]
+    for portfolio, names in list_portfolios(state.app()):
         table.add_row(
             portfolio.name, ", ".join(names) or "-", portfolio.created_at.strftime("%Y-%m-%d")
         )
@@ -48,9 +45,9 @@ def rename(
     new: Annotated[str, typer.Argument(help="New name.")],
 ) -> None:
     """Rename a portfolio."""
-    check_name(new, what="portfolio")
-    with state.app().db().session() as store:
-        store.rename_portfolio(old=old, new=new)
+    from keyfolio.services.portfolios import rename_portfolio
+
+    rename_portfolio(state.app(), old, new)
     console.print(f"Renamed portfolio '{old}' to '{new}'.")
 
 
@@ -59,6 +56,7 @@ def remove(
     name: Annotated[str, typer.Argument(help="Portfolio to remove (must be empty).")],
 ) -> None:
     """Remove an empty portfolio. Move its accounts away first."""
-    with state.app().db().session() as store:
-        store.remove_portfolio(name=name)
+    from keyfolio.services.portfolios import remove_portfolio
+
+    remove_portfolio(state.app(), name)
     console.print(f"Removed portfolio '{name}'.")

@@ -54,14 +54,21 @@ class ConnectorPool:
         self._session: aiohttp.ClientSession | None = None
         self._ssl_context: ssl.SSLContext | None = None
         self._connectors: list[GenericCcxtConnector] = []
+        self._by_account: dict[str, tuple[AccountSpec, Credentials, GenericCcxtConnector]] = {}
+        self._retired: set[asyncio.Future[None]] = set()
 
     def connector(self, spec: AccountSpec, credentials: Credentials) -> ExchangeConnector:
         """A connector for one account; OKX ids get :class:`OkxConnector`, others the generic one.
 
+        Asking again for the same account (same spec and credentials) returns the same
+        connector, so a long-lived pool (the live engine's) does not grow with every call.
         Raises ExchangeUnsupportedError for an exchange id ccxt does not know.
         """
         if self._session is None:
             raise RuntimeError("ConnectorPool is not open: use `async with ConnectorPool(...)`.")
+        known = self._by_account.get(spec.name)
+        if known is not None and known[0] == spec and known[1] == credentials:
+            return known[2]
         exchange_info(spec.exchange)
         cls = OkxConnector if spec.exchange in OKX_EXCHANGE_IDS else GenericCcxtConnector
         connector = cls(
@@ -74,6 +81,10 @@ class ConnectorPool:
             retry_base_delay=self.retry_base_delay,
         )
         self._connectors.append(connector)
+        if known is not None:  # the account changed (e.g. a rotated key): retire the old one
+            self._connectors.remove(known[2])
+            self._retired.add(asyncio.ensure_future(known[2].close()))
+        self._by_account[spec.name] = (spec, credentials, connector)
         return connector
 
     async def __aenter__(self) -> ConnectorPool:
@@ -96,7 +107,9 @@ class ConnectorPool:
     async def close(self) -> None:
         """Close every connector, then the shared session. Idempotent."""
         connectors, self._connectors = self._connectors, []
-        await asyncio.gather(*(connector.close() for connector in connectors))
+        self._by_account.clear()
+        await asyncio.gather(*(connector.close() for connector in connectors), *self._retired)
+        self._retired.clear()
         session, self._session = self._session, None
         if session is not None:
             await session.close()

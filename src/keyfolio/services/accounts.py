@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from keyfolio.domain.accounts import AccountSpec, Credentials
+from keyfolio.domain.accounts import AccountSpec, Credentials, Region
 from keyfolio.domain.balances import KeyInfo, SourceResult
 from keyfolio.errors import (
     ConflictError,
@@ -17,6 +18,7 @@ from keyfolio.errors import (
     NotFoundError,
     RateLimitedError,
     UnsafeKeyError,
+    UsageError,
 )
 from keyfolio.services.context import App, protect
 from keyfolio.services.imports import import_history
@@ -62,6 +64,69 @@ class LinkReport:
         if imported:
             notes.append(f"History imported: {imported}.")
         return notes
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_BASE_URL = re.compile(r"https?://[^\s/?#]+/?")
+
+REGION_ALIASES = {"myokx": Region.EEA, "okxus": Region.US}
+"""ccxt's ids for OKX's EEA and US sites: stored as ``okx`` with that region."""
+
+
+def check_name(name: str, *, what: str = "account") -> None:
+    """Account and portfolio names: short, no spaces, safe in a shell and a URL."""
+    if not _NAME.match(name):
+        raise UsageError(
+            f"{name!r} is not a valid {what} name",
+            hint="Use letters, digits, '.', '_' or '-' (up to 64 characters, starting with a "
+            "letter or digit), e.g. main.",
+        )
+
+
+def account_spec(
+    *,
+    exchange: str,
+    name: str,
+    region: Region = Region.GLOBAL,
+    demo: bool = False,
+    api_url: str | None = None,
+    portfolio: str = "main",
+    import_balance: bool = True,
+) -> AccountSpec:
+    """The checked spec of a new account, before any network call (CLI and API alike).
+
+    ``myokx``/``okxus`` become ``okx`` with their region; regions and demo keys are OKX's;
+    ``api_url`` is a base URL (scheme and host only).
+    """
+    exchange = exchange.lower()
+    fixed = REGION_ALIASES.get(exchange)
+    if fixed is not None:
+        if region is not Region.GLOBAL and region is not fixed:
+            raise UsageError(
+                f"{exchange} is OKX's {fixed.value} region, but region {region.value} was given",
+                hint=f"Use exchange okx with region {region.value}.",
+            )
+        exchange, region = "okx", fixed
+    check_name(name)
+    if exchange != "okx" and (region is not Region.GLOBAL or demo):
+        raise UsageError(
+            f"region and demo are OKX options; {exchange} has no regions or demo keys here",
+            hint=f"Link the {exchange} account without a region or demo setting.",
+        )
+    if api_url is not None and not _BASE_URL.fullmatch(api_url):
+        raise UsageError(
+            f"the API URL {api_url!r} is not a base URL",
+            hint="Give the scheme and host only, with no path, e.g. http://127.0.0.1:8765",
+        )
+    return AccountSpec(
+        exchange=exchange,
+        name=name,
+        region=region,
+        demo=demo,
+        api_url=api_url.rstrip("/") if api_url else None,
+        portfolio=portfolio,
+        import_balance=import_balance,
+    )
 
 
 def _refuse_unsafe(spec: AccountSpec, key: KeyInfo) -> None:

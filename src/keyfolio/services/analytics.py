@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from keyfolio.analytics.changes import Change, change_between, open24h_value
 from keyfolio.analytics.movers import DEFAULT_THRESHOLD, HeldAsset, Mover, top_movers
-from keyfolio.analytics.pnl import CASH_ASSETS, CostMethod, PnlReport, compute_pnl
+from keyfolio.analytics.pnl import CASH_ASSETS, SPOT_TYPES, CostMethod, PnlReport, compute_pnl
 from keyfolio.analytics.windows import WINDOWS, parse_window
 from keyfolio.domain.history import Trade
 from keyfolio.domain.money import format_amount
@@ -71,7 +71,11 @@ class _Rates:
         self._store = store
         self._fills: dict[str, tuple[list[datetime], list[Decimal]]] = {}
         for trade in trades:
-            if trade.quote in CASH_ASSETS and trade.base not in CASH_ASSETS:
+            if (
+                trade.inst_type in SPOT_TYPES
+                and trade.quote in CASH_ASSETS
+                and trade.base not in CASH_ASSETS
+            ):  # a derivative's "price" is a premium or contract price, not the asset's rate
                 times, prices = self._fills.setdefault(trade.base, ([], []))
                 times.append(trade.at)
                 prices.append(trade.price)

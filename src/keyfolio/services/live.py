@@ -74,7 +74,6 @@ FAILED = "failed"
 _CONNECTING = "connecting"  # internal: not published
 
 _NOT_STREAMED = (Source.FUNDING, Source.SAVINGS, Source.ONCHAIN_EARN)
-_IMPORTS_PER_POOL = 50
 
 
 @dataclass(eq=False)
@@ -146,7 +145,6 @@ class LiveEngine:
         self._price_dirty = asyncio.Event()
         self._portfolio_assets: dict[str, set[str]] = {}
         self._import_pool: ConnectorPool | None = None
-        self._imports = 0
 
     # ----------------------------------------------------------------- public
 
@@ -420,10 +418,8 @@ class LiveEngine:
         return before != after, unpriced
 
     def _snapshots(self, name: str, results: list[SourceResult], at: datetime) -> None:
-        try:
-            from keyfolio.services.snapshots import record_snapshots
-        except ImportError:  # pragma: no cover - helper B's module is part of the package
-            return
+        from keyfolio.services.snapshots import record_snapshots
+
         record_snapshots(self.app, account=name, results=results, at=at)
 
     async def _write_failure(self, acct: _Account, exc: ExchangeError, at: datetime) -> None:
@@ -445,11 +441,9 @@ class LiveEngine:
 
     async def _import_trades(self, acct: _Account) -> None:
         """The new fills (P/L inputs) after a trade; bounded, never raises for the exchange."""
-        try:
-            from keyfolio.domain.history import HistoryKind
-            from keyfolio.services.imports import import_history
-        except ImportError:  # pragma: no cover - helper A's module is part of the package
-            return
+        from keyfolio.domain.history import HistoryKind
+        from keyfolio.services.imports import import_history
+
         try:
             async with asyncio.timeout(self._import_timeout):
                 pool = await self._history_pool()
@@ -465,20 +459,17 @@ class LiveEngine:
     async def _history_pool(self) -> ConnectorPool:
         """A session kept for fills imports (a new one costs ~100 ms of SSL setup per trade).
 
-        ``import_history`` adds a connector to the pool on every call, so the pool is
-        replaced every ``_IMPORTS_PER_POOL`` imports to keep memory bounded.
+        The pool reuses one connector per account, so it lives as long as the engine.
         """
         from keyfolio.exchanges.pool import ConnectorPool
 
-        if self._import_pool is None or self._imports >= _IMPORTS_PER_POOL:
-            await self._close_history_pool()
+        if self._import_pool is None:
             pool = ConnectorPool(self.app.settings, retry_base_delay=self._retry_base_delay)
             self._import_pool = await pool.__aenter__()
-        self._imports += 1
         return self._import_pool
 
     async def _close_history_pool(self) -> None:
-        pool, self._import_pool, self._imports = self._import_pool, None, 0
+        pool, self._import_pool = self._import_pool, None
         if pool is not None:
             await pool.close()
 
