@@ -46,16 +46,27 @@ def test_non_loopback_host_without_token_is_refused(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--poll-seconds" in bad.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def test_a_taken_port_is_an_error_with_a_hint(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            keyfolio("serve", "--port", str(port), "--no-live"),
+            env=env_for(tmp_path, KEYFOLIO_PASSWORD=PASSWORD),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+    assert proc.returncode == 2
+    assert f"Error: cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "Hint:" in proc.stderr and "--port 0" in proc.stderr
 
 
 def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
     proc = subprocess.Popen(
-        keyfolio("serve", "--port", str(port), "--no-live"),
+        keyfolio("serve", "--port", "0", "--no-live"),
         env=env_for(tmp_path, KEYFOLIO_PASSWORD=PASSWORD, KEYFOLIO_API_TOKEN=TOKEN),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -65,10 +76,11 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}/" in first, first + proc.stderr.read()
+        assert "http://127.0.0.1:" in first and ":0/" not in first, first + proc.stderr.read()
+        port = int(first.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])  # the bound port
         headers = {"Authorization": f"Bearer {TOKEN}"}
         response = None
-        for _ in range(200):  # uvicorn binds right after printing the banner
+        for _ in range(200):  # the socket is bound; uvicorn starts serving right after
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers=headers)
                 break

@@ -94,7 +94,8 @@ class LiveRunner:
             await engine.run()
         except asyncio.CancelledError:
             raise
-        except NotFoundError:  # no account yet: linking one restarts the engine
+        except NotFoundError as exc:  # no account yet: linking one restarts the engine
+            logger.info("live engine not started (%s); polling until an account is linked", exc)
             self.mode = "polling"
             await self._poll()
         except Exception as exc:

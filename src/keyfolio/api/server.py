@@ -13,11 +13,13 @@ access log lines hold the method, path and status, never a body.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from keyfolio.api.security import check_bind
+from keyfolio.errors import ConfigError
 
 if TYPE_CHECKING:
     import uvicorn
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from keyfolio.config import Settings
     from keyfolio.services.context import App
 
-__all__ = ["ServerThread", "build_server", "run_server"]
+__all__ = ["ServerThread", "bind_socket", "build_server", "run_server"]
 
 _GRACEFUL_SECONDS = 3
 
@@ -54,9 +56,32 @@ def build_server(api: FastAPI, *, host: str, port: int, access_log: bool = True)
     return uvicorn.Server(config)
 
 
-def run_server(server: uvicorn.Server) -> None:
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0: a free port), or ConfigError with a hint.
+
+    Bound before uvicorn starts, so a taken port is reported the keyfolio way and the real
+    port of ``--port 0`` is known before the address is printed.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="Another program may be using that port: choose another with --port "
+            "(or --port 0 for any free one).",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_server(server: uvicorn.Server, sock: socket.socket | None = None) -> None:
     """Serve in the foreground until Ctrl-C (uvicorn handles the signals)."""
-    server.run()
+    server.run(sockets=[sock] if sock is not None else None)
 
 
 def _bound_port(server: uvicorn.Server) -> int:

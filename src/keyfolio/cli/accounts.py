@@ -179,10 +179,11 @@ def remove(name: Annotated[str, typer.Argument(help="Account to remove.")]) -> N
 @app.command("rotate")
 def rotate(name: Annotated[str, typer.Argument(help="Account whose key to replace.")]) -> None:
     """Replace an account's key: the new one is validated before the old one is swapped out."""
-    from keyfolio.services.accounts import get_account, rotate_credentials
+    from keyfolio.services.accounts import get_account, refuse_manual, rotate_credentials
 
     app_ = state.app()
     spec = get_account(app_, name)
+    refuse_manual(spec, "rotate")  # before asking for a key it would not use
     credentials = read_credentials(spec.exchange)
     report = asyncio.run(rotate_credentials(app_, name, credentials))
     print_link_report(report, verb="Rotated the key of")

@@ -96,7 +96,7 @@ def serve_command(
     """
     from keyfolio.api.app import create_app
     from keyfolio.api.security import check_bind
-    from keyfolio.api.server import build_server, run_server
+    from keyfolio.api.server import bind_socket, build_server, run_server
     from keyfolio.logging import setup_logging
 
     if poll_seconds is not None and poll_seconds <= 0:
@@ -111,6 +111,8 @@ def serve_command(
     settings.ensure_home()
     setup_logging(debug=state.debug, log_file=settings.log_path)
     password = _start_password(settings)
+    sock = bind_socket(host, port)
+    port = int(sock.getsockname()[1])
     api = create_app(settings, token=token, password=password, live=not no_live)
     server = build_server(api, host=host, port=port)
     shown = f"[{host}]" if ":" in host else host
@@ -124,7 +126,7 @@ def serve_command(
     if open_browser:
         _open_when_ready(server, url)
     try:
-        run_server(server)
+        run_server(server, sock)
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         console.print("Stopped.")
         return

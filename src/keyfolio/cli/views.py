@@ -235,7 +235,9 @@ def doctor_command(
     from keyfolio.services.doctor import Check, diagnose
 
     app_ = state.app()
-    names = [account] if account else [spec.name for spec in list_accounts(app_)]
+    names = (
+        [account] if account else [spec.name for spec in list_accounts(app_) if not spec.is_manual]
+    )
     if not names:
         console.print("No accounts to check. Link one with `keyfolio account add okx --name main`.")
         return

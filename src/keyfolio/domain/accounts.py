@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["AccountSpec", "Credentials", "Region"]
+__all__ = ["MANUAL_EXCHANGE", "AccountSpec", "Credentials", "Region"]
 
 
 class Region(StrEnum):
@@ -57,6 +57,10 @@ class Credentials:
     __str__ = __repr__
 
 
+MANUAL_EXCHANGE = "manual"
+"""The exchange id of accounts whose holdings are entered by hand."""
+
+
 @dataclass(frozen=True)
 class AccountSpec:
     """How to reach one exchange account (everything except the secrets)."""
@@ -74,3 +78,8 @@ class AccountSpec:
     last_error: str | None = None
     last_hint: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_manual(self) -> bool:
+        """Holdings entered by hand (`keyfolio holding add`): no key, never contacted."""
+        return self.exchange == MANUAL_EXCHANGE

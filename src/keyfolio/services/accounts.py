@@ -73,6 +73,16 @@ REGION_ALIASES = {"myokx": Region.EEA, "okxus": Region.US}
 """ccxt's ids for OKX's EEA and US sites: stored as ``okx`` with that region."""
 
 
+def refuse_manual(spec: AccountSpec, what: str) -> None:
+    """Manual accounts have no key: syncing, checking or rotating them makes no sense."""
+    if spec.is_manual:
+        raise UsageError(
+            f"'{spec.name}' is a manual account (holdings entered by hand): there is "
+            f"nothing to {what}",
+            hint=f"Change its holdings with `keyfolio holding add|remove --account {spec.name}`.",
+        )
+
+
 def check_name(name: str, *, what: str = "account") -> None:
     """Account and portfolio names: short, no spaces, safe in a shell and a URL."""
     if not _NAME.match(name):
@@ -264,6 +274,7 @@ async def rotate_credentials(app: App, name: str, credentials: Credentials) -> L
     """Validate new credentials for an existing account, then swap them atomically."""
     with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
+    refuse_manual(spec, "rotate")
     vault = app.vault()
     vault.get(name)  # raises NotFoundError if the vault lost it
     key, results = await validate(app, spec, credentials)

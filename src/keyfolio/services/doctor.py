@@ -31,9 +31,11 @@ CLOCK_FAIL_MS = 30_000
 async def diagnose(app: App, name: str, *, confirm_probe: ConfirmProbe) -> list[Check]:
     """Run every check for one account. Stops at the first check that makes the rest moot."""
     from keyfolio.exchanges.pool import ConnectorPool
+    from keyfolio.services.accounts import refuse_manual
 
     with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
+    refuse_manual(spec, "check")
     credentials = app.vault().get(name)
     protect(credentials)
     checks: list[Check] = []

@@ -27,7 +27,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keyfolio.domain.accounts import AccountSpec
+from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec
 from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
 from keyfolio.errors import ExchangeError, KeyfolioError, StorageError
 from keyfolio.services.context import App, protect
@@ -41,8 +41,6 @@ __all__ = ["MANUAL_EXCHANGE", "ImportReport", "WalkCursor", "import_all", "impor
 
 logger = logging.getLogger(__name__)
 
-MANUAL_EXCHANGE = "manual"
-"""The exchange id of accounts whose trades and holdings are entered by hand."""
 
 _MAX_PAGES = 10_000  # per stream and run: a guard against a cursor that does not move
 

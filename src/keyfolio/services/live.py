@@ -220,7 +220,8 @@ class LiveEngine:
 
     def _load_specs(self) -> list[AccountSpec]:
         with self.app.db().session(read_only=True) as store:
-            return store.list_accounts(portfolio=self.portfolio)
+            specs = store.list_accounts(portfolio=self.portfolio)
+        return [spec for spec in specs if not spec.is_manual]  # entered by hand: no key
 
     async def _run(self, pool: ConnectorPool, hub: StreamHub) -> None:
         accounts = list(self._accounts.values())

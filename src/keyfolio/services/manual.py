@@ -279,9 +279,21 @@ def _manual_amounts(store: Store, name: str) -> dict[str, Decimal]:
     return {row.asset: row.amount for row in store.balances(account=name, include_excluded=True)}
 
 
-def _write_holdings(store: Store, name: str, amounts: Mapping[str, Decimal]) -> None:
+def _write_holdings(
+    store: Store, name: str, amounts: Mapping[str, Decimal]
+) -> tuple[SourceResult, datetime]:
     result = SourceResult(source=Source.TRADING, status=SourceStatus.OK, amounts=dict(amounts))
-    store.record_sync(name=name, results=[result], synced_at=datetime.now(UTC))
+    at = datetime.now(UTC)
+    store.record_sync(name=name, results=[result], synced_at=at)
+    return result, at
+
+
+def _snapshot(app: App, name: str, written: tuple[SourceResult, datetime]) -> None:
+    """Holdings count in the value history from the moment they are entered."""
+    from keyfolio.services.snapshots import record_snapshots
+
+    result, at = written
+    record_snapshots(app, account=name, results=[result], at=at)
 
 
 def _manual_spec(store: Store, name: str, portfolio: str | None) -> tuple[AccountSpec, bool]:
@@ -318,7 +330,8 @@ def add_holding(
         _spec, created = _manual_spec(store, account, portfolio)
         amounts = _manual_amounts(store, account)
         amounts[code] = amounts.get(code, Decimal(0)) + value
-        _write_holdings(store, account, amounts)
+        written = _write_holdings(store, account, amounts)
+    _snapshot(app, account, written)
     return amounts[code], created
 
 
@@ -356,7 +369,8 @@ def remove_holding(
                     hint="Leave out the amount to remove the whole holding.",
                 )
         amounts[code] = left
-        _write_holdings(store, account, amounts)
+        written = _write_holdings(store, account, amounts)
+    _snapshot(app, account, written)
     return left
 
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import SourceResult
 from keyfolio.errors import KeyfolioError, PricingError, StorageError
+from keyfolio.services.accounts import refuse_manual
 from keyfolio.services.context import App, protect
-from keyfolio.services.imports import MANUAL_EXCHANGE
 from keyfolio.services.pricing import refresh_prices
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ async def sync_accounts(
         accounts = (
             [store.get_account(name=name) for name in names] if names else store.list_accounts()
         )
-    accounts = [spec for spec in accounts if spec.exchange != MANUAL_EXCHANGE]
+    for spec in accounts if names else []:
+        refuse_manual(spec, "sync")
+    accounts = [spec for spec in accounts if not spec.is_manual]
     if not accounts:
         return SyncReport(outcomes=[])
     vault = app.vault()

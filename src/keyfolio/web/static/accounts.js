@@ -152,9 +152,11 @@
       KF.show(confirmBox, true);
     });
 
-    var syncButton = h("button", { type: "button", text: "Sync now", onclick: function () {
-      startSync([account.name], syncButton);
-    } });
+    var manual = account.exchange === "manual"; // holdings entered by hand: no key, no sync
+    var syncButton = manual ? null : h("button", { type: "button", text: "Sync now",
+      onclick: function () { startSync([account.name], syncButton); } });
+    var rotateButton = manual ? null : h("button", { type: "button", text: "Rotate key",
+      onclick: function () { KF.show(rotateForm, rotateForm.classList.contains("hidden")); } });
 
     var lastError = account.last_error
       ? h("div", { class: "last-error" },
@@ -171,7 +173,8 @@
         streamBadge(account.stream),
         account.import_balance ? null : h("span", { class: "badge badge-muted", text: "not counted" })),
       h("p", { class: "muted account-meta", text: [
-        String(account.exchange || "").toUpperCase(), account.region,
+        manual ? "entered by hand" : String(account.exchange || "").toUpperCase(),
+        manual ? null : account.region,
         "portfolio " + account.portfolio, account.key ? "key " + account.key : null,
       ].filter(Boolean).join(" \u00b7 ") }),
       h("dl", { class: "facts" },
@@ -184,11 +187,7 @@
           h("label", { for: prefix + "-import", text: "Import Balance" })),
         h("div", { class: "field-inline" },
           h("label", { for: prefix + "-portfolio", text: "Move to portfolio" }), move),
-        h("div", { class: "buttons" }, syncButton,
-          h("button", { type: "button", text: "Rotate key", onclick: function () {
-            KF.show(rotateForm, rotateForm.classList.contains("hidden"));
-          } }),
-          removeButton, confirmBox)),
+        h("div", { class: "buttons" }, syncButton, rotateButton, removeButton, confirmBox)),
       rotateForm,
       errorBox);
     return el;
