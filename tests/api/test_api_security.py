@@ -111,3 +111,9 @@ def test_server_thread_with_token_on_loopback(settings: Settings) -> None:
         ok = httpx.get(server.url + "/api/v1/health", headers={"Authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200 and ok.json()["status"] == "ok"
         assert "server" not in ok.headers
+
+
+def test_a_short_token_is_refused_even_on_loopback() -> None:
+    with pytest.raises(ConfigError, match="only 5 characters long") as info:
+        check_bind("127.0.0.1", "short")
+    assert "at least 16" in info.value.hint

@@ -44,6 +44,17 @@ def test_non_loopback_host_without_token_is_refused(tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert bad.returncode == 2 and "--poll-seconds" in bad.stderr
+    # --token takes no value (a token on the command line is visible to other users): it asks
+    # with a hidden prompt, which cannot happen without a terminal and without the variable.
+    no_tty = subprocess.run(
+        keyfolio("serve", "--host", "0.0.0.0", "--token"),
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert no_tty.returncode == 2 and "KEYFOLIO_API_TOKEN is not set" in no_tty.stderr
 
 
 def test_a_taken_port_is_an_error_with_a_hint(tmp_path: Path) -> None:

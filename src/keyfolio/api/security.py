@@ -55,16 +55,26 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+MIN_TOKEN_LENGTH = 16
+_HOW_TO_SET_A_TOKEN = (
+    "set a long random token with --token (a hidden prompt) or KEYFOLIO_API_TOKEN (e.g. "  # noqa: S105
+    "`export KEYFOLIO_API_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')`)"
+    "; every API request then needs `Authorization: Bearer TOKEN`."
+)
+
+
 def check_bind(host: str, token: str | None) -> None:
-    """Refuse to serve on a non-loopback address without a token."""
+    """Refuse a token too short to guess-proof, and a non-loopback address without a token."""
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"the API token is only {len(token)} characters long",
+            hint=f"Use at least {MIN_TOKEN_LENGTH}: {_HOW_TO_SET_A_TOKEN}",
+        )
     if is_loopback_host(host) or token:
         return
     raise ConfigError(
         f"refusing to serve on {host}: it is reachable from other machines and no API token is set",
-        hint="Keep the default --host 127.0.0.1, or set a long random token with --token or "
-        "KEYFOLIO_API_TOKEN (e.g. `export KEYFOLIO_API_TOKEN=$(python -c "
-        "'import secrets; print(secrets.token_urlsafe(32))')`); every API request then needs "
-        "`Authorization: Bearer TOKEN`.",
+        hint=f"Keep the default --host 127.0.0.1, or {_HOW_TO_SET_A_TOKEN}",
     )
 
 

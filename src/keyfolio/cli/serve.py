@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keyfolio.cli._context import console, err_console, state
+from keyfolio.cli._context import console, err_console, prompt_secret, state
 from keyfolio.errors import UsageError
 
 if TYPE_CHECKING:
@@ -58,6 +58,16 @@ def _open_when_ready(server: uvicorn.Server, url: str) -> None:
     threading.Thread(target=wait_and_open, name="keyfolio-open", daemon=True).start()
 
 
+def _token(settings: Settings, *, ask: bool) -> str | None:
+    """The API token: a hidden prompt with --token, else KEYFOLIO_API_TOKEN (never argv)."""
+    if ask:
+        return prompt_secret("API token", "KEYFOLIO_API_TOKEN").strip() or None
+    configured = settings.api_token
+    if configured is None:
+        return None
+    return configured.get_secret_value().strip() or None
+
+
 def serve_command(
     host: Annotated[
         str,
@@ -67,16 +77,14 @@ def serve_command(
     open_browser: Annotated[
         bool, typer.Option("--open", help="Open the dashboard in the default browser.")
     ] = False,
-    token: Annotated[
-        str | None,
+    ask_token: Annotated[
+        bool,
         typer.Option(
             "--token",
-            envvar="KEYFOLIO_API_TOKEN",
-            help="Require `Authorization: Bearer TOKEN` on the API (prefer KEYFOLIO_API_TOKEN: "
-            "a command-line value is visible to other local users).",
-            show_default=False,
+            help="Ask for an API token with a hidden prompt (or set KEYFOLIO_API_TOKEN); every "
+            "API request then needs `Authorization: Bearer TOKEN`. Needed off loopback.",
         ),
-    ] = None,
+    ] = False,
     poll_seconds: Annotated[
         float | None,
         typer.Option(
@@ -106,7 +114,7 @@ def serve_command(
     settings = state.settings()
     if poll_seconds is not None:
         settings = settings.model_copy(update={"poll_seconds": poll_seconds})
-    token = token.strip() if token else None
+    token = _token(settings, ask=ask_token)
     check_bind(host, token)
     settings.ensure_home()
     setup_logging(debug=state.debug, log_file=settings.log_path)
