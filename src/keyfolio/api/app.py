@@ -13,6 +13,7 @@ Content-Security-Policy rules out the CDN-hosted Swagger UI.
 
 from __future__ import annotations
 
+import gc
 import html
 import logging
 from collections.abc import AsyncIterator
@@ -57,6 +58,11 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     state: ServerState = api.state.keyfolio
     state.streams.reopen()
     await state.live.start()
+    # Everything imported and built so far lives as long as the server: take it out of the
+    # garbage collector's generations, so a collection after a request only scans what the
+    # request made (bench/api.py: the summary's p95 drops from ~70 ms to ~40 ms).
+    gc.collect()
+    gc.freeze()
     try:
         yield
     finally:

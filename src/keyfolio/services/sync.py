@@ -123,11 +123,16 @@ async def sync_accounts(
 
 def _record_snapshots(app: App, outcomes: list[SyncOutcome]) -> None:
     """After the prices: one snapshot set per OK source, then compaction when it is due."""
-    from keyfolio.services.snapshots import maybe_compact, record_snapshots
+    from keyfolio.services.snapshots import maybe_compact, record_snapshot_batch
 
-    for outcome in outcomes:
-        if outcome.results and outcome.at is not None:
-            record_snapshots(app, account=outcome.account, results=outcome.results, at=outcome.at)
+    record_snapshot_batch(
+        app,
+        [
+            (outcome.account, outcome.results, outcome.at)
+            for outcome in outcomes
+            if outcome.results and outcome.at is not None
+        ],
+    )
     maybe_compact(app)
 
 
