@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 import httpx
+from cli_support import base_state, control  # noqa: F401 - control is re-exported for the API tests
 
 PASSWORD = "api-vault-pw-PLANTED-41c7"
 TOKEN = "api-token-PLANTED-8f2e6d1c"
@@ -67,25 +66,14 @@ def credentials(creds: dict[str, str]) -> dict[str, str]:
 
 
 def state_data() -> dict[str, Any]:
+    """cli_support's accounts and tickers (alice in all four sources, bob with 2 BTC) with
+    this package's own planted keys."""
+
     def key(creds: dict[str, str], **extra: Any) -> dict[str, Any]:
         return {**creds, "perm": "read_only", "account": "alice", "label": "tracker", **extra}
 
-    empty: dict[str, Any] = {
-        "funding": {},
-        "savings": {},
-        "onchain_earn": [],
-        "fills": [],
-        "deposits": [],
-        "withdrawals": [],
-    }
     return {
-        "tickers": {
-            "BTC-USDT": {"last": "60000", "open24h": "58000"},
-            "ETH-USDT": {"last": "3000"},
-            "SOL-USDT": {"last": "150"},
-            "XYZ-USDC": {"last": "2"},
-            "ABC-BTC": {"last": "0.0001"},
-        },
+        **base_state(),
         "keys": [
             key(READ_KEY),
             key(ALICE2_KEY),
@@ -93,36 +81,7 @@ def state_data() -> dict[str, Any]:
             key(EEA_KEY, region="eea"),
             key(BOB_KEY, account="bob"),
         ],
-        "accounts": {
-            "alice": {
-                "trading": {"BTC": "0.5", "USDT": "1000", "ABC": "100"},
-                "funding": {"ETH": "2", "USDT": "50", "NOMARKET": "7"},
-                "savings": {"USDT": "500", "XYZ": "10"},
-                "onchain_earn": [
-                    {
-                        "ccy": "SOL",
-                        "amt": "10",
-                        "productId": "1234",
-                        "protocol": "Solana staking",
-                        "apy": "0.07",
-                    }
-                ],
-                "fills": [],
-                "deposits": [],
-                "withdrawals": [],
-            },
-            "bob": {**empty, "trading": {"BTC": "2"}},
-        },
     }
-
-
-def control(url: str, path: str, payload: dict[str, Any]) -> Any:
-    """POST to the sandbox's control API."""
-    request = urllib.request.Request(
-        url + path, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 class Recorder:

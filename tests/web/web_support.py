@@ -6,6 +6,8 @@ import json
 import urllib.request
 from typing import Any
 
+from cli_support import base_state as cli_base_state
+
 PASSWORD = "vault-pw-for-web-tests-4e7a"
 READ_KEY = {
     "apiKey": "web-ro-key-3c9d1e",
@@ -24,48 +26,16 @@ ALICE_TOTAL = "$39,670.00"
 
 
 def base_state() -> dict[str, Any]:
-    """Two accounts: alice (assets in all four sources) and bob (2 BTC)."""
-
-    def key(creds: dict[str, str], account: str) -> dict[str, Any]:
-        return {**creds, "perm": "read_only", "account": account, "label": "tracker"}
-
-    def empty() -> dict[str, Any]:
-        return {"fills": [], "deposits": [], "withdrawals": []}
-
-    return {
-        "tickers": {
-            "BTC-USDT": {"last": "60000", "open24h": "58000"},
-            "ETH-USDT": {"last": "3000", "open24h": "3100"},
-            "SOL-USDT": {"last": "150", "open24h": "140"},
-            "XYZ-USDC": {"last": "2"},
-            "ABC-BTC": {"last": "0.0001"},
-        },
-        "keys": [key(READ_KEY, "alice"), key(BOB_KEY, "bob")],
-        "accounts": {
-            "alice": {
-                "trading": {"BTC": "0.5", "USDT": "1000", "ABC": "100"},
-                "funding": {"ETH": "2", "USDT": "50", "NOMARKET": "7"},
-                "savings": {"USDT": "500", "XYZ": "10"},
-                "onchain_earn": [
-                    {
-                        "ccy": "SOL",
-                        "amt": "10",
-                        "productId": "1234",
-                        "protocol": "Solana staking",
-                        "apy": "0.07",
-                    }
-                ],
-                **empty(),
-            },
-            "bob": {
-                "trading": {"BTC": "2"},
-                "funding": {},
-                "savings": {},
-                "onchain_earn": [],
-                **empty(),
-            },
-        },
-    }
+    """cli_support's state (alice in all four sources, bob with 2 BTC) with 24h opens for the
+    movers and the holdings' 24h column."""
+    state = cli_base_state()
+    state["tickers"]["ETH-USDT"]["open24h"] = "3100"
+    state["tickers"]["SOL-USDT"]["open24h"] = "140"
+    state["keys"] = [
+        {**creds, "perm": "read_only", "account": account, "label": "tracker"}
+        for creds, account in ((READ_KEY, "alice"), (BOB_KEY, "bob"))
+    ]
+    return state
 
 
 def post(url: str, body: dict[str, Any] | None = None) -> Any:

@@ -20,6 +20,7 @@ from sqlalchemy.sql import Executable
 from keyfolio.domain.history import LedgerEntry, Trade, TradeSide, Transfer, TransferKind
 from keyfolio.errors import NotFoundError, StorageError
 from keyfolio.storage._errors import translate_errors
+from keyfolio.storage._lookup import account_ids
 from keyfolio.storage._types import as_utc, to_text
 from keyfolio.storage.tables import ASSET_LENGTH, AccountRow
 from keyfolio.storage.tables_history import (
@@ -97,20 +98,7 @@ class HistoryRepo:
     # -- helpers ------------------------------------------------------------------------
 
     def _account_ids(self, names: Iterable[str]) -> dict[str, int]:
-        wanted = sorted(set(names))
-        found = {
-            name: id_
-            for id_, name in self._session.execute(
-                select(AccountRow.id, AccountRow.name).where(AccountRow.name.in_(wanted))
-            )
-        }
-        missing = [name for name in wanted if name not in found]
-        if missing:
-            raise NotFoundError(
-                f"No account named {missing[0]!r}",
-                hint="List accounts with `keyfolio account list`.",
-            )
-        return found
+        return account_ids(self._session, names)
 
     def _account_id(self, name: str) -> int:
         return self._account_ids([name])[name]

@@ -27,8 +27,8 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from keyfolio.domain.history import Snapshot
-from keyfolio.errors import NotFoundError
 from keyfolio.storage._errors import translate_errors
+from keyfolio.storage._lookup import account_ids
 from keyfolio.storage._types import as_utc, to_text
 from keyfolio.storage.tables import ASSET_LENGTH, AccountRow
 from keyfolio.storage.tables_snapshots import MaintenanceRow, SnapshotRow, SnapshotSetRow
@@ -185,20 +185,7 @@ class SnapshotRepo:
         self._ids: dict[str, int] = {}  # account ids already looked up by record()
 
     def _account_ids(self, names: Iterable[str]) -> dict[int, str]:
-        wanted = sorted(set(names))
-        found = {
-            name: account_id
-            for account_id, name in self._session.execute(
-                select(AccountRow.id, AccountRow.name).where(AccountRow.name.in_(wanted))
-            )
-        }
-        missing = [name for name in wanted if name not in found]
-        if missing:
-            raise NotFoundError(
-                f"No account named {missing[0]!r}",
-                hint="List accounts with `keyfolio account list`.",
-            )
-        return {account_id: name for name, account_id in found.items()}
+        return {id_: name for name, id_ in account_ids(self._session, names).items()}
 
     # -- writing ------------------------------------------------------------------------
 
