@@ -19,7 +19,7 @@ pg_bin() {
 
 as_pg() {
     if [ "$(id -u)" -eq 0 ]; then
-        su postgres -s /bin/sh -c "$*"
+        su postgres -s /bin/sh -c "cd / && $*"
     else
         sh -c "$*"
     fi
