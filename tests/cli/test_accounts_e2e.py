@@ -211,6 +211,7 @@ def test_wrong_vault_password(linked: Runner) -> None:
     result = linked("sync", password="not-the-password")
     assert result.returncode == 2
     assert "Error: could not unlock the vault" in result.stderr and "Hint:" in result.stderr
+    assert "read from KEYFOLIO_PASSWORD" in result.stderr  # the runner passes it that way
 
 
 def test_account_list_shows_sources_and_flag(linked: Runner) -> None:

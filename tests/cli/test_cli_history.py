@@ -92,6 +92,9 @@ def test_history_mistakes_exit_2_with_a_hint(home: Path) -> None:
     assert "Unknown window '2w'" in bad.stderr and "1h, 24h, 7d" in bad.stderr
     missing = kf("history", "--portfolio", "nope")
     assert missing.returncode != 0 and "No portfolio named 'nope'" in missing.stderr
+    never = kf("history", "--asset", "NOPE")
+    assert never.returncode == 1 and "portfolio 'main' has never held NOPE" in never.stderr
+    assert "Hint: `keyfolio show` lists the assets held" in never.stderr
 
 
 def test_db_compact(home: Path) -> None:

@@ -56,6 +56,18 @@ def test_csv_import_reports_every_bad_row_then_imports_once(linked: Runner, tmp_
     assert missing.returncode != 0 and "nobody" in missing.stderr
 
 
+def test_csv_short_rows_and_an_empty_file_say_so(linked: Runner, tmp_path: Path) -> None:
+    short = tmp_path / "short.csv"
+    short.write_text("time,pair,side,amount,price\n2025-01-01T00:00:00Z,BTC-USDT,buy,0.1\n")
+    result = linked("import", "csv", str(short), "--account", "alice")
+    assert result.returncode == 2 and "line 2: missing field(s): price" in result.stderr
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    result = linked("import", "csv", str(empty), "--account", "alice")
+    assert result.returncode == 2 and "Error: the CSV file is empty" in result.stderr
+    assert "Hint: Start it with the header line" in result.stderr
+
+
 def test_trade_add_and_list(kf: Runner) -> None:
     args = ("trade", "add", "--account", "ledger", "--pair", "btc-usdt", "--side", "buy")
     added = kf(*args, "--amount", "0.1", "--price", "60000", "--fee", "1", "--at",

@@ -198,9 +198,13 @@ def move(
     ],
 ) -> None:
     """Move an account to another portfolio."""
-    from keyfolio.services.accounts import move_account
+    from keyfolio.services.accounts import get_account, move_account
 
-    move_account(state.app(), name, portfolio)
+    app_ = state.app()
+    if get_account(app_, name).portfolio == portfolio:
+        console.print(f"'{name}' is already in portfolio '{portfolio}'.")
+        return
+    move_account(app_, name, portfolio)
     console.print(f"Moved '{name}' to portfolio '{portfolio}'.")
 
 

@@ -7,6 +7,7 @@ so `keyfolio --help` stays instant.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -28,7 +29,7 @@ from keyfolio.cli._context import err_console
 from keyfolio.cli._context import state as _state
 from keyfolio.cli.sandbox import sandbox_command
 from keyfolio.cli.serve import serve_command
-from keyfolio.errors import KeyfolioError
+from keyfolio.errors import KeyfolioError, VaultDecryptError
 from keyfolio.logging import redact
 
 try:  # typer >= 0.20 vendors click as typer._click
@@ -127,7 +128,10 @@ def run(argv: list[str] | None = None) -> None:
             _state.close()
     except KeyfolioError as exc:
         _print_traceback()
-        _print_error(exc.message, exc.hint)
+        hint = exc.hint
+        if isinstance(exc, VaultDecryptError) and os.environ.get("KEYFOLIO_PASSWORD") is not None:
+            hint += " The password was read from KEYFOLIO_PASSWORD: check that variable."
+        _print_error(exc.message, hint)
         raise SystemExit(exc.exit_code) from None
     except click_exceptions.NoArgsIsHelpError:
         raise SystemExit(0) from None  # typer has printed the help already

@@ -171,10 +171,7 @@ def _print_imports(report: SyncReport) -> None:
         if imported.skipped:
             continue
         if imported.total_new:
-            counts = ", ".join(
-                f"{count} {kind.value}" for kind, count in sorted(imported.new.items()) if count
-            )
-            console.print(f"{imported.account}: history +{counts}")
+            console.print(f"{imported.account}: imported {imported.summary()}")
         for error in imported.errors:
             err_console.print(
                 f"[yellow]Warning:[/] {imported.account}: history import: {escape(error.message)}"

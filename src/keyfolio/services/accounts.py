@@ -21,7 +21,7 @@ from keyfolio.errors import (
     UsageError,
 )
 from keyfolio.services.context import App, protect
-from keyfolio.services.imports import import_history
+from keyfolio.services.imports import describe_counts, import_history
 from keyfolio.services.pricing import refresh_prices
 from keyfolio.services.snapshots import record_snapshots
 
@@ -60,7 +60,7 @@ class LinkReport:
         notes = []
         if self.key.verified and self.key.is_ip_bound:
             notes.append(f"The key is bound to IP {', '.join(self.key.ip_whitelist)}: good.")
-        imported = ", ".join(f"{count} {kind}" for kind, count in self.history_new.items() if count)
+        imported = describe_counts(self.history_new)
         if imported:
             notes.append(f"History imported: {imported}.")
         return notes

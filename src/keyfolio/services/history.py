@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from keyfolio.analytics.series import Reading, SeriesPoint, carry_forward, downsample, thin
 from keyfolio.analytics.windows import WINDOWS, parse_window
 from keyfolio.domain.money import ZERO, format_amount
+from keyfolio.errors import NotFoundError
 from keyfolio.services.context import App
 from keyfolio.storage.snapshots import SetReading, retention_bucket, retention_bucketer
 
@@ -110,6 +111,13 @@ def value_series(
     with app.db().session(read_only=True) as store:
         name, accounts = _scope(store, portfolio=portfolio, account=account)
         repo = store.snapshots
+        if asset is not None and accounts and not repo.held(accounts=accounts, asset=asset):
+            where = f"account '{account}'" if account else f"portfolio '{name}'"
+            raise NotFoundError(
+                f"{where} has never held {asset}",
+                hint="`keyfolio show` lists the assets held (asset codes as the exchange "
+                "spells them, e.g. BTC).",
+            )
         initial: list[SetReading] = []
         if length is None:
             oldest = repo.first_at(accounts=accounts) if accounts else None

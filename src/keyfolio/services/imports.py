@@ -37,7 +37,14 @@ if TYPE_CHECKING:
     from keyfolio.exchanges.history import HistoryRecord, HistoryStream
     from keyfolio.exchanges.pool import ConnectorPool
 
-__all__ = ["MANUAL_EXCHANGE", "ImportReport", "WalkCursor", "import_all", "import_history"]
+__all__ = [
+    "MANUAL_EXCHANGE",
+    "ImportReport",
+    "WalkCursor",
+    "describe_counts",
+    "import_all",
+    "import_history",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +71,29 @@ class ImportReport:
     def total_new(self) -> int:
         """New records of every kind."""
         return sum(self.new.values())
+
+    def summary(self) -> str:
+        """The new records in words, e.g. ``10 trades, 1 deposit, 23 ledger entries``."""
+        return describe_counts({kind.value: count for kind, count in self.new.items()})
+
+
+_NOUNS = {
+    "trades": ("trade", "trades"),
+    "deposits": ("deposit", "deposits"),
+    "withdrawals": ("withdrawal", "withdrawals"),
+    "ledger": ("ledger entry", "ledger entries"),
+}
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """``{"trades": 10, "deposits": 1}`` -> ``10 trades, 1 deposit`` (zero counts left out)."""
+    parts = []
+    for kind in ("trades", "deposits", "withdrawals", "ledger"):
+        count = counts.get(kind, 0)
+        if count:
+            one, many = _NOUNS[kind]
+            parts.append(f"{count} {one if count == 1 else many}")
+    return ", ".join(parts)
 
 
 @dataclass

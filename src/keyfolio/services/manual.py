@@ -152,6 +152,12 @@ def _trade(
 
 def parse_trades_csv(text: str, *, account: str) -> list[Trade]:
     """Every row of a trades CSV as a Trade; ``UsageError`` listing every bad row otherwise."""
+    if not text.lstrip("\ufeff").strip():
+        raise UsageError(
+            "the CSV file is empty",
+            hint="Start it with the header line time,pair,side,amount,price (optional: fee, "
+            "fee_asset, trade_id); see docs/import.md.",
+        )
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [name.strip().lower() for name in reader.fieldnames or []]
     missing = [name for name in _REQUIRED if name not in header]
@@ -172,6 +178,10 @@ def parse_trades_csv(text: str, *, account: str) -> list[Trade]:
         fields = {key: (value or "").strip() for key, value in row.items() if key is not None}
         if not any(fields.values()):
             continue  # a blank line
+        short = [name for name in _REQUIRED if name in header and row.get(name) is None]
+        if short:
+            problems.append(f"line {line}: missing field(s): {', '.join(short)}")
+            continue
         content = tuple(fields.get(name, "") for name in CSV_COLUMNS)
         try:
             trades.append(_trade(account, fields, origin="csv", occurrence=seen[content]))

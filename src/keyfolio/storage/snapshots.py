@@ -299,6 +299,20 @@ class SnapshotRepo:
         )
 
     @_guarded
+    def held(self, *, accounts: Sequence[str], asset: str) -> bool:
+        """Whether any snapshot of ``accounts`` ever had ``asset`` (an index seek)."""
+        ids = self._account_ids(accounts)
+        if not ids:
+            return False
+        found = self._session.execute(
+            select(SnapshotRow.id)
+            .join(SnapshotSetRow, SnapshotRow.set_id == SnapshotSetRow.id)
+            .where(SnapshotRow.asset == asset, SnapshotSetRow.account_id.in_(ids))
+            .limit(1)
+        ).first()
+        return found is not None
+
+    @_guarded
     def totals_at(
         self, *, accounts: Sequence[str], bounds: Sequence[tuple[datetime, bool]]
     ) -> list[Decimal | None]:

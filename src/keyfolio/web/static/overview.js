@@ -140,9 +140,9 @@
       var share = D.share(slice.value, D.plain(total), 1);
       slice.share = share ? D.plain(share) : "0";
     });
-    var count = (summary.holdings || []).length;
+    var count = priced.length; // the donut shows value: unpriced assets are not in it
     window.KFCharts.donut($("donut"), $("alloc-legend"), slices,
-      count === 1 ? "1 asset" : count + " assets");
+      count === 1 ? "1 priced asset" : count + " priced assets");
     if (!slices.length) {
       $("alloc-legend").appendChild(h("li", { class: "muted", text: "Nothing priced yet." }));
     }
