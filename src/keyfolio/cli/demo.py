@@ -81,7 +81,10 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
         "bound to your IP.\n"
         "2. keyfolio account add okx --name main   [dim](add --region eea for my.okx.com, "
         "--region us for app.okx.com)[/]\n"
-        "3. keyfolio sync && keyfolio show"
+        "3. keyfolio sync && keyfolio show   [dim](then: keyfolio history, keyfolio pnl, "
+        "keyfolio watch)[/]\n"
+        "4. keyfolio serve --open   [dim](the dashboard; `keyfolio sandbox` serves this demo's "
+        "account to try it offline)[/]"
     )
 
 
