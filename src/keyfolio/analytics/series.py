@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
+from typing import NamedTuple
 
 __all__ = [
     "MAX_POINTS",
@@ -43,8 +44,7 @@ class SeriesPoint:
     amount: Decimal | None = None
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):  # a tuple: built 20,000 times per 1-year series
     """One key's value (and amount, for single-asset series) as read at ``at``."""
 
     at: datetime

@@ -20,9 +20,9 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
 
-from sqlalchemy import Select, and_, delete, func, insert, select
+from sqlalchemy import Select, String, and_, delete, func, insert, select, type_coerce
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,15 @@ DAILY_AFTER = timedelta(days=90)
 """Sets older than this (floored to the day) keep one per (account, source) and UTC day."""
 _SOURCE_LENGTH = 32
 _CHUNK = 500
+
+
+def _utc(value: datetime | str) -> datetime:
+    """A stored time as read untyped: SQLite's naive UTC text, or a driver's datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 _ZERO = Decimal(0)
 
 P = ParamSpec("P")
@@ -73,8 +82,7 @@ class SnapshotSet:
     unpriced: bool
 
 
-@dataclass(frozen=True)
-class SetReading:
+class SetReading(NamedTuple):  # a tuple: built 20,000 times per 1-year series
     """One set's value, as a series reading: the set's total, or one asset's value (and
     amount) in it — zero for an asset the set does not hold."""
 
@@ -417,11 +425,14 @@ class SnapshotRepo:
     ) -> list[SetReading]:
         query: Select[*tuple[Any, ...]]
         if asset is None:
+            # The whole-portfolio series reads every set of its window (20,000 for a year of
+            # 50 accounts): the time and total come back untyped and are parsed here, with
+            # fromisoformat and Decimal, which is twice as fast as the typed columns' processors.
             query = select(
                 SnapshotSetRow.account_id,
                 SnapshotSetRow.source,
-                SnapshotSetRow.at,
-                SnapshotSetRow.total_value,
+                type_coerce(SnapshotSetRow.at, String),
+                type_coerce(SnapshotSetRow.total_value, String),
             )
         else:
             query = select(
@@ -439,14 +450,17 @@ class SnapshotRepo:
         else:
             query = query.where(condition)
         query = query.order_by(SnapshotSetRow.at, SnapshotSetRow.account_id, SnapshotSetRow.source)
+        # Core execution on the session's connection (same transaction): plain rows, without
+        # the ORM's per-row loading machinery, which costs more than the query itself here.
+        rows = self._session.connection().execute(query)
         if asset is None:
             return [
-                SetReading(ids[account_id], source, at, total)
-                for account_id, source, at, total in self._session.execute(query)
+                SetReading(ids[account_id], source, _utc(at), Decimal(total))
+                for account_id, source, at, total in rows
             ]
         return [
             SetReading(ids[account_id], source, at, value or _ZERO, amount or _ZERO)
-            for account_id, source, at, value, amount in self._session.execute(query)
+            for account_id, source, at, value, amount in rows
         ]
 
     @_guarded
