@@ -238,3 +238,12 @@ def test_summary_extras_from_history(app: App) -> None:
         {"asset": "BTC", "change_pct": "20", "value": "30000", "window": "24h", "basis": "history"}
     ]
     assert extras["top_losers"] == []
+
+
+def test_positions_ranked_by_unrealized_pnl(app: App) -> None:
+    data = pnl_to_json(pnl_report(app))
+    # a holds 0.5 BTC of the lot bought at 40000 + 20 fee: basis 20010, value 30000.
+    assert data["top_pnl_gainers"] == [
+        {"asset": "BTC", "pnl": "9990", "pct": "49.93", "value": "30000"}
+    ]
+    assert data["top_pnl_losers"] == []  # b's ETH has an unknown basis: not ranked

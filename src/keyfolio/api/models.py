@@ -335,6 +335,15 @@ class PnlFlag(_Out):
     message: str
 
 
+class PnlRank(_Out):
+    """A held position ranked by its unrealized P/L (USD), worth at least 1 USD."""
+
+    asset: str
+    pnl: DecimalStr | None
+    pct: DecimalStr | None
+    value: DecimalStr | None
+
+
 class PnlOut(_Out):
     """The `keyfolio pnl --json` document (fields it lacks are left out)."""
 
@@ -345,3 +354,5 @@ class PnlOut(_Out):
     total_unrealized: DecimalStr | None
     flags: list[PnlFlag] | None = None
     notes: list[str] | None = None
+    top_pnl_gainers: list[PnlRank] | None = None
+    top_pnl_losers: list[PnlRank] | None = None

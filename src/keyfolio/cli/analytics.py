@@ -59,6 +59,18 @@ def render_pnl(report: PnlReport, *, portfolio: str) -> None:
         f"[bold]Total realized: {_signed(report.total_realized)} USD   "
         f"unrealized: {_signed(report.total_unrealized)} USD[/]"
     )
+    from keyfolio.services.analytics import pnl_rankings_json
+
+    ranks = pnl_rankings_json(report)
+    for title, key in (
+        ("Top P/L gainers", "top_pnl_gainers"),
+        ("Top P/L losers", "top_pnl_losers"),
+    ):
+        if ranks[key]:
+            listed = ", ".join(
+                f"{escape(r['asset'])} {_signed(Decimal(r['pnl']))} USD" for r in ranks[key]
+            )
+            console.print(f"{title} (unrealized, held positions): {listed}")
     if report.flags:
         console.print(
             "[yellow]⚑[/] Incomplete P/L: the amounts below are [bold]not[/] counted as zero "

@@ -21,7 +21,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from keyfolio.analytics.changes import Change, change_between, open24h_value
-from keyfolio.analytics.movers import DEFAULT_THRESHOLD, HeldAsset, Mover, top_movers
+from keyfolio.analytics.movers import (
+    DEFAULT_THRESHOLD,
+    HeldAsset,
+    Mover,
+    PnlMover,
+    pnl_movers,
+    top_movers,
+)
 from keyfolio.analytics.pnl import CASH_ASSETS, SPOT_TYPES, CostMethod, PnlReport, compute_pnl
 from keyfolio.analytics.windows import WINDOWS, parse_window
 from keyfolio.domain.history import Trade
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
     from keyfolio.storage import Store
 
 __all__ = [
+    "pnl_rankings_json",
     "RATE_WINDOW",
     "change_to_json",
     "changes",
@@ -183,6 +191,27 @@ def pnl_to_json(report: PnlReport) -> dict[str, Any]:
             for flag in report.flags
         ],
         "notes": report.notes,
+        **pnl_rankings_json(report),
+    }
+
+
+def pnl_rankings_json(report: PnlReport) -> dict[str, Any]:
+    """The second ranking of the issue: held positions by unrealized P/L in USD (worth at
+    least 1 USD, 5 each): ``{"top_pnl_gainers": [...], "top_pnl_losers": [...]}`` with
+    ``{"asset", "pnl", "pct", "value"}``."""
+    gainers, losers = pnl_movers(report)
+
+    def row(mover: PnlMover) -> dict[str, Any]:
+        return {
+            "asset": mover.asset,
+            "pnl": _usd(mover.pnl),
+            "pct": _amount(mover.pct),
+            "value": _usd(mover.value),
+        }
+
+    return {
+        "top_pnl_gainers": [row(m) for m in gainers],
+        "top_pnl_losers": [row(m) for m in losers],
     }
 
 
