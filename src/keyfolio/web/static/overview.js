@@ -142,7 +142,7 @@
     });
     var count = priced.length; // the donut shows value: unpriced assets are not in it
     window.KFCharts.donut($("donut"), $("alloc-legend"), slices,
-      count === 1 ? "1 priced asset" : count + " priced assets");
+      count === 1 ? "1 asset" : count + " assets");
     if (!slices.length) {
       $("alloc-legend").appendChild(h("li", { class: "muted", text: "Nothing priced yet." }));
     }
