@@ -205,10 +205,19 @@
       KF.api("GET", "/accounts"),
       KF.api("GET", "/portfolios").catch(function () { return []; }),
     ]).then(function (results) {
+      if (editing()) { // the user opened a form while the request was out: keep their input
+        refresh();
+        return;
+      }
       portfolios = (results[1] || []).map(function (item) { return item.name; });
       KF.notice(null);
       render(results[0] || []);
     }, KF.notice);
+  }
+
+  /** A rotate form or a removal confirmation is open: re-rendering would throw it away. */
+  function editing() {
+    return document.querySelector(".rotate:not(.hidden), .confirm:not(.hidden)") !== null;
   }
 
   function pollTask(id, button) {
@@ -244,7 +253,7 @@
 
   /** Live refresh, postponed while the user is typing a new key or confirming a removal. */
   var refresh = KF.debounce(function again() {
-    if (document.querySelector(".rotate:not(.hidden), .confirm:not(.hidden)")) {
+    if (editing()) {
       setTimeout(again, 2000);
       return;
     }
