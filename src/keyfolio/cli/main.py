@@ -90,23 +90,24 @@ def main(
     _state.home_explicit = source is not None and source.name == "COMMANDLINE"
 
 
+# In the order a new user meets them (`keyfolio --help` lists them so).
 app.command("demo")(views_cli.demo_command)
+app.add_typer(accounts_cli.app, name="account")
 app.command("sync")(views_cli.sync_command)
 app.command("show")(views_cli.show_command)
+app.command("history")(history_cli.history_command)
 app.command("pnl")(analytics_cli.pnl_command)
-app.command("doctor")(views_cli.doctor_command)
-app.command("exchanges")(views_cli.exchanges_command)
-app.command("sandbox")(sandbox_command)
 app.command("watch")(live_cli.watch_command)
 app.command("serve")(serve_command)
-app.add_typer(accounts_cli.app, name="account")
 app.add_typer(portfolios_cli.app, name="portfolio")
-app.add_typer(vault_cli.app, name="vault")
 app.add_typer(imports_cli.import_app, name="import")
 app.add_typer(imports_cli.trade_app, name="trade")
 app.add_typer(imports_cli.holding_app, name="holding")
-app.command("history")(history_cli.history_command)
+app.command("doctor")(views_cli.doctor_command)
+app.command("exchanges")(views_cli.exchanges_command)
+app.add_typer(vault_cli.app, name="vault")
 app.add_typer(history_cli.db_app, name="db")
+app.command("sandbox")(sandbox_command)
 
 
 def _print_error(message: str, hint: str | None) -> None:

@@ -45,7 +45,7 @@ def sandbox_command(
         bool, typer.Option("--no-rate-limit", help="Turn off OKX's per-key rate limits.")
     ] = False,
 ) -> None:
-    """Run an OKX V5 look-alike (REST + WebSocket) on loopback, from a state file.
+    """Run an OKX V5 look-alike (REST + WebSocket) on loopback (the demo account by default).
 
     Prints `keyfolio sandbox listening on http://HOST:PORT` when ready; stops on Ctrl-C or SIGTERM.
     Point ccxt or python-okx at that URL with any key from the state file, or link it:

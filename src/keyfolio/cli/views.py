@@ -287,7 +287,7 @@ def exchanges_command() -> None:
 
 
 def demo_command() -> None:
-    """Run the offline demo: a local OKX sandbox, a refused key, a linked key, a sync, a trade.
+    """Run the offline demo: a refused key, a linked one, a sync, a trade, the 24h change, P/L.
 
     It uses a temporary data directory (KEYFOLIO_HOME is ignored) unless --home names a new
     one, so your own data is never touched.
