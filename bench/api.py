@@ -15,26 +15,22 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from _history import ACCOUNTS, ASSETS, SOURCES, account_name, write_year_of_snapshots
 
 from keyfolio.api.server import ServerThread
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec
-from keyfolio.domain.balances import Source, SourceResult, SourceStatus
+from keyfolio.domain.balances import SourceResult, SourceStatus
 from keyfolio.domain.records import Price
 from keyfolio.services.context import App
 from keyfolio.services.history import value_series
-from keyfolio.services.snapshots import snapshot_rows
 from keyfolio.services.summary import portfolio_summary
 
-ACCOUNTS = 50
-SOURCES = list(Source)  # 4
-SETS_PER_SOURCE = 100
-ASSETS = ["BTC", "ETH", "SOL", "USDT", "XYZ"]
 REQUESTS = 200
 WARMUP = 10
 GOAL_MS = 50.0
@@ -50,13 +46,11 @@ def build(settings: Settings) -> int:
         Price("SOL", Decimal("150.125"), "okx:SOL-USDT", now),
         Price("USDT", Decimal(1), "par", now),
     ]
-    step = timedelta(days=365) / SETS_PER_SOURCE
-    written = 0
     with app.db().session() as store:
         store.upsert_prices(prices=prices)
         stored = store.prices()
         for index in range(ACCOUNTS):
-            name = f"acct{index:02d}"
+            name = account_name(index)
             store.add_account(spec=AccountSpec(exchange="okx", name=name))
             current = [
                 SourceResult(
@@ -67,19 +61,7 @@ def build(settings: Settings) -> int:
                 for source in SOURCES
             ]
             store.record_sync(name=name, results=current, synced_at=now)
-        repo = store.snapshots
-        for index in range(ACCOUNTS):
-            name = f"acct{index:02d}"
-            for offset, source in enumerate(SOURCES):
-                for n in range(SETS_PER_SOURCE):
-                    at = now - timedelta(days=365) + step * n + timedelta(minutes=index + offset)
-                    amounts = {
-                        asset: Decimal(n + 1 + k) / Decimal(1000) for k, asset in enumerate(ASSETS)
-                    }
-                    result = SourceResult(source, SourceStatus.OK, amounts)
-                    rows = snapshot_rows(account=name, result=result, at=at, prices=stored)
-                    repo.record(account=name, source=source.value, at=at, rows=rows)
-                    written += len(rows)
+        written = write_year_of_snapshots(store, stored, now=now)
     app.close()
     return written
 

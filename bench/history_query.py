@@ -17,18 +17,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from _history import (
+    ACCOUNTS,
+    SETS_PER_SOURCE,
+    SOURCES,
+    account_name,
+    write_year_of_snapshots,
+)
+
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec
-from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.records import Price
 from keyfolio.services.context import App
 from keyfolio.services.history import value_at, value_series
-from keyfolio.services.snapshots import snapshot_rows
 
-ACCOUNTS = 50
-SOURCES = list(Source)  # 4
-SETS_PER_SOURCE = 100
-ASSETS = ["BTC", "ETH", "SOL", "USDT", "XYZ"]
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 RUNS = 5
 
@@ -41,27 +43,12 @@ def build(app: App) -> int:
         Price("SOL", Decimal("150.125"), "okx:SOL-USDT", NOW),
         Price("USDT", Decimal(1), "par", NOW),
     ]
-    step = timedelta(days=365) / SETS_PER_SOURCE
-    rows_written = 0
     with app.db().session() as store:
         store.upsert_prices(prices=prices)
         stored = store.prices()
         for index in range(ACCOUNTS):
-            store.add_account(spec=AccountSpec(exchange="okx", name=f"acct{index:02d}"))
-        repo = store.snapshots
-        for index in range(ACCOUNTS):
-            name = f"acct{index:02d}"
-            for offset, source in enumerate(SOURCES):
-                for n in range(SETS_PER_SOURCE):
-                    at = NOW - timedelta(days=365) + step * n + timedelta(minutes=index + offset)
-                    amounts = {
-                        asset: Decimal(n + 1 + k) / Decimal(1000) for k, asset in enumerate(ASSETS)
-                    }
-                    result = SourceResult(source, SourceStatus.OK, amounts)
-                    rows = snapshot_rows(account=name, result=result, at=at, prices=stored)
-                    repo.record(account=name, source=source.value, at=at, rows=rows)
-                    rows_written += len(rows)
-    return rows_written
+            store.add_account(spec=AccountSpec(exchange="okx", name=account_name(index)))
+        return write_year_of_snapshots(store, stored, now=NOW)
 
 
 def timed(label: str, query: Callable[[], object]) -> object:
