@@ -7,15 +7,17 @@ Nothing of SQLAlchemy leaves ``keyfolio.storage``: ``translate_errors()`` turns
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import exc as sa_exc
 
 from keyfolio.errors import ConflictError, StorageError
 
-__all__ = ["describe", "storage_error", "translate_errors"]
+__all__ = ["describe", "storage_error", "translate_errors", "translated"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,3 +70,27 @@ def translate_errors(where: str) -> Iterator[None]:
     except sa_exc.SQLAlchemyError as exc:
         logger.debug("database error on %s: %s", where, describe(exc))
         raise storage_error(exc, where=where) from exc
+
+
+class _Located(Protocol):
+    """A repository that knows which database it works on (for error messages)."""
+
+    _where: str
+
+
+Repo = TypeVar("Repo", bound=_Located)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translated(
+    method: Callable[Concatenate[Repo, P], R],
+) -> Callable[Concatenate[Repo, P], R]:
+    """Decorate a repository method: database failures become keyfolio errors."""
+
+    @functools.wraps(method)
+    def wrapper(self: Repo, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with translate_errors(self._where):
+            return method(self, *args, **kwargs)
+
+    return wrapper

@@ -7,11 +7,10 @@ how many records were new. Nothing of SQLAlchemy leaves this module.
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -19,7 +18,7 @@ from sqlalchemy.sql import Executable
 
 from keyfolio.domain.history import LedgerEntry, Trade, TradeSide, Transfer, TransferKind
 from keyfolio.errors import NotFoundError, StorageError
-from keyfolio.storage._errors import translate_errors
+from keyfolio.storage._errors import translated
 from keyfolio.storage._lookup import account_ids
 from keyfolio.storage._types import as_utc, to_text
 from keyfolio.storage.tables import ASSET_LENGTH, AccountRow
@@ -35,22 +34,7 @@ __all__ = ["HistoryRepo"]
 
 logger = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-R = TypeVar("R")
 _CHUNK = 400
-
-
-def _guarded(
-    method: Callable[Concatenate[HistoryRepo, P], R],
-) -> Callable[Concatenate[HistoryRepo, P], R]:
-    """Translate database failures into keyfolio errors (like ``Store``'s methods)."""
-
-    @functools.wraps(method)
-    def wrapper(self: HistoryRepo, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with translate_errors(self._where):
-            return method(self, *args, **kwargs)
-
-    return wrapper
 
 
 def _check_text(value: object, field: str, limit: int) -> str:
@@ -121,7 +105,7 @@ class HistoryRepo:
 
     # -- writes -------------------------------------------------------------------------
 
-    @_guarded
+    @translated
     def add_trades(self, trades: Iterable[Trade]) -> int:
         """Insert trades not stored yet (key: account, trade_id); returns how many were new."""
         items = list(trades)
@@ -163,7 +147,7 @@ class HistoryRepo:
         self._session.flush()
         return added
 
-    @_guarded
+    @translated
     def add_transfers(self, transfers: Iterable[Transfer]) -> int:
         """Insert new transfers (key: account, kind, transfer_id); returns how many were new.
 
@@ -214,7 +198,7 @@ class HistoryRepo:
         self._session.flush()
         return added
 
-    @_guarded
+    @translated
     def add_ledger(self, entries: Iterable[LedgerEntry]) -> int:
         """Insert new ledger entries (key: account, source, entry_id); returns how many."""
         items = list(entries)
@@ -254,7 +238,7 @@ class HistoryRepo:
         self._session.flush()
         return added
 
-    @_guarded
+    @translated
     def remove_trade(self, *, account: str, trade_id: str) -> None:
         """Delete one trade. ``NotFoundError`` if the account has no trade of that id."""
         row = self._session.scalar(
@@ -272,13 +256,13 @@ class HistoryRepo:
 
     # -- cursors ------------------------------------------------------------------------
 
-    @_guarded
+    @translated
     def get_cursor(self, *, account: str, kind: str) -> str | None:
         """The stored cursor of one kind of history of one account, or None."""
         row = self._session.get(ImportCursorRow, (self._account_id(account), kind))
         return None if row is None else row.cursor
 
-    @_guarded
+    @translated
     def set_cursor(self, *, account: str, kind: str, cursor: str) -> None:
         """Store (or replace) a cursor; committed with the records of the same transaction."""
         if not isinstance(cursor, str):
@@ -294,7 +278,7 @@ class HistoryRepo:
             row.cursor, row.updated_at = cursor, now
         self._session.flush()
 
-    @_guarded
+    @translated
     def cursors(self, *, account: str) -> dict[str, str]:
         """Every cursor of one account, by kind."""
         rows = self._session.scalars(
@@ -304,7 +288,7 @@ class HistoryRepo:
 
     # -- reads --------------------------------------------------------------------------
 
-    @_guarded
+    @translated
     def trades(self, *, accounts: Sequence[str] | None = None) -> list[Trade]:
         """Stored trades (of the named accounts, or of all), sorted by (at, trade_id)."""
         names = self._names()
@@ -330,7 +314,7 @@ class HistoryRepo:
         trades.sort(key=lambda t: (t.at, t.trade_id, t.account))
         return trades
 
-    @_guarded
+    @translated
     def transfers(self, *, accounts: Sequence[str] | None = None) -> list[Transfer]:
         """Stored deposits and withdrawals, sorted by time."""
         names = self._names()
@@ -353,7 +337,7 @@ class HistoryRepo:
         transfers.sort(key=lambda t: (t.at, t.account, t.kind.value, t.transfer_id))
         return transfers
 
-    @_guarded
+    @translated
     def ledger(
         self, *, accounts: Sequence[str] | None = None, since: datetime | None = None
     ) -> list[LedgerEntry]:

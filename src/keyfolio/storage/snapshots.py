@@ -14,20 +14,19 @@ series use to downsample, which keeps a series identical before and after compac
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
-from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Select, String, and_, delete, func, insert, select, type_coerce
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from keyfolio.domain.history import Snapshot
-from keyfolio.storage._errors import translate_errors
+from keyfolio.storage._errors import translated
 from keyfolio.storage._lookup import account_ids
 from keyfolio.storage._types import as_utc, to_text
 from keyfolio.storage.tables import ASSET_LENGTH, AccountRow
@@ -66,9 +65,6 @@ def _utc(value: datetime | str) -> datetime:
 
 
 _ZERO = Decimal(0)
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -163,19 +159,6 @@ def compaction_victims(
     return sorted(victims)
 
 
-def _guarded(
-    method: Callable[Concatenate[SnapshotRepo, P], R],
-) -> Callable[Concatenate[SnapshotRepo, P], R]:
-    """Translate database failures into keyfolio errors."""
-
-    @functools.wraps(method)
-    def wrapper(self: SnapshotRepo, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with translate_errors(self._where):
-            return method(self, *args, **kwargs)
-
-    return wrapper
-
-
 def _set_total(rows: Sequence[Snapshot]) -> tuple[Decimal, bool]:
     """The exact sum of the priced values, and whether any held amount is unpriced."""
     with localcontext() as ctx:
@@ -197,7 +180,7 @@ class SnapshotRepo:
 
     # -- writing ------------------------------------------------------------------------
 
-    @_guarded
+    @translated
     def record(self, *, account: str, source: str, at: datetime, rows: Sequence[Snapshot]) -> None:
         """Write one snapshot set of ``account``/``source`` at ``at`` (replacing one stored
         for that same moment). Empty ``rows``: the source was read and holds nothing."""
@@ -258,7 +241,7 @@ class SnapshotRepo:
 
     # -- reading ------------------------------------------------------------------------
 
-    @_guarded
+    @translated
     def sets(self, *, account: str | None = None) -> list[SnapshotSet]:
         """Stored sets (of one account, or of all), by time, account and source."""
         query = select(SnapshotSetRow, AccountRow.name).join(
@@ -273,7 +256,7 @@ class SnapshotRepo:
             for row, name in self._session.execute(query)
         ]
 
-    @_guarded
+    @translated
     def snapshots(self, *, account: str | None = None, asset: str | None = None) -> list[Snapshot]:
         """Stored per-asset snapshots, by time, account, source and asset."""
         query = (
@@ -296,7 +279,7 @@ class SnapshotRepo:
             for row, source, at, name in self._session.execute(query)
         ]
 
-    @_guarded
+    @translated
     def first_at(self, *, accounts: Sequence[str]) -> datetime | None:
         """The time of the oldest set of any of ``accounts``; ``None`` without any."""
         ids = self._account_ids(accounts)
@@ -306,7 +289,7 @@ class SnapshotRepo:
             select(func.min(SnapshotSetRow.at)).where(SnapshotSetRow.account_id.in_(ids))
         )
 
-    @_guarded
+    @translated
     def held(self, *, accounts: Sequence[str], asset: str) -> bool:
         """Whether any snapshot of ``accounts`` ever had ``asset`` (an index seek)."""
         ids = self._account_ids(accounts)
@@ -320,7 +303,7 @@ class SnapshotRepo:
         ).first()
         return found is not None
 
-    @_guarded
+    @translated
     def totals_at(
         self, *, accounts: Sequence[str], bounds: Sequence[tuple[datetime, bool]]
     ) -> list[Decimal | None]:
@@ -365,7 +348,7 @@ class SnapshotRepo:
                     )
         return totals
 
-    @_guarded
+    @translated
     def readings(
         self,
         *,
@@ -387,7 +370,7 @@ class SnapshotRepo:
             conditions.append(SnapshotSetRow.at >= as_utc(since, field="since"))
         return self._readings(ids, and_(*conditions), asset)
 
-    @_guarded
+    @translated
     def carried(
         self,
         *,
@@ -463,7 +446,7 @@ class SnapshotRepo:
             for account_id, source, at, value, amount in rows
         ]
 
-    @_guarded
+    @translated
     def prices_at(self, *, assets: Iterable[str], at: datetime) -> dict[str, Decimal]:
         """Each asset's last snapshot price at or before ``at``; assets never priced by
         then are absent."""
@@ -487,7 +470,7 @@ class SnapshotRepo:
 
     # -- retention ----------------------------------------------------------------------
 
-    @_guarded
+    @translated
     def compact(self, *, now: datetime) -> CompactReport:
         """Apply retention at ``now`` (all sets of the last 7 days, then the last set per
         account, source and hour up to 90 days, then per UTC day). Idempotent. Records the
@@ -529,7 +512,7 @@ class SnapshotRepo:
             sets_kept=kept,
         )
 
-    @_guarded
+    @translated
     def last_compaction(self) -> datetime | None:
         """When :meth:`compact` last ran; ``None`` if never."""
         return self._session.scalar(
