@@ -1,0 +1,236 @@
+"""The control API under ``/__sandbox__/``, the same for every venue; loopback callers only.
+
+=======  ==============================  ===================================================
+method   path                            effect
+=======  ==============================  ===================================================
+POST     /__sandbox__/faults             queue a fault ``{"path","mode","count","seconds"}``
+GET      /__sandbox__/faults             list queued faults
+DELETE   /__sandbox__/faults             drop every queued fault
+POST     /__sandbox__/tickers            ``{"BTC-USDT": {"last": "61000"}}``; pushes tickers
+POST     /__sandbox__/trade              ``{"account","symbol","side","amount","price"?}`` (OKX's
+                                         ``instId``/``sz``/``px`` too); pushes balances
+POST     /__sandbox__/balances           ``{"account","source","asset","amount"}`` (or ``ccy``)
+GET      /__sandbox__/requests           the request log
+POST     /__sandbox__/reset-log          empty the request log
+POST     /__sandbox__/reset-limits       forget every rate-limit counter
+GET      /__sandbox__/ws                 open WebSockets and counters (opened, logins)
+POST     /__sandbox__/ws/drop            close WebSockets ``{"kind"?: "all", "code"?: 4000}``
+POST     /__sandbox__/ws/idle            ``{"seconds", "subscribed"?: false}`` idle close
+=======  ==============================  ===================================================
+
+Errors answer ``{"error": "..."}`` with HTTP 400 (bad body), 404 (unknown account) or 403
+(a caller that is not on a loopback address).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from keyfolio.sandbox.core.book import BookError
+from keyfolio.sandbox.core.faults import parse_fault
+from keyfolio.sandbox.core.http import Handler
+from keyfolio.sandbox.core.runtime import RUNTIME
+
+__all__ = ["is_loopback", "register"]
+
+logger = logging.getLogger(__name__)
+
+
+def is_loopback(peer: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback addresses."""
+    if not peer:
+        return False
+    try:
+        address = ipaddress.ip_address(peer.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def _error(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _loopback_only(handler: Handler) -> Handler:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not is_loopback(request.remote):
+            logger.warning("sandbox control API refused for %s", request.remote)
+            return _error("the sandbox control API only answers loopback callers", 403)
+        try:
+            return await handler(request)
+        except BookError as exc:
+            status = 404 if str(exc).startswith("unknown account") else 400
+            return _error(str(exc), status)
+        except ValueError as exc:
+            return _error(str(exc))
+
+    return guarded
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the body is not JSON: {exc.msg}") from None
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], *names: str, required: bool = True) -> str | None:
+    """The first of ``names`` present in ``body`` (a non-empty string), or None if optional."""
+    for name in names:
+        if name in body:
+            value = body[name]
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name!r} must be a non-empty string")
+            return value
+    if required:
+        raise ValueError(f"{names[0]!r} must be a non-empty string")
+    return None
+
+
+def _only(body: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(body) - allowed
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+
+
+async def add_fault(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/faults``."""
+    rt = request.app[RUNTIME]
+    rt.faults.add(parse_fault(await _body(request)))
+    return web.json_response({"ok": True, "faults": rt.faults.pending()})
+
+
+async def list_faults(request: web.Request) -> web.StreamResponse:
+    """``GET /__sandbox__/faults``."""
+    return web.json_response({"faults": request.app[RUNTIME].faults.pending()})
+
+
+async def clear_faults(request: web.Request) -> web.StreamResponse:
+    """``DELETE /__sandbox__/faults``."""
+    request.app[RUNTIME].faults.clear()
+    return web.json_response({"ok": True, "faults": []})
+
+
+async def set_tickers(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/tickers``: change prices, push the public ticker channel."""
+    rt = request.app[RUNTIME]
+    updated = rt.book.set_tickers(await _body(request))
+    pushed = await rt.venue.push_tickers(rt, updated)
+    return web.json_response({"ok": True, "updated": updated, "pushed": pushed})
+
+
+async def trade(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/trade``: a spot trade with a 0.1 % fee; pushes the balance change."""
+    rt = request.app[RUNTIME]
+    body = await _body(request)
+    _only(body, {"account", "symbol", "instId", "side", "amount", "sz", "price", "px"})
+    account = _text(body, "account")
+    symbol = _text(body, "symbol", "instId")
+    side = _text(body, "side")
+    amount = _text(body, "amount", "sz")
+    price = _text(body, "price", "px", required=False)
+    assert account is not None and symbol is not None and side is not None and amount is not None
+    fill, changed = rt.book.trade(account, symbol, side, amount, price)
+    pushed = await rt.venue.push_balances(rt, account, changed)
+    return web.json_response({"ok": True, "fill": rt.venue.fill_json(fill), "pushed": pushed})
+
+
+async def set_balance(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/balances``: set one balance; pushes it where the venue streams it."""
+    rt = request.app[RUNTIME]
+    body = await _body(request)
+    _only(body, {"account", "source", "asset", "ccy", "amount"})
+    account, source = _text(body, "account"), _text(body, "source")
+    asset, amount = _text(body, "asset", "ccy"), _text(body, "amount")
+    assert account is not None and source is not None and asset is not None and amount is not None
+    rt.book.set_balance(account, source, asset, amount)
+    pushed = 0
+    if source == rt.book.trading_source:
+        pushed = await rt.venue.push_balances(rt, account, [asset])
+    return web.json_response({"ok": True, "pushed": pushed})
+
+
+async def requests_log(request: web.Request) -> web.StreamResponse:
+    """``GET /__sandbox__/requests``: ``[{method, path, key, code, status}, ...]``."""
+    return web.json_response(request.app[RUNTIME].log)
+
+
+async def reset_log(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/reset-log``."""
+    request.app[RUNTIME].log.clear()
+    return web.json_response({"ok": True})
+
+
+async def reset_limits(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/reset-limits``."""
+    rt = request.app[RUNTIME]
+    rt.limiter.reset()
+    rt.extras.clear()
+    return web.json_response({"ok": True})
+
+
+async def ws_state(request: web.Request) -> web.StreamResponse:
+    """``GET /__sandbox__/ws``: the open connections and the WebSocket counters."""
+    rt = request.app[RUNTIME]
+    return web.json_response(
+        {"connections": rt.hub.describe(), **rt.ws_stats, "idle_timeout": rt.ws_idle_timeout}
+    )
+
+
+async def ws_drop(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/ws/drop``: close every (private / public) WebSocket, a WS fault."""
+    rt = request.app[RUNTIME]
+    body = await _body(request)
+    _only(body, {"kind", "code"})
+    kind, code = body.get("kind", "all"), body.get("code", 4000)
+    if kind not in ("all", "private", "public"):
+        raise ValueError("kind must be one of all, private, public")
+    if isinstance(code, bool) or not isinstance(code, int) or not 1000 <= code <= 4999:
+        raise ValueError("code must be a WebSocket close code (1000-4999)")
+    closed = await rt.hub.drop(kind=kind, code=code)
+    logger.info("sandbox: dropped %d WebSocket connection(s) with code %d", closed, code)
+    return web.json_response({"ok": True, "closed": closed})
+
+
+async def ws_idle(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/ws/idle``: the idle timeout, and whether it closes subscribed ones."""
+    rt = request.app[RUNTIME]
+    body = await _body(request)
+    _only(body, {"seconds", "subscribed"})
+    seconds, subscribed = body.get("seconds"), body.get("subscribed", False)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise ValueError("seconds must be a positive number")
+    if not isinstance(subscribed, bool):
+        raise ValueError("subscribed must be true or false")
+    rt.ws_idle_timeout, rt.ws_idle_subscribed = float(seconds), subscribed
+    return web.json_response({"ok": True, "seconds": float(seconds), "subscribed": subscribed})
+
+
+def register(router: web.UrlDispatcher) -> None:
+    """Add the control routes, each guarded by the loopback check."""
+    routes: list[tuple[str, str, Handler]] = [
+        ("POST", "/__sandbox__/faults", add_fault),
+        ("GET", "/__sandbox__/faults", list_faults),
+        ("DELETE", "/__sandbox__/faults", clear_faults),
+        ("POST", "/__sandbox__/tickers", set_tickers),
+        ("POST", "/__sandbox__/trade", trade),
+        ("POST", "/__sandbox__/balances", set_balance),
+        ("GET", "/__sandbox__/requests", requests_log),
+        ("POST", "/__sandbox__/reset-log", reset_log),
+        ("POST", "/__sandbox__/reset-limits", reset_limits),
+        ("GET", "/__sandbox__/ws", ws_state),
+        ("POST", "/__sandbox__/ws/drop", ws_drop),
+        ("POST", "/__sandbox__/ws/idle", ws_idle),
+    ]
+    for method, path, handler in routes:
+        router.add_route(method, path, _loopback_only(handler))

@@ -1,0 +1,107 @@
+"""HTTP plumbing every venue shares: JSON answers carrying a log code, faults, the middleware.
+
+Every REST answer a venue builds with :func:`respond` carries the venue's own result code (``"0"``,
+``"-2015"``, ``"10003"``...) for the request log. The middleware adds ``--latency-ms``, records
+each API request, and turns unknown paths and wrong methods into the venue's own answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from keyfolio.sandbox.core.faults import Fault
+from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
+
+__all__ = [
+    "CONTROL_PREFIX",
+    "LOG_CODE",
+    "MALFORMED_BODY",
+    "Handler",
+    "dumps",
+    "fault_answer",
+    "middleware",
+    "respond",
+    "take_fault",
+]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+LOG_CODE = web.ResponseKey("keyfolio_sandbox_code", str)
+CONTROL_PREFIX = "/__sandbox__/"
+MALFORMED_BODY = '{"code":"0","msg":"","data":[{"ccy":"BTC","bal":"0.'
+"""The body of a ``malformed`` fault: valid JSON cut short."""
+
+
+def dumps(payload: Any) -> str:
+    """Compact JSON, as the venues send it."""
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def respond(
+    payload: Any,
+    *,
+    status: int = 200,
+    code: str = "0",
+    headers: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+) -> web.Response:
+    """An answer (JSON value, or text as is) tagged with ``code`` for the request log."""
+    text = payload if isinstance(payload, str) else dumps(payload)
+    response = web.Response(
+        text=text, status=status, content_type=content_type, headers=dict(headers or {})
+    )
+    response[LOG_CODE] = code
+    return response
+
+
+async def fault_answer(rt: Runtime, request: web.Request, fault: Fault) -> web.Response:
+    """The answer to a request that met an injected fault (``timeout`` waits first)."""
+    logger.info("sandbox fault %s on %s", fault.mode, request.path)
+    kind = fault.kind
+    if kind == "malformed":
+        return respond(MALFORMED_BODY, code="malformed")
+    if kind == "timeout":
+        # Log now: the client will have given up long before the answer.
+        rt.record(request.method, request.raw_path, rt.venue.request_key(request), "timeout", 0)
+        try:
+            await asyncio.wait_for(rt.stopping.wait(), timeout=fault.seconds)
+        except TimeoutError:
+            pass
+        answer = rt.venue.answer("unavailable", request)
+        answer.pop(LOG_CODE, None)  # already logged
+        return answer
+    return rt.venue.answer(kind, request, retry_after=1)
+
+
+def take_fault(rt: Runtime, request: web.Request) -> Fault | None:
+    """The fault this request meets, if any (consumes one unit of it)."""
+    return rt.faults.take(request.path, private=rt.venue.is_private(request.path))
+
+
+@web.middleware
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Latency, the venue's 404/405 answers, and the request log (not control or WS requests)."""
+    rt = request.app[RUNTIME]
+    is_control = request.path.startswith(CONTROL_PREFIX)
+    if rt.latency_ms and not is_control:
+        await asyncio.sleep(rt.latency_ms / 1000)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or is_control:
+            raise
+        kind = "bad_method" if exc.status == 405 else "not_found"
+        response = rt.venue.answer(kind, request)
+    if not is_control and LOG_CODE in response:
+        rt.record(
+            request.method, request.raw_path, rt.venue.request_key(request), response[LOG_CODE],
+            response.status,
+        )  # fmt: skip
+    return response
