@@ -17,6 +17,7 @@ KeyfolioError                          # message + .hint
 ├── ExchangeError
 │   ├── ExchangeAuthError              # the exchange refused the credentials
 │   │   ├── InvalidKeyError            # 50111: unknown API key
+│   │   ├── KeyRefusedError            # one answer for several causes (Binance -2015)
 │   │   ├── KeyNotInRegionError        # 50119: key doesn't exist on this regional host
 │   │   ├── WrongPassphraseError       # 50105
 │   │   ├── InvalidSignatureError      # 50113: wrong secret
@@ -52,6 +53,7 @@ __all__ = [
     "InvalidSignatureError",
     "IpNotAllowedError",
     "KeyNotInRegionError",
+    "KeyRefusedError",
     "KeyfolioError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -172,9 +174,12 @@ class ExchangeError(KeyfolioError):
         *,
         hint: str | None = None,
         exchange_code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.exchange_code = exchange_code
+        self.retry_after = retry_after
+        """Seconds the exchange asked to wait before the next request (``Retry-After``)."""
 
 
 class ExchangeAuthError(ExchangeError):
@@ -192,6 +197,17 @@ class InvalidKeyError(ExchangeAuthError):
         "or create a new read-only key."
     )
     code = "invalid_key"
+
+
+class KeyRefusedError(ExchangeAuthError):
+    """The exchange refused the key with one answer for several causes (Binance -2015: an
+    unknown key, an IP the key is not bound to, or a missing permission)."""
+
+    default_hint = (
+        "Check that the API key exists, that this machine's IP address is allowed for it, and "
+        "that it has the read permission; if in doubt create a new read-only key."
+    )
+    code = "key_refused"
 
 
 class KeyNotInRegionError(ExchangeAuthError):

@@ -28,10 +28,10 @@ from keyfolio.errors import (
 )
 from keyfolio.exchanges.errors import (
     CCXT_ERROR_MAP,
-    OKX_CODE_MAP,
     map_ccxt_errors,
     translate_error,
 )
+from keyfolio.exchanges.okx import OKX_CODE_MAP
 
 # `import ccxt.base.errors as x` fails: ccxt's package rebinds the `base` attribute.
 ccxt_errors = importlib.import_module("ccxt.base.errors")

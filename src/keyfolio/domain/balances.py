@@ -11,21 +11,33 @@ __all__ = ["KeyInfo", "Source", "SourceResult", "SourceStatus"]
 
 
 class Source(StrEnum):
-    """Where on the exchange a balance sits."""
+    """Where on an exchange a balance sits: one common vocabulary for every venue.
 
-    TRADING = "trading"
-    FUNDING = "funding"
-    SAVINGS = "savings"  # OKX Simple Earn (flexible)
-    ONCHAIN_EARN = "onchain_earn"  # OKX On-chain Earn (staking / DeFi)
+    Each venue names its own sources (Binance "Spot", Bybit "Unified Trading"); those names are
+    the venue's labels (``keyfolio.exchanges`` catalog), these are the kinds.
+    """
+
+    TRADING = "trading"  # the account trades from it: OKX trading, Binance spot, Bybit unified
+    FUNDING = "funding"  # deposits land here: OKX/Binance funding, Bybit fund
+    SAVINGS = "savings"  # flexible earn: OKX/Binance Simple Earn flexible, Bybit Flexible Saving
+    LOCKED_EARN = "locked_earn"  # fixed-term earn: Binance Simple Earn locked
+    ONCHAIN_EARN = "onchain_earn"  # staking / DeFi products: OKX On-chain Earn, Bybit OnChain
+    STAKED = "staked"  # staked balances beside the asset: Kraken ``.S``, Coinbase "Staked X"
 
     @property
     def label(self) -> str:
-        return {
-            Source.TRADING: "Trading",
-            Source.FUNDING: "Funding",
-            Source.SAVINGS: "Simple Earn",
-            Source.ONCHAIN_EARN: "On-chain Earn",
-        }[self]
+        """The generic name of the kind (a venue may call it otherwise)."""
+        return _LABELS[self]
+
+
+_LABELS = {
+    Source.TRADING: "Trading",
+    Source.FUNDING: "Funding",
+    Source.SAVINGS: "Simple Earn",
+    Source.LOCKED_EARN: "Locked Earn",
+    Source.ONCHAIN_EARN: "On-chain Earn",
+    Source.STAKED: "Staked",
+}
 
 
 class SourceStatus(StrEnum):
@@ -63,6 +75,7 @@ class KeyInfo:
 
     permissions: frozenset[str]
     ip_whitelist: tuple[str, ...] = ()
+    ip_restricted: bool = False  # bound to IP addresses the exchange does not list (Binance)
     uid: str = ""
     label: str = ""
     verified: bool = True  # False where the exchange offers no permission check
@@ -73,4 +86,4 @@ class KeyInfo:
 
     @property
     def is_ip_bound(self) -> bool:
-        return bool(self.ip_whitelist)
+        return bool(self.ip_whitelist) or self.ip_restricted

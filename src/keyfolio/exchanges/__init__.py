@@ -11,8 +11,6 @@ from keyfolio.exchanges.catalog import (
     credential_label,
     exchange_info,
     list_exchanges,
-    region_host,
-    region_ws_url,
 )
 from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector
 from keyfolio.exchanges.errors import CCXT_ERROR_MAP, map_ccxt_errors
@@ -30,6 +28,4 @@ __all__ = [
     "exchange_info",
     "list_exchanges",
     "map_ccxt_errors",
-    "region_host",
-    "region_ws_url",
 ]

@@ -1,8 +1,9 @@
-"""What keyfolio knows about each exchange: credentials, sources, hosts.
+"""What keyfolio knows about each exchange: credentials, sources, permission check.
 
-OKX is answered without importing ccxt (``keyfolio account add okx`` stays fast); other exchanges
-import ccxt lazily. :func:`list_exchanges` is only for ``keyfolio exchanges``: it builds every
-ccxt exchange once (about 0.15 s).
+First-class venues answer from their own :class:`~keyfolio.exchanges.venue.VenueInfo` without
+importing ccxt (``keyfolio account add binance`` stays fast); other ccxt exchanges import ccxt
+lazily. :func:`list_exchanges` is only for ``keyfolio exchanges``: it builds every ccxt exchange
+once (about 0.15 s).
 """
 
 from __future__ import annotations
@@ -12,28 +13,18 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from keyfolio.domain.accounts import Region
 from keyfolio.domain.balances import Source
 from keyfolio.errors import ExchangeUnsupportedError
-from keyfolio.exchanges.errors import OKX_EXCHANGE_IDS
+from keyfolio.exchanges.venue import VenueInfo
+from keyfolio.exchanges.venues import FIRST_CLASS, first_class, venue_info
 
 __all__ = [
-    "OKX_SOURCES",
     "ExchangeInfo",
     "credential_label",
     "exchange_info",
     "list_exchanges",
-    "region_host",
-    "region_ws_url",
 ]
 
-_WS_URLS: dict[Region, str] = {
-    Region.GLOBAL: "wss://ws.okx.com:8443/ws/v5",
-    Region.EEA: "wss://wseea.okx.com:8443/ws/v5",
-    Region.US: "wss://wsus.okx.com:8443/ws/v5",
-}
-_OKX_NAMES = {"okx": "OKX", "myokx": "OKX (EEA, my.okx.com)", "okxus": "OKX (US, app.okx.com)"}
-_OKX_LABELS = {"apiKey": "API key", "secret": "Secret key", "password": "Passphrase"}
 _GENERIC_LABELS = {
     "apiKey": "API key",
     "secret": "Secret",
@@ -46,12 +37,16 @@ _GENERIC_LABELS = {
     "token": "Token",
     "accountId": "Account ID",
 }
-OKX_SOURCES = (Source.TRADING, Source.FUNDING, Source.SAVINGS, Source.ONCHAIN_EARN)
 
 
 @dataclass(frozen=True)
 class ExchangeInfo:
-    """One exchange as keyfolio supports it."""
+    """One exchange as keyfolio supports it.
+
+    ``first_class`` venues read every balance source, check the key's permissions before
+    anything is stored, import trade history and stream balances; the others read ccxt's one
+    balance through the generic connector and say so.
+    """
 
     id: str
     name: str
@@ -59,26 +54,28 @@ class ExchangeInfo:
     has_permission_check: bool
     sources: tuple[Source, ...]
     verified_offline: bool  # tested end to end against keyfolio's own sandbox
+    first_class: bool = False
+    source_labels: tuple[str, ...] = ()
+    key_guide: str = ""
+    regions: tuple[str, ...] = ("global",)
+    multiline_secret: bool = False
 
 
-def region_host(region: Region) -> str:
-    """OKX's REST base URL for a region: ``https://www.okx.com``, ``https://eea.okx.com``, ..."""
-    return f"https://{Region(region).okx_host}"
-
-
-def region_ws_url(region: Region) -> str:
-    """OKX's WebSocket base URL for a region (ccxt appends ``/public`` or ``/private``)."""
-    return _WS_URLS[Region(region)]
-
-
-def _okx_info(exchange_id: str) -> ExchangeInfo:
+def _first_class_info(exchange_id: str, venue: VenueInfo) -> ExchangeInfo:
+    fixed = venue.aliases.get(exchange_id)
+    name = venue.name if fixed is None else f"{venue.name} ({fixed.value.upper()})"
     return ExchangeInfo(
         id=exchange_id,
-        name=_OKX_NAMES[exchange_id],
-        required_credentials=("apiKey", "secret", "password"),
+        name=name,
+        required_credentials=venue.credentials,
         has_permission_check=True,
-        sources=OKX_SOURCES,
+        sources=venue.source_kinds,
         verified_offline=True,
+        first_class=True,
+        source_labels=tuple(info.label for info in venue.sources),
+        key_guide=venue.key_guide,
+        regions=tuple(region.value for region in venue.regions),
+        multiline_secret=venue.multiline_secret,
     )
 
 
@@ -113,8 +110,9 @@ def _unknown(exchange_id: str) -> ExchangeUnsupportedError:
 @cache
 def exchange_info(exchange_id: str) -> ExchangeInfo:
     """What keyfolio knows about one exchange; ExchangeUnsupportedError if the id is unknown."""
-    if exchange_id in OKX_EXCHANGE_IDS:
-        return _okx_info(exchange_id)
+    venue = venue_info(exchange_id)
+    if venue is not None:
+        return _first_class_info(exchange_id, venue)
     if exchange_id not in _ccxt_ids():
         raise _unknown(exchange_id)
     import ccxt
@@ -123,14 +121,17 @@ def exchange_info(exchange_id: str) -> ExchangeInfo:
 
 
 def list_exchanges() -> list[ExchangeInfo]:
-    """Every ccxt exchange id, OKX first, the rest in ccxt's (alphabetical) order."""
-    ids = [i for i in _ccxt_ids() if i not in OKX_EXCHANGE_IDS]
-    okx = [i for i in ("okx", "myokx", "okxus") if i in _ccxt_ids()]
-    return [exchange_info(i) for i in okx + ids]
+    """Every ccxt exchange id: first-class venues (and their aliases) first, then the rest."""
+    ids: list[str] = []
+    for venue in first_class():
+        ids += [venue.id, *venue.aliases]
+    ids += [i for i in _ccxt_ids() if i not in ids and i not in FIRST_CLASS]
+    return [exchange_info(i) for i in ids]
 
 
 def credential_label(field: str, exchange_id: str) -> str:
-    """How the exchange's website names a credential field (``password`` is OKX's Passphrase)."""
-    if exchange_id in OKX_EXCHANGE_IDS and field in _OKX_LABELS:
-        return _OKX_LABELS[field]
+    """How the exchange's website names a credential field (OKX's ``password`` is Passphrase)."""
+    venue = venue_info(exchange_id)
+    if venue is not None and field in venue.labels:
+        return venue.labels[field]
     return _GENERIC_LABELS.get(field, field)

@@ -29,10 +29,11 @@ from keyfolio.errors import (
     ExchangeUnavailableError,
     ExchangeUnsupportedError,
     PermissionDeniedError,
+    RateLimitedError,
 )
 from keyfolio.exchanges.errors import display_name, map_ccxt_errors
 from keyfolio.exchanges.markets import MarketData, MarketsCache
-from keyfolio.exchanges.retry import call_with_retries
+from keyfolio.exchanges.retry import Cooldowns, call_with_retries
 
 if TYPE_CHECKING:
     import aiohttp
@@ -147,6 +148,7 @@ class GenericCcxtConnector:
         markets: MarketsCache | None = None,
         retry_base_delay: float = 0.25,
         enable_rate_limit: bool = True,
+        cooldowns: Cooldowns | None = None,
     ) -> None:
         self.exchange_id = spec.exchange
         self.spec = spec
@@ -157,6 +159,7 @@ class GenericCcxtConnector:
         self._markets = markets or MarketsCache(settings.cache_dir, settings.markets_ttl_seconds)
         self._retry_base_delay = retry_base_delay
         self._enable_rate_limit = enable_rate_limit
+        self._cooldowns = cooldowns or Cooldowns()
         self._exchange: Any = None
         self._closed = False
         self._markets_ready = False
@@ -245,8 +248,15 @@ class GenericCcxtConnector:
 
     async def _retrying(self, call: Callable[[], Awaitable[T]], what: str) -> T:
         async def once() -> T:
-            with self._errors():
-                return await call()
+            await self._cooldowns.wait(self.host)
+            try:
+                with self._errors():
+                    return await call()
+            except RateLimitedError as exc:
+                exc.retry_after = exc.retry_after or self._retry_after()
+                if exc.retry_after:
+                    self._cooldowns.hold(self.host, exc.retry_after)
+                raise
 
         return await call_with_retries(
             once,
@@ -254,6 +264,17 @@ class GenericCcxtConnector:
             base_delay=self._retry_base_delay,
             what=f"{self.exchange_id} {what} ({self.spec.name})",
         )
+
+    def _retry_after(self) -> float | None:
+        """The ``Retry-After`` of the answer that just failed (ccxt keeps its headers)."""
+        headers = getattr(self._exchange, "last_response_headers", None) or {}
+        for name, value in dict(headers).items():
+            if str(name).lower() == "retry-after":
+                try:
+                    return max(0.0, float(value))
+                except (TypeError, ValueError):
+                    return None
+        return None
 
     # ----------------------------------------------------------------- markets
 

@@ -4,10 +4,13 @@
 imported without importing ccxt) to a keyfolio error class. :func:`map_ccxt_errors` walks the
 exception's MRO, so the most specific mapping wins.
 
-Before the class map, OKX error codes are classified by their code: ccxt raises most OKX errors
-with the raw JSON body in the message (``okx {"code":"50119","msg":"..."}``), and several codes
-that matter to a tracker (50119 wrong region, 50120 / 50030 permission) reach ccxt's catch-all
-``ExchangeError`` only. The code gives each its own class and a specific hint.
+Before the class map, a first-class venue's own error codes are classified by their code: ccxt
+raises most venue errors with the raw JSON body in the message (``okx {"code":"50119",...}``,
+``binance {"code":-2015,...}``), and several codes that matter to a tracker (OKX 50119 wrong
+region, Binance -2015, Kraken ``EAPI:Invalid signature``) reach ccxt's catch-all ``ExchangeError``
+or a misleading class. Each venue's table (``VenueInfo.codes``, data in the venue's module)
+gives every code its own class and a specific hint; this module is still the one place where
+the translation happens.
 
 Every translated error is an :class:`~keyfolio.errors.ExchangeError` carrying ``exchange_code``
 (the exchange's own code, or ``"HTTP 429"`` style when only the status is known) and is raised
@@ -21,38 +24,32 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyfolio.domain.accounts import Region
 from keyfolio.errors import (
     ClockSkewError,
-    EnvironmentMismatchError,
     ExchangeAuthError,
     ExchangeError,
     ExchangeResponseError,
     ExchangeUnavailableError,
     ExchangeUnsupportedError,
-    InvalidKeyError,
-    InvalidSignatureError,
     IpNotAllowedError,
     KeyfolioError,
     KeyNotInRegionError,
     PermissionDeniedError,
     RateLimitedError,
-    WrongPassphraseError,
 )
+
+if TYPE_CHECKING:
+    from keyfolio.exchanges.venue import VenueInfo
 
 __all__ = [
     "CCXT_ERROR_MAP",
-    "OKX_CODE_MAP",
-    "OKX_EXCHANGE_IDS",
     "display_name",
     "map_ccxt_errors",
     "translate_error",
 ]
-
-#: ccxt ids served by OKX's V5 API (classified by OKX code, handled by the OKX connector).
-OKX_EXCHANGE_IDS = frozenset({"okx", "myokx", "okxus"})
 
 #: Every class in ``ccxt.base.errors`` (by name) -> the keyfolio class it becomes.
 CCXT_ERROR_MAP: dict[str, type[ExchangeError]] = {
@@ -99,51 +96,6 @@ CCXT_ERROR_MAP: dict[str, type[ExchangeError]] = {
     "UnsubscribeError": ExchangeError,
 }
 
-#: OKX V5 codes -> (class, what happened). Checked before the class map.
-#: ``{account}`` becomes `` for account 'name'`` (or nothing).
-OKX_CODE_MAP: dict[str, tuple[type[ExchangeError], str]] = {
-    "50119": (
-        KeyNotInRegionError,
-        "says the API key{account} does not exist on this regional host",
-    ),
-    "50105": (WrongPassphraseError, "rejected the passphrase{account}"),
-    "50113": (InvalidSignatureError, "rejected the signature{account}: the secret key is wrong"),
-    "50111": (InvalidKeyError, "does not know the API key{account}"),
-    "50110": (
-        IpNotAllowedError,
-        "refused the request{account}: this IP address is not on the key's whitelist",
-    ),
-    "50102": (ClockSkewError, "refused the request timestamp{account} as expired"),
-    "50101": (
-        EnvironmentMismatchError,
-        "says the API key{account} does not match the environment "
-        "(a demo key used live, or a live key used in demo mode)",
-    ),
-    "50120": (PermissionDeniedError, "refused the request{account}: the key lacks the permission"),
-    "50030": (PermissionDeniedError, "refused the request{account}: the key lacks the permission"),
-    "50011": (RateLimitedError, "is rate limiting the API key{account}"),
-    "50001": (ExchangeUnavailableError, "is temporarily unavailable (maintenance){account}"),
-    "50004": (ExchangeUnavailableError, "timed out handling the request{account}"),
-    "50005": (ExchangeUnavailableError, "says its API is offline{account}"),
-    "50013": (ExchangeUnavailableError, "says its systems are busy{account}"),
-    "50026": (ExchangeUnavailableError, "had a system error{account}"),
-    "50038": (ExchangeUnsupportedError, "does not offer this in demo trading{account}"),
-    "50100": (ExchangeAuthError, "says the API key{account} is frozen"),
-    "50103": (ExchangeAuthError, "got no API key{account}"),
-    "50104": (ExchangeAuthError, "got no passphrase{account}"),
-    "50106": (ExchangeAuthError, "got no signature{account}"),
-    "50107": (ExchangeAuthError, "got no timestamp{account}"),
-    "50112": (ExchangeAuthError, "rejected the request timestamp{account} as malformed"),
-    "50114": (ExchangeAuthError, "rejected the authorization{account}"),
-}
-
-_OKX_HINTS: dict[str, str] = {
-    "50100": "The key is frozen by OKX. Contact OKX support or create a new read-only key.",
-    "50103": "The API key is empty. Re-enter the key with `keyfolio account add`.",
-    "50104": "The passphrase is empty. Re-enter the key with its passphrase.",
-    "50038": "Demo trading does not offer this; the source is skipped.",
-}
-
 _CLASS_SUMMARY: dict[type[ExchangeError], str] = {
     ClockSkewError: "refused the request timestamp",
     PermissionDeniedError: "refused the request: the key lacks a permission",
@@ -155,16 +107,22 @@ _CLASS_SUMMARY: dict[type[ExchangeError], str] = {
     ExchangeError: "refused the request",
 }
 
-_NAMES = {"okx": "OKX", "myokx": "OKX", "okxus": "OKX"}
-_HTTP_STATUS = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH) \S+ (\d{3})\b")
+_HTTP_STATUS = re.compile(r"\b(?:GET|POST|PUT|DELETE|PATCH) \S+ (\d{3})\b|^\w+ (\d{3}) ")
 _QUERY = re.compile(r"\?\S*")
 _IP = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:]+)\b")
 _DECODER = json.JSONDecoder()
 
 
+def _venue(exchange_id: str) -> VenueInfo | None:
+    from keyfolio.exchanges.venues import venue_info
+
+    return venue_info(exchange_id)
+
+
 def display_name(exchange_id: str) -> str:
-    """A human name for an exchange id: ``OKX`` for the OKX family, else ``Binance``-style."""
-    return _NAMES.get(exchange_id, exchange_id.capitalize())
+    """A human name for an exchange id: the venue's name if first-class, else ``Bitget``-style."""
+    venue = _venue(exchange_id)
+    return venue.name if venue is not None else exchange_id.capitalize()
 
 
 @dataclass(frozen=True)
@@ -192,20 +150,23 @@ def _parse_body(message: str) -> dict[str, Any] | None:
 
 
 def _body_code(body: dict[str, Any]) -> tuple[str | None, str]:
-    code = body.get("code")
-    msg = body.get("msg")
+    code = body.get("code", body.get("retCode"))  # OKX/Binance, Bybit
+    msg = body.get("msg", body.get("retMsg"))
     data = body.get("data")
     if str(code) in {"1", "2"} and isinstance(data, list) and data and isinstance(data[0], dict):
         code, msg = data[0].get("sCode", code), data[0].get("sMsg", msg)
-    if code is None and isinstance(body.get("error"), list) and body["error"]:
-        code = body["error"][0]  # kraken style: {"error": ["EAPI:Invalid key"]}
+    error = body.get("error")
+    if code is None and isinstance(error, list) and error:
+        code = error[0]  # kraken style: {"error": ["EAPI:Invalid key"]}
+    elif code is None and isinstance(error, str) and error:
+        code, msg = error, body.get("message", msg)  # coinbase: {"error": "PERMISSION_DENIED"}
     return (None if code is None else str(code)), (msg if isinstance(msg, str) else "")
 
 
 def _parse_detail(exc: BaseException, exchange_id: str) -> _Detail:
     message = str(exc)
     status_match = _HTTP_STATUS.search(message)
-    status = int(status_match.group(1)) if status_match else None
+    status = int(status_match.group(1) or status_match.group(2)) if status_match else None
     body = _parse_body(message)
     code, msg = _body_code(body) if body is not None else (None, "")
     text = _QUERY.sub("", message)
@@ -238,25 +199,38 @@ def _region_hint(region: Region | None, host: str | None) -> str | None:
     )
 
 
-def _okx_error(
-    detail: _Detail, *, account: str | None, region: Region | None, host: str | None
+def _venue_error(
+    venue: VenueInfo,
+    detail: _Detail,
+    *,
+    account: str | None,
+    region: Region | None,
+    host: str | None,
 ) -> ExchangeError | None:
-    if detail.code is None or detail.code not in OKX_CODE_MAP:
+    """The error a venue's own code names (``VenueInfo.codes``), or None for an unknown code."""
+    if detail.code is None or detail.code not in venue.codes:
         return None
-    cls, what = OKX_CODE_MAP[detail.code]
+    cls, what = venue.codes[detail.code]
     said = detail.msg.strip().rstrip(".")
     said = f": {said}" if said else ""
-    message = f"OKX {what.format(account=_for_account(account))} (code {detail.code}{said})."
-    hint = _OKX_HINTS.get(detail.code)
+    name = venue.name
+    message = f"{name} {what.format(account=_for_account(account))} (code {detail.code}{said})."
+    hint = venue.hints.get(detail.code)
     if cls is KeyNotInRegionError:
         hint = _region_hint(region, host)
     elif cls is IpNotAllowedError:
         ip = _IP.search(detail.msg)
         if ip:
             hint = (
-                f"OKX saw this machine as {ip.group(1)}. Add {ip.group(1)} to the key's IP "
-                "whitelist in OKX API Management, or use a read-only key without IP binding."
+                f"{name} saw this machine as {ip.group(1)}. Add {ip.group(1)} to the key's IP "
+                f"list in {name} API Management, or use a read-only key without IP binding."
             )
+    if cls is RateLimitedError and "banned until" in detail.msg:
+        hint = (
+            f"{name} has banned this IP address for a while after too many requests "
+            f"({detail.msg.strip()}). keyfolio sends nothing to {name} until the ban ends; "
+            "sync again later."
+        )
     return cls(message, hint=hint, exchange_code=detail.code)
 
 
@@ -301,10 +275,11 @@ def translate_error(
             return None
         cls = foreign
     detail = _parse_detail(exc, exchange_id)
-    if exchange_id in OKX_EXCHANGE_IDS:
-        okx = _okx_error(detail, account=account, region=region, host=host)
-        if okx is not None:
-            return okx
+    venue = _venue(exchange_id)
+    if venue is not None:
+        known = _venue_error(venue, detail, account=account, region=region, host=host)
+        if known is not None:
+            return known
     if detail.http_status == 429:
         cls = RateLimitedError
     elif detail.http_status == 404 or detail.code == "404":

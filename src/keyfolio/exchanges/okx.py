@@ -19,33 +19,41 @@ explained in ``docs/okx.md``.
 from __future__ import annotations
 
 import logging
-import ssl
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials, Region
-from keyfolio.domain.balances import KeyInfo, Source, SourceResult, SourceStatus
+from keyfolio.domain.accounts import Region
+from keyfolio.domain.balances import KeyInfo, Source
 from keyfolio.domain.money import parse_decimal
 from keyfolio.errors import (
     ClockSkewError,
-    ExchangeError,
+    EnvironmentMismatchError,
+    ExchangeAuthError,
     ExchangeResponseError,
     ExchangeUnavailableError,
+    ExchangeUnsupportedError,
+    InvalidKeyError,
+    InvalidSignatureError,
+    IpNotAllowedError,
+    KeyNotInRegionError,
+    PermissionDeniedError,
+    RateLimitedError,
+    WrongPassphraseError,
 )
-from keyfolio.exchanges.catalog import OKX_SOURCES, region_host, region_ws_url
-from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector, gather_sources
-from keyfolio.exchanges.markets import MarketData, MarketsCache
-
-if TYPE_CHECKING:
-    import aiohttp
+from keyfolio.exchanges.connector import Feed, VenueConnector
+from keyfolio.exchanges.markets import MarketData
+from keyfolio.exchanges.venue import CodeMap, SourceInfo, VenueInfo
 
 __all__ = [
+    "OKX_CODE_MAP",
     "OKX_SOURCES",
+    "VENUE",
     "OkxConnector",
+    "region_host",
+    "region_ws_url",
     "parse_funding",
     "parse_onchain_earn",
     "parse_savings",
@@ -59,6 +67,12 @@ logger = logging.getLogger(__name__)
 #: ccxt ids that are OKX with a fixed region.
 _FIXED_REGION = {"myokx": Region.EEA, "okxus": Region.US}
 
+_WS_URLS: dict[Region, str] = {
+    Region.GLOBAL: "wss://ws.okx.com:8443/ws/v5",
+    Region.EEA: "wss://wseea.okx.com:8443/ws/v5",
+    Region.US: "wss://wsus.okx.com:8443/ws/v5",
+}
+
 #: Demo Trading WebSocket hosts (REST stays on the live host, with x-simulated-trading: 1).
 #: OKX documents wspap (global) and wseeapap (EEA); no US demo host is documented, so US demo
 #: keys use the global one.
@@ -69,6 +83,92 @@ _DEMO_WS_URLS = {
 }
 
 Amounts = dict[str, Decimal]
+
+#: OKX V5 codes -> (class, what happened). Checked before the class map.
+#: ``{account}`` becomes `` for account 'name'`` (or nothing).
+OKX_CODE_MAP: CodeMap = {
+    "50119": (
+        KeyNotInRegionError,
+        "says the API key{account} does not exist on this regional host",
+    ),
+    "50105": (WrongPassphraseError, "rejected the passphrase{account}"),
+    "50113": (InvalidSignatureError, "rejected the signature{account}: the secret key is wrong"),
+    "50111": (InvalidKeyError, "does not know the API key{account}"),
+    "50110": (
+        IpNotAllowedError,
+        "refused the request{account}: this IP address is not on the key's whitelist",
+    ),
+    "50102": (ClockSkewError, "refused the request timestamp{account} as expired"),
+    "50101": (
+        EnvironmentMismatchError,
+        "says the API key{account} does not match the environment "
+        "(a demo key used live, or a live key used in demo mode)",
+    ),
+    "50120": (PermissionDeniedError, "refused the request{account}: the key lacks the permission"),
+    "50030": (PermissionDeniedError, "refused the request{account}: the key lacks the permission"),
+    "50011": (RateLimitedError, "is rate limiting the API key{account}"),
+    "50001": (ExchangeUnavailableError, "is temporarily unavailable (maintenance){account}"),
+    "50004": (ExchangeUnavailableError, "timed out handling the request{account}"),
+    "50005": (ExchangeUnavailableError, "says its API is offline{account}"),
+    "50013": (ExchangeUnavailableError, "says its systems are busy{account}"),
+    "50026": (ExchangeUnavailableError, "had a system error{account}"),
+    "50038": (ExchangeUnsupportedError, "does not offer this in demo trading{account}"),
+    "50100": (ExchangeAuthError, "says the API key{account} is frozen"),
+    "50103": (ExchangeAuthError, "got no API key{account}"),
+    "50104": (ExchangeAuthError, "got no passphrase{account}"),
+    "50106": (ExchangeAuthError, "got no signature{account}"),
+    "50107": (ExchangeAuthError, "got no timestamp{account}"),
+    "50112": (ExchangeAuthError, "rejected the request timestamp{account} as malformed"),
+    "50114": (ExchangeAuthError, "rejected the authorization{account}"),
+}
+
+_OKX_HINTS: dict[str, str] = {
+    "50100": "The key is frozen by OKX. Contact OKX support or create a new read-only key.",
+    "50103": "The API key is empty. Re-enter the key with `keyfolio account add`.",
+    "50104": "The passphrase is empty. Re-enter the key with its passphrase.",
+    "50038": "Demo trading does not offer this; the source is skipped.",
+}
+
+
+VENUE = VenueInfo(
+    id="okx",
+    name="OKX",
+    ccxt_id="okx",
+    credentials=("apiKey", "secret", "password"),
+    labels={"apiKey": "API key", "secret": "Secret key", "password": "Passphrase"},
+    sources=(
+        SourceInfo(Source.TRADING, "Trading", "GET /api/v5/account/balance"),
+        SourceInfo(Source.FUNDING, "Funding", "GET /api/v5/asset/balances"),
+        SourceInfo(Source.SAVINGS, "Simple Earn", "GET /api/v5/finance/savings/balance"),
+        SourceInfo(
+            Source.ONCHAIN_EARN,
+            "On-chain Earn",
+            "GET /api/v5/finance/staking-defi/orders-active",
+        ),
+    ),
+    read_permissions=frozenset({"read_only"}),
+    key_guide=(
+        "In OKX go to Profile > API Management > Create API key, tick only 'Read', bind it to "
+        "your IP address, and link that key."
+    ),
+    connector="keyfolio.exchanges.okx:OkxConnector",
+    codes=OKX_CODE_MAP,
+    hints=_OKX_HINTS,
+    aliases=_FIXED_REGION,
+    regions=(Region.GLOBAL, Region.EEA, Region.US),
+    streams=True,
+)
+OKX_SOURCES = VENUE.source_kinds
+
+
+def region_host(region: Region) -> str:
+    """OKX's REST base URL for a region: ``https://www.okx.com``, ``https://eea.okx.com``, ..."""
+    return f"https://{Region(region).okx_host}"
+
+
+def region_ws_url(region: Region) -> str:
+    """OKX's WebSocket base URL for a region (ccxt appends ``/public`` or ``/private``)."""
+    return _WS_URLS[Region(region)]
 
 
 def _rows(data: Any, what: str) -> list[Mapping[str, Any]]:
@@ -142,7 +242,7 @@ def ws_url_for(region: Region, api_url: str | None, *, demo: bool = False) -> st
     return region_ws_url(region)
 
 
-_PARSERS: dict[Source, tuple[str, Callable[[Any], Amounts]]] = {
+_READERS: dict[Source, tuple[str, Callable[[Any], Amounts]]] = {
     Source.TRADING: ("privateGetAccountBalance", parse_trading),
     Source.FUNDING: ("privateGetAssetBalances", parse_funding),
     Source.SAVINGS: ("privateGetFinanceSavingsBalance", parse_savings),
@@ -150,42 +250,22 @@ _PARSERS: dict[Source, tuple[str, Callable[[Any], Amounts]]] = {
 }
 
 
-class OkxConnector(GenericCcxtConnector):
+class OkxConnector(VenueConnector):
     """An OKX account (``okx``, or ``myokx``/``okxus`` with their fixed region).
 
     ``clock_correction_ms`` is added to the local clock when signing (ccxt's
     ``options['timeDifference']`` with the opposite sign); 0 signs with the local clock.
     """
 
-    sources = OKX_SOURCES
+    venue: ClassVar[VenueInfo] = VENUE
+    feeds: ClassVar[tuple[Feed, ...]] = tuple(
+        Feed(source, "_read_" + source.value) for source in _READERS
+    )
 
-    def __init__(
-        self,
-        spec: AccountSpec,
-        credentials: Credentials,
-        *,
-        settings: Settings,
-        session: aiohttp.ClientSession | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        markets: MarketsCache | None = None,
-        retry_base_delay: float = 0.25,
-        clock_correction_ms: int = 0,
-    ) -> None:
-        super().__init__(
-            spec,
-            credentials,
-            settings=settings,
-            session=session,
-            ssl_context=ssl_context,
-            markets=markets,
-            retry_base_delay=retry_base_delay,
-            enable_rate_limit=False,  # limits are per key and endpoint; 50011 is retried
-        )
+    def __init__(self, *args: Any, clock_correction_ms: int = 0, **kwargs: Any) -> None:
+        kwargs.setdefault("enable_rate_limit", False)  # limits are per key and endpoint
+        super().__init__(*args, **kwargs)
         self._clock_correction_ms = clock_correction_ms
-
-    @property
-    def ccxt_id(self) -> str:
-        return "okx"
 
     @property
     def region(self) -> Region:
@@ -244,46 +324,23 @@ class OkxConnector(GenericCcxtConnector):
         markets = await self._client().fetch_markets()
         return MarketData(markets=list(markets))
 
-    async def _markets_quietly(self) -> None:
-        try:
-            await self.load_markets()
-        except ExchangeError as exc:
-            logger.warning("OKX markets not loaded for account %s: %s", self.spec.name, exc)
+    async def _read(self, source: Source) -> Amounts:
+        method, parser = _READERS[source]
+        return parser(await self._raw(method, source.label))
 
-    async def _source(self, source: Source) -> SourceResult:
-        method, parser = _PARSERS[source]
-        data = await self._raw(method, source.label)
-        return SourceResult(source=source, status=SourceStatus.OK, amounts=parser(data))
+    async def _read_trading(self) -> Amounts:
+        return await self._read(Source.TRADING)
 
-    # ----------------------------------------------------------------- protocol
+    async def _read_funding(self) -> Amounts:
+        return await self._read(Source.FUNDING)
 
-    async def fetch_balances(self) -> list[SourceResult]:
-        """The four sources, concurrently; each one's failure isolated. Auth errors raise."""
-        return await self.fetch_sources(self.sources)
+    async def _read_savings(self) -> Amounts:
+        return await self._read(Source.SAVINGS)
 
-    async def fetch_sources(self, sources: Collection[Source]) -> list[SourceResult]:
-        """Some of the four sources (e.g. only TRADING after a WebSocket push), concurrently.
+    async def _read_onchain_earn(self) -> Amounts:
+        return await self._read(Source.ONCHAIN_EARN)
 
-        Same rules as :meth:`fetch_balances`: a per-source failure becomes that source's result,
-        an authentication error raises. Markets are loaded alongside (quietly) on first use.
-        """
-        started = time.monotonic()
-
-        def reader(source: Source) -> Callable[[], Any]:
-            return lambda: self._source(source)
-
-        wanted = [source for source in self.sources if source in sources]
-        outcomes = await gather_sources(
-            {source: reader(source) for source in wanted},
-            also=None if self._markets_ready else self._markets_quietly(),
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, ExchangeError):
-                self._log_failure(outcome, started)
-                raise await self._explained(outcome)
-        results = [o for o in outcomes if isinstance(o, SourceResult)]
-        self._log_fetch(results, started)
-        return results
+    # ----------------------------------------------------------------- key and clock
 
     async def check_key(self) -> KeyInfo:
         """Permissions, IP whitelist, uid and label from ``/api/v5/account/config``."""
@@ -307,7 +364,7 @@ class OkxConnector(GenericCcxtConnector):
             verified=True,
         )
 
-    async def _server_time_ms(self) -> int:
+    async def server_time_ms(self) -> int:
         data = await self._raw("publicGetPublicTime", "server time")
         try:
             return int(data[0]["ts"])
@@ -316,33 +373,3 @@ class OkxConnector(GenericCcxtConnector):
 
     def _signing_clock_ms(self) -> float:
         return time.time() * 1000 + self._clock_correction_ms
-
-    async def clock_offset_ms(self) -> int:
-        """OKX time minus the clock keyfolio signs with, at the middle of the round trip."""
-        before = self._signing_clock_ms()
-        server = await self._server_time_ms()
-        after = self._signing_clock_ms()
-        return round(server - (before + after) / 2)
-
-    async def ping(self) -> None:
-        """``/api/v5/public/time`` answers."""
-        await self._server_time_ms()
-
-    async def _explained(self, exc: ExchangeError) -> ExchangeError:
-        """A clock-skew error with the measured offset in its message; others unchanged."""
-        if not isinstance(exc, ClockSkewError):
-            return exc
-        try:
-            offset = await self.clock_offset_ms()
-        except ExchangeError:
-            return exc
-        direction = "ahead of" if offset < 0 else "behind"
-        explained = ClockSkewError(
-            f"OKX refused the request timestamp for account '{self.spec.name}' "
-            f"(code {exc.exchange_code or '50102'}): this machine's clock is "
-            f"{abs(offset) / 1000:.1f} s {direction} OKX, which allows 30 s.",
-            hint=exc.hint,
-            exchange_code=exc.exchange_code,
-        )
-        explained.__cause__ = exc
-        return explained

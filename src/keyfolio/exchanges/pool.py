@@ -10,26 +10,38 @@ session, on exit (ccxt leaves a session passed in ``config`` open). It also shar
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import ssl
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
+from keyfolio.domain.assets import AssetMap
 from keyfolio.exchanges.base import ExchangeConnector
 from keyfolio.exchanges.catalog import exchange_info
 from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector
-from keyfolio.exchanges.errors import OKX_EXCHANGE_IDS
+from keyfolio.exchanges.connector import VenueConnector
 from keyfolio.exchanges.markets import MarketsCache
-from keyfolio.exchanges.okx import OkxConnector
+from keyfolio.exchanges.retry import Cooldowns
+from keyfolio.exchanges.venue import VenueInfo
+from keyfolio.exchanges.venues import venue_info
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["ConnectorPool", "default_ssl_context"]
+__all__ = ["ConnectorPool", "connector_class", "default_ssl_context"]
 
 logger = logging.getLogger(__name__)
+
+
+def connector_class(venue: VenueInfo) -> type[VenueConnector]:
+    """The connector class a venue names (``module:Class``), imported on first use."""
+    module_name, _, class_name = venue.connector.partition(":")
+    found = getattr(importlib.import_module(module_name), class_name)
+    assert isinstance(found, type) and issubclass(found, VenueConnector)
+    return found
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -51,14 +63,19 @@ class ConnectorPool:
         self.settings = settings
         self.retry_base_delay = retry_base_delay
         self.markets = MarketsCache(settings.cache_dir, settings.markets_ttl_seconds)
+        self.cooldowns = Cooldowns()
         self._session: aiohttp.ClientSession | None = None
         self._ssl_context: ssl.SSLContext | None = None
         self._connectors: list[GenericCcxtConnector] = []
         self._by_account: dict[str, tuple[AccountSpec, Credentials, GenericCcxtConnector]] = {}
         self._retired: set[asyncio.Future[None]] = set()
 
-    def connector(self, spec: AccountSpec, credentials: Credentials) -> ExchangeConnector:
-        """A connector for one account; OKX ids get :class:`OkxConnector`, others the generic one.
+    def connector(
+        self, spec: AccountSpec, credentials: Credentials, *, assets: AssetMap | None = None
+    ) -> ExchangeConnector:
+        """A connector for one account: its venue's connector if first-class, else the generic one.
+
+        ``assets`` is the account's asset map (the venue's table and the user's overrides).
 
         Asking again for the same account (same spec and credentials) returns the same
         connector, so a long-lived pool (the live engine's) does not grow with every call.
@@ -70,16 +87,20 @@ class ConnectorPool:
         if known is not None and known[0] == spec and known[1] == credentials:
             return known[2]
         exchange_info(spec.exchange)
-        cls = OkxConnector if spec.exchange in OKX_EXCHANGE_IDS else GenericCcxtConnector
-        connector = cls(
-            spec,
-            credentials,
-            settings=self.settings,
-            session=self._session,
-            ssl_context=self._ssl_context,
-            markets=self.markets,
-            retry_base_delay=self.retry_base_delay,
-        )
+        options: dict[str, Any] = {
+            "settings": self.settings,
+            "session": self._session,
+            "ssl_context": self._ssl_context,
+            "markets": self.markets,
+            "retry_base_delay": self.retry_base_delay,
+            "cooldowns": self.cooldowns,
+        }
+        venue = venue_info(spec.exchange)
+        connector: GenericCcxtConnector
+        if venue is None:
+            connector = GenericCcxtConnector(spec, credentials, **options)
+        else:
+            connector = connector_class(venue)(spec, credentials, assets=assets, **options)
         self._connectors.append(connector)
         if known is not None:  # the account changed (e.g. a rotated key): retire the old one
             self._connectors.remove(known[2])

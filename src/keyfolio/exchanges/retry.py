@@ -14,7 +14,13 @@ from typing import TypeVar
 
 from keyfolio.errors import ExchangeUnavailableError, RateLimitedError
 
-__all__ = ["RATE_LIMIT_FACTOR", "backoff_delay", "call_with_retries"]
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "RATE_LIMIT_FACTOR",
+    "Cooldowns",
+    "backoff_delay",
+    "call_with_retries",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +28,38 @@ T = TypeVar("T")
 
 #: A rate-limited request waits this many times the base delay (0.25 s -> 1 s).
 RATE_LIMIT_FACTOR = 4.0
+
+#: The longest ``Retry-After`` keyfolio waits out inside one request; longer waits (a ban) end
+#: the attempt with the error, and nothing more is sent to that host until the wait is over.
+MAX_RETRY_AFTER = 30.0
+
+
+class Cooldowns:
+    """Hosts that asked for quiet (``Retry-After``): no request goes to them until it passes.
+
+    Shared by every connector of a pool, so one account's 429 pauses its siblings on the same
+    host (per-IP limits such as Binance's count every account of this machine).
+    """
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    def hold(self, host: str, seconds: float) -> None:
+        """Send nothing to ``host`` for ``seconds``."""
+        loop = asyncio.get_running_loop()
+        self._until[host] = max(self._until.get(host, 0.0), loop.time() + seconds)
+
+    def remaining(self, host: str) -> float:
+        """Seconds until ``host`` may be asked again (0 if it may now)."""
+        until = self._until.get(host)
+        return 0.0 if until is None else max(0.0, until - asyncio.get_running_loop().time())
+
+    async def wait(self, host: str) -> None:
+        """Wait until ``host`` may be asked again."""
+        delay = self.remaining(host)
+        if delay > 0:
+            logger.info("waiting %.1f s before the next request to %s (Retry-After)", delay, host)
+            await asyncio.sleep(delay)
 
 
 def backoff_delay(
@@ -60,6 +98,10 @@ async def call_with_retries(
             delay = backoff_delay(
                 attempt, base_delay=base_delay, rate_limited=isinstance(exc, RateLimitedError)
             )
+            if exc.retry_after is not None:
+                if exc.retry_after > MAX_RETRY_AFTER:
+                    raise  # a ban: waiting it out here would hang the sync
+                delay = max(delay, exc.retry_after)
             logger.debug(
                 "%s failed (%s), retry %d of %d in %.2f s",
                 what,

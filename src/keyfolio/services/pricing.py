@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 def price_host(settings: Settings, accounts: list[AccountSpec]) -> tuple[str, bool]:
     """Where to read public tickers: the first OKX account's host, else OKX global."""
-    from keyfolio.exchanges.catalog import region_host
+    from keyfolio.exchanges.okx import region_host
 
     def host(region: Region, api_url: str | None) -> str:
         return api_url or settings.okx_hosts.get(region.value) or region_host(region)

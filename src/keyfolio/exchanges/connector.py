@@ -1,0 +1,224 @@
+"""The base of every first-class connector: balance feeds, asset identity, clock, key check.
+
+A venue connector (``keyfolio.exchanges.<venue>``) subclasses :class:`VenueConnector` and declares
+
+* ``venue``: its :class:`~keyfolio.exchanges.venue.VenueInfo` (sources, permissions, codes...);
+* ``feeds``: one :class:`Feed` per balance endpoint, naming the method that reads it into
+  ``{venue code: Decimal}`` from the raw strings (never ccxt's unified floats);
+* ``check_key()`` and ``server_time_ms()``.
+
+Fetching runs every wanted feed concurrently (markets load alongside, quietly), maps the codes
+through the account's :class:`~keyfolio.domain.assets.AssetMap` (a rule may move a code to another
+source: Kraken's ``DOT.S`` is DOT in ``staked``), and turns each feed's outcome into one
+:class:`~keyfolio.domain.balances.SourceResult` per source it feeds. A per-source failure stays in
+its source; an error that means the whole key is bad is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from keyfolio.domain.assets import AssetMap
+from keyfolio.domain.balances import Source, SourceResult, SourceStatus
+from keyfolio.domain.money import parse_decimal
+from keyfolio.errors import ClockSkewError, ExchangeError, ExchangeResponseError
+from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector, gather_sources
+from keyfolio.exchanges.venue import VenueInfo
+
+__all__ = ["Amounts", "Feed", "VenueConnector", "add_amount"]
+
+logger = logging.getLogger(__name__)
+
+Amounts = dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One balance endpoint. Its codes land in ``source`` unless the venue's asset table moves
+    them to one of ``moves_to``; those sources fail and succeed with this feed."""
+
+    source: Source
+    method: str
+    """Name of the connector method ``async () -> {venue code: Decimal}``."""
+    moves_to: tuple[Source, ...] = ()
+
+    @property
+    def feeds(self) -> tuple[Source, ...]:
+        return (self.source, *self.moves_to)
+
+
+def add_amount(amounts: Amounts, code: Any, value: Any, *, venue: str, what: str) -> None:
+    """Add one raw row's amount (an exchange string) to ``amounts``; unreadable rows raise."""
+    if not isinstance(code, str) or not code:
+        raise ExchangeResponseError(f"{venue} {what}: a row has no asset code.")
+    if not isinstance(value, str):
+        raise ExchangeResponseError(
+            f"{venue} {what}: the {code} amount is not a string: {value!r}."
+        )
+    try:
+        amount = parse_decimal(value, field=f"{what} {code}")
+    except ValueError as exc:
+        raise ExchangeResponseError(f"{venue} {what}: {exc}.") from exc
+    amounts[code] = amounts.get(code, Decimal(0)) + amount
+
+
+class VenueConnector(GenericCcxtConnector):
+    """A first-class venue: every balance source, its permission check, its error codes."""
+
+    venue: ClassVar[VenueInfo]
+    feeds: ClassVar[tuple[Feed, ...]]
+
+    def __init__(self, *args: Any, assets: AssetMap | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._assets = assets or AssetMap(self.venue.id, self.venue.asset_rules)
+
+    @property
+    def sources(self) -> tuple[Source, ...]:  # type: ignore[override]
+        return self.venue.source_kinds
+
+    @property
+    def name(self) -> str:
+        return self.venue.name
+
+    @property
+    def ccxt_id(self) -> str:
+        return self.venue.ccxt_id
+
+    # ----------------------------------------------------------------- asset identity
+
+    def listed_codes(self) -> frozenset[str]:
+        """The venue codes its (loaded) markets name, as bases or quotes."""
+        exchange = self._exchange
+        markets = getattr(exchange, "markets", None) if exchange is not None else None
+        if not markets:
+            return frozenset()
+        codes: set[str] = set()
+        for market in markets.values():
+            codes.update(str(market.get(k)) for k in ("baseId", "quoteId") if market.get(k))
+        return frozenset(codes)
+
+    @property
+    def assets(self) -> AssetMap:
+        """The account's asset map, knowing which codes the venue lists."""
+        return self._assets.with_listed(self.listed_codes())
+
+    # ----------------------------------------------------------------- requests
+
+    async def call(self, method: str, params: dict[str, Any] | None = None, *, what: str) -> Any:
+        """One raw implicit-API call (``privateGetAccount``...), retried; the raw JSON."""
+
+        async def once() -> Any:
+            return await getattr(self._client(), method)(params or {})
+
+        return await self._retrying(once, what)
+
+    async def server_time_ms(self) -> int:
+        """The venue's clock in Unix milliseconds (a public request)."""
+        raise NotImplementedError  # every venue connector defines it
+
+    async def _markets_quietly(self) -> None:
+        try:
+            await self.load_markets()
+        except ExchangeError as exc:
+            logger.warning("%s markets not loaded for %s: %s", self.name, self.spec.name, exc)
+
+    # ----------------------------------------------------------------- balances
+
+    async def fetch_balances(self) -> list[SourceResult]:
+        """Every source, concurrently; each one's failure isolated. Auth errors raise."""
+        return await self.fetch_sources(self.sources)
+
+    async def fetch_sources(self, sources: Collection[Source]) -> list[SourceResult]:
+        """The feeds behind ``sources``, concurrently, as one result per source they feed."""
+        started = time.monotonic()
+        feeds = [feed for feed in self.feeds if set(feed.feeds) & set(sources)]
+        raw: dict[Source, Amounts] = {}
+
+        def reader(feed: Feed) -> Callable[[], Awaitable[SourceResult]]:
+            async def read() -> SourceResult:
+                method: Callable[[], Awaitable[Amounts]] = getattr(self, feed.method)
+                raw[feed.source] = await method()
+                return SourceResult(source=feed.source, status=SourceStatus.OK)
+
+            return read
+
+        outcomes = await gather_sources(
+            {feed.source: reader(feed) for feed in feeds},
+            also=None if self._markets_ready else self._markets_quietly(),
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, ExchangeError):
+                self._log_failure(outcome, started)
+                raise await self._explained(outcome)
+        results = self._results(feeds, [o for o in outcomes if isinstance(o, SourceResult)], raw)
+        wanted = [result for result in results if result.source in sources]
+        self._log_fetch(wanted, started)
+        return wanted
+
+    def _results(
+        self, feeds: list[Feed], outcomes: list[SourceResult], raw: dict[Source, Amounts]
+    ) -> list[SourceResult]:
+        by_feed = {outcome.source: outcome for outcome in outcomes}
+        assets = self.assets
+        results: dict[Source, SourceResult] = {}
+        for feed in feeds:
+            outcome = by_feed[feed.source]
+            if not outcome.is_ok:
+                for source in feed.feeds:
+                    results[source] = SourceResult(
+                        source=source, status=outcome.status, error=outcome.error,
+                        hint=outcome.hint, error_code=outcome.error_code,
+                    )  # fmt: skip
+                continue
+            mapped: dict[Source, Amounts] = {source: {} for source in feed.feeds}
+            for code, amount in raw.get(feed.source, {}).items():
+                resolved = assets.resolve(code)
+                target = resolved.source if resolved.source in mapped else feed.source
+                bucket = mapped[target]
+                bucket[resolved.asset] = bucket.get(resolved.asset, Decimal(0)) + amount
+            for source, amounts in mapped.items():
+                non_zero = {asset: amount for asset, amount in amounts.items() if amount != 0}
+                results[source] = SourceResult(
+                    source=source, status=SourceStatus.OK, amounts=non_zero
+                )
+        return [results[source] for source in self.sources if source in results]
+
+    # ----------------------------------------------------------------- clock
+
+    def _signing_clock_ms(self) -> float:
+        return time.time() * 1000
+
+    async def clock_offset_ms(self) -> int:
+        """The venue's time minus the clock keyfolio signs with, mid round trip."""
+        before = self._signing_clock_ms()
+        server = await self.server_time_ms()
+        after = self._signing_clock_ms()
+        return round(server - (before + after) / 2)
+
+    async def ping(self) -> None:
+        """The venue's public time endpoint answers."""
+        await self.server_time_ms()
+
+    async def _explained(self, exc: ExchangeError) -> ExchangeError:
+        """A clock-skew error with the measured offset in its message; others unchanged."""
+        if not isinstance(exc, ClockSkewError):
+            return exc
+        try:
+            offset = await self.clock_offset_ms()
+        except ExchangeError:
+            return exc
+        direction = "ahead of" if offset < 0 else "behind"
+        explained = ClockSkewError(
+            f"{self.name} refused the request timestamp for account '{self.spec.name}' "
+            f"(code {exc.exchange_code or '-'}): this machine's clock is "
+            f"{abs(offset) / 1000:.1f} s {direction} {self.name}.",
+            hint=exc.hint,
+            exchange_code=exc.exchange_code,
+        )
+        explained.__cause__ = exc
+        return explained

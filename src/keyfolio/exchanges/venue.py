@@ -1,0 +1,79 @@
+"""What a first-class venue declares: one :class:`VenueInfo` of data in its own module.
+
+Adding a venue means one connector module (``keyfolio.exchanges.<id>``) that exports ``VENUE``
+and its connector class, and one sandbox protocol package. Everything else (the catalog, the
+error translation, pricing, the live engine, the faces) reads these tables; an
+``if venue == "kraken"`` outside the venue's own module is a smell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from keyfolio.domain.accounts import Region
+from keyfolio.domain.assets import AssetRule
+from keyfolio.domain.balances import Source
+from keyfolio.errors import ExchangeError
+
+__all__ = ["CodeMap", "SourceInfo", "VenueInfo"]
+
+CodeMap = Mapping[str, tuple[type[ExchangeError], str]]
+"""A venue's error codes -> (keyfolio class, what happened). ``{account}`` becomes
+`` for account 'name'`` in the message."""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One balance source of a venue: the common kind, the venue's own name, its endpoint."""
+
+    source: Source
+    label: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class VenueInfo:
+    """Everything keyfolio knows about one first-class venue, as data.
+
+    ``read_permissions`` is the allowlist: a key is stored only when every permission it has is
+    one of these words (the venue's own words). ``key_guide`` says where in the venue's API
+    management a read-only key is created; it ends every refusal hint.
+    """
+
+    id: str
+    name: str
+    ccxt_id: str
+    credentials: tuple[str, ...]
+    labels: Mapping[str, str]
+    sources: tuple[SourceInfo, ...]
+    read_permissions: frozenset[str]
+    key_guide: str
+    connector: str
+    """``module:Class`` of the connector (imported on first use)."""
+    asset_rules: tuple[AssetRule, ...] = ()
+    codes: CodeMap = field(default_factory=dict)
+    hints: Mapping[str, str] = field(default_factory=dict)
+    """Hints for codes of :attr:`codes` that need more than their class's default."""
+    aliases: Mapping[str, Region] = field(default_factory=dict)
+    """Other ccxt ids of this venue with a fixed region (``myokx`` is OKX in the EEA)."""
+    regions: tuple[Region, ...] = (Region.GLOBAL,)
+    streams: bool = False
+    """A private WebSocket pushes the trading balance (through ccxt.pro)."""
+    multiline_secret: bool = False
+    """The secret is a multi-line PEM key (Coinbase)."""
+
+    @property
+    def source_kinds(self) -> tuple[Source, ...]:
+        return tuple(info.source for info in self.sources)
+
+    def label_of(self, source: Source) -> str:
+        """The venue's own name for a source kind (the generic name if it has none)."""
+        for info in self.sources:
+            if info.source is source:
+                return info.label
+        return source.label
+
+    def credential_label(self, field_name: str) -> str:
+        """How the venue's website names a credential field."""
+        return self.labels.get(field_name, field_name)

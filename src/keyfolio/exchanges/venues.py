@@ -1,0 +1,37 @@
+"""The registry of first-class venues: exchange id -> the module that declares it.
+
+A venue module is imported on first use (it imports no ccxt at module level), so asking whether
+``binance`` is first-class costs a small import, never ccxt's 0.3 s.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from keyfolio.exchanges.venue import VenueInfo
+
+__all__ = ["FIRST_CLASS", "first_class", "venue_info"]
+
+FIRST_CLASS: dict[str, str] = {
+    "okx": "keyfolio.exchanges.okx",
+    "binance": "keyfolio.exchanges.binance",
+}
+"""First-class venue id -> its connector module, in the order keyfolio lists them."""
+
+
+@cache
+def venue_info(exchange_id: str) -> VenueInfo | None:
+    """The venue that serves ``exchange_id`` (an id or a ccxt alias such as ``myokx``), if any."""
+    for venue_id, module_name in FIRST_CLASS.items():
+        info = importlib.import_module(module_name).VENUE
+        assert isinstance(info, VenueInfo)
+        if exchange_id == venue_id or exchange_id in info.aliases:
+            return info
+    return None
+
+
+def first_class() -> list[VenueInfo]:
+    """Every first-class venue, in :data:`FIRST_CLASS` order."""
+    found = [venue_info(venue_id) for venue_id in FIRST_CLASS]
+    return [info for info in found if info is not None]
