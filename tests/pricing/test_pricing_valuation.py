@@ -9,21 +9,21 @@ import pytest
 
 import keyfolio.pricing
 from keyfolio.domain.records import Price
-from keyfolio.pricing import PAR_ASSETS, Ticker, price_assets, value_of
+from keyfolio.pricing import PAR_ASSETS, Ticker, price_across, price_assets, value_of
 
 AS_OF = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 TS = datetime(2025, 1, 2, 3, 4, 0, tzinfo=UTC)
 D = Decimal
 
 
-def t(inst_id: str, last: str, open24h: str | None = None) -> Ticker:
+def t(symbol: str, last: str, open24h: str | None = None) -> Ticker:
     return Ticker(
-        inst_id=inst_id, last=D(last), open24h=None if open24h is None else D(open24h), ts=TS
+        symbol=symbol, last=D(last), open24h=None if open24h is None else D(open24h), ts=TS
     )
 
 
 def market(*tickers: Ticker) -> dict[str, Ticker]:
-    return {ticker.inst_id: ticker for ticker in tickers}
+    return {ticker.symbol: ticker for ticker in tickers}
 
 
 BTC = t("BTC-USDT", "60000", "58000")
@@ -191,3 +191,31 @@ def test_package_exports() -> None:
     for name in keyfolio.pricing.__all__:
         assert hasattr(keyfolio.pricing, name)
     assert {"USDT", "USDC", "USD"} == PAR_ASSETS
+
+
+def test_an_asset_is_priced_on_the_venue_that_holds_it_first() -> None:
+    okx = market(t("BTC-USDT", "60000"))
+    binance = market(t("BTC-USDT", "60100"))
+    venues = {"okx": okx, "binance": binance}
+    held_on_binance = price_across(["BTC"], venues, as_of=AS_OF, holders={"BTC": ["binance"]})
+    assert held_on_binance["BTC"] is not None
+    assert (held_on_binance["BTC"].usd, held_on_binance["BTC"].source) == (
+        D("60100"),
+        "binance:BTC-USDT",
+    )
+    nobody = price_across(["BTC"], venues, as_of=AS_OF)
+    assert nobody["BTC"] is not None and nobody["BTC"].source == "okx:BTC-USDT"
+
+
+def test_another_linked_venue_prices_what_the_holder_cannot() -> None:
+    venues = {"binance": market(t("BTC-USDT", "60000")), "okx": market(t("OKB-USDT", "50"))}
+    prices = price_across(["OKB"], venues, as_of=AS_OF, holders={"OKB": ["binance"]})
+    assert prices["OKB"] is not None and prices["OKB"].source == "okx:OKB-USDT"
+
+
+def test_usd_quoted_markets_and_btc_via_usd() -> None:
+    venue = market(t("BTC-USD", "60000", "59000"), t("ADA-USD", "0.5"), t("XTZ-BTC", "0.00001"))
+    prices = price_across(["ADA", "XTZ"], {"kraken": venue}, as_of=AS_OF)
+    assert prices["ADA"] is not None and prices["ADA"].source == "kraken:ADA-USD"
+    xtz = prices["XTZ"]
+    assert xtz is not None and xtz.usd == D("0.60000") and xtz.source == "kraken:XTZ-BTC*BTC-USD"

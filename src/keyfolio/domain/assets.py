@@ -76,6 +76,16 @@ class AssetMap:
         self.listed = frozenset(listed)
         self._exact = {rule.code: rule for rule in self.rules if rule.code is not None}
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AssetMap):
+            return NotImplemented
+        return (self.exchange, self.rules, self.overrides, self.listed) == (
+            other.exchange, other.rules, other.overrides, other.listed,
+        )  # fmt: skip
+
+    def __hash__(self) -> int:
+        return hash((self.exchange, self.rules, tuple(sorted(self.overrides.items()))))
+
     def with_listed(self, listed: Collection[str]) -> AssetMap:
         """The same map, knowing which codes the venue lists."""
         return AssetMap(self.exchange, self.rules, overrides=self.overrides, listed=listed)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from keyfolio.domain.balances import Source, SourceStatus
 
-__all__ = ["BalanceRecord", "Portfolio", "Price", "SourceState"]
+__all__ = ["BalanceRecord", "Portfolio", "Price", "SourceState", "Ticker"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,28 @@ class Price:
     source: str
     as_of: datetime
     open24h_usd: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Ticker:
+    """One spot market of one venue, in canonical asset codes: last price and 24 h open.
+
+    ``symbol`` is ``BASE-QUOTE`` (``BTC-USDT``). ``open24h`` is the price 24 hours ago, or
+    ``None`` where the venue gives none (``open_basis`` says what the venue's open is when it is
+    not a rolling 24 h: Kraken's is today's open at 00:00 UTC).
+    """
+
+    symbol: str
+    last: Decimal
+    open24h: Decimal | None
+    ts: datetime
+    venue: str = "okx"
+    open_basis: str = "24h"
+
+    @property
+    def base(self) -> str:
+        return self.symbol.split("-")[0]
+
+    @property
+    def quote(self) -> str:
+        return self.symbol.split("-")[1]

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from keyfolio.domain.assets import AssetRule
 from keyfolio.domain.balances import KeyInfo, Source
+from keyfolio.domain.records import Ticker
 from keyfolio.errors import (
     ClockSkewError,
     ExchangeError,
@@ -33,7 +34,7 @@ from keyfolio.errors import (
     KeyRefusedError,
     RateLimitedError,
 )
-from keyfolio.exchanges.connector import Amounts, Feed, VenueConnector, add_amount
+from keyfolio.exchanges.connector import Amounts, Feed, VenueConnector, add_amount, ticker_of
 from keyfolio.exchanges.venue import SourceInfo, VenueInfo
 
 __all__ = ["VENUE", "BinanceConnector"]
@@ -147,13 +148,11 @@ class BinanceConnector(VenueConnector):
         return data
 
     async def _read_spot(self) -> Amounts:
-        """Spot ``free + locked``, without the ``LD`` mirrors of flexible Earn."""
+        """Spot ``free + locked`` (its ``LD`` mirror rows are dropped when the codes are mapped:
+        the asset table sends them to Simple Earn, which its own endpoint reads)."""
         amounts: Amounts = {}
-        assets = self.assets
         for row in _rows((await self._account()).get("balances"), "spot balance"):
             code = row.get("asset")
-            if isinstance(code, str) and assets.resolve(code).source is Source.SAVINGS:
-                continue  # the LD mirror: counted from the Simple Earn endpoint
             for field in ("free", "locked"):
                 add_amount(amounts, code, row.get(field), venue="Binance", what="spot balance")
         return amounts
@@ -220,3 +219,22 @@ class BinanceConnector(VenueConnector):
             return int(data["serverTime"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ExchangeResponseError("Binance sent an unreadable server time.") from exc
+
+    async def _spot_tickers(self) -> list[Ticker]:
+        """``/api/v3/ticker/24hr`` for every market (weight 80), symbols split by the markets."""
+        await self.load_markets()
+        by_id = self._client().markets_by_id or {}
+        rows = await self.call("publicGetTicker24hr", what="spot tickers")
+        found: list[Ticker] = []
+        for row in rows if isinstance(rows, list) else []:
+            markets = by_id.get(row.get("symbol")) if isinstance(row, Mapping) else None
+            if not markets:
+                continue  # a market the spot list does not name (delisted, or another type)
+            market = markets[0]
+            ticker = ticker_of(
+                "binance", f"{market['baseId']}-{market['quoteId']}", row.get("lastPrice"),
+                row.get("openPrice"), row.get("closeTime"),
+            )  # fmt: skip
+            if ticker is not None:
+                found.append(ticker)
+        return found

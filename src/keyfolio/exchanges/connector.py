@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from keyfolio.domain.assets import AssetMap
-from keyfolio.domain.balances import Source, SourceResult, SourceStatus
+from keyfolio.domain.balances import KeyInfo, Source, SourceResult, SourceStatus
 from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.records import Ticker
 from keyfolio.errors import ClockSkewError, ExchangeError, ExchangeResponseError
 from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector, gather_sources
 from keyfolio.exchanges.venue import VenueInfo
 
-__all__ = ["Amounts", "Feed", "VenueConnector", "add_amount"]
+__all__ = ["Amounts", "Feed", "VenueConnector", "add_amount", "ticker_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +70,28 @@ def add_amount(amounts: Amounts, code: Any, value: Any, *, venue: str, what: str
     amounts[code] = amounts.get(code, Decimal(0)) + amount
 
 
-class VenueConnector(GenericCcxtConnector):
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ticker_of(
+    venue: str, symbol: str, last: Any, open24h: Any, ts_ms: Any, *, open_basis: str = "24h"
+) -> Ticker | None:
+    """A :class:`~keyfolio.domain.records.Ticker` from a venue's raw strings, or None if a field
+    is not a readable string (a JSON number is refused: it may have passed through a float)."""
+    if not isinstance(last, str) or not (open24h is None or isinstance(open24h, str)):
+        return None
+    try:
+        price = parse_decimal(last, field=f"{symbol}.last")
+        opened = parse_decimal(open24h, field=f"{symbol}.open") if open24h else None
+        moment = _EPOCH + timedelta(milliseconds=int(ts_ms))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if price < 0 or (opened is not None and opened < 0):
+        return None
+    return Ticker(symbol, price, opened, moment, venue=venue, open_basis=open_basis)
+
+
+class VenueConnector(GenericCcxtConnector, ABC):
     """A first-class venue: every balance source, its permission check, its error codes."""
 
     venue: ClassVar[VenueInfo]
@@ -76,6 +100,10 @@ class VenueConnector(GenericCcxtConnector):
     def __init__(self, *args: Any, assets: AssetMap | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._assets = assets or AssetMap(self.venue.id, self.venue.asset_rules)
+
+    @property
+    def _needs_listing(self) -> bool:
+        return any(rule.prefix is not None for rule in self._assets.rules)
 
     @property
     def sources(self) -> tuple[Source, ...]:  # type: ignore[override]
@@ -117,9 +145,33 @@ class VenueConnector(GenericCcxtConnector):
 
         return await self._retrying(once, what)
 
+    @abstractmethod
     async def server_time_ms(self) -> int:
         """The venue's clock in Unix milliseconds (a public request)."""
-        raise NotImplementedError  # every venue connector defines it
+
+    @abstractmethod
+    async def check_key(self) -> KeyInfo:
+        """What the venue says about the key: its permissions in the venue's words, IP binding,
+        uid. Only reports; the caller refuses a key that is not read-only."""
+
+    @abstractmethod
+    async def _spot_tickers(self) -> list[Ticker]:
+        """Every spot ticker of the venue, in venue codes (one public request)."""
+
+    async def fetch_spot_tickers(self) -> dict[str, Ticker]:
+        """Every spot market's ticker, in canonical codes, keyed by ``BASE-QUOTE``.
+
+        One public request (plus the markets, cached on disk). Unreadable rows are skipped and
+        counted in the log; where two venue markets map to one pair, the first is kept.
+        """
+        tickers: dict[str, Ticker] = {}
+        assets = self.assets
+        for ticker in await self._spot_tickers():
+            base, _, quote = ticker.symbol.partition("-")
+            symbol = f"{assets.asset(base)}-{assets.asset(quote)}"
+            tickers.setdefault(symbol, replace(ticker, symbol=symbol))
+        logger.info("fetched %d %s spot tickers from %s", len(tickers), self.name, self.host)
+        return tickers
 
     async def _markets_quietly(self) -> None:
         try:
@@ -147,6 +199,8 @@ class VenueConnector(GenericCcxtConnector):
 
             return read
 
+        if not self._markets_ready and self._needs_listing:
+            await self._markets_quietly()  # a prefix rule must know what the venue lists
         outcomes = await gather_sources(
             {feed.source: reader(feed) for feed in feeds},
             also=None if self._markets_ready else self._markets_quietly(),
@@ -165,6 +219,7 @@ class VenueConnector(GenericCcxtConnector):
     ) -> list[SourceResult]:
         by_feed = {outcome.source: outcome for outcome in outcomes}
         assets = self.assets
+        fed = {feed.source for feed in self.feeds}
         results: dict[Source, SourceResult] = {}
         for feed in feeds:
             outcome = by_feed[feed.source]
@@ -178,6 +233,8 @@ class VenueConnector(GenericCcxtConnector):
             mapped: dict[Source, Amounts] = {source: {} for source in feed.feeds}
             for code, amount in raw.get(feed.source, {}).items():
                 resolved = assets.resolve(code)
+                if resolved.source in fed and resolved.source not in mapped:
+                    continue  # a mirror of another feed's holding (Binance LDBTC): counted there
                 target = resolved.source if resolved.source in mapped else feed.source
                 bucket = mapped[target]
                 bucket[resolved.asset] = bucket.get(resolved.asset, Decimal(0)) + amount

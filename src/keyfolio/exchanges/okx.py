@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from keyfolio.domain.accounts import Region
 from keyfolio.domain.balances import KeyInfo, Source
 from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.records import Ticker
 from keyfolio.errors import (
     ClockSkewError,
     EnvironmentMismatchError,
@@ -43,7 +44,7 @@ from keyfolio.errors import (
     RateLimitedError,
     WrongPassphraseError,
 )
-from keyfolio.exchanges.connector import Feed, VenueConnector
+from keyfolio.exchanges.connector import Feed, VenueConnector, ticker_of
 from keyfolio.exchanges.markets import MarketData
 from keyfolio.exchanges.venue import CodeMap, SourceInfo, VenueInfo
 
@@ -363,6 +364,27 @@ class OkxConnector(VenueConnector):
             label=str(row.get("label") or ""),
             verified=True,
         )
+
+    async def _spot_tickers(self) -> list[Ticker]:
+        """``/api/v5/market/tickers?instType=SPOT``: every spot market in one request."""
+        client = self._client()
+
+        async def call() -> list[Any]:
+            response = await client.publicGetMarketTickers({"instType": "SPOT"})
+            if not isinstance(response, dict) or not isinstance(response.get("data"), list):
+                raise ExchangeUnavailableError("OKX sent an unreadable tickers answer.")
+            return list(response["data"])
+
+        rows = await self._retrying(call, "spot tickers")
+        found = [
+            ticker_of("okx", row.get("instId", ""), row.get("last"), row.get("open24h"),
+                      row.get("ts"))
+            for row in rows
+            if isinstance(row, Mapping) and row.get("instType", "SPOT") == "SPOT"
+        ]  # fmt: skip
+        if len(found) != len(rows) or None in found:
+            logger.warning("skipped %d unreadable OKX ticker rows", found.count(None))
+        return [ticker for ticker in found if ticker is not None]
 
     async def server_time_ms(self) -> int:
         data = await self._raw("publicGetPublicTime", "server time")

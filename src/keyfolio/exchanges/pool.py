@@ -67,7 +67,7 @@ class ConnectorPool:
         self._session: aiohttp.ClientSession | None = None
         self._ssl_context: ssl.SSLContext | None = None
         self._connectors: list[GenericCcxtConnector] = []
-        self._by_account: dict[str, tuple[AccountSpec, Credentials, GenericCcxtConnector]] = {}
+        self._by_account: dict[str, tuple[Any, GenericCcxtConnector]] = {}
         self._retired: set[asyncio.Future[None]] = set()
 
     def connector(
@@ -81,11 +81,25 @@ class ConnectorPool:
         connector, so a long-lived pool (the live engine's) does not grow with every call.
         Raises ExchangeUnsupportedError for an exchange id ccxt does not know.
         """
+        return self._connector(spec.name, spec, credentials, assets)
+
+    def public_connector(
+        self, spec: AccountSpec, *, assets: AssetMap | None = None
+    ) -> ExchangeConnector:
+        """A connector without credentials on the account's venue and host, for public requests
+        (the spot tickers that price a sync). One per venue, host and demo flag."""
+        name = f"public:{spec.exchange}:{spec.region.value}:{spec.demo}:{spec.api_url or ''}"
+        return self._connector(name, spec, Credentials(fields={}), assets)
+
+    def _connector(
+        self, key: str, spec: AccountSpec, credentials: Credentials, assets: AssetMap | None
+    ) -> GenericCcxtConnector:
         if self._session is None:
             raise RuntimeError("ConnectorPool is not open: use `async with ConnectorPool(...)`.")
-        known = self._by_account.get(spec.name)
-        if known is not None and known[0] == spec and known[1] == credentials:
-            return known[2]
+        identity = (spec, credentials, assets)
+        known = self._by_account.get(key)
+        if known is not None and known[0] == identity:
+            return known[1]
         exchange_info(spec.exchange)
         options: dict[str, Any] = {
             "settings": self.settings,
@@ -103,9 +117,9 @@ class ConnectorPool:
             connector = connector_class(venue)(spec, credentials, assets=assets, **options)
         self._connectors.append(connector)
         if known is not None:  # the account changed (e.g. a rotated key): retire the old one
-            self._connectors.remove(known[2])
-            self._retired.add(asyncio.ensure_future(known[2].close()))
-        self._by_account[spec.name] = (spec, credentials, connector)
+            self._connectors.remove(known[1])
+            self._retired.add(asyncio.ensure_future(known[1].close()))
+        self._by_account[key] = (identity, connector)
         return connector
 
     async def __aenter__(self) -> ConnectorPool:

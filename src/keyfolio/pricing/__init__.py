@@ -1,11 +1,11 @@
-"""keyfolio.pricing: USD prices from OKX's public spot tickers (one request per sync).
+"""keyfolio.pricing: USD prices from the linked venues' spot tickers (one request per venue).
 
-:func:`fetch_spot_tickers` fetches every spot market at once; :func:`price_assets` turns them
-into a :class:`~keyfolio.domain.records.Price` (or ``None``) per asset; :func:`value_of`
-multiplies an amount by a price. Decimal throughout.
+:func:`price_across` turns the venues' tickers into a :class:`~keyfolio.domain.records.Price`
+(or ``None``) per asset, preferring the venue that holds it; :func:`value_of` multiplies an amount
+by a price. Decimal throughout. The tickers come from the venue connectors (``exchanges``).
 """
 
-from keyfolio.pricing.okx_tickers import Ticker, fetch_spot_tickers
-from keyfolio.pricing.valuation import PAR_ASSETS, price_assets, value_of
+from keyfolio.domain.records import Ticker
+from keyfolio.pricing.valuation import PAR_ASSETS, price_across, price_assets, value_of
 
-__all__ = ["PAR_ASSETS", "Ticker", "fetch_spot_tickers", "price_assets", "value_of"]
+__all__ = ["PAR_ASSETS", "Ticker", "price_across", "price_assets", "value_of"]

@@ -1,35 +1,38 @@
-"""USD prices for assets from OKX spot tickers, and values of amounts. Decimal only.
+"""USD prices for assets from the spot tickers of the linked venues, and values. Decimal only.
 
-Rules, first match wins:
+Rules on one venue's tickers, first match wins:
 
 1. USDT, USDC and USD count 1:1 (source ``par``).
-2. ``ASSET-USDT`` last price.
-3. ``ASSET-USDC`` last price.
-4. ``ASSET-BTC`` last x ``BTC-USDT`` last (source ``okx:ASSET-BTC*BTC-USDT``).
-5. Otherwise the asset is unpriced: it maps to ``None`` and is never dropped.
+2. ``ASSET-USDT``, then ``ASSET-USDC``, then ``ASSET-USD`` last price.
+3. ``ASSET-BTC`` last x ``BTC-USDT`` (or ``BTC-USDC``, ``BTC-USD``) last
+   (source ``<venue>:ASSET-BTC*BTC-USDT``).
+4. Otherwise the asset is unpriced on that venue.
 
-A market whose last price is zero or empty counts as absent, so the next rule is tried.
-``open24h_usd`` is computed along the same route from ``open24h``; it is ``None`` when any
-leg has no usable ``open24h``.
+Across venues (:func:`price_across`), an asset is priced first on the venues that hold it, then on
+the other linked venues, in the order given; an asset no venue prices maps to ``None`` and is
+never dropped. A market whose last price is zero counts as absent. ``open24h_usd`` follows the same
+route from each leg's ``open24h``; it is ``None`` when a leg has none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from keyfolio.domain.money import multiply
-from keyfolio.domain.records import Price
-from keyfolio.pricing.okx_tickers import Ticker
+from keyfolio.domain.records import Price, Ticker
 
-__all__ = ["BTC_USDT", "PAR_ASSETS", "PAR_SOURCE", "price_assets", "value_of"]
+__all__ = ["PAR_ASSETS", "PAR_SOURCE", "price_across", "price_assets", "value_of"]
 
 PAR_ASSETS = frozenset({"USDT", "USDC", "USD"})
 PAR_SOURCE = "par"
-BTC_USDT = "BTC-USDT"
+_USD_QUOTES = ("USDT", "USDC", "USD")
 _ONE = Decimal(1)
+
+Market = Mapping[str, Ticker]
+"""One venue's spot tickers, keyed by ``BASE-QUOTE``."""
 
 
 @dataclass(frozen=True)
@@ -40,18 +43,37 @@ class _Quote:
 
 
 def price_assets(
-    assets: Iterable[str], tickers: Mapping[str, Ticker], *, as_of: datetime
+    assets: Iterable[str], tickers: Market, *, as_of: datetime, venue: str = "okx"
 ) -> dict[str, Price | None]:
-    """The USD price of each asset (``None`` if unpriced), keyed by the asset as given.
+    """The USD price of each asset on one venue's tickers (``None`` if unpriced)."""
+    return price_across(assets, {venue: tickers}, as_of=as_of)
 
-    Every asset appears in the result, in the order first seen. ``as_of`` stamps each price
-    (normally the time the tickers were fetched). Asset codes are matched case-insensitively.
+
+def price_across(
+    assets: Iterable[str],
+    venues: Mapping[str, Market],
+    *,
+    as_of: datetime,
+    holders: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Price | None]:
+    """The USD price of each asset across the linked venues' tickers.
+
+    ``venues`` maps a venue id to its tickers, in preference order; ``holders`` maps an asset to
+    the venues that hold it, tried first. Every asset appears in the result once, in the order
+    first seen; codes are matched case-insensitively. ``as_of`` stamps each price.
     """
     result: dict[str, Price | None] = {}
     for asset in assets:
         if asset in result:
             continue
-        quote = _quote(asset.strip().upper(), tickers)
+        code = asset.strip().upper()
+        first = [v for v in (holders or {}).get(asset, ()) if v in venues]
+        order = [*first, *(v for v in venues if v not in first)]
+        quote = _par(code)
+        for venue in order if quote is None else ():
+            quote = _quote(code, venues[venue], venue)
+            if quote is not None:
+                break
         result[asset] = (
             None
             if quote is None
@@ -73,28 +95,34 @@ def value_of(amount: Decimal, price: Price | None) -> Decimal | None:
     return multiply(amount, price.usd)
 
 
-def _quote(code: str, tickers: Mapping[str, Ticker]) -> _Quote | None:
-    if not code:
-        return None
+def _par(code: str) -> _Quote | None:
     if code in PAR_ASSETS:
         return _Quote(usd=_ONE, open24h_usd=_ONE, source=PAR_SOURCE)
-    for quote_ccy in ("USDT", "USDC"):
-        inst_id = f"{code}-{quote_ccy}"
-        direct = _usable(tickers.get(inst_id))
+    return None
+
+
+def _quote(code: str, tickers: Market, venue: str) -> _Quote | None:
+    if not code:
+        return None
+    for quote_ccy in _USD_QUOTES:
+        symbol = f"{code}-{quote_ccy}"
+        direct = _usable(tickers.get(symbol))
         if direct is not None:
-            return _Quote(
-                usd=direct.last, open24h_usd=_positive(direct.open24h), source=f"okx:{inst_id}"
-            )
+            return _Quote(direct.last, _positive(direct.open24h), f"{venue}:{symbol}")
     via_btc = _usable(tickers.get(f"{code}-BTC"))
-    btc = _usable(tickers.get(BTC_USDT))
-    if via_btc is not None and btc is not None:
+    if via_btc is None:
+        return None
+    for quote_ccy in _USD_QUOTES:
+        btc = _usable(tickers.get(f"BTC-{quote_ccy}"))
+        if btc is None:
+            continue
         open_leg, open_btc = _positive(via_btc.open24h), _positive(btc.open24h)
         return _Quote(
             usd=multiply(via_btc.last, btc.last),
             open24h_usd=None
             if open_leg is None or open_btc is None
             else multiply(open_leg, open_btc),
-            source=f"okx:{code}-BTC*{BTC_USDT}",
+            source=f"{venue}:{code}-BTC*BTC-{quote_ccy}",
         )
     return None
 

@@ -59,9 +59,9 @@ from keyfolio.services.context import App, protect
 from keyfolio.services.pricing import refresh_prices
 
 if TYPE_CHECKING:
+    from keyfolio.domain.records import Ticker
     from keyfolio.exchanges.base import ExchangeConnector
     from keyfolio.exchanges.pool import ConnectorPool
-    from keyfolio.pricing.okx_tickers import Ticker
 
 __all__ = ["FAILED", "LIVE", "POLLING", "RECONNECTING", "LiveEngine"]
 
@@ -529,7 +529,7 @@ class LiveEngine:
             self._tickers.watch({inst for route in self._routes.values() for inst in route})
 
     def _on_tick(self, push: TickerPush) -> None:
-        from keyfolio.pricing.okx_tickers import Ticker
+        from keyfolio.domain.records import Ticker
         from keyfolio.pricing.valuation import price_assets
 
         self._ticks[push.inst_id] = Ticker(push.inst_id, push.last, push.open24h, push.ts)

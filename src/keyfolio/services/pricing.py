@@ -1,62 +1,124 @@
-"""Refreshing prices: one public tickers request per sync, for every asset held."""
+"""Refreshing prices: the spot tickers of each linked venue, one public request per venue.
+
+Only venues the user has linked are contacted (a Binance-only user never talks to OKX). An asset is
+priced first on a venue that holds it, then on the other linked venues; each price names its
+venue and market (``binance:BTC-USDT``). Accounts of exchanges that are not first-class get their
+prices from the first-class venues; manual holdings too.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Region
-from keyfolio.errors import PricingError
+from keyfolio.domain.accounts import AccountSpec
+from keyfolio.domain.records import Ticker
+from keyfolio.errors import ExchangeError, PricingError
 from keyfolio.services.context import App
 
-__all__ = ["price_host", "refresh_prices"]
+if TYPE_CHECKING:
+    from keyfolio.exchanges.pool import ConnectorPool
+
+__all__ = ["price_venues", "refresh_prices"]
 
 logger = logging.getLogger(__name__)
 
 
-def price_host(settings: Settings, accounts: list[AccountSpec]) -> tuple[str, bool]:
-    """Where to read public tickers: the first OKX account's host, else OKX global."""
-    from keyfolio.exchanges.okx import region_host
+def price_venues(accounts: list[AccountSpec]) -> dict[str, AccountSpec]:
+    """One account per linked first-class venue whose host prices it (live before demo)."""
+    from keyfolio.exchanges.venues import venue_info
 
-    def host(region: Region, api_url: str | None) -> str:
-        return api_url or settings.okx_hosts.get(region.value) or region_host(region)
-
-    # live accounts first: never price a live portfolio from demo-trading tickers
-    for spec in sorted(accounts, key=lambda spec: spec.demo):
-        if spec.exchange == "okx":
-            return host(spec.region, spec.api_url), spec.demo
-    return host(Region.GLOBAL, None), False
+    chosen: dict[str, AccountSpec] = {}
+    for spec in sorted(accounts, key=lambda spec: (spec.demo, spec.name)):
+        venue = venue_info(spec.exchange)
+        if venue is not None and not spec.is_manual:
+            chosen.setdefault(venue.id, spec)
+    return chosen
 
 
-async def refresh_prices(app: App, accounts: list[AccountSpec]) -> PricingError | None:
-    """Fetch OKX spot tickers once and store a price for every held asset.
+async def _venue_tickers(pool: ConnectorPool, spec: AccountSpec) -> dict[str, Ticker]:
+    from keyfolio.exchanges.connector import VenueConnector
 
-    Returns the pricing error instead of raising it: balances are already saved, and old
-    prices stay in place (with their time) when the refresh fails.
+    connector = pool.public_connector(spec)
+    assert isinstance(connector, VenueConnector)
+    return await connector.fetch_spot_tickers()
+
+
+async def refresh_prices(
+    app: App, accounts: list[AccountSpec], *, pool: ConnectorPool | None = None
+) -> PricingError | None:
+    """Fetch each linked venue's spot tickers once and store a price for every held asset.
+
+    Returns the pricing error instead of raising it: balances are already saved, and old prices
+    stay in place (with their time) when a venue's refresh fails. ``accounts`` are added to the
+    linked ones (an account being linked is not stored yet).
     """
-    from keyfolio.pricing.okx_tickers import fetch_spot_tickers
-    from keyfolio.pricing.valuation import price_assets
-
     with app.db().session(read_only=True) as store:
-        assets = sorted({row.asset for row in store.balances(include_excluded=True)})
+        rows = store.balances(include_excluded=True)
+        linked = {spec.name: spec for spec in store.list_accounts()}
+    linked.update({spec.name: spec for spec in accounts})
+    assets = sorted({row.asset for row in rows})
     if not assets:
         return None
-    base_url, demo = price_host(app.settings, accounts)
-    try:
-        tickers = await fetch_spot_tickers(
-            base_url, timeout=app.settings.request_timeout_seconds, demo=demo
-        )
-    except PricingError as exc:
-        logger.info("price refresh failed: %s", exc.message)  # the caller reports it
-        return exc
-    priced = price_assets(assets, tickers, as_of=datetime.now(UTC))
+    venues = price_venues(list(linked.values()))
+    holders: dict[str, list[str]] = {}
+    for row in rows:
+        venue = _venue_of(linked.get(row.account))
+        if venue is not None and venue not in holders.setdefault(row.asset, []):
+            holders[row.asset].append(venue)
+    if pool is None:
+        from keyfolio.exchanges.pool import ConnectorPool
+
+        async with ConnectorPool(app.settings) as own:
+            fetched = await _fetch(own, venues)
+    else:
+        fetched = await _fetch(pool, venues)
+    books = {venue: tickers for venue, tickers in fetched.items() if isinstance(tickers, dict)}
+    failures = {v: e for v, e in fetched.items() if isinstance(e, ExchangeError)}
+    error = _error(failures) if failures else None
+    if not books:
+        return error
+    from keyfolio.pricing.valuation import price_across
+
+    priced = price_across(assets, books, holders=holders, as_of=datetime.now(UTC))
     with app.db().session() as store:
         store.upsert_prices(prices=[price for price in priced.values() if price is not None])
     logger.info(
         "priced %d of %d assets from %s",
         sum(p is not None for p in priced.values()),
         len(assets),
-        base_url,
+        ", ".join(sorted(books)),
     )
-    return None
+    return error
+
+
+def _venue_of(spec: AccountSpec | None) -> str | None:
+    from keyfolio.exchanges.venues import venue_info
+
+    venue = venue_info(spec.exchange) if spec is not None else None
+    return venue.id if venue is not None else None
+
+
+async def _fetch(
+    pool: ConnectorPool, venues: dict[str, AccountSpec]
+) -> dict[str, dict[str, Ticker] | ExchangeError]:
+    async def one(spec: AccountSpec) -> dict[str, Ticker] | ExchangeError:
+        try:
+            return await _venue_tickers(pool, spec)
+        except ExchangeError as exc:
+            logger.info("price refresh from %s failed: %s", spec.exchange, exc.message)
+            return exc
+
+    results = await asyncio.gather(*(one(spec) for spec in venues.values()))
+    return dict(zip(venues, results, strict=True))
+
+
+def _error(failures: dict[str, ExchangeError]) -> PricingError:
+    venue, first = next(iter(failures.items()))
+    names = ", ".join(sorted(failures))
+    return PricingError(
+        f"prices from {names} were not refreshed: {first.message}",
+        hint=f"{first.hint} The last known prices are kept, with their time.",
+    )
