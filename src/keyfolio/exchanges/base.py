@@ -8,9 +8,12 @@ ccxt types and exceptions never leave :mod:`keyfolio.exchanges`.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from keyfolio.domain.balances import KeyInfo, SourceResult
+
+if TYPE_CHECKING:
+    from keyfolio.exchanges.history import HistoryContext, HistoryStream
 
 __all__ = ["ExchangeConnector"]
 
@@ -44,6 +47,10 @@ class ExchangeConnector(Protocol):
 
     async def ping(self) -> None:
         """Check that the exchange's public API answers. Raises on failure."""
+        ...
+
+    async def history_streams(self, context: HistoryContext) -> list[HistoryStream]:
+        """The account's history streams (ExchangeUnsupportedError where none is imported)."""
         ...
 
     async def close(self) -> None:

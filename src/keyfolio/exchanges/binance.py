@@ -35,6 +35,7 @@ from keyfolio.errors import (
     RateLimitedError,
 )
 from keyfolio.exchanges.connector import Amounts, Feed, VenueConnector, add_amount, ticker_of
+from keyfolio.exchanges.history import HistoryContext, HistoryStream
 from keyfolio.exchanges.venue import SourceInfo, VenueInfo
 
 __all__ = ["VENUE", "BinanceConnector"]
@@ -84,7 +85,7 @@ VENUE = VenueInfo(
             InvalidSignatureError,
             "rejected the signature{account}: the secret key is wrong",
         ),
-        "-1003": (RateLimitedError, "is rate limiting this IP address{account}"),
+        "-1003": (RateLimitedError, "is rate limiting requests{account}"),
         "-1001": (ExchangeUnavailableError, "had an internal error{account}"),
         "-1008": (ExchangeUnavailableError, "is overloaded{account}"),
         "-1121": (ExchangeError, "does not know the market{account}"),
@@ -212,6 +213,12 @@ class BinanceConnector(VenueConnector):
             uid=str(account.get("uid") or ""),
             verified=True,
         )
+
+    async def history_streams(self, context: HistoryContext) -> list[HistoryStream]:
+        """Deposits, withdrawals, and trades of the markets the account's assets make."""
+        from keyfolio.exchanges.binance_history import binance_streams
+
+        return await binance_streams(self, context)
 
     async def server_time_ms(self) -> int:
         data = await self.call("publicGetTime", what="server time")

@@ -38,6 +38,8 @@ from keyfolio.exchanges.retry import Cooldowns, call_with_retries
 if TYPE_CHECKING:
     import aiohttp
 
+    from keyfolio.exchanges.history import HistoryContext, HistoryStream
+
 __all__ = [
     "CCXT_LOGGER",
     "GenericCcxtConnector",
@@ -365,6 +367,14 @@ class GenericCcxtConnector:
             exc.code,
             exc.exchange_code or "-",
             (time.monotonic() - started) * 1000,
+        )
+
+    async def history_streams(self, context: HistoryContext) -> list[HistoryStream]:
+        """The account's history streams; the generic connector imports no history."""
+        raise ExchangeUnsupportedError(
+            f"keyfolio imports trade history only from its first-class exchanges, not {self.name}.",
+            hint="Import older or other trades from a CSV file: `keyfolio import csv FILE "
+            "--account NAME` (see docs/import.md).",
         )
 
     async def _fetch_time(self) -> int:

@@ -45,6 +45,7 @@ from keyfolio.errors import (
     WrongPassphraseError,
 )
 from keyfolio.exchanges.connector import Feed, VenueConnector, ticker_of
+from keyfolio.exchanges.history import HistoryContext, HistoryStream
 from keyfolio.exchanges.markets import MarketData
 from keyfolio.exchanges.venue import CodeMap, SourceInfo, VenueInfo
 
@@ -385,6 +386,12 @@ class OkxConnector(VenueConnector):
         if len(found) != len(rows) or None in found:
             logger.warning("skipped %d unreadable OKX ticker rows", found.count(None))
         return [ticker for ticker in found if ticker is not None]
+
+    async def history_streams(self, context: HistoryContext) -> list[HistoryStream]:
+        """Fills of every instrument type, deposits, withdrawals, trading and funding bills."""
+        from keyfolio.exchanges.okx_history import okx_streams
+
+        return list(okx_streams(self))
 
     async def server_time_ms(self) -> int:
         data = await self._raw("publicGetPublicTime", "server time")

@@ -1,18 +1,11 @@
 """Importing trade, transfer and ledger history from exchange accounts.
 
 Incremental, idempotent and resumable, per account and per history stream (``trades:SPOT``,
-``deposits``, ``ledger:funding``...):
-
-* Each stream has a persisted cursor (JSON text): ``done`` (every record with a paging key at
-  or below it is stored) and, while a walk is under way, ``walk`` = {``top``: the newest key
-  of this walk, ``low``: the oldest key stored so far, ``after``: the next request's cursor}.
-* A walk reads OKX's pages newest first (OKX's ``after`` cursor is the one whose meaning is
-  unambiguous) down to ``done``. **Every page is stored in its own transaction together with
-  the cursor advance**, so a crash loses at most the page in flight; the next run resumes at
-  ``walk.after`` and, because every record has a unique key, a replayed page adds nothing.
-* When the walk reaches ``done`` (or the end of the history), ``done`` becomes ``top``; a
-  deposit or withdrawal still pending holds ``done`` below it, so its final state is read
-  again next time.
+``trades:BTCUSDT``, ``deposits``, ``ledger:funding``...). Each venue's streams page their own
+way (:mod:`keyfolio.exchanges.history`); every stream has a persisted cursor, and **every page is
+stored in its own transaction together with its cursor**, so a crash loses at most the page in
+flight; the next run resumes from the stored cursor and, because every record has a unique key,
+a replayed page adds nothing.
 
 Exchange failures never raise: they end up in :class:`ImportReport.errors`. Accounts of
 exchange ``manual`` are skipped (nothing to contact).
@@ -21,11 +14,10 @@ exchange ``manual`` are skipped (nothing to contact).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec
 from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
@@ -33,14 +25,12 @@ from keyfolio.errors import ExchangeError, KeyfolioError, StorageError
 from keyfolio.services.context import App, protect
 
 if TYPE_CHECKING:
-    from keyfolio.exchanges.base import ExchangeConnector
-    from keyfolio.exchanges.history import HistoryRecord, HistoryStream
+    from keyfolio.exchanges.history import HistoryContext, HistoryRecord, HistoryStream
     from keyfolio.exchanges.pool import ConnectorPool
 
 __all__ = [
     "MANUAL_EXCHANGE",
     "ImportReport",
-    "WalkCursor",
     "describe_counts",
     "import_all",
     "import_history",
@@ -61,6 +51,8 @@ class ImportReport:
     pages: int = 0
     errors: list[KeyfolioError] = field(default_factory=list)
     skipped: str | None = None
+    unfinished: list[str] = field(default_factory=list)
+    """Streams that read their page budget for this run and continue at the next sync."""
 
     @property
     def ok(self) -> bool:
@@ -96,66 +88,6 @@ def describe_counts(counts: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
-@dataclass
-class WalkCursor:
-    """The persisted import position of one stream (see the module docstring)."""
-
-    done: int | None = None
-    top: int | None = None
-    low: int | None = None
-    after: int | None = None
-    hold: int | None = None
-
-    @property
-    def walking(self) -> bool:
-        return self.top is not None
-
-    def dump(self) -> str:
-        """The cursor as JSON text (the ``import_cursors.cursor`` column)."""
-        if not self.walking:
-            return json.dumps({"done": self.done})
-        walk = {"top": self.top, "low": self.low, "after": self.after, "hold": self.hold}
-        return json.dumps({"done": self.done, "walk": walk})
-
-    @classmethod
-    def load(cls, text: str | None) -> WalkCursor:
-        """Parse a stored cursor; a missing or unreadable one starts from scratch."""
-        if not text:
-            return cls()
-        try:
-            data = json.loads(text)
-            walk = data.get("walk") or {}
-            return cls(
-                done=_opt_int(data.get("done")),
-                top=_opt_int(walk.get("top")),
-                low=_opt_int(walk.get("low")),
-                after=_opt_int(walk.get("after")),
-                hold=_opt_int(walk.get("hold")),
-            )
-        except (ValueError, TypeError, AttributeError):
-            logger.warning("unreadable import cursor %r: starting over", text[:80])
-            return cls()
-
-
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _next_after(stream: HistoryStream, low: int, previous: int | None) -> int:
-    """The next ``after``: below ``low`` for ids; for times ``low + 1`` (records sharing
-    ``low`` may continue on the next page), unless that would repeat the last request."""
-    if stream.paged_by == "id":
-        return low
-    if previous is not None and low + 1 >= previous:
-        logger.warning("more than a page of %s records at ts %d: skipping to older", stream, low)
-        return low
-    return low + 1
-
-
-def _pending(record: HistoryRecord) -> bool:
-    return isinstance(record, Transfer) and record.status == "pending"
-
-
 def _save_page(
     app: App, account: str, stream_key: str, records: Sequence[HistoryRecord], cursor: str
 ) -> int:
@@ -171,53 +103,49 @@ def _save_page(
     return added
 
 
-def _load_cursor(app: App, account: str, stream_key: str) -> WalkCursor:
+def _load_cursor(app: App, account: str, stream_key: str) -> str | None:
     with app.db().session(read_only=True) as store:
-        return WalkCursor.load(store.history.get_cursor(account=account, kind=stream_key))
+        return store.history.get_cursor(account=account, kind=stream_key)
+
+
+def _context(app: App, account: str) -> HistoryContext:
+    """What the account ever held, deposited, withdrew or traded (canonical assets)."""
+    from keyfolio.exchanges.history import HistoryContext
+
+    with app.db().session(read_only=True) as store:
+        assets = {row.asset for row in store.balances(account=account, include_excluded=True)}
+        assets |= store.snapshots.assets(account=account)
+        assets |= store.history.assets(account=account)
+    return HistoryContext(assets=frozenset(assets))
 
 
 async def _import_stream(
     app: App,
-    connector: ExchangeConnector,
     stream: HistoryStream,
     report: ImportReport,
     write_lock: asyncio.Lock,
 ) -> None:
-    """Walk one stream from the newest page down to its ``done`` mark, a page per commit."""
-    from keyfolio.exchanges.history import fetch_page
-
+    """Read one stream page by page from its stored cursor, a page and its cursor per commit."""
     name = report.account
     cursor = await asyncio.to_thread(_load_cursor, app, name, stream.key)
-    for _ in range(_MAX_PAGES):
-        request_after = cursor.after if cursor.walking else None
-        page = await fetch_page(connector, stream, after=request_after)
-        report.pages += 1
-        keys = [key for key, _ in page.records]
-        if not cursor.walking:
-            if not keys or (cursor.done is not None and max(keys) <= cursor.done):
-                return  # nothing newer than what is stored
-            cursor.top, cursor.low = max(keys), min(keys)
-        elif keys:
-            cursor.low = min(min(keys), cursor.low if cursor.low is not None else min(keys))
-        held = [key for key, record in page.records if _pending(record)]
-        if held:
-            cursor.hold = min([*held, *([cursor.hold] if cursor.hold is not None else [])])
-        low = cursor.low if cursor.low is not None else 0
-        finished = not keys or not page.full or (cursor.done is not None and low <= cursor.done)
-        if finished:
-            assert cursor.top is not None
-            done = cursor.top if cursor.hold is None else min(cursor.top, cursor.hold - 1)
-            cursor = WalkCursor(done=done)
-        else:
-            cursor.after = _next_after(stream, low, request_after)
-        records = [record for _, record in page.records]
-        async with write_lock:
-            added = await asyncio.to_thread(
-                _save_page, app, name, stream.key, records, cursor.dump()
+    budget = stream.pages_per_run or _MAX_PAGES
+    for pages in range(1, _MAX_PAGES + 1):
+        page = await stream.next_page(cursor)
+        report.pages += page.requests
+        if page.records or page.cursor != cursor:
+            async with write_lock:
+                added = await asyncio.to_thread(
+                    _save_page, app, name, stream.key, page.records, page.cursor
+                )
+            report.new[stream.kind] = report.new.get(stream.kind, 0) + added
+            logger.debug(
+                "import %s %s: %d rows, %d new", name, stream.key, len(page.records), added
             )
-        report.new[stream.kind] = report.new.get(stream.kind, 0) + added
-        logger.debug("import %s %s: %d rows, %d new", name, stream.key, len(records), added)
-        if finished:
+        cursor = page.cursor
+        if page.done:
+            return
+        if pages >= budget:
+            report.unfinished.append(stream.key)  # it walks on at the next sync
             return
     raise StorageError(
         f"the {stream.key} import of '{name}' did not finish after {_MAX_PAGES} pages",
@@ -233,14 +161,14 @@ async def _import_with(
     write_lock: asyncio.Lock,
 ) -> ImportReport:
     from keyfolio.exchanges.ccxt_generic import is_fatal
-    from keyfolio.exchanges.history import history_streams
 
     report = ImportReport(account=spec.name)
     try:
         credentials = app.vault().get(spec.name)
         protect(credentials)
         connector = pool.connector(spec, credentials)
-        streams = history_streams(connector)
+        context = await asyncio.to_thread(_context, app, spec.name)
+        streams = await connector.history_streams(context)
     except KeyfolioError as exc:
         report.errors.append(exc)
         return report
@@ -248,7 +176,7 @@ async def _import_with(
         if kinds is not None and stream.kind not in kinds:
             continue
         try:
-            await _import_stream(app, connector, stream, report, write_lock)
+            await _import_stream(app, stream, report, write_lock)
         except ExchangeError as exc:
             logger.info("import %s %s failed: %s", spec.name, stream.key, exc.message)
             report.errors.append(exc)

@@ -257,6 +257,21 @@ class HistoryRepo:
     # -- cursors ------------------------------------------------------------------------
 
     @translated
+    def assets(self, *, account: str) -> set[str]:
+        """Every asset the account's trades, transfers and ledger entries name."""
+        account_id = self._account_id(account)
+        found: set[str] = set()
+        queries = (
+            select(TradeRow.base).where(TradeRow.account_id == account_id),
+            select(TradeRow.quote).where(TradeRow.account_id == account_id),
+            select(TransferRow.asset).where(TransferRow.account_id == account_id),
+            select(LedgerEntryRow.asset).where(LedgerEntryRow.account_id == account_id),
+        )
+        for query in queries:
+            found.update(self._session.scalars(query.distinct()))
+        return found
+
+    @translated
     def get_cursor(self, *, account: str, kind: str) -> str | None:
         """The stored cursor of one kind of history of one account, or None."""
         row = self._session.get(ImportCursorRow, (self._account_id(account), kind))

@@ -290,6 +290,21 @@ class SnapshotRepo:
         )
 
     @translated
+    def assets(self, *, account: str) -> set[str]:
+        """Every asset any snapshot of the account ever had."""
+        ids = self._account_ids([account])
+        if not ids:
+            return set()
+        return set(
+            self._session.scalars(
+                select(SnapshotRow.asset)
+                .join(SnapshotSetRow, SnapshotRow.set_id == SnapshotSetRow.id)
+                .where(SnapshotSetRow.account_id.in_(ids))
+                .distinct()
+            )
+        )
+
+    @translated
     def held(self, *, accounts: Sequence[str], asset: str) -> bool:
         """Whether any snapshot of ``accounts`` ever had ``asset`` (an index seek)."""
         ids = self._account_ids(accounts)
