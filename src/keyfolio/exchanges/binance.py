@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from keyfolio.domain.assets import AssetRule
 from keyfolio.domain.balances import KeyInfo, Source
@@ -137,6 +138,14 @@ class BinanceConnector(VenueConnector):
             "fetchCurrencies": False,
         }
         return config
+
+    @property
+    def private_ws_url(self) -> str:
+        """The WebSocket API, where the user data stream is subscribed with a signature."""
+        if not self.spec.api_url:
+            return "wss://ws-api.binance.com:443/ws-api/v3"
+        scheme = "wss" if self.spec.api_url.startswith("https") else "ws"
+        return f"{scheme}://{urlsplit(self.spec.api_url).netloc}/ws-api/v3"
 
     # ----------------------------------------------------------------- balances
 

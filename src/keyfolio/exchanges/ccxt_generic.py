@@ -45,6 +45,7 @@ __all__ = [
     "GenericCcxtConnector",
     "gather_sources",
     "is_fatal",
+    "override_ws",
     "result_for_error",
 ]
 
@@ -126,6 +127,18 @@ def _override_hosts(urls: Any, base: str) -> Any:
         return {key: _override_hosts(value, base) for key, value in urls.items()}
     if isinstance(urls, str) and urls.startswith(("http://", "https://")):
         return _replace_host(urls, base)
+    return urls
+
+
+def override_ws(urls: Any, base: str) -> Any:
+    """Every ws(s) URL in ccxt's ``urls['api']`` on ``base``'s host (ws for http, wss for https)."""
+    target = urlsplit(base)
+    scheme = "wss" if target.scheme == "https" else "ws"
+    if isinstance(urls, dict):
+        return {key: override_ws(value, base) for key, value in urls.items()}
+    if isinstance(urls, str) and urls.startswith(("ws://", "wss://")):
+        parts = urlsplit(urls)
+        return urlunsplit((scheme, target.netloc, parts.path, parts.query, parts.fragment))
     return urls
 
 

@@ -19,19 +19,25 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from keyfolio.domain.assets import AssetMap
 from keyfolio.domain.balances import KeyInfo, Source, SourceResult, SourceStatus
 from keyfolio.domain.money import parse_decimal
 from keyfolio.domain.records import Ticker
 from keyfolio.errors import ClockSkewError, ExchangeError, ExchangeResponseError
-from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector, gather_sources
+from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector, gather_sources, override_ws
+from keyfolio.exchanges.errors import map_ccxt_errors
 from keyfolio.exchanges.venue import VenueInfo
+
+if TYPE_CHECKING:
+    from keyfolio.exchanges.stream import StreamHub
 
 __all__ = ["Amounts", "Feed", "VenueConnector", "add_amount", "ticker_of"]
 
@@ -244,6 +250,48 @@ class VenueConnector(GenericCcxtConnector, ABC):
                     source=source, status=SourceStatus.OK, amounts=non_zero
                 )
         return [results[source] for source in self.sources if source in results]
+
+    # ----------------------------------------------------------------- streaming
+
+    @property
+    def private_ws_url(self) -> str:
+        """The private WebSocket URL of the balance stream (named in status messages)."""
+        return ""
+
+    def stream_client(self, hub: StreamHub, keepalive: float) -> Any:
+        """A ccxt.pro client for this account's balance stream, on its own hosts."""
+        options = dict(self._config().get("options", {}))
+        exchange = hub.client(self.ccxt_id, options=options, keepalive=keepalive)
+        self._configure(exchange)
+        if self.spec.api_url:
+            exchange.urls["api"] = override_ws(exchange.urls["api"], self.spec.api_url)
+        self._set_credentials(exchange)
+        exchange.set_markets([])  # a push is only a trigger: no markets needed
+        return exchange
+
+    @contextmanager
+    def ws_errors(self) -> Iterator[None]:
+        """Translate a stream's ccxt errors (the venue's codes, as for REST)."""
+        host = urlsplit(self.private_ws_url).netloc or self.host
+        with map_ccxt_errors(
+            self.exchange_id, account=self.spec.name, region=self.region, host=host
+        ):
+            yield
+
+    def explain_ws(self, exc: ExchangeError, *, url: str) -> ExchangeError:
+        """A WebSocket-specific message and hint for a drop; the venue may know more codes."""
+        from keyfolio.exchanges.stream import explain_drop
+
+        return explain_drop(exc, name=self.name, account=self.spec.name, url=url, close_hints={})
+
+    def parse_push(self, balance: Any) -> tuple[str, tuple[str, ...]]:
+        """(event, currencies) of one ``watch_balance`` result: an update of unknown assets."""
+        return "update", ()
+
+    def ticker_stream(self, hub: StreamHub, **options: Any) -> Any:
+        """A public ticker stream to reprice held assets between syncs, where the venue has one
+        keyfolio follows (None: prices are refreshed over REST after each poll or trade)."""
+        return None
 
     # ----------------------------------------------------------------- clock
 

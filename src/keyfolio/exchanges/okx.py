@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from keyfolio.domain.accounts import Region
@@ -33,6 +33,7 @@ from keyfolio.errors import (
     ClockSkewError,
     EnvironmentMismatchError,
     ExchangeAuthError,
+    ExchangeError,
     ExchangeResponseError,
     ExchangeUnavailableError,
     ExchangeUnsupportedError,
@@ -46,6 +47,9 @@ from keyfolio.errors import (
 )
 from keyfolio.exchanges.connector import Feed, VenueConnector, ticker_of
 from keyfolio.exchanges.history import HistoryContext, HistoryStream
+
+if TYPE_CHECKING:
+    from keyfolio.exchanges.stream import StreamHub
 from keyfolio.exchanges.markets import MarketData
 from keyfolio.exchanges.venue import CodeMap, SourceInfo, VenueInfo
 
@@ -386,6 +390,53 @@ class OkxConnector(VenueConnector):
         if len(found) != len(rows) or None in found:
             logger.warning("skipped %d unreadable OKX ticker rows", found.count(None))
         return [ticker for ticker in found if ticker is not None]
+
+    # ----------------------------------------------------------------- streaming
+
+    @property
+    def private_ws_url(self) -> str:
+        return self.ws_url + "/private"
+
+    def stream_client(self, hub: StreamHub, keepalive: float) -> Any:
+        """A ccxt.pro ``okx`` client on the account's own WebSocket host (ccxt.pro would use the
+        global ``ws.okx.com``, which refuses EEA and US keys)."""
+        from keyfolio.exchanges.okx_stream import okx_client
+
+        exchange = okx_client(
+            hub,
+            ws_url=self.ws_url,
+            rest_url=self.rest_url,
+            demo=self.spec.demo,
+            credentials=self._credentials,
+            keepalive=keepalive,
+        )
+        exchange.set_markets([])  # a push is only a trigger: no markets needed
+        return exchange
+
+    def explain_ws(self, exc: ExchangeError, *, url: str) -> ExchangeError:
+        from keyfolio.exchanges.okx_stream import explain_okx_ws
+
+        return explain_okx_ws(exc, account=self.spec.name, url=url)
+
+    def parse_push(self, balance: Any) -> tuple[str, tuple[str, ...]]:
+        """OKX's ``account`` push: ``eventType`` (``snapshot`` after every connect) and the
+        currencies in ``data[0].details``."""
+        info = balance.get("info") if isinstance(balance, dict) else None
+        info = info if isinstance(info, dict) else {}
+        data = info.get("data") if isinstance(info.get("data"), list) else []
+        details = data[0].get("details", []) if data and isinstance(data[0], dict) else []
+        currencies = tuple(
+            str(row["ccy"]) for row in details if isinstance(row, dict) and row.get("ccy")
+        )
+        return str(info.get("eventType") or "snapshot"), currencies
+
+    def ticker_stream(self, hub: StreamHub, **options: Any) -> Any:
+        """OKX's public ``tickers`` channel on this account's host."""
+        from keyfolio.exchanges.okx_stream import OkxTickerStream
+
+        return OkxTickerStream(
+            hub, ws_url=self.ws_url, rest_url=self.rest_url, demo=self.spec.demo, **options
+        )
 
     async def history_streams(self, context: HistoryContext) -> list[HistoryStream]:
         """Fills of every instrument type, deposits, withdrawals, trading and funding bills."""

@@ -2,24 +2,24 @@
 
 For every account of the portfolio (or of all portfolios):
 
-* **OKX accounts** hold a private WebSocket on the ``account`` channel, to the account's own
-  regional host (:mod:`keyfolio.exchanges.stream`). A push is a *trigger*: the engine re-reads
-  the trading balance with one signed REST request (``cashBal`` is parsed in one place, in
-  :mod:`keyfolio.exchanges.okx`), writes it, records its snapshot set, imports the new fills
-  (an ``event_update`` only) and publishes ``portfolio.updated`` with reason ``trade``. A
-  snapshot push (after every (re)connect) re-reads too and publishes ``resync`` only if
-  something changed while the stream was down.
+* **Accounts of venues that stream** (``VenueInfo.streams``: OKX, Binance...) hold the venue's
+  private WebSocket through ccxt.pro, on the account's own host
+  (:mod:`keyfolio.exchanges.stream`). A push is a *trigger*: the engine re-reads the trading
+  source with one signed REST request (amounts are parsed in one place, in the venue's
+  connector), writes it, records its snapshot set, imports the new fills (an update only) and
+  publishes ``portfolio.updated`` with reason ``trade``. A snapshot push (OKX sends one after
+  every (re)connect) re-reads too and publishes ``resync`` only if something changed.
 * **Funding and Earn** have no stream: they are polled every ``poll_seconds``. So is every
-  source of an account without a live stream: other exchanges (no WebSocket in keyfolio),
-  an account whose WebSocket login failed (bad key: ``failed``, then polled), one whose
-  stream is reconnecting, and one whose stream failed ``ws_failures_before_polling`` times
-  in a row (status ``polling`` while it keeps trying). A poll that changed something publishes
-  ``portfolio.updated`` with reason ``poll``.
-* **Prices**: the public ``tickers`` channel for the markets that price the held assets (the
-  ``okx:...`` routes of the stored prices, e.g. ``BTC-USDT`` or ``ABC-BTC`` + ``BTC-USDT``),
-  re-priced with :func:`keyfolio.pricing.valuation.price_assets`, written, and announced as
-  ``portfolio.updated`` reason ``price`` at most once per ``price_interval`` seconds.
-  Unpriced assets get a price from the REST tickers refresh after each poll or trade.
+  source of an account without a live stream: exchanges without one, an account whose
+  WebSocket login failed (bad key: ``failed``, then polled), one whose stream is reconnecting,
+  and one whose stream failed ``ws_failures_before_polling`` times in a row (status ``polling``
+  while it keeps trying). A poll that changed something publishes ``portfolio.updated`` with
+  reason ``poll``.
+* **Prices**: a venue with a public ticker stream keyfolio follows (OKX's ``tickers``) reprices
+  the markets that price the held assets (the ``okx:...`` routes of the stored prices, e.g.
+  ``BTC-USDT`` or ``ABC-BTC`` + ``BTC-USDT``), written and announced as ``portfolio.updated``
+  reason ``price`` at most once per ``price_interval`` seconds. Other prices come from the REST
+  tickers refresh after each poll or trade.
 
 ``account.status`` is published on every state change and on every drop:
 ``{"account", "portfolio", "status": live|reconnecting|polling|failed, "error", "hint",
@@ -44,13 +44,12 @@ from keyfolio.domain.balances import Source, SourceResult
 from keyfolio.domain.records import Price
 from keyfolio.errors import ExchangeAuthError, ExchangeError, KeyfolioError, NotFoundError
 from keyfolio.exchanges import stream
-from keyfolio.exchanges.okx import OkxConnector
+from keyfolio.exchanges.connector import VenueConnector
 from keyfolio.exchanges.stream import (
     DEFAULT_KEEPALIVE,
     AccountPush,
+    AccountStream,
     Backoff,
-    OkxAccountStream,
-    OkxTickerStream,
     StreamHub,
     StreamStatus,
     TickerPush,
@@ -73,7 +72,15 @@ POLLING = "polling"
 FAILED = "failed"
 _CONNECTING = "connecting"  # internal: not published
 
-_NOT_STREAMED = (Source.FUNDING, Source.SAVINGS, Source.ONCHAIN_EARN)
+
+def _not_streamed(connector: ExchangeConnector) -> tuple[Source, ...]:
+    """The sources a balance push does not cover: every one but trading."""
+    sources = connector.sources if isinstance(connector, VenueConnector) else (Source.TRADING,)
+    return tuple(source for source in sources if source is not Source.TRADING)
+
+
+def _all_sources(connector: ExchangeConnector) -> tuple[Source, ...]:
+    return connector.sources if isinstance(connector, VenueConnector) else (Source.TRADING,)
 
 
 @dataclass(eq=False)
@@ -137,7 +144,7 @@ class LiveEngine:
         self._accounts: dict[str, _Account] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._tickers: OkxTickerStream | None = None
+        self._tickers: Any = None  # the venue's public ticker stream, if one is followed
         self._routes: dict[str, tuple[str, ...]] = {}
         self._ticks: dict[str, Ticker] = {}
         self._prices: dict[str, Price] = {}
@@ -209,7 +216,7 @@ class LiveEngine:
                     spec=spec,
                     credentials=credentials,
                     connector=(connector := pool.connector(spec, credentials)),
-                    streams=isinstance(connector, OkxConnector),
+                    streams=isinstance(connector, VenueConnector) and connector.venue.streams,
                 )
             try:
                 await self._run(pool, hub)
@@ -230,20 +237,9 @@ class LiveEngine:
                 acct.status = POLLING
                 self._publish_status(acct, None)
         await self._poll_once()
-        priced_by = self._ticker_account()
+        self._tickers = self._ticker_stream(hub)
         async with asyncio.TaskGroup() as group:
-            if priced_by is not None:
-                okx = priced_by.connector
-                assert isinstance(okx, OkxConnector)
-                self._tickers = OkxTickerStream(
-                    hub,
-                    ws_url=okx.ws_url,
-                    rest_url=okx.rest_url,
-                    demo=priced_by.spec.demo,
-                    on_tick=self._on_tick,
-                    backoff=self._backoff,
-                    keepalive=self._keepalive,
-                )
+            if self._tickers is not None:
                 group.create_task(self._tickers.run())
                 group.create_task(self._flush_prices())
                 await self._refresh_routes()
@@ -254,11 +250,18 @@ class LiveEngine:
             group.create_task(self._poll_loop())
             self._check_ready()
 
-    def _ticker_account(self) -> _Account | None:
-        """Where public tickers come from: a live (non-demo) OKX account first."""
-        okx = [acct for acct in self._accounts.values() if acct.streams]
-        okx.sort(key=lambda acct: (acct.spec.demo, acct.name))
-        return okx[0] if okx else None
+    def _ticker_stream(self, hub: StreamHub) -> Any:
+        """A public ticker stream from the first account whose venue has one (live before demo)."""
+        for acct in sorted(self._accounts.values(), key=lambda a: (a.spec.demo, a.name)):
+            connector = acct.connector
+            if not isinstance(connector, VenueConnector):
+                continue
+            tickers = connector.ticker_stream(
+                hub, on_tick=self._on_tick, backoff=self._backoff, keepalive=self._keepalive
+            )
+            if tickers is not None:
+                return tickers
+        return None
 
     def _check_ready(self) -> None:
         if not self.ready.is_set() and all(
@@ -300,14 +303,10 @@ class LiveEngine:
 
     async def _stream(self, hub: StreamHub, acct: _Account) -> None:
         connector = acct.connector
-        assert isinstance(connector, OkxConnector)
-        watcher = OkxAccountStream(
+        assert isinstance(connector, VenueConnector)
+        watcher = AccountStream(
             hub,
-            acct.spec,
-            acct.credentials,
-            ws_url=connector.ws_url,
-            rest_url=connector.rest_url,
-            region=connector.region,
+            connector,
             on_push=lambda push: self._on_push(acct, push),
             on_status=lambda status: self._on_stream_status(acct, status),
             backoff=self._backoff,
@@ -351,7 +350,7 @@ class LiveEngine:
         if the account could not be read at all (an authentication error)."""
         at = datetime.now(UTC)
         try:
-            if isinstance(acct.connector, OkxConnector):
+            if isinstance(acct.connector, VenueConnector):
                 results = await acct.connector.fetch_sources(sources)
             else:
                 results = await acct.connector.fetch_balances()
@@ -486,7 +485,8 @@ class LiveEngine:
 
         async def poll(acct: _Account) -> None:
             live = acct.streams and acct.status == LIVE
-            read = await self._refresh(acct, _NOT_STREAMED if live else tuple(Source), "poll")
+            sources = _not_streamed(acct.connector) if live else _all_sources(acct.connector)
+            read = await self._refresh(acct, sources, "poll")
             if read is not None and not acct.streams:
                 self._set_poll_status(acct, POLLING, None)
 
@@ -532,10 +532,10 @@ class LiveEngine:
         from keyfolio.domain.records import Ticker
         from keyfolio.pricing.valuation import price_assets
 
-        self._ticks[push.inst_id] = Ticker(push.inst_id, push.last, push.open24h, push.ts)
+        self._ticks[push.symbol] = Ticker(push.symbol, push.last, push.open24h, push.ts)
         now = datetime.now(UTC)
         for asset, route in self._routes.items():
-            if push.inst_id not in route or not all(inst in self._ticks for inst in route):
+            if push.symbol not in route or not all(inst in self._ticks for inst in route):
                 continue
             ticks = {inst: self._ticks[inst] for inst in route}
             price = price_assets([asset], ticks, as_of=now)[asset]
