@@ -17,8 +17,8 @@ from keyfolio.config import Settings
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    from keyfolio.sandbox.server import SandboxThread
-    from keyfolio.sandbox.state import parse_state
+    from keyfolio.sandbox.core.server import SandboxThread
+    from keyfolio.sandbox.venues.okx.state import parse_state
 
     with SandboxThread(parse_state(state_data()), rate_limit=False) as server:
         yield server.url

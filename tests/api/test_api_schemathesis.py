@@ -24,8 +24,8 @@ from keyfolio.config import Settings
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Any]]:
-    from keyfolio.sandbox.server import SandboxThread
-    from keyfolio.sandbox.state import parse_state
+    from keyfolio.sandbox.core.server import SandboxThread
+    from keyfolio.sandbox.venues.okx.state import parse_state
 
     home: Path = tmp_path_factory.mktemp("schemathesis") / "home"
     with SandboxThread(parse_state(state_data()), rate_limit=False) as sandbox:

@@ -11,8 +11,8 @@ from cli_support import READ_KEY, Runner, base_state
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    from keyfolio.sandbox.server import SandboxThread
-    from keyfolio.sandbox.state import parse_state
+    from keyfolio.sandbox.core.server import SandboxThread
+    from keyfolio.sandbox.venues.okx.state import parse_state
 
     with SandboxThread(parse_state(base_state())) as server:
         yield server.url

@@ -14,8 +14,8 @@ from contextlib import ExitStack
 import pytest
 from cli_support import READ_KEY, Runner, base_state
 
-from keyfolio.sandbox.server import SandboxThread
-from keyfolio.sandbox.state import parse_state
+from keyfolio.sandbox.core.server import SandboxThread
+from keyfolio.sandbox.venues.okx.state import parse_state
 
 
 def state_with_key_region(region: str) -> object:

@@ -33,8 +33,8 @@ def test_linking_the_same_exchange_account_twice_is_refused(
 
 
 def test_myokx_is_okx_in_the_eea_region(kf: Runner, tmp_path: Path) -> None:
-    from keyfolio.sandbox.server import SandboxThread
-    from keyfolio.sandbox.state import parse_state
+    from keyfolio.sandbox.core.server import SandboxThread
+    from keyfolio.sandbox.venues.okx.state import parse_state
 
     data = base_state()
     data["keys"] = [{**data["keys"][0], "region": "eea"}]

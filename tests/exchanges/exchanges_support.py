@@ -63,8 +63,8 @@ def spec_for(url: str, *, region: Region = Region.GLOBAL, demo: bool = False) ->
 
 @asynccontextmanager
 async def sandbox(state: dict[str, Any], **kwargs: Any) -> AsyncIterator[str]:
-    from keyfolio.sandbox.server import run_sandbox
-    from keyfolio.sandbox.state import parse_state
+    from keyfolio.sandbox.core.server import run_sandbox
+    from keyfolio.sandbox.venues.okx.state import parse_state
 
     async with run_sandbox(parse_state(state), **kwargs) as url:
         yield url

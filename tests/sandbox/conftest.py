@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from keyfolio.sandbox.server import SandboxThread, run_sandbox
-from keyfolio.sandbox.state import SandboxState, parse_state
+from keyfolio.sandbox.core.server import SandboxThread, run_sandbox
+from keyfolio.sandbox.venues.okx.state import SandboxState, parse_state
 
 KEYS: dict[str, dict[str, Any]] = {
     "alice": {"apiKey": "alice-key", "secret": "alice-secret", "passphrase": "alice-pass"},

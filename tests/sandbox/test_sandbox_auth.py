@@ -8,9 +8,14 @@ import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
-from keyfolio.sandbox.auth import authenticate_rest, ip_allowed, parse_iso_timestamp, sign
-from keyfolio.sandbox.server import run_sandbox
-from keyfolio.sandbox.state import SandboxState
+from keyfolio.sandbox.core.server import run_sandbox
+from keyfolio.sandbox.venues.okx.auth import (
+    authenticate_rest,
+    ip_allowed,
+    parse_iso_timestamp,
+    sign,
+)
+from keyfolio.sandbox.venues.okx.state import SandboxState
 
 BALANCE = "/api/v5/account/balance"
 
@@ -31,7 +36,7 @@ def test_post_and_websocket_vectors() -> None:
 
 
 def test_the_vector_verifies_through_the_request_check(state: SandboxState) -> None:
-    from keyfolio.sandbox.state import KeyState
+    from keyfolio.sandbox.venues.okx.state import KeyState
 
     key = KeyState(
         apiKey="k", secret="22582BD0CFF14C41EDBF1AB98506286D", passphrase="p", perm="read_only",

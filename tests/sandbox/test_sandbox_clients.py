@@ -14,8 +14,8 @@ from okx.Finance.Savings import SavingsAPI
 from okx.Funding import FundingAPI
 from okx.Trade import TradeAPI
 
-from keyfolio.sandbox.server import SandboxThread, run_sandbox
-from keyfolio.sandbox.state import SandboxState, parse_state
+from keyfolio.sandbox.core.server import SandboxThread, run_sandbox
+from keyfolio.sandbox.venues.okx.state import SandboxState, parse_state
 
 # -- python-okx (sync httpx): the sandbox runs in a background thread ---------------------
 

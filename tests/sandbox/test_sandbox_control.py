@@ -10,9 +10,9 @@ import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
-from keyfolio.sandbox.control import is_loopback
-from keyfolio.sandbox.server import run_sandbox
-from keyfolio.sandbox.state import SandboxState
+from keyfolio.sandbox.core.control import is_loopback
+from keyfolio.sandbox.core.server import run_sandbox
+from keyfolio.sandbox.venues.okx.state import SandboxState
 
 FUNDING = "/api/v5/asset/balances"
 BALANCE = "/api/v5/account/balance"

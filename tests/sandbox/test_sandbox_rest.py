@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from keyfolio.sandbox.server import run_sandbox
-from keyfolio.sandbox.state import parse_state
+from keyfolio.sandbox.core.server import run_sandbox
+from keyfolio.sandbox.venues.okx.state import parse_state
 
 
 def _all_numbers_are_strings(value: Any) -> bool:

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from keyfolio.errors import ConfigError, SandboxStateError
-from keyfolio.sandbox.book import Book
-from keyfolio.sandbox.demo import (
+from keyfolio.sandbox.venues.okx.book import Book
+from keyfolio.sandbox.venues.okx.demo import (
     DEMO_ACCOUNT,
     DEMO_READ_ONLY_KEY,
     DEMO_TRADING_KEY,
     demo_state,
     demo_state_data,
 )
-from keyfolio.sandbox.state import SandboxState, load_state, parse_state
+from keyfolio.sandbox.venues.okx.state import SandboxState, load_state, parse_state
 
 MINIMAL: dict[str, Any] = {
     "tickers": {"BTC-USDT": {"last": "60000"}},

@@ -11,8 +11,8 @@ import aiohttp
 import ccxt.pro as ccxtpro
 import pytest
 
-from keyfolio.sandbox.server import run_sandbox
-from keyfolio.sandbox.state import SandboxState
+from keyfolio.sandbox.core.server import run_sandbox
+from keyfolio.sandbox.venues.okx.state import SandboxState
 
 
 def _login(okx: Any, who: str = "alice", **override: Any) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from cli_support import BOB_KEY, READ_KEY, base_state
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.errors import ConflictError
-from keyfolio.sandbox.server import SandboxThread
-from keyfolio.sandbox.state import parse_state
+from keyfolio.sandbox.core.server import SandboxThread
+from keyfolio.sandbox.venues.okx.state import parse_state
 from keyfolio.services.accounts import get_account, link_account, rotate_credentials
 from keyfolio.services.context import App
 

@@ -87,8 +87,8 @@ def make_app(home: Path, url: str | None = None) -> App:
 
 @pytest.fixture
 def sandbox_factory() -> Iterator[Any]:
-    from keyfolio.sandbox.server import SandboxThread
-    from keyfolio.sandbox.state import parse_state
+    from keyfolio.sandbox.core.server import SandboxThread
+    from keyfolio.sandbox.venues.okx.state import parse_state
 
     started: list[SandboxThread] = []
 

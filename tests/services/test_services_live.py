@@ -18,8 +18,8 @@ from keyfolio.domain.accounts import AccountSpec, Credentials, Region
 from keyfolio.domain.balances import Source
 from keyfolio.errors import NotFoundError
 from keyfolio.exchanges.stream import Backoff
-from keyfolio.sandbox.server import run_sandbox
-from keyfolio.sandbox.state import parse_state
+from keyfolio.sandbox.core.server import run_sandbox
+from keyfolio.sandbox.venues.okx.state import parse_state
 from keyfolio.services.accounts import link_account
 from keyfolio.services.context import App
 from keyfolio.services.events import Event, Subscription

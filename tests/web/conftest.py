@@ -101,8 +101,8 @@ def sandbox() -> Iterator[str]:
     """A sandbox OKX on a free loopback port; its base URL."""
     from web_support import base_state
 
-    from keyfolio.sandbox.server import SandboxThread
-    from keyfolio.sandbox.state import parse_state
+    from keyfolio.sandbox.core.server import SandboxThread
+    from keyfolio.sandbox.venues.okx.state import parse_state
 
     with SandboxThread(parse_state(base_state()), rate_limit=False) as server:
         yield server.url

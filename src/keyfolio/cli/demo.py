@@ -92,8 +92,8 @@ async def _story(app: App) -> None:
     """The seven steps, each through the same service a CLI command uses."""
     from keyfolio.analytics.pnl import CostMethod
     from keyfolio.cli.analytics import render_pnl
-    from keyfolio.sandbox.demo import DEMO_READ_ONLY_KEY, DEMO_TRADING_KEY, demo_state
-    from keyfolio.sandbox.server import run_sandbox
+    from keyfolio.sandbox.core.server import run_sandbox
+    from keyfolio.sandbox.venues.okx.demo import DEMO_READ_ONLY_KEY, DEMO_TRADING_KEY, demo_state
     from keyfolio.services.accounts import link_account
     from keyfolio.services.analytics import pnl_report, summary_extras
     from keyfolio.services.sync import sync_accounts

@@ -1,4 +1,4 @@
-"""`keyfolio sandbox`: run the built-in OKX V5 sandbox server."""
+"""`keyfolio sandbox`: run the built-in exchange sandbox (OKX, Binance, ...) on loopback."""
 
 from __future__ import annotations
 
@@ -6,57 +6,94 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from keyfolio.errors import ConfigError
 
-__all__ = ["sandbox_command"]
+if TYPE_CHECKING:
+    from keyfolio.sandbox.core.venue import Venue
 
-REGIONS = ("global", "eea", "us")
+__all__ = ["sandbox_command"]
 
 
 def _is_loopback(host: str) -> bool:
-    from keyfolio.sandbox.control import is_loopback
+    from keyfolio.sandbox.core.control import is_loopback
 
     return host == "localhost" or is_loopback(host)
 
 
+def _load(exchange: str | None, state: Path | None) -> tuple[Any, Venue]:
+    """The state to serve and its venue: the file's, or the exchange's demo (key printed)."""
+    from keyfolio.sandbox.venues import load_state, venue, venue_of
+
+    if state is not None:
+        loaded = load_state(state)
+        played = venue_of(loaded)
+        if exchange is not None and exchange != played.id:
+            raise ConfigError(
+                f"{state} is a {played.id} state, but --exchange {exchange} was given",
+                hint=f'Drop --exchange, or set "exchange": "{exchange}" in the state file.',
+            )
+    else:
+        played = venue(exchange or "okx")
+        loaded = played.demo_state()
+        key = played.demo_key()
+        print(
+            f"No --state: serving the {played.name} demo state. Its read-only key (public demo "
+            "values):\n"
+            + "\n".join(f"  KEYFOLIO_API_{env}={key[field]}" for env, field in played.key_env),
+            file=sys.stderr,
+            flush=True,
+        )
+    return loaded, played
+
+
 def sandbox_command(
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange",
+            help="Which exchange the server plays: okx or binance. Default: the state file's "
+            '"exchange", else okx.',
+            show_default=False,
+        ),
+    ] = None,
     state: Annotated[
         Path | None,
         typer.Option(
             "--state",
-            help="JSON state file (format: docs/sandbox.md). Default: the demo's state, "
-            "with its read-only key printed at start.",
+            help="JSON state file (format: docs/sandbox.md). Default: the exchange's demo "
+            "state, with its read-only key printed at start.",
             show_default=False,
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to bind (loopback only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8765,
     region: Annotated[
-        str, typer.Option(help="Which OKX region this server plays: global, eea or us.")
+        str, typer.Option(help="Which region the server plays (OKX: global, eea or us).")
     ] = "global",
     latency_ms: Annotated[
         int, typer.Option("--latency-ms", help="Delay every response by N ms.")
     ] = 0,
     no_rate_limit: Annotated[
-        bool, typer.Option("--no-rate-limit", help="Turn off OKX's per-key rate limits.")
+        bool, typer.Option("--no-rate-limit", help="Turn off the exchange's rate limits.")
     ] = False,
 ) -> None:
-    """Run an OKX V5 look-alike (REST + WebSocket) on loopback (the demo account by default).
+    """Run an exchange look-alike (REST + WebSocket) on loopback (its demo account by default).
 
     Prints `keyfolio sandbox listening on http://HOST:PORT` when ready; stops on Ctrl-C or SIGTERM.
-    Point ccxt or python-okx at that URL with any key from the state file, or link it:
-    `keyfolio account add okx --name demo --api-url http://HOST:PORT`.
+    Point ccxt or the exchange's own SDK at that URL with any key from the state file, or link
+    it: `keyfolio account add binance --name demo --api-url http://HOST:PORT`.
     """
-    from keyfolio.sandbox.server import serve
-    from keyfolio.sandbox.state import load_state
+    from keyfolio.sandbox.core.server import serve
+    from keyfolio.sandbox.venues import VENUE_IDS
 
-    if region not in REGIONS:
+    if exchange is not None and exchange not in VENUE_IDS:
         raise ConfigError(
-            f"--region {region!r} is not a region", hint="Use --region global, eea or us."
+            f"--exchange {exchange!r} is not a sandbox exchange",
+            hint=f"Use one of {', '.join(VENUE_IDS)}.",
         )
     if not 0 <= port <= 65535:
         raise ConfigError(
@@ -69,21 +106,11 @@ def sandbox_command(
         )
     if latency_ms < 0:
         raise ConfigError("--latency-ms must be 0 or more", hint="Use e.g. --latency-ms 50.")
-    if state is not None:
-        loaded = load_state(state)
-    else:
-        from keyfolio.sandbox.demo import DEMO_READ_ONLY_KEY, demo_state
-
-        loaded = demo_state()
-        print(
-            "No --state: serving the demo state. Its read-only key (public demo values):\n"
-            + "".join(
-                f"  KEYFOLIO_API_{env}={DEMO_READ_ONLY_KEY[field]}\n"
-                for env, field in (("KEY", "apiKey"), ("SECRET", "secret"))
-            )
-            + f"  KEYFOLIO_API_PASSPHRASE={DEMO_READ_ONLY_KEY['passphrase']}",
-            file=sys.stderr,
-            flush=True,
+    loaded, played = _load(exchange, state)
+    if region not in played.regions:
+        raise ConfigError(
+            f"--region {region!r} is not a region {played.name} has here",
+            hint=f"Use --region {' or '.join(played.regions)}.",
         )
 
     def ready(url: str) -> None:

@@ -162,6 +162,7 @@ VENUE = VenueInfo(
     hints=_OKX_HINTS,
     aliases=_FIXED_REGION,
     regions=(Region.GLOBAL, Region.EEA, Region.US),
+    has_demo=True,
     streams=True,
 )
 OKX_SOURCES = VENUE.source_kinds

@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import logging
 import ssl
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -59,9 +60,17 @@ class ConnectorPool:
     ``retry_base_delay`` is the first retry backoff in seconds for every connector.
     """
 
-    def __init__(self, settings: Settings, *, retry_base_delay: float = 0.25) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retry_base_delay: float = 0.25,
+        aliases: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self.settings = settings
         self.retry_base_delay = retry_base_delay
+        self.aliases = {venue: dict(codes) for venue, codes in (aliases or {}).items()}
+        """The user's asset overrides per venue: ``{venue: {code: asset}}``."""
         self.markets = MarketsCache(settings.cache_dir, settings.markets_ttl_seconds)
         self.cooldowns = Cooldowns()
         self._session: aiohttp.ClientSession | None = None
@@ -114,6 +123,9 @@ class ConnectorPool:
         if venue is None:
             connector = GenericCcxtConnector(spec, credentials, **options)
         else:
+            if assets is None:
+                overrides = self.aliases.get(venue.id, {})
+                assets = AssetMap(venue.id, venue.asset_rules, overrides=overrides)
             connector = connector_class(venue)(spec, credentials, assets=assets, **options)
         self._connectors.append(connector)
         if known is not None:  # the account changed (e.g. a rotated key): retire the old one

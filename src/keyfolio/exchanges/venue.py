@@ -58,6 +58,8 @@ class VenueInfo:
     aliases: Mapping[str, Region] = field(default_factory=dict)
     """Other ccxt ids of this venue with a fixed region (``myokx`` is OKX in the EEA)."""
     regions: tuple[Region, ...] = (Region.GLOBAL,)
+    has_demo: bool = False
+    """The venue has demo-trading keys on separate hosts (OKX ``--demo``)."""
     streams: bool = False
     """A private WebSocket pushes the trading balance (through ccxt.pro)."""
     multiline_secret: bool = False

@@ -1,8 +1,9 @@
-"""keyfolio.sandbox: a local OKX V5 exchange (REST + WebSocket) for tests and the demo.
+"""keyfolio.sandbox: local exchanges (REST + WebSocket) for the tests, the demo and new users.
 
-Import from the module that owns the concept: ``keyfolio.sandbox.state`` (the state file),
-``keyfolio.sandbox.server`` (``run_sandbox``, ``serve``, ``SandboxThread``) and
-``keyfolio.sandbox.demo`` (``demo_state``). See docs/sandbox.md.
+A venue-neutral core (``keyfolio.sandbox.core``: state, books, faults, rate limits, request log,
+control API, server) and one protocol package per venue (``keyfolio.sandbox.venues.<id>``).
+Start one with ``keyfolio.sandbox.core.server`` (``run_sandbox``, ``serve``, ``SandboxThread``);
+validate a state file with ``keyfolio.sandbox.venues.load_state``. See docs/sandbox.md.
 """
 
 __all__: list[str] = []

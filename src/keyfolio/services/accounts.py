@@ -26,6 +26,7 @@ from keyfolio.services.pricing import refresh_prices
 from keyfolio.services.snapshots import record_snapshots
 
 if TYPE_CHECKING:
+    from keyfolio.exchanges.venue import VenueInfo
     from keyfolio.storage import Store
 
 __all__ = [
@@ -59,7 +60,8 @@ class LinkReport:
         """Facts worth showing that are not warnings (e.g. the key's IP binding)."""
         notes = []
         if self.key.verified and self.key.is_ip_bound:
-            notes.append(f"The key is bound to IP {', '.join(self.key.ip_whitelist)}: good.")
+            where = ", ".join(self.key.ip_whitelist) or "the addresses set in API Management"
+            notes.append(f"The key is bound to IP {where}: good.")
         imported = describe_counts(self.history_new)
         if imported:
             notes.append(f"History imported: {imported}.")
@@ -69,8 +71,11 @@ class LinkReport:
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _BASE_URL = re.compile(r"https?://[^\s/?#]+/?")
 
-REGION_ALIASES = {"myokx": Region.EEA, "okxus": Region.US}
-"""ccxt's ids for OKX's EEA and US sites: stored as ``okx`` with that region."""
+
+def _venue(exchange: str) -> VenueInfo | None:
+    from keyfolio.exchanges.venues import venue_info
+
+    return venue_info(exchange)
 
 
 def refuse_manual(spec: AccountSpec, what: str) -> None:
@@ -105,23 +110,32 @@ def account_spec(
 ) -> AccountSpec:
     """The checked spec of a new account, before any network call (CLI and API alike).
 
-    ``myokx``/``okxus`` become ``okx`` with their region; regions and demo keys are OKX's;
-    ``api_url`` is a base URL (scheme and host only).
+    A venue's ccxt alias (``myokx``, ``okxus``) becomes the venue with its fixed region;
+    regions and demo keys exist only where the venue has them; ``api_url`` is a base URL
+    (scheme and host only).
     """
     exchange = exchange.lower()
-    fixed = REGION_ALIASES.get(exchange)
-    if fixed is not None:
+    venue = _venue(exchange)
+    fixed = venue.aliases.get(exchange) if venue is not None else None
+    if venue is not None and fixed is not None:
         if region is not Region.GLOBAL and region is not fixed:
             raise UsageError(
-                f"{exchange} is OKX's {fixed.value} region, but region {region.value} was given",
-                hint=f"Use exchange okx with region {region.value}.",
+                f"{exchange} is {venue.name}'s {fixed.value} region, but region {region.value} "
+                "was given",
+                hint=f"Use exchange {venue.id} with region {region.value}.",
             )
-        exchange, region = "okx", fixed
+        exchange, region = venue.id, fixed
     check_name(name)
-    if exchange != "okx" and (region is not Region.GLOBAL or demo):
+    regions = venue.regions if venue is not None else (Region.GLOBAL,)
+    if region not in regions:
         raise UsageError(
-            f"region and demo are OKX options; {exchange} has no regions or demo keys here",
-            hint=f"Link the {exchange} account without a region or demo setting.",
+            f"{exchange} has no region {region.value} here",
+            hint=f"Link the {exchange} account without --region.",
+        )
+    if demo and (venue is None or not venue.has_demo):
+        raise UsageError(
+            f"demo keys are an OKX option; {exchange} has none here",
+            hint=f"Link the {exchange} account without --demo.",
         )
     if api_url is not None and not _BASE_URL.fullmatch(api_url):
         raise UsageError(
@@ -139,17 +153,31 @@ def account_spec(
     )
 
 
+def unsafe_permissions(exchange: str, key: KeyInfo) -> list[str]:
+    """The key's permissions outside its venue's read allowlist (empty: read-only).
+
+    An allowlist, not a denylist: a permission word keyfolio does not know is refused too.
+    """
+    venue = _venue(exchange)
+    if venue is None or not key.verified:
+        return []
+    return sorted(key.permissions - venue.read_permissions)
+
+
 def _refuse_unsafe(spec: AccountSpec, key: KeyInfo) -> None:
-    granted = sorted(key.permissions & {"trade", "withdraw"})
+    granted = unsafe_permissions(spec.exchange, key)
     if granted:
+        venue = _venue(spec.exchange)
+        name = venue.name if venue is not None else spec.exchange
+        guide = venue.key_guide if venue is not None else ""
+        allowed = ", ".join(sorted(venue.read_permissions)) if venue is not None else ""
         raise UnsafeKeyError(
-            f"refused: this {spec.exchange.upper()} key can {' and '.join(granted)} "
-            f"(its permissions: {', '.join(sorted(key.permissions))})",
+            f"refused: this {name} key has permissions beyond reading: {', '.join(granted)} "
+            f"(read permissions are {allowed})",
             hint=(
-                "keyfolio only stores read-only keys. In OKX go to Profile > API Management > "
-                "Create API key, tick only 'Read', bind it to your IP address, and link that key. "
-                "Then delete this key in API Management: a key that can "
-                f"{' and '.join(granted)} should not sit on any machine that does not need it."
+                f"keyfolio only stores read-only keys. {guide} Then delete this key in API "
+                "Management: a key that can trade or move funds should not sit on any machine "
+                "that does not need it."
             ),
         )
 
@@ -172,11 +200,11 @@ async def validate(
     app: App, spec: AccountSpec, credentials: Credentials
 ) -> tuple[KeyInfo, list[SourceResult]]:
     """Check the key's permissions and read its balances. Stores nothing."""
-    from keyfolio.exchanges.pool import ConnectorPool
+    from keyfolio.services.assets import connector_pool
 
     protect(credentials)
     try:
-        async with ConnectorPool(app.settings) as pool:
+        async with connector_pool(app) as pool:
             connector = pool.connector(spec, credentials)
             key = await connector.check_key()
             _refuse_unsafe(spec, key)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
+from keyfolio.domain.balances import KeyInfo
 from keyfolio.errors import ClockSkewError, KeyfolioError, KeyNotInRegionError
 from keyfolio.services.context import App, protect
 
@@ -30,8 +31,8 @@ CLOCK_FAIL_MS = 30_000
 
 async def diagnose(app: App, name: str, *, confirm_probe: ConfirmProbe) -> list[Check]:
     """Run every check for one account. Stops at the first check that makes the rest moot."""
-    from keyfolio.exchanges.pool import ConnectorPool
-    from keyfolio.services.accounts import refuse_manual
+    from keyfolio.services.accounts import refuse_manual, unsafe_permissions
+    from keyfolio.services.assets import connector_pool
 
     with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
@@ -39,7 +40,7 @@ async def diagnose(app: App, name: str, *, confirm_probe: ConfirmProbe) -> list[
     credentials = app.vault().get(name)
     protect(credentials)
     checks: list[Check] = []
-    async with ConnectorPool(app.settings) as pool:
+    async with connector_pool(app) as pool:
         connector = pool.connector(spec, credentials)
         host = spec.api_url or spec.region.value
         reach = await _run("reachability", connector.ping)
@@ -60,10 +61,11 @@ async def diagnose(app: App, name: str, *, confirm_probe: ConfirmProbe) -> list[
             checks.append(Check("key", "fail", exc.message, exc.hint))
             return checks
         checks.append(Check("key", "ok", f"the key is valid (uid {key.uid or 'unknown'})"))
-        checks.append(_permission_check(key.permissions, key.verified))
+        checks.append(_permission_check(key, unsafe_permissions(spec.exchange, key)))
         if key.verified:
+            bound = ", ".join(key.ip_whitelist) or "the addresses set in API Management"
             checks.append(
-                Check("ip binding", "ok", f"bound to {', '.join(key.ip_whitelist)}")
+                Check("ip binding", "ok", f"bound to {bound}")
                 if key.is_ip_bound
                 else Check(
                     "ip binding",
@@ -94,21 +96,20 @@ def _clock_check(offset_ms: int) -> Check:
     return Check("clock", "ok", detail)
 
 
-def _permission_check(permissions: frozenset[str], verified: bool) -> Check:
-    if not verified:
+def _permission_check(key: KeyInfo, unsafe: list[str]) -> Check:
+    if not key.verified:
         return Check(
             "permissions",
             "warn",
             "this exchange offers no permission check",
             "Make sure the key was created with read permissions only.",
         )
-    unsafe = sorted(permissions & {"trade", "withdraw"})
-    listing = ", ".join(sorted(permissions)) or "none"
+    listing = ", ".join(sorted(key.permissions)) or "none"
     if unsafe:
         return Check(
             "permissions",
             "fail",
-            f"the key can {' and '.join(unsafe)} ({listing})",
+            f"the key has permissions beyond reading: {', '.join(unsafe)} ({listing})",
             "Create a Read-only key in API Management, rotate to it with "
             "`keyfolio account rotate NAME`, and delete this one.",
         )
@@ -118,7 +119,7 @@ def _permission_check(permissions: frozenset[str], verified: bool) -> Check:
 async def _probe_regions(
     app: App, spec: AccountSpec, credentials: Credentials, confirm_probe: ConfirmProbe
 ) -> list[Check]:
-    from keyfolio.exchanges.pool import ConnectorPool
+    from keyfolio.services.assets import connector_pool
 
     if spec.api_url:
         return [Check("other regions", "warn", "not probed: the account uses --api-url")]
@@ -130,7 +131,7 @@ async def _probe_regions(
     if not confirm_probe(question):
         return [Check("other regions", "warn", "not probed (declined)")]
     checks = []
-    async with ConnectorPool(app.settings) as pool:
+    async with connector_pool(app) as pool:
         for region in others:
             connector = pool.connector(replace(spec, region=region), credentials)
             try:

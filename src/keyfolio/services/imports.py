@@ -214,9 +214,9 @@ async def import_history(
     lock = asyncio.Lock()
     if pool is not None:
         return await _import_with(app, pool, spec, kinds, lock)
-    from keyfolio.exchanges.pool import ConnectorPool
+    from keyfolio.services.assets import connector_pool
 
-    async with ConnectorPool(app.settings) as own:
+    async with connector_pool(app) as own:
         return await _import_with(app, own, spec, kinds, lock)
 
 
@@ -225,7 +225,7 @@ async def import_all(app: App, names: list[str] | None = None) -> list[ImportRep
 
     Manual accounts are reported as skipped. Never raises for one account's failure.
     """
-    from keyfolio.exchanges.pool import ConnectorPool
+    from keyfolio.services.assets import connector_pool
 
     with app.db().session(read_only=True) as store:
         specs = [store.get_account(name=n) for n in names] if names else store.list_accounts()
@@ -237,7 +237,7 @@ async def import_all(app: App, names: list[str] | None = None) -> list[ImportRep
     if contacted:
         semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
         lock = asyncio.Lock()
-        async with ConnectorPool(app.settings) as pool:
+        async with connector_pool(app) as pool:
 
             async def one(spec: AccountSpec) -> None:
                 async with semaphore:

@@ -197,7 +197,7 @@ class LiveEngine:
 
     async def run(self) -> None:
         """Run until cancelled. Raises NotFoundError when there is no account to watch."""
-        from keyfolio.exchanges.pool import ConnectorPool
+        from keyfolio.services.assets import connector_pool
 
         specs = await asyncio.to_thread(self._load_specs)
         if not specs:
@@ -207,7 +207,7 @@ class LiveEngine:
                 hint="Link one with `keyfolio account add okx --name NAME`.",
             )
         vault = self.app.vault()
-        pool = ConnectorPool(self.app.settings, retry_base_delay=self._retry_base_delay)
+        pool = connector_pool(self.app, retry_base_delay=self._retry_base_delay)
         async with pool, StreamHub(self.app.settings, markets=pool.markets) as hub:
             for spec in specs:
                 credentials = vault.get(spec.name)
@@ -461,10 +461,10 @@ class LiveEngine:
 
         The pool reuses one connector per account, so it lives as long as the engine.
         """
-        from keyfolio.exchanges.pool import ConnectorPool
+        from keyfolio.services.assets import connector_pool
 
         if self._import_pool is None:
-            pool = ConnectorPool(self.app.settings, retry_base_delay=self._retry_base_delay)
+            pool = connector_pool(self.app, retry_base_delay=self._retry_base_delay)
             self._import_pool = await pool.__aenter__()
         return self._import_pool
 

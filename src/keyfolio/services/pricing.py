@@ -69,9 +69,9 @@ async def refresh_prices(
         if venue is not None and venue not in holders.setdefault(row.asset, []):
             holders[row.asset].append(venue)
     if pool is None:
-        from keyfolio.exchanges.pool import ConnectorPool
+        from keyfolio.services.assets import connector_pool
 
-        async with ConnectorPool(app.settings) as own:
+        async with connector_pool(app) as own:
             fetched = await _fetch(own, venues)
     else:
         fetched = await _fetch(pool, venues)

@@ -65,7 +65,7 @@ async def sync_accounts(
     compaction, and the events ``account.status`` and ``portfolio.updated`` on ``app.bus``.
     Manual accounts (held elsewhere, entered by hand) are never contacted.
     """
-    from keyfolio.exchanges.pool import ConnectorPool
+    from keyfolio.services.assets import connector_pool
 
     with app.db().session(read_only=True) as store:
         accounts = (
@@ -81,7 +81,7 @@ async def sync_accounts(
     write_lock = asyncio.Lock()
     outcomes: dict[str, SyncOutcome] = {}
 
-    async with ConnectorPool(app.settings) as pool:
+    async with connector_pool(app) as pool:
 
         async def one(spec: AccountSpec) -> None:
             async with semaphore:

@@ -38,6 +38,7 @@ from keyfolio.storage.tables import (
 )
 
 if TYPE_CHECKING:
+    from keyfolio.storage.aliases import AliasRepo
     from keyfolio.storage.history import HistoryRepo
     from keyfolio.storage.snapshots import SnapshotRepo
 
@@ -116,6 +117,13 @@ class Store:
         from keyfolio.storage.history import HistoryRepo
 
         return HistoryRepo(self._s, where=self._where)
+
+    @property
+    def aliases(self) -> AliasRepo:
+        """The user's asset aliases (same transaction)."""
+        from keyfolio.storage.aliases import AliasRepo
+
+        return AliasRepo(self._s, where=self._where)
 
     def close(self) -> None:
         """Detach from the transaction; later calls raise ``StorageError``."""

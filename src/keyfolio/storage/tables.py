@@ -20,6 +20,7 @@ __all__ = [
     "ASSET_LENGTH",
     "NAME_LENGTH",
     "AccountRow",
+    "AssetAliasRow",
     "BalanceRow",
     "Base",
     "PortfolioRow",
@@ -129,6 +130,19 @@ class PriceRow(Base):
     open24h_usd: Mapped[Decimal | None] = mapped_column(DecimalText())
     source: Mapped[str] = mapped_column(Text)
     as_of: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AssetAliasRow(Base):
+    """A user's override of a venue's asset code (``keyfolio asset alias VENUE CODE ASSET``)."""
+
+    __tablename__ = "asset_aliases"
+    __table_args__ = (UniqueConstraint("exchange", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(_CODE_LENGTH))
+    code: Mapped[str] = mapped_column(String(ASSET_LENGTH))
+    asset: Mapped[str] = mapped_column(String(ASSET_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
 
 class SyncRunRow(Base):

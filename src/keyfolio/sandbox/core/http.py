@@ -68,14 +68,16 @@ async def fault_answer(rt: Runtime, request: web.Request, fault: Fault) -> web.R
     if kind == "malformed":
         return respond(MALFORMED_BODY, code="malformed")
     if kind == "timeout":
+        answer = rt.venue.answer("timeout", request)
         # Log now: the client will have given up long before the answer.
-        rt.record(request.method, request.raw_path, rt.venue.request_key(request), "timeout", 0)
+        code = answer.pop(LOG_CODE, "timeout")
+        rt.record(
+            request.method, request.raw_path, rt.venue.request_key(request), code, answer.status
+        )
         try:
             await asyncio.wait_for(rt.stopping.wait(), timeout=fault.seconds)
         except TimeoutError:
             pass
-        answer = rt.venue.answer("unavailable", request)
-        answer.pop(LOG_CODE, None)  # already logged
         return answer
     return rt.venue.answer(kind, request, retry_after=1)
 

@@ -14,12 +14,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from keyfolio.sandbox.core.book import Book, Fill
+    from keyfolio.sandbox.core.book import Fill
     from keyfolio.sandbox.core.runtime import Runtime
 
 __all__ = ["FAULT_KINDS", "Venue"]
 
-FAULT_KINDS = ("http500", "unavailable", "rate_limit", "malformed", "not_found", "bad_method")
+FAULT_KINDS = (
+    "http500",
+    "unavailable",
+    "rate_limit",
+    "timeout",
+    "malformed",
+    "not_found",
+    "bad_method",
+)
 """Answers a venue renders in its own envelope: injected faults, unknown paths, wrong methods."""
 
 
@@ -40,8 +48,8 @@ class Venue(ABC):
         """Validate a decoded state document (SandboxStateError naming origin, field, problem)."""
 
     @abstractmethod
-    def build_book(self, state: Any) -> Book:
-        """The live books of a validated state."""
+    def build_book(self, state: Any) -> Any:
+        """The live books of a validated state (the common :class:`Book`, or the venue's own)."""
 
     @abstractmethod
     def demo_state(self) -> Any:

@@ -16,17 +16,15 @@ from keyfolio.sandbox.core.venue import Venue
 
 __all__ = ["VENUE_IDS", "load_state", "parse_state", "venue", "venue_of"]
 
-VENUE_IDS = ("okx", "binance", "bybit", "coinbase", "kraken")
-"""Every venue the sandbox can play, in the order `keyfolio sandbox --help` lists them."""
-
-_AVAILABLE: tuple[str, ...] = ("binance",)
+VENUE_IDS: tuple[str, ...] = ("okx", "binance")
+"""Every venue the sandbox can play (``keyfolio.sandbox.venues.<id>``), OKX first."""
 
 
 def venue(exchange_id: str) -> Venue:
     """The venue of ``exchange_id``; ValueError naming the known ones otherwise."""
-    if exchange_id not in _AVAILABLE:
+    if exchange_id not in VENUE_IDS:
         raise ValueError(
-            f"the sandbox does not speak {exchange_id!r}; it speaks {', '.join(_AVAILABLE)}"
+            f"the sandbox does not speak {exchange_id!r}; it speaks {', '.join(VENUE_IDS)}"
         )
     module = importlib.import_module(f"keyfolio.sandbox.venues.{exchange_id}")
     found = module.VENUE
@@ -44,10 +42,10 @@ def parse_state(data: dict[str, Any], *, origin: str = "<state>") -> Any:
     if not isinstance(data, dict):
         raise SandboxStateError(f"{origin}: (top level): must be a JSON object")
     exchange = data.get("exchange", "okx")
-    if not isinstance(exchange, str) or exchange not in _AVAILABLE:
+    if not isinstance(exchange, str) or exchange not in VENUE_IDS:
         raise SandboxStateError(
             f"{origin}: exchange: {exchange!r} is not a sandbox venue; use one of "
-            f"{', '.join(_AVAILABLE)}"
+            f"{', '.join(VENUE_IDS)}"
         )
     return venue(exchange).parse_state(data, origin=origin)
 

@@ -28,7 +28,7 @@ from keyfolio.sandbox.core.runtime import Runtime
 from keyfolio.sandbox.core.state import CommonKey, CommonState, parse_common
 from keyfolio.sandbox.core.venue import Venue
 from keyfolio.sandbox.venues.binance import rest, ws
-from keyfolio.sandbox.venues.binance.auth import failure
+from keyfolio.sandbox.venues.binance.auth import BinanceFailure, failure
 from keyfolio.sandbox.venues.binance.history import trade_row
 
 __all__ = ["VENUE", "BinanceVenue"]
@@ -86,6 +86,14 @@ class BinanceVenue(Venue):
             exc = failure(-1003, ip=request.remote or "", limit=6000)
             exc.retry_after = max(1, retry_after)
             return rest.error_response(exc)
+        if kind == "timeout":
+            timed_out = BinanceFailure(
+                -1007,
+                "Timeout waiting for response from backend server. Send status unknown; "
+                "execution status unknown.",
+                408,
+            )
+            return rest.error_response(timed_out)
         code = {"http500": -1001, "unavailable": -1008}[kind]
         return rest.error_response(failure(code))
 

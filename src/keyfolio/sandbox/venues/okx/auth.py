@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from keyfolio.sandbox.protocol import failure
-from keyfolio.sandbox.state import KeyState
+from keyfolio.sandbox.venues.okx.protocol import failure
+from keyfolio.sandbox.venues.okx.state import KeyState
 
 __all__ = [
     "WINDOW_SECONDS",

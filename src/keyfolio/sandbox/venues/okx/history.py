@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from keyfolio.sandbox.book import Account, Book, Fill
-from keyfolio.sandbox.protocol import failure, fmt
+from keyfolio.sandbox.venues.okx.book import Account, Book, Fill
+from keyfolio.sandbox.venues.okx.protocol import failure, fmt
 
 __all__ = [
     "account_bills",

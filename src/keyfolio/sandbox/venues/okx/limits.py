@@ -1,16 +1,12 @@
 """OKX's documented rate limits, enforced per API key per endpoint (public: per IP).
 
-Exceeding a limit answers ``50011`` "Too Many Requests" with HTTP 429. Rejected requests
-do not count. The windows slide (the last N seconds), measured on a monotonic clock.
+Exceeding a limit answers ``50011`` "Too Many Requests" with HTTP 429. Rejected requests do not
+count. The windows slide (the last N seconds); the core's limiter counts them.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable
-
-__all__ = ["PRIVATE_LIMITS", "PUBLIC_LIMITS", "RateLimiter"]
+__all__ = ["PRIVATE_LIMITS", "PUBLIC_LIMITS"]
 
 # path -> (requests, window seconds); per key. Source: the OKX V5 docs' endpoint pages.
 PRIVATE_LIMITS: dict[str, tuple[int, float]] = {
@@ -40,26 +36,3 @@ PUBLIC_LIMITS: dict[str, tuple[int, float]] = {
     "/api/v5/market/ticker": (20, 2.0),
     "/api/v5/market/index-tickers": (20, 2.0),
 }
-
-
-class RateLimiter:
-    """Sliding-window counters keyed by (who, what)."""
-
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._hits: dict[tuple[str, str], deque[float]] = {}
-
-    def allow(self, who: str, what: str, limit: int, window: float) -> bool:
-        """Count one request and return True, or return False when the limit is reached."""
-        now = self._clock()
-        hits = self._hits.setdefault((who, what), deque())
-        while hits and now - hits[0] >= window:
-            hits.popleft()
-        if len(hits) >= limit:
-            return False
-        hits.append(now)
-        return True
-
-    def reset(self) -> None:
-        """Forget every counter."""
-        self._hits.clear()

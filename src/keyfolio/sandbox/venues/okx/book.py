@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from keyfolio.sandbox.protocol import now_ms
-from keyfolio.sandbox.state import (
+from keyfolio.sandbox.core.book import BookError, now_ms
+from keyfolio.sandbox.venues.okx.state import (
     AccountState,
     DepositState,
     EarnState,
@@ -55,10 +55,6 @@ _CHAINS = {
 }
 Source = Literal["trading", "funding", "savings", "onchain_earn"]
 SOURCES: tuple[Source, ...] = ("trading", "funding", "savings", "onchain_earn")
-
-
-class BookError(ValueError):
-    """A control request the books cannot apply (unknown account, insufficient balance...)."""
 
 
 def default_chain(ccy: str) -> str:
@@ -331,6 +327,9 @@ def _account_from_state(name: str, state: AccountState, start: int) -> Account:
 
 class Book:
     """Everything the sandbox serves, in Decimal, mutated only through its methods."""
+
+    trading_source = "trading"
+    """The source a control-API trade settles in (and a balance change pushes)."""
 
     def __init__(self, state: SandboxState, *, start_ms: int | None = None) -> None:
         self.start_ms = start_ms if start_ms is not None else now_ms()

@@ -7,9 +7,10 @@ into OKX's plain notation (no exponent, no trailing zeros).
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from typing import Any
+
+from keyfolio.sandbox.core.book import now_ms
 
 __all__ = [
     "ERRORS",
@@ -82,11 +83,6 @@ def fmt(value: Decimal | None) -> str:
     if isinstance(exponent, int) and exponent > 0:
         normalized = normalized.quantize(Decimal(1))
     return f"{normalized:f}"
-
-
-def now_ms() -> int:
-    """The server's real time in Unix milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def dumps(payload: Any) -> str:

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from keyfolio.sandbox.book import Account, Book, default_chain
-from keyfolio.sandbox.protocol import failure, fmt, now_ms
-from keyfolio.sandbox.state import KeyState
+from keyfolio.sandbox.venues.okx.book import Account, Book, default_chain
+from keyfolio.sandbox.venues.okx.protocol import failure, fmt, now_ms
+from keyfolio.sandbox.venues.okx.state import KeyState
 
 __all__ = [
     "account_balance",

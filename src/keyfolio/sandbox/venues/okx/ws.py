@@ -23,12 +23,14 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from keyfolio.sandbox.auth import authenticate_ws
-from keyfolio.sandbox.market import ticker_row
-from keyfolio.sandbox.protocol import OkxFailure, failure
-from keyfolio.sandbox.runtime import RUNTIME, Connection, Runtime
+from keyfolio.sandbox.core.runtime import RUNTIME, Connection, Runtime
+from keyfolio.sandbox.venues.okx.auth import authenticate_ws
+from keyfolio.sandbox.venues.okx.book import Book
+from keyfolio.sandbox.venues.okx.market import ticker_row
+from keyfolio.sandbox.venues.okx.protocol import OkxFailure, failure
+from keyfolio.sandbox.venues.okx.views import balance_snapshot
 
-__all__ = ["private_ws", "public_ws", "register"]
+__all__ = ["account_push", "private_ws", "public_ws", "push_account", "push_tickers", "register"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ async def _subscribe_one(rt: Runtime, conn: Connection, raw: Any, request_id: st
     if conn.private and channel == "account":
         if conn.key is None:
             raise failure("60011")
-        first = rt.hub.account_push(rt.book, conn, arg, "snapshot", [])
+        first = account_push(rt.book, conn, arg, "snapshot", [])
         await conn.send(_ack(conn, "subscribe", arg, request_id))
         if arg not in conn.subs:
             conn.subs.append(arg)
@@ -121,6 +123,54 @@ async def _on_message(rt: Runtime, conn: Connection, text: str) -> None:
                 await conn.send(_error(conn, exc, request_id))
     else:
         await conn.send(_error(conn, failure("60012", request=text), request_id))
+
+
+def account_push(
+    book: Book, conn: Connection, arg: dict[str, str], event: str, changed: list[str]
+) -> dict[str, Any] | None:
+    """The ``account`` channel message for one subscription, or None if nothing to say."""
+    if conn.key is None:
+        return None
+    account = book.accounts[conn.key.account]
+    wanted = {arg["ccy"]} if arg.get("ccy") else None
+    if event == "event_update":
+        wanted = set(changed) if wanted is None else wanted & set(changed)
+        if not wanted:
+            return None
+    data = balance_snapshot(book, account, wanted, ws=True, include_zero=frozenset(changed))
+    return {
+        "arg": {**arg, "uid": account.uid},
+        "eventType": event,
+        "curPage": 1,
+        "lastPage": True,
+        "data": [data],
+    }
+
+
+async def push_account(rt: Runtime, account: str, changed: list[str]) -> int:
+    """Push an ``event_update`` to every logged-in subscriber of ``account``."""
+    sent = 0
+    for conn in rt.hub.of_account(account):
+        for arg in conn.subs:
+            if arg.get("channel") != "account":
+                continue
+            message = account_push(rt.book, conn, arg, "event_update", changed)
+            if message is not None:
+                await conn.send(message)
+                sent += 1
+    return sent
+
+
+async def push_tickers(rt: Runtime, inst_ids: list[str]) -> int:
+    """Push the new tickers to every ``tickers`` subscriber of those instruments."""
+    sent = 0
+    for conn in list(rt.hub.connections):
+        for arg in conn.subs:
+            if arg.get("channel") == "tickers" and arg.get("instId") in inst_ids:
+                ticker = rt.book.tickers[arg["instId"]]
+                await conn.send({"arg": arg, "data": [ticker_row(ticker)]})
+                sent += 1
+    return sent
 
 
 async def _serve(request: web.Request, *, private: bool) -> web.WebSocketResponse:

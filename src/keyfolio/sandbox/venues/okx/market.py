@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from keyfolio.sandbox.book import Book, Ticker
-from keyfolio.sandbox.protocol import failure, fmt, now_ms
+from keyfolio.sandbox.venues.okx.book import Book, Ticker
+from keyfolio.sandbox.venues.okx.protocol import failure, fmt, now_ms
 
 __all__ = [
     "index_tickers",

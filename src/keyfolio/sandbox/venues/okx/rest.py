@@ -1,38 +1,42 @@
 """The OKX V5 REST routes: faults, then authentication, permission, rate limit, view.
 
-Also the middleware every request passes through: ``--latency-ms``, the request log, and
-JSON answers for unknown paths (404) and wrong methods (405).
+The core's middleware adds ``--latency-ms`` and the request log; :func:`answer` gives OKX's JSON
+for injected faults, unknown paths (404) and wrong methods (405).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from keyfolio.sandbox import history, market, views
-from keyfolio.sandbox.auth import authenticate_rest, require_read
-from keyfolio.sandbox.book import Account, Book
-from keyfolio.sandbox.faults import MALFORMED_BODY, Fault
-from keyfolio.sandbox.limits import PRIVATE_LIMITS, PUBLIC_LIMITS
-from keyfolio.sandbox.protocol import OkxFailure, error_body, failure, ok_body
-from keyfolio.sandbox.runtime import RUNTIME, Runtime
-from keyfolio.sandbox.state import KeyState
+from keyfolio.sandbox.core.http import Handler, fault_answer, respond, take_fault
+from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
+from keyfolio.sandbox.venues.okx import history, market, views
+from keyfolio.sandbox.venues.okx.auth import authenticate_rest, require_read
+from keyfolio.sandbox.venues.okx.book import Account, Book
+from keyfolio.sandbox.venues.okx.limits import PRIVATE_LIMITS, PUBLIC_LIMITS
+from keyfolio.sandbox.venues.okx.protocol import OkxFailure, error_body, failure, ok_body
+from keyfolio.sandbox.venues.okx.state import KeyState
 
-__all__ = ["PRIVATE_ROUTES", "PUBLIC_ROUTES", "middleware", "register"]
+__all__ = [
+    "PRIVATE_ROUTES",
+    "PUBLIC_ROUTES",
+    "answer",
+    "failure_response",
+    "header_key",
+    "register",
+]
 
 logger = logging.getLogger(__name__)
 
 Query = Mapping[str, str]
 PublicView = Callable[[Book, Query], list[dict[str, Any]]]
 PrivateView = Callable[[Book, Account, Query], list[dict[str, Any]]]
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-LOG_CODE = web.ResponseKey("keyfolio_sandbox_code", str)
 
 PUBLIC_ROUTES: dict[str, PublicView] = {
     "/api/v5/public/time": market.public_time,
@@ -62,36 +66,32 @@ PRIVATE_ROUTES: dict[str, PrivateView] = {
 CONFIG_PATH = "/api/v5/account/config"
 
 
-def _json(body: str, status: int, code: str) -> web.Response:
-    response = web.Response(text=body, status=status, content_type="application/json")
-    response[LOG_CODE] = code
-    return response
+def failure_response(exc: OkxFailure) -> web.Response:
+    """The OKX error envelope with the code's HTTP status, tagged for the request log."""
+    return respond(error_body(exc.code, exc.msg), status=exc.status, code=exc.code)
 
 
-def _failure_response(exc: OkxFailure) -> web.Response:
-    return _json(error_body(exc.code, exc.msg), exc.status, exc.code)
+_FAULT_CODES = {
+    "http500": "50026",
+    "unavailable": "50001",
+    "rate_limit": "50011",
+    "timeout": "50004",
+    "not_found": "404",
+    "bad_method": "405",
+}
 
 
-async def _fault_response(rt: Runtime, request: web.Request, fault: Fault) -> web.Response:
-    logger.info("sandbox fault %s on %s", fault.mode, request.path)
-    if fault.mode == "malformed":
-        return _json(MALFORMED_BODY, 200, "malformed")
-    if fault.mode == "timeout":
-        # Log now: the client will have given up long before the answer.
-        rt.record(request.method, request.raw_path, _header_key(request), "50004", 400)
-        try:
-            await asyncio.wait_for(rt.stopping.wait(), timeout=fault.seconds)
-        except TimeoutError:
-            pass
-        exc = failure("50004")
-        return web.Response(
-            text=error_body(exc.code, exc.msg), status=exc.status, content_type="application/json"
-        )
-    code = {"http500": "50026", "code50001": "50001", "code50011": "50011"}[fault.mode]
-    return _failure_response(failure(code))
+def answer(kind: str) -> web.Response:
+    """OKX's answer for an injected fault, an unknown path or a wrong method."""
+    code = _FAULT_CODES[kind]
+    if kind in ("not_found", "bad_method"):
+        reason = "Not Found" if kind == "not_found" else "Method Not Allowed"
+        return respond(error_body(code, reason), status=int(code), code=code)
+    return failure_response(failure(code))
 
 
-def _header_key(request: web.Request) -> str | None:
+def header_key(request: web.Request) -> str | None:
+    """The API key a request presents (``OK-ACCESS-KEY``)."""
     return request.headers.get("OK-ACCESS-KEY") or None
 
 
@@ -120,9 +120,9 @@ async def _authenticate(rt: Runtime, request: web.Request) -> KeyState:
 def _public_handler(view: PublicView) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        fault = rt.faults.take(request.path, private=False)
+        fault = take_fault(rt, request)
         if fault is not None:
-            return await _fault_response(rt, request, fault)
+            return await fault_answer(rt, request, fault)
         try:
             what = request.path
             if what == "/api/v5/public/instruments":
@@ -130,8 +130,8 @@ def _public_handler(view: PublicView) -> Handler:
             _check_rate(rt, "ip:" + str(request.remote), what, PUBLIC_LIMITS.get(request.path))
             data = view(rt.book, request.query)
         except OkxFailure as exc:
-            return _failure_response(exc)
-        return _json(ok_body(data), 200, "0")
+            return failure_response(exc)
+        return respond(ok_body(data))
 
     return handle
 
@@ -139,9 +139,9 @@ def _public_handler(view: PublicView) -> Handler:
 def _private_handler(view: PrivateView | None) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        fault = rt.faults.take(request.path, private=True)
+        fault = take_fault(rt, request)
         if fault is not None:
-            return await _fault_response(rt, request, fault)
+            return await fault_answer(rt, request, fault)
         try:
             key = await _authenticate(rt, request)
             account = rt.book.accounts[key.account]
@@ -150,8 +150,8 @@ def _private_handler(view: PrivateView | None) -> Handler:
             else:
                 data = view(rt.book, account, request.query)
         except OkxFailure as exc:
-            return _failure_response(exc)
-        return _json(ok_body(data), 200, "0")
+            return failure_response(exc)
+        return respond(ok_body(data))
 
     return handle
 
@@ -163,29 +163,3 @@ def register(router: web.UrlDispatcher) -> None:
     for path, private_view in PRIVATE_ROUTES.items():
         router.add_get(path, _private_handler(private_view), allow_head=False)
     router.add_get(CONFIG_PATH, _private_handler(None), allow_head=False)
-
-
-def _http_error(exc: web.HTTPException) -> web.Response:
-    code = str(exc.status)
-    return _json(error_body(code, exc.reason), exc.status, code)
-
-
-@web.middleware
-async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Latency, JSON 404/405, and the request log (control and WS requests are not logged)."""
-    rt = request.app[RUNTIME]
-    is_control = request.path.startswith("/__sandbox__/")
-    if rt.latency_ms and not is_control:
-        await asyncio.sleep(rt.latency_ms / 1000)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = _http_error(exc)
-    if not is_control and LOG_CODE in response:
-        rt.record(
-            request.method, request.raw_path, _header_key(request), response[LOG_CODE],
-            response.status,
-        )  # fmt: skip
-    return response

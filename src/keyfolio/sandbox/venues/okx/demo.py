@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from keyfolio.sandbox.state import SandboxState, parse_state
+from keyfolio.sandbox.venues.okx.state import SandboxState, parse_state
 
 __all__ = [
     "DEMO_ACCOUNT",
