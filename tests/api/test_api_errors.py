@@ -22,6 +22,7 @@ EXPECTED = {
     "ExchangeError": 502,
     "ExchangeAuthError": 400,
     "InvalidKeyError": 400,
+    "KeyRefusedError": 400,
     "KeyNotInRegionError": 400,
     "WrongPassphraseError": 400,
     "InvalidSignatureError": 400,

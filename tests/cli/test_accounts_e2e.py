@@ -247,12 +247,14 @@ def test_sync_imports_history_with_one_request_per_stream_when_nothing_is_new(
     (history,) = result.json()["history"]
     assert history["account"] == "alice" and history["errors"] == []
     assert all(count == 0 for count in history["new"].values())
-    from keyfolio.exchanges.history import OKX_STREAMS
+    from keyfolio.exchanges.okx_history import INST_TYPES
+
+    okx_streams = len(INST_TYPES) + 4  # fills per type, deposits, withdrawals, two ledgers
 
     log = control(sandbox_url, "/__sandbox__/requests")
     signed = [entry["path"] for entry in log if entry["key"]]
     assert len(signed) == len(set(signed))  # no request repeated
-    assert len(signed) == 4 + len(OKX_STREAMS)  # 4 balance sources + one page per stream
+    assert len(signed) == 4 + okx_streams  # 4 balance sources + one page per stream
 
 
 def test_show_reads_only_the_database(linked: Runner, tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_sandbox_without_a_state_serves_the_demo_and_links_with_its_printed_key(
     try:
         assert proc.stdout is not None and proc.stderr is not None
         url = proc.stdout.readline().split(" on ", 1)[1].strip()
-        assert proc.stderr.readline().startswith("No --state: serving the demo state.")
+        assert proc.stderr.readline().startswith("No --state: serving the OKX demo state.")
         printed = dict(proc.stderr.readline().strip().split("=", 1) for _ in range(3))
         creds = {
             "apiKey": printed["KEYFOLIO_API_KEY"],

@@ -52,7 +52,9 @@ def test_myokx_is_okx_in_the_eea_region(kf: Runner, tmp_path: Path) -> None:
 
 def test_okx_only_options_are_refused_for_other_exchanges(kf: Runner) -> None:
     result = kf("account", "add", "binance", "--name", "b", "--region", "eea")
-    assert result.returncode == 2 and "OKX options" in result.stderr
+    assert result.returncode == 2 and "binance has no region eea" in result.stderr
+    result = kf("account", "add", "bitstamp", "--name", "b", "--demo")
+    assert result.returncode == 2 and "demo keys are an OKX option" in result.stderr
 
 
 def test_api_url_with_a_path_is_refused(kf: Runner, sandbox_url: str) -> None:

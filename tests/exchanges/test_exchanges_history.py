@@ -13,17 +13,22 @@ from exchanges_support import BASE_STATE, alice_credentials, requests_log, sandb
 from keyfolio.config import Settings
 from keyfolio.domain.history import TradeSide, TransferKind
 from keyfolio.errors import ExchangeResponseError, ExchangeUnsupportedError
-from keyfolio.exchanges.history import (
-    OKX_STREAMS,
-    fetch_page,
-    history_streams,
-    trade_from_okx,
-    withdrawal_from_okx,
-)
+from keyfolio.exchanges.history import HistoryContext
+from keyfolio.exchanges.okx import OkxConnector
+from keyfolio.exchanges.okx_history import OkxStream, fetch_page, okx_streams
+from keyfolio.exchanges.okx_records import trade_from_okx, withdrawal_from_okx
 from keyfolio.exchanges.pool import ConnectorPool
 
 T0 = 1_760_000_000_000
-STREAMS = {stream.key: stream for stream in OKX_STREAMS}
+KEYS = [
+    "trades:SPOT", "trades:MARGIN", "trades:SWAP", "trades:FUTURES", "trades:OPTION",
+    "deposits", "withdrawals", "ledger:trading", "ledger:funding",
+]  # fmt: skip
+
+
+def streams_of(connector: object) -> dict[str, OkxStream]:
+    assert isinstance(connector, OkxConnector)
+    return {stream.key: stream for stream in okx_streams(connector)}
 
 
 def state(fills: int = 0) -> dict[str, Any]:
@@ -52,11 +57,16 @@ async def test_pages_walk_back_with_exact_strings_and_fee_signs(settings: Settin
     async with sandbox(state(fills=150), rate_limit=False) as url:
         async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
             connector = pool.connector(spec_for(url), alice_credentials())
-            assert history_streams(connector) == OKX_STREAMS
-            first = await fetch_page(connector, STREAMS["trades:SPOT"], after=None)
-            second = await fetch_page(connector, STREAMS["trades:SPOT"], after=first.records[-1][0])
-            deposits = await fetch_page(connector, STREAMS["deposits"], after=None)
-            withdrawals = await fetch_page(connector, STREAMS["withdrawals"], after=None)
+            assert isinstance(connector, OkxConnector)
+            streamed = await connector.history_streams(HistoryContext())
+            assert [stream.key for stream in streamed] == KEYS
+            streams = streams_of(connector)
+            first = await fetch_page(connector, streams["trades:SPOT"], after=None)
+            second = await fetch_page(
+                connector, streams["trades:SPOT"], after=first.records[-1][0]
+            )
+            deposits = await fetch_page(connector, streams["deposits"], after=None)
+            withdrawals = await fetch_page(connector, streams["withdrawals"], after=None)
             log = await requests_log(url)
     assert first.full and len(first.records) == 100
     assert not second.full and len(second.records) == 50
@@ -83,8 +93,10 @@ async def test_ledgers_of_both_accounts(settings: Settings) -> None:
     async with sandbox(state(fills=3), rate_limit=False) as url:
         async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
             connector = pool.connector(spec_for(url), alice_credentials())
-            trading = await fetch_page(connector, STREAMS["ledger:trading"], after=None)
-            funding = await fetch_page(connector, STREAMS["ledger:funding"], after=None)
+            assert isinstance(connector, OkxConnector)
+            streams = streams_of(connector)
+            trading = await fetch_page(connector, streams["ledger:trading"], after=None)
+            funding = await fetch_page(connector, streams["ledger:funding"], after=None)
             log = await requests_log(url)
     assert len(trading.records) == 6 and {e.source for _, e in trading.records} == {"trading"}
     assert {e.kind for _, e in trading.records} == {"trade"}
@@ -104,7 +116,7 @@ async def test_other_exchanges_are_unsupported(settings: Settings) -> None:
             Credentials(fields={"apiKey": "a", "secret": "b"}),
         )
         with pytest.raises(ExchangeUnsupportedError) as caught:
-            await fetch_page(connector, OKX_STREAMS[0], after=None)
+            await connector.history_streams(HistoryContext())
     assert "csv" in (caught.value.hint or "")
 
 

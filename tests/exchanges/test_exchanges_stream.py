@@ -20,14 +20,14 @@ from keyfolio.errors import (
     WrongPassphraseError,
 )
 from keyfolio.exchanges.okx import OkxConnector, ws_url_for
+from keyfolio.exchanges.okx_stream import OkxTickerStream
 from keyfolio.exchanges.stream import (
     FAILED,
     LIVE,
     RECONNECTING,
     AccountPush,
+    AccountStream,
     Backoff,
-    OkxAccountStream,
-    OkxTickerStream,
     StreamHub,
     StreamStatus,
     TickerPush,
@@ -76,18 +76,11 @@ async def running(coro: Any) -> AsyncIterator[asyncio.Task[None]]:
 
 def account_stream(
     hub: StreamHub, url: str, recorder: Recorder, credentials: Credentials | None = None
-) -> OkxAccountStream:
-    return OkxAccountStream(
-        hub,
-        spec_for(url),
-        credentials or alice_credentials(),
-        ws_url=ws_of(url),
-        rest_url=url,
-        region=Region.GLOBAL,
-        on_push=recorder,
-        on_status=recorder,
-        backoff=FAST,
+) -> AccountStream:
+    connector = OkxConnector(
+        spec_for(url), credentials or alice_credentials(), settings=hub.settings
     )
+    return AccountStream(hub, connector, on_push=recorder, on_status=recorder, backoff=FAST)
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:
@@ -197,13 +190,13 @@ async def test_ticker_stream_follows_a_changing_set(settings: Settings) -> None:
         async with running(stream.run()):
             stream.watch({"BTC-USDT", "NOPE-USDT"})  # an unknown market is skipped
             first = await recorder.next(TickerPush)
-            assert (first.inst_id, first.last) == ("BTC-USDT", Decimal("60000"))
+            assert (first.symbol, first.last) == ("BTC-USDT", Decimal("60000"))
             assert (await recorder.next(StreamStatus)).status == LIVE
             await control(url, "tickers", {"BTC-USDT": {"last": "61000.5"}})
             tick = await recorder.next(TickerPush)
-            assert (tick.inst_id, tick.last) == ("BTC-USDT", Decimal("61000.5"))
+            assert (tick.symbol, tick.last) == ("BTC-USDT", Decimal("61000.5"))
             assert isinstance(tick.last, Decimal)
             stream.watch({"ETH-USDT"})
             eth = await recorder.next(TickerPush)
-            assert (eth.inst_id, eth.last) == ("ETH-USDT", Decimal("3000"))
+            assert (eth.symbol, eth.last) == ("ETH-USDT", Decimal("3000"))
             assert stream.instruments == {"ETH-USDT"}

@@ -25,7 +25,8 @@ from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.history import HistoryKind, TransferKind
 from keyfolio.errors import ExchangeUnsupportedError
 from keyfolio.services.context import App
-from keyfolio.services.imports import WalkCursor, import_all, import_history
+from keyfolio.exchanges.okx_history import WalkCursor
+from keyfolio.services.imports import import_all, import_history
 
 PASSWORD = "pw-services-imports-5e1"
 KEY = {

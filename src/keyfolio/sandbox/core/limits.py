@@ -32,10 +32,17 @@ class RateLimiter:
         """The weight used in the current window."""
         return sum(weight for _, weight in self._window(who, what, window))
 
-    def allow(self, who: str, what: str, limit: int, window: float, *, weight: int = 1) -> bool:
-        """Count one request of ``weight`` and return True, or False when it would exceed."""
+    def allow(
+        self, who: str, what: str, limit: int, window: float, *, weight: int = 1,
+        enforce: bool = True,
+    ) -> bool:  # fmt: skip
+        """Count one request of ``weight`` and return True, or False when it would exceed.
+
+        With ``enforce=False`` the request is counted and allowed (the venue still reports
+        the weight used, as Binance does in its headers).
+        """
         hits = self._window(who, what, window)
-        if sum(w for _, w in hits) + weight > limit:
+        if enforce and sum(w for _, w in hits) + weight > limit:
             return False
         hits.append((self._clock(), weight))
         return True

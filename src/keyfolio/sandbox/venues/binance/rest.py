@@ -111,7 +111,10 @@ def _check_ip_weight(rt: Runtime, ip: str, path: str, route: Route) -> dict[str,
     if path.startswith("/sapi/"):
         bucket, limit, header = (path, _SAPI_IP_LIMIT, "X-SAPI-USED-IP-WEIGHT-1M")
     who = "ip:" + ip
-    if rt.rate_limit and not rt.limiter.allow(who, bucket, limit, _MINUTE, weight=route.weight):
+    allowed = rt.limiter.allow(
+        who, bucket, limit, _MINUTE, weight=route.weight, enforce=rt.rate_limit
+    )
+    if not allowed:
         retry = rt.limiter.retry_after(who, bucket, _MINUTE)
         bans[ip] = now + retry  # a request before Retry-After has passed gets a 418 ban
         exc = failure(-1003, ip=ip, limit=limit)
