@@ -124,6 +124,33 @@ class Vault:
         return cls(path, key, accounts, _sha256(blob), _token=_PRIVATE)
 
     @staticmethod
+    def verify(blob: bytes, password: str) -> list[str]:
+        """Check that ``blob`` is a vault file that opens with ``password``; its account names.
+
+        Raises like :meth:`open` (for a file read elsewhere, e.g. from a backup).
+        """
+        _, plaintext = unseal(blob, password)
+        return sorted(_decode(plaintext))
+
+    @staticmethod
+    def install(path: Path, blob: bytes | None) -> None:
+        """Put the vault file ``blob`` at ``path`` (``None``: remove the vault), atomically and
+        under the vault's write lock. For restoring a backup: check ``blob`` with
+        :meth:`verify` first. A ``Vault`` open on the old file refuses to write afterwards.
+        """
+        path = Path(path)
+        with exclusive_lock(path.with_name(path.name + ".lock")):
+            try:
+                if blob is None:
+                    path.unlink(missing_ok=True)
+                    _fsync_dir(path.parent)
+                else:
+                    _write_atomic(path, blob, overwrite=True)
+            except OSError as exc:
+                raise _write_error(path, exc) from None
+        logger.info("installed vault %s", path)
+
+    @staticmethod
     def exists(path: Path) -> bool:
         """Whether something exists at ``path`` (then :meth:`create` would refuse)."""
         return os.path.lexists(path)
