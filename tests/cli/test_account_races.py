@@ -31,7 +31,15 @@ def test_two_links_of_one_name_end_with_one_account_and_its_own_key(
     Vault.create(kf.home / "vault.bin", PASSWORD)  # both links open the same existing vault
     with Gate(sandbox_url) as gate:
         first = spawn(
-            kf.home, "account", "add", "okx", "--name", "main", "--api-url", gate.url, creds=READ_KEY
+            kf.home,
+            "account",
+            "add",
+            "okx",
+            "--name",
+            "main",
+            "--api-url",
+            gate.url,
+            creds=READ_KEY,
         )
         # The first link is now validating its key with the exchange: past every name check.
         assert gate.arrived.wait(60), first.communicate()
@@ -60,8 +68,8 @@ def test_a_second_link_after_the_first_is_refused_and_keeps_the_first_key(
     )
     assert again.returncode == 1
     assert "already exists" in again.stderr
-    assert Vault.open(linked.home / "vault.bin", PASSWORD).get("alice").api_key == (
-        READ_KEY["apiKey"]
+    assert (
+        Vault.open(linked.home / "vault.bin", PASSWORD).get("alice").api_key == (READ_KEY["apiKey"])
     )
 
 

@@ -59,7 +59,9 @@ def restore_command(
     from keyfolio.services.backup import restore_backup
 
     report = restore_backup(state.app(), file, force=force)
-    replaced = f" (replaced the previous {' and '.join(report.replaced)})" if report.replaced else ""
+    replaced = (
+        f" (replaced the previous {' and '.join(report.replaced)})" if report.replaced else ""
+    )
     console.print(
         f"Restored {report.accounts} account{'s' if report.accounts != 1 else ''} and "
         f"{report.keys} key{'s' if report.keys != 1 else ''} from {escape(str(report.path))}, "
