@@ -15,8 +15,10 @@ A vault file is one header followed by the AES-GCM ciphertext (with its 16-byte 
     50      ...   ciphertext + 16-byte GCM tag
 
 The whole header is the AEAD associated data, so changing any byte of the file, or cutting it
-short, makes decryption fail. A wrong password fails in exactly the same way: AES-GCM cannot tell
-the two apart, and the error says so.
+short, makes decryption fail. A wrong password fails in exactly the same way: AES-GCM cannot
+tell the two apart, and the error says so. A backup archive (:mod:`keyfolio.vault.archive`)
+uses the same layout with the magic ``KFBAKUP`` and its own salt, so neither file can pass for
+the other.
 
 Nothing here touches the file system; :mod:`keyfolio.vault.store` does.
 """
