@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -15,10 +18,12 @@ from keyfolio.errors import (
     ExchangeError,
     ExchangeUnavailableError,
     ExchangeUnsupportedError,
+    KeyfolioError,
     NotFoundError,
     RateLimitedError,
     UnsafeKeyError,
     UsageError,
+    VaultError,
 )
 from keyfolio.services.context import App, protect
 from keyfolio.services.imports import describe_counts, import_history
@@ -30,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LinkReport",
+    "account_lock",
     "get_account",
     "import_balance",
     "link_account",
@@ -229,29 +235,41 @@ def _refuse_duplicate_uid(app: App, spec: AccountSpec, uid: str) -> None:
             )
 
 
+@contextmanager
+def account_lock(app: App, name: str) -> Iterator[None]:
+    """Hold the lock of account ``name`` across processes, or raise ``ConflictError`` at once.
+
+    Linking, rotating and removing an account (and doctor's clean-up of a leftover key) hold it
+    from their first check to their last write, so two of them can never interleave on the same
+    name: two concurrent links of one name end with one account and its own key. It is an
+    ``flock`` on ``locks/account-NAME.lock`` in the data directory, released by the kernel if
+    the process dies. (With a PostgreSQL database shared by several machines it only orders the
+    processes of one machine; the database's unique name still refuses a second account.)
+    """
+    from keyfolio.vault.lockfile import exclusive_lock
+
+    directory = app.settings.ensure_home() / "locks"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    busy = ConflictError(
+        f"another keyfolio is linking, rotating or removing account '{name}' right now",
+        hint="Wait for it to finish, then look with `keyfolio account list` and try again if "
+        "still needed.",
+    )
+    # A name that could not be stored (spaces, slashes) still gets a safe file name.
+    stem = name if _NAME.match(name) else hashlib.sha256(name.encode()).hexdigest()[:32]
+    with exclusive_lock(directory / f"account-{stem}.lock", wait=False, busy=busy):
+        yield
+
+
 async def link_account(app: App, spec: AccountSpec, credentials: Credentials) -> LinkReport:
     """Validate, then store the account and its credentials and record the first import.
 
-    Every failure raises before anything is stored.
+    Every failure raises before anything is stored. The account's name is locked
+    (:func:`account_lock`) from the first check until the account is stored, so a concurrent
+    link of the same name fails with ``ConflictError`` instead of replacing this key.
     """
-    with app.db().session(read_only=True) as store:
-        store.get_portfolio(name=spec.portfolio)
-        _ensure_name_free(store, spec.name)
-    app.unlock()
-    key, results = await validate(app, spec, credentials)
-    if key.uid:
-        _refuse_duplicate_uid(app, spec, key.uid)
-        spec = replace(spec, extra={**spec.extra, "uid": key.uid})
-    now = datetime.now(UTC)
-    vault = app.vault(create=True)
-    vault.set(spec.name, credentials)
-    try:
-        with app.db().session() as store:
-            store.add_account(spec=spec)
-            status = store.record_sync(name=spec.name, results=results, synced_at=now)
-    except BaseException:
-        vault.delete(spec.name)
-        raise
+    with account_lock(app, spec.name):
+        spec, key, results, status, now = await _link_locked(app, spec, credentials)
     logger.info("linked %s account %s: %s", spec.exchange, spec.name, status)
     warnings = _key_warnings(spec, key)
     pricing_error = await refresh_prices(app, [spec])
@@ -270,8 +288,40 @@ async def link_account(app: App, spec: AccountSpec, credentials: Credentials) ->
     )
 
 
+async def _link_locked(
+    app: App, spec: AccountSpec, credentials: Credentials
+) -> tuple[AccountSpec, KeyInfo, list[SourceResult], str, datetime]:
+    with app.db().session(read_only=True) as store:
+        store.get_portfolio(name=spec.portfolio)
+        _ensure_name_free(store, spec.name)
+    app.unlock()
+    key, results = await validate(app, spec, credentials)
+    if key.uid:
+        _refuse_duplicate_uid(app, spec, key.uid)
+        spec = replace(spec, extra={**spec.extra, "uid": key.uid})
+    now = datetime.now(UTC)
+    vault = app.vault(create=True)
+    vault.set(spec.name, credentials)
+    try:
+        with app.db().session() as store:
+            store.add_account(spec=spec)
+            status = store.record_sync(name=spec.name, results=results, synced_at=now)
+    except BaseException:
+        try:  # only this link's key: never one that another process stored since
+            vault.delete(spec.name, only_if=credentials)
+        except KeyfolioError as cleanup:
+            logger.warning("could not take the key of '%s' back out: %s", spec.name, cleanup)
+        raise
+    return spec, key, results, status, now
+
+
 async def rotate_credentials(app: App, name: str, credentials: Credentials) -> LinkReport:
     """Validate new credentials for an existing account, then swap them atomically."""
+    with account_lock(app, name):
+        return await _rotate_locked(app, name, credentials)
+
+
+async def _rotate_locked(app: App, name: str, credentials: Credentials) -> LinkReport:
     with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
     refuse_manual(spec, "rotate")
@@ -300,15 +350,30 @@ async def rotate_credentials(app: App, name: str, credentials: Credentials) -> L
 
 
 def remove_account(app: App, name: str) -> AccountSpec:
-    """Forget an account: its balances, and its secret in the vault."""
-    with app.db().session(read_only=True) as store:
-        spec = store.get_account(name=name)
-    if app.has_vault():
-        vault = app.vault()
-        if name in vault.names():
+    """Forget an account: its database rows first, then its secret in the vault.
+
+    The vault is opened before anything changes (a wrong password changes nothing). The row
+    goes first so that a crash between the two steps leaves a key without an account, which
+    `keyfolio doctor` reports and removes, never an account whose key is gone.
+    """
+    with account_lock(app, name):
+        with app.db().session(read_only=True) as store:
+            spec = store.get_account(name=name)
+        vault = app.vault() if app.has_vault() else None
+        with app.db().session() as store:
+            store.remove_account(name=name)
+        if vault is None:
+            return spec
+        try:
             vault.delete(name)
-    with app.db().session() as store:
-        store.remove_account(name=name)
+        except NotFoundError:
+            pass  # a manual account, or a key that was never stored
+        except VaultError as exc:
+            raise VaultError(
+                f"account '{name}' was removed, but its key could not be wiped from the vault: "
+                f"{exc.message}",
+                hint="Run `keyfolio doctor --fix` to delete the leftover key from the vault.",
+            ) from exc
     return spec
 
 

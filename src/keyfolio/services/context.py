@@ -79,7 +79,11 @@ class App:
         from keyfolio.vault import Vault
 
         path = self.settings.vault_path
-        if Vault.exists(path):
+        if Vault.exists(path) and self._new_password is not None:
+            # Another process created the vault since the password was asked: open it.
+            self._vault = Vault.open(path, self._new_password)
+            self._new_password = None
+        elif Vault.exists(path):
             self.unlock()
         elif not create:
             raise VaultError(

@@ -1,4 +1,5 @@
-"""`keyfolio doctor`: diagnose one account step by step, from the network up to the key."""
+"""`keyfolio doctor`: diagnose one account step by step, from the network up to the key;
+and check that the vault and the database agree (a key left without its account)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
-from keyfolio.errors import ClockSkewError, KeyfolioError, KeyNotInRegionError
+from keyfolio.errors import (
+    ClockSkewError,
+    ConflictError,
+    KeyfolioError,
+    KeyNotInRegionError,
+    NotFoundError,
+)
 from keyfolio.services.context import App, protect
 
-__all__ = ["Check", "diagnose"]
+__all__ = ["Check", "diagnose", "orphan_keys", "remove_orphan_keys", "vault_checks"]
 
 ConfirmProbe = Callable[[str], bool]
 
@@ -149,3 +156,72 @@ async def _probe_regions(
                 )
             )
     return checks
+
+
+# -- the vault against the database ------------------------------------------------------------
+
+
+def orphan_keys(app: App) -> list[str]:
+    """Names the vault holds a key for while no account has that name (sorted).
+
+    Such a key is what a removal interrupted between its two steps leaves behind (the account's
+    rows are deleted first, then its key). Empty when there is no vault yet.
+    """
+    if not app.has_vault():
+        return []
+    vault = app.vault()
+    vault.refresh()
+    with app.db().session(read_only=True) as store:
+        accounts = {spec.name for spec in store.list_accounts()}
+    return [name for name in vault.names() if name not in accounts]
+
+
+def remove_orphan_keys(app: App, names: list[str]) -> list[str]:
+    """Delete the keys of ``names`` that still have no account; returns those removed.
+
+    Each name is locked (:func:`keyfolio.services.accounts.account_lock`) and checked again
+    first, so a key that a link in progress has just stored is never taken.
+    """
+    from keyfolio.services.accounts import account_lock
+
+    removed = []
+    vault = app.vault()
+    for name in names:
+        try:
+            with account_lock(app, name):
+                with app.db().session(read_only=True) as store:
+                    try:
+                        store.get_account(name=name)
+                        continue  # linked again meanwhile: its key is not an orphan now
+                    except NotFoundError:
+                        pass
+                vault.delete(name)
+        except (ConflictError, NotFoundError):
+            continue  # being linked right now, or already gone
+        removed.append(name)
+    return removed
+
+
+def vault_checks(orphans: list[str], removed: list[str]) -> list[Check]:
+    """The lines of doctor's vault table, before or after cleaning."""
+    checks = [
+        Check(
+            "leftover key",
+            "ok",
+            f"removed the key of '{name}' from the vault (it had no account)",
+        )
+        for name in removed
+    ]
+    checks += [
+        Check(
+            "leftover key",
+            "fail",
+            f"the vault holds a key for '{name}', but no account has that name (left by an "
+            "interrupted removal)",
+            "Run `keyfolio doctor --fix` to delete it from the vault; then delete the key at "
+            "the exchange too if you no longer use it.",
+        )
+        for name in orphans
+        if name not in removed
+    ]
+    return checks or [Check("keys", "ok", "every key in the vault belongs to an account")]
