@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -137,7 +138,9 @@ def _serve(home: Path, *args: str, **env: str) -> tuple[subprocess.Popen[str], s
     return proc, first, port
 
 
-def _until_answering(proc: subprocess.Popen[str], get) -> httpx.Response:  # noqa: ANN001
+def _until_answering(
+    proc: subprocess.Popen[str], get: Callable[[], httpx.Response]
+) -> httpx.Response:
     for _ in range(200):  # the socket is bound; uvicorn starts serving right after
         try:
             return get()

@@ -2,8 +2,9 @@
 
 Nothing happens at import time, and :func:`create_app` only wires routes: the database is
 opened on the first request, the vault when a route needs it. The lifespan starts the live
-engine (or the polling sync) and, on shutdown, ends the event streams first, then the
-background tasks.
+engine (or the polling sync) and the vault's idle re-lock watcher
+(:mod:`keyfolio.api.vault_session`) and, on shutdown, stops the watcher, ends the event
+streams, then the background tasks.
 
 The JSON API lives under ``/api/v1``; the dashboard's pages (``keyfolio.web.pages``) and
 ``/static`` are mounted when the web package provides them. ``/docs`` is a plain,

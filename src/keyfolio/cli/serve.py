@@ -85,8 +85,12 @@ def _proxy(behind_proxy: bool, proxy_ips: list[str] | None) -> ProxyConfig | Non
         return None
     trusted = []
     for value in proxy_ips or DEFAULT_PROXY_IPS:
+        value = value.strip()
         try:
-            trusted.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+            if "/" in value:
+                trusted.append(str(ipaddress.ip_network(value, strict=False)))
+            else:
+                trusted.append(str(ipaddress.ip_address(value)))
         except ValueError:
             raise UsageError(
                 f"--proxy-ip {value!r} is not an IP address or network",
@@ -177,10 +181,10 @@ def serve_command(
 ) -> None:
     """Serve the dashboard and the JSON API (/api/v1, docs at /docs) on this machine.
 
-    The vault opens with KEYFOLIO_PASSWORD, a prompt at start, or the dashboard's Unlock page,
-    and re-locks after --vault-idle-minutes without a use by you (then nothing syncs until it
-    is unlocked again; with KEYFOLIO_PASSWORD the server re-opens it by itself). While it is
-    locked, the portfolio, history and P&L still show.
+    The vault opens with KEYFOLIO_PASSWORD, a prompt at start, or the Unlock page.
+    It re-locks after --vault-idle-minutes without a use by you: nothing syncs
+    until you unlock it again (KEYFOLIO_PASSWORD: the server re-opens it itself).
+    While it is locked, the portfolio, history and P&L still show.
     """
     from keyfolio.api.app import create_app
     from keyfolio.api.security import check_bind

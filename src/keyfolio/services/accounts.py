@@ -173,8 +173,7 @@ def refuse_unless_read_only(spec: AccountSpec, key: KeyInfo) -> None:
     raise UnsafeKeyError(
         f"refused: this {exchange} key can do more than read: "
         + ", ".join(words.describe(word) for word in refused),
-        hint=hint
-        + f"In {exchange} go to Profile > API Management > Create API key, tick only "
+        hint=hint + f"In {exchange} go to Profile > API Management > Create API key, tick only "
         f"{' / '.join(words.labels.get(w, w) for w in sorted(words.read))}, bind it to your IP "
         "address, and link that key. Then delete this key in API Management: a key that can "
         "do more than read should not sit on any machine that does not need it.",
