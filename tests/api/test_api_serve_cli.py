@@ -120,7 +120,11 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
 
 
 def _serve(home: Path, *args: str, **env: str) -> tuple[subprocess.Popen[str], str, int]:
-    """Start `keyfolio serve --port 0 ...`; the process, its first line and its port."""
+    """Start `keyfolio serve --port 0 ...`; the process, its banner and its port.
+
+    The banner is read up to "Press Ctrl-C" through the same buffered pipe: ``communicate``
+    reads the file descriptor itself and would miss lines already buffered here.
+    """
     proc = subprocess.Popen(
         keyfolio("serve", "--port", "0", "--no-live", *args),
         env=env_for(home, **env),
@@ -135,7 +139,12 @@ def _serve(home: Path, *args: str, **env: str) -> tuple[subprocess.Popen[str], s
         proc.kill()
         raise AssertionError(first + proc.communicate()[1])
     port = int(first.split("://127.0.0.1:", 1)[1].split("/", 1)[0])
-    return proc, first, port
+    banner = first
+    while "Press Ctrl-C" not in banner:
+        line = proc.stdout.readline()
+        assert line, banner
+        banner += line
+    return proc, banner, port
 
 
 def _until_answering(
@@ -159,7 +168,7 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
 
 def test_serve_over_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
     files = make_cert(tmp_path)
-    proc, first, port = _serve(
+    proc, banner, port = _serve(
         tmp_path / "home",
         "--tls-cert",
         str(files.cert),
@@ -168,7 +177,7 @@ def test_serve_over_https_with_a_self_signed_certificate(tmp_path: Path) -> None
         KEYFOLIO_PASSWORD=PASSWORD,
     )
     try:
-        assert first.startswith(f"keyfolio dashboard on https://127.0.0.1:{port}/")
+        assert banner.startswith(f"keyfolio dashboard on https://127.0.0.1:{port}/")
         with httpx.Client(verify=files.client_context()) as http:
             url = f"https://127.0.0.1:{port}/api/v1/health"
             health = _until_answering(proc, lambda: http.get(url))
@@ -179,7 +188,7 @@ def test_serve_over_https_with_a_self_signed_certificate(tmp_path: Path) -> None
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert "Stopped." in out and PASSWORD not in first + out + err
+    assert "Stopped." in out and PASSWORD not in banner + out + err
 
 
 def test_serve_refuses_bad_tls_files_and_plain_http_off_loopback(tmp_path: Path) -> None:
@@ -214,7 +223,7 @@ def test_serve_refuses_bad_tls_files_and_plain_http_off_loopback(tmp_path: Path)
 def test_serve_relocks_the_vault_after_its_idle_minutes(tmp_path: Path) -> None:
     """A real, short idle period (0.6 s) and a wait for the state to change."""
     home = tmp_path / "home"
-    proc, first, port = _serve(home, "--vault-idle-minutes", "0.01")
+    proc, banner, port = _serve(home, "--vault-idle-minutes", "0.01")
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         assert (
@@ -233,6 +242,6 @@ def test_serve_relocks_the_vault_after_its_idle_minutes(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert "re-locks after 0.01 minutes" in first + out
+    assert "re-locks after 0.01 minutes" in banner
     assert "the vault re-locked (idle" in (home / "keyfolio.log").read_text()
-    assert PASSWORD not in (home / "keyfolio.log").read_text() + first + out + err
+    assert PASSWORD not in (home / "keyfolio.log").read_text() + banner + out + err
