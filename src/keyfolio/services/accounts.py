@@ -41,6 +41,7 @@ __all__ = [
     "link_account",
     "list_accounts",
     "move_account",
+    "refuse_unless_read_only",
     "remove_account",
     "rotate_credentials",
     "validate",
@@ -145,19 +146,44 @@ def account_spec(
     )
 
 
-def _refuse_unsafe(spec: AccountSpec, key: KeyInfo) -> None:
-    granted = sorted(key.permissions & {"trade", "withdraw"})
-    if granted:
+def refuse_unless_read_only(spec: AccountSpec, key: KeyInfo) -> None:
+    """UnsafeKeyError unless every permission of a verified key is on its venue's allowlist.
+
+    The allowlist (``KeyInfo.words.read``) is data in the venue's connector module; a key
+    whose exchange offers no permission check passes here and gets a warning instead.
+    """
+    if not key.verified or key.is_read_only:
+        return
+    exchange = spec.exchange.upper()
+    assert key.words is not None  # a verified KeyInfo carries them
+    words = key.words
+    allowed = ", ".join(f"'{w}' ({words.labels.get(w, w)})" for w in sorted(words.read))
+    if not key.permissions:
         raise UnsafeKeyError(
-            f"refused: this {spec.exchange.upper()} key can {' and '.join(granted)} "
-            f"(its permissions: {', '.join(sorted(key.permissions))})",
-            hint=(
-                "keyfolio only stores read-only keys. In OKX go to Profile > API Management > "
-                "Create API key, tick only 'Read', bind it to your IP address, and link that key. "
-                "Then delete this key in API Management: a key that can "
-                f"{' and '.join(granted)} should not sit on any machine that does not need it."
-            ),
+            f"refused: {exchange} reported no permissions for this key",
+            hint=f"keyfolio stores a key only when every permission is one of {allowed}. "
+            f"Check the key in {exchange}'s API Management, or create a new read-only one.",
         )
+    refused = sorted(key.refused_permissions)
+    unknown = [word for word in refused if word not in words.labels]
+    hint = (
+        f"keyfolio stores only read-only keys, whose every permission is one of: {allowed}. "
+        f"This key has: {', '.join(sorted(key.permissions))}. "
+    )
+    if unknown:
+        hint += (
+            f"{', '.join(repr(w) for w in unknown)} is a permission keyfolio does not know, so it "
+            "cannot tell that it only reads: the key is refused until keyfolio lists it as "
+            "read-only (please report it). "
+        )
+    raise UnsafeKeyError(
+        f"refused: this {exchange} key can do more than read: "
+        + ", ".join(words.describe(word) for word in refused),
+        hint=hint + f"In {exchange} go to Profile > API Management > Create API key, tick only "
+        f"{' / '.join(words.labels.get(w, w) for w in sorted(words.read))}, bind it to your IP "
+        "address, and link that key. Then delete this key in API Management: a key that can "
+        "do more than read should not sit on any machine that does not need it.",
+    )
 
 
 def _key_warnings(spec: AccountSpec, key: KeyInfo) -> list[str]:
@@ -185,7 +211,7 @@ async def validate(
         async with ConnectorPool(app.settings) as pool:
             connector = pool.connector(spec, credentials)
             key = await connector.check_key()
-            _refuse_unsafe(spec, key)
+            refuse_unless_read_only(spec, key)
             results = await connector.fetch_balances()
     except (ExchangeUnavailableError, ExchangeUnsupportedError) as exc:
         if isinstance(exc, RateLimitedError):
@@ -276,7 +302,7 @@ async def link_account(app: App, spec: AccountSpec, credentials: Credentials) ->
     if pricing_error is not None:
         warnings.append(f"prices were not refreshed: {pricing_error.message}")
     record_snapshots(app, account=spec.name, results=results, at=now)
-    history = await import_history(app, spec.name)
+    history = await import_history(app, spec.name, credentials=credentials)
     warnings += [f"history import: {error.message} {error.hint}" for error in history.errors]
     return LinkReport(
         spec=spec,

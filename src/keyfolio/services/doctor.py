@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
+from keyfolio.domain.balances import KeyInfo
 from keyfolio.errors import (
     ClockSkewError,
     ConflictError,
@@ -67,7 +68,7 @@ async def diagnose(app: App, name: str, *, confirm_probe: ConfirmProbe) -> list[
             checks.append(Check("key", "fail", exc.message, exc.hint))
             return checks
         checks.append(Check("key", "ok", f"the key is valid (uid {key.uid or 'unknown'})"))
-        checks.append(_permission_check(key.permissions, key.verified))
+        checks.append(_permission_check(key))
         if key.verified:
             checks.append(
                 Check("ip binding", "ok", f"bound to {', '.join(key.ip_whitelist)}")
@@ -101,21 +102,23 @@ def _clock_check(offset_ms: int) -> Check:
     return Check("clock", "ok", detail)
 
 
-def _permission_check(permissions: frozenset[str], verified: bool) -> Check:
-    if not verified:
+def _permission_check(key: KeyInfo) -> Check:
+    if not key.verified:
         return Check(
             "permissions",
             "warn",
             "this exchange offers no permission check",
             "Make sure the key was created with read permissions only.",
         )
-    unsafe = sorted(permissions & {"trade", "withdraw"})
-    listing = ", ".join(sorted(permissions)) or "none"
-    if unsafe:
+    listing = ", ".join(sorted(key.permissions)) or "none"
+    if not key.is_read_only:
+        assert key.words is not None  # a verified KeyInfo carries them
+        words = key.words
+        beyond = ", ".join(words.describe(word) for word in sorted(key.refused_permissions))
         return Check(
             "permissions",
             "fail",
-            f"the key can {' and '.join(unsafe)} ({listing})",
+            f"the key can do more than read: {beyond or 'no permissions reported'} ({listing})",
             "Create a Read-only key in API Management, rotate to it with "
             "`keyfolio account rotate NAME`, and delete this one.",
         )

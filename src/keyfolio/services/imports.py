@@ -23,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec
+from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec, Credentials
 from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
 from keyfolio.errors import ExchangeError, KeyfolioError, StorageError
 from keyfolio.services.context import App, protect
@@ -231,13 +232,15 @@ async def _import_with(
     spec: AccountSpec,
     kinds: Collection[HistoryKind] | None,
     write_lock: asyncio.Lock,
+    credentials: Credentials | None = None,
 ) -> ImportReport:
     from keyfolio.exchanges.ccxt_generic import is_fatal
     from keyfolio.exchanges.history import history_streams
 
     report = ImportReport(account=spec.name)
     try:
-        credentials = app.vault().get(spec.name)
+        if credentials is None:
+            credentials = app.vault().get(spec.name)
         protect(credentials)
         connector = pool.connector(spec, credentials)
         streams = history_streams(connector)
@@ -273,11 +276,13 @@ async def import_history(
     *,
     kinds: Collection[HistoryKind] | None = None,
     pool: ConnectorPool | None = None,
+    credentials: Credentials | None = None,
 ) -> ImportReport:
     """Import the new history of one account (all kinds, or ``kinds``).
 
     Incremental from the persisted cursors and idempotent. Never raises for an exchange
     failure (see ``ImportReport.errors``); an unknown account raises ``NotFoundError``.
+    ``credentials`` (the caller already holds them) spares reading the vault.
     """
     with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
@@ -285,19 +290,26 @@ async def import_history(
         return ImportReport(account=name, skipped="manual account: nothing to import")
     lock = asyncio.Lock()
     if pool is not None:
-        return await _import_with(app, pool, spec, kinds, lock)
+        return await _import_with(app, pool, spec, kinds, lock, credentials)
     from keyfolio.exchanges.pool import ConnectorPool
 
     async with ConnectorPool(app.settings) as own:
-        return await _import_with(app, own, spec, kinds, lock)
+        return await _import_with(app, own, spec, kinds, lock, credentials)
 
 
-async def import_all(app: App, names: list[str] | None = None) -> list[ImportReport]:
+async def import_all(
+    app: App,
+    names: list[str] | None = None,
+    *,
+    pool: ConnectorPool | None = None,
+    credentials: Mapping[str, Credentials] | None = None,
+) -> list[ImportReport]:
     """Import the history of the named accounts (default: all), a few at a time.
 
-    Manual accounts are reported as skipped. Never raises for one account's failure.
+    Manual accounts are reported as skipped. Never raises for one account's failure. A sync
+    passes its ``pool`` and the ``credentials`` it read at its start (by account name), so
+    the vault is not read again.
     """
-    from keyfolio.exchanges.pool import ConnectorPool
 
     with app.db().session(read_only=True) as store:
         specs = [store.get_account(name=n) for n in names] if names else store.list_accounts()
@@ -309,12 +321,15 @@ async def import_all(app: App, names: list[str] | None = None) -> list[ImportRep
     if contacted:
         semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
         lock = asyncio.Lock()
-        async with ConnectorPool(app.settings) as pool:
+        known = credentials or {}
+        async with _pool(app, pool) as shared:
 
             async def one(spec: AccountSpec) -> None:
                 async with semaphore:
                     try:
-                        reports[spec.name] = await _import_with(app, pool, spec, None, lock)
+                        reports[spec.name] = await _import_with(
+                            app, shared, spec, None, lock, known.get(spec.name)
+                        )
                     except Exception as exc:  # one account never cancels the others
                         logger.info("import %s failed", spec.name, exc_info=True)
                         error = (
@@ -332,3 +347,15 @@ async def import_all(app: App, names: list[str] | None = None) -> list[ImportRep
                 for spec in contacted:
                     group.create_task(one(spec))
     return [reports[spec.name] for spec in specs]
+
+
+@asynccontextmanager
+async def _pool(app: App, pool: ConnectorPool | None) -> AsyncIterator[ConnectorPool]:
+    """``pool`` as it is (its owner closes it), else a new one closed on exit."""
+    if pool is not None:
+        yield pool
+        return
+    from keyfolio.exchanges.pool import ConnectorPool
+
+    async with ConnectorPool(app.settings) as own:
+        yield own
