@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     """``KEYFOLIO_API_TOKEN``: the bearer token `keyfolio serve` requires (needed off loopback)."""
     poll_seconds: float = Field(default=60.0, gt=0)
     """``KEYFOLIO_POLL_SECONDS``: how often `keyfolio serve` syncs when it is not live."""
+    vault_idle_minutes: float = Field(default=15.0, ge=0)
+    """``KEYFOLIO_VAULT_IDLE_MINUTES``: `keyfolio serve` re-locks the vault after this many
+    minutes without a use of it by the user (unlock, sync, link, rotate, remove); 0 never."""
 
     @field_validator("home")
     @classmethod

@@ -16,9 +16,17 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["MASK", "RedactingFilter", "redact", "register_secret", "setup_logging"]
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "forget_secrets",
+    "redact",
+    "register_secret",
+    "setup_logging",
+]
 
 MASK = "***"
 
@@ -48,6 +56,18 @@ def register_secret(value: str) -> None:
     if len(value) >= 4:
         with _lock:
             _secrets.add(value)
+
+
+def forget_secrets(*, keep: Iterable[str] = ()) -> None:
+    """Forget every registered secret except ``keep``.
+
+    `keyfolio serve` calls it when the vault re-locks and nothing holds a credential any more,
+    so the registry does not keep the secrets in memory either.
+    """
+    kept = {value.strip() for value in keep if len(value.strip()) >= 4}
+    with _lock:
+        _secrets.intersection_update(kept)
+        _secrets.update(kept)
 
 
 def redact(text: str, *, patterns: bool = True) -> str:

@@ -64,8 +64,8 @@ async def test_every_source_counted_once_and_ldo_kept(url: str, settings: Settin
 
 
 async def test_a_failing_source_keeps_the_others(url: str, settings: Settings) -> None:
-    await control(url, "faults",
-                  {"path": "/sapi/v1/simple-earn/locked/position", "mode": "http500", "count": 5})  # fmt: skip
+    fault = {"path": "/sapi/v1/simple-earn/locked/position", "mode": "http500", "count": 5}
+    await control(url, "faults", fault)
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
         connector = await connector_for(pool, url)
         results = {r.source: r for r in await connector.fetch_balances()}

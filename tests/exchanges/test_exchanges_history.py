@@ -62,9 +62,7 @@ async def test_pages_walk_back_with_exact_strings_and_fee_signs(settings: Settin
             assert [stream.key for stream in streamed] == KEYS
             streams = streams_of(connector)
             first = await fetch_page(connector, streams["trades:SPOT"], after=None)
-            second = await fetch_page(
-                connector, streams["trades:SPOT"], after=first.records[-1][0]
-            )
+            second = await fetch_page(connector, streams["trades:SPOT"], after=first.records[-1][0])
             deposits = await fetch_page(connector, streams["deposits"], after=None)
             withdrawals = await fetch_page(connector, streams["withdrawals"], after=None)
             log = await requests_log(url)

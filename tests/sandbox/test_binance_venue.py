@@ -58,9 +58,7 @@ def test_funding_and_earn_sources(url: str) -> None:
     assert [(r["asset"], r["free"]) for r in funding] == [("BNB", "2"), ("USDT", "40")]
     _, flexible, _ = signed(url, "/sapi/v1/simple-earn/flexible/position", {"size": 1})
     assert flexible["total"] == 2 and len(flexible["rows"]) == 1
-    _, page2, _ = signed(
-        url, "/sapi/v1/simple-earn/flexible/position", {"size": 1, "current": 2}
-    )
+    _, page2, _ = signed(url, "/sapi/v1/simple-earn/flexible/position", {"size": 1, "current": 2})
     assert [r["asset"] for r in flexible["rows"] + page2["rows"]] == ["BTC", "USDT"]
     _, locked, _ = signed(url, "/sapi/v1/simple-earn/locked/position")
     assert [(r["asset"], r["amount"], r["status"]) for r in locked["rows"]] == [
@@ -103,9 +101,7 @@ def test_an_unknown_key_on_sapi_is_2008_and_a_missing_header_2014(url: str) -> N
 
 
 def test_missing_parameters_and_a_too_long_recv_window(url: str) -> None:
-    status, body, _ = fetch(
-        _unsigned(url, "/api/v3/account?signature=00", BN_READ["apiKey"])
-    )
+    status, body, _ = fetch(_unsigned(url, "/api/v3/account?signature=00", BN_READ["apiKey"]))
     assert (status, body["code"]) == (400, -1102) and "timestamp" in body["msg"]
     status, body, _ = signed(url, "/api/v3/account", {"recvWindow": 70_000})
     assert (status, body["code"]) == (400, -1102) and "60000" in body["msg"]

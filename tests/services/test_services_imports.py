@@ -24,8 +24,8 @@ from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.history import HistoryKind, TransferKind
 from keyfolio.errors import ExchangeUnsupportedError
-from keyfolio.services.context import App
 from keyfolio.exchanges.okx_history import WalkCursor
+from keyfolio.services.context import App
 from keyfolio.services.imports import import_all, import_history
 
 PASSWORD = "pw-services-imports-5e1"

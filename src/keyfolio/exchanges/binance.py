@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from keyfolio.domain.assets import AssetRule
-from keyfolio.domain.balances import KeyInfo, Source
+from keyfolio.domain.balances import KeyInfo, PermissionWords, Source
 from keyfolio.domain.records import Ticker
 from keyfolio.errors import (
     ClockSkewError,
@@ -39,11 +39,30 @@ from keyfolio.exchanges.connector import Amounts, Feed, VenueConnector, add_amou
 from keyfolio.exchanges.history import HistoryContext, HistoryStream
 from keyfolio.exchanges.venue import SourceInfo, VenueInfo
 
-__all__ = ["VENUE", "BinanceConnector"]
+__all__ = ["PERMISSION_WORDS", "VENUE", "BinanceConnector"]
 
 _GUIDE = (
     "In Binance open Account > API Management > Create API (System generated), leave only "
     "'Enable Reading' ticked, restrict access to your IP address, and link that key."
+)
+
+#: ``/sapi/v1/account/apiRestrictions`` flags and their names in API Management. Only the two
+#: read flags may be on; ``ipRestrict`` is the IP binding, not a permission.
+PERMISSION_WORDS = PermissionWords(
+    read=frozenset({"enableReading", "enableFixReadOnly"}),
+    labels={
+        "enableReading": "Enable Reading",
+        "enableFixReadOnly": "FIX API Read Only",
+        "enableSpotAndMarginTrading": "Enable Spot & Margin Trading",
+        "enableWithdrawals": "Enable Withdrawals",
+        "enableInternalTransfer": "Enable Internal Transfer",
+        "enableMargin": "Enable Margin Loan, Repay & Transfer",
+        "enableFutures": "Enable Futures",
+        "permitsUniversalTransfer": "Permits Universal Transfer",
+        "enableVanillaOptions": "Enable European Options",
+        "enableFixApiTrade": "FIX API Trading",
+        "enablePortfolioMarginTrading": "Enable Portfolio Margin Trading",
+    },
 )
 
 VENUE = VenueInfo(
@@ -62,7 +81,7 @@ VENUE = VenueInfo(
             Source.LOCKED_EARN, "Simple Earn Locked", "GET /sapi/v1/simple-earn/locked/position"
         ),
     ),
-    read_permissions=frozenset({"enableReading", "enableFixReadOnly"}),
+    words=PERMISSION_WORDS,
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.binance:BinanceConnector",
     asset_rules=(
@@ -221,6 +240,7 @@ class BinanceConnector(VenueConnector):
             ip_restricted=data.get("ipRestrict") is True,
             uid=str(account.get("uid") or ""),
             verified=True,
+            words=PERMISSION_WORDS,
         )
 
     async def history_streams(self, context: HistoryContext) -> list[HistoryStream]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from keyfolio.domain.accounts import Region
-from keyfolio.domain.balances import KeyInfo, Source
+from keyfolio.domain.balances import KeyInfo, PermissionWords, Source
 from keyfolio.domain.money import parse_decimal
 from keyfolio.domain.records import Ticker
 from keyfolio.errors import (
@@ -56,8 +56,10 @@ from keyfolio.exchanges.venue import CodeMap, SourceInfo, VenueInfo
 __all__ = [
     "OKX_CODE_MAP",
     "OKX_SOURCES",
+    "PERMISSION_WORDS",
     "VENUE",
     "OkxConnector",
+    "key_info",
     "region_host",
     "region_ws_url",
     "parse_funding",
@@ -89,6 +91,13 @@ _DEMO_WS_URLS = {
 }
 
 Amounts = dict[str, Decimal]
+
+#: OKX's ``perm`` words (``GET /api/v5/account/config``) and their names in API Management.
+#: ``read`` is the allowlist: keyfolio stores a key only if every word it has is there.
+PERMISSION_WORDS = PermissionWords(
+    read=frozenset({"read_only"}),
+    labels={"read_only": "Read", "trade": "Trade", "withdraw": "Withdraw"},
+)
 
 #: OKX V5 codes -> (class, what happened). Checked before the class map.
 #: ``{account}`` becomes `` for account 'name'`` (or nothing).
@@ -152,7 +161,7 @@ VENUE = VenueInfo(
             "GET /api/v5/finance/staking-defi/orders-active",
         ),
     ),
-    read_permissions=frozenset({"read_only"}),
+    words=PERMISSION_WORDS,
     key_guide=(
         "In OKX go to Profile > API Management > Create API key, tick only 'Read', bind it to "
         "your IP address, and link that key."
@@ -257,6 +266,23 @@ _READERS: dict[Source, tuple[str, Callable[[Any], Amounts]]] = {
 }
 
 
+def key_info(row: Mapping[str, Any]) -> KeyInfo:
+    """A key's permissions, IP whitelist, uid and label from a ``/account/config`` row."""
+
+    def items(name: str) -> tuple[str, ...]:
+        value = row.get(name) or ""
+        return tuple(part.strip() for part in str(value).split(",") if part.strip())
+
+    return KeyInfo(
+        permissions=frozenset(items("perm")),
+        ip_whitelist=items("ip"),
+        uid=str(row.get("uid") or ""),
+        label=str(row.get("label") or ""),
+        verified=True,
+        words=PERMISSION_WORDS,
+    )
+
+
 class OkxConnector(VenueConnector):
     """An OKX account (``okx``, or ``myokx``/``okxus`` with their fixed region).
 
@@ -357,19 +383,7 @@ class OkxConnector(VenueConnector):
             raise await self._explained(exc) from exc
         if not data or not isinstance(data[0], Mapping):
             raise ExchangeResponseError("OKX sent an empty account configuration.")
-        row = data[0]
-
-        def items(name: str) -> tuple[str, ...]:
-            value = row.get(name) or ""
-            return tuple(part.strip() for part in str(value).split(",") if part.strip())
-
-        return KeyInfo(
-            permissions=frozenset(items("perm")),
-            ip_whitelist=items("ip"),
-            uid=str(row.get("uid") or ""),
-            label=str(row.get("label") or ""),
-            verified=True,
-        )
+        return key_info(data[0])
 
     async def _spot_tickers(self) -> list[Ticker]:
         """``/api/v5/market/tickers?instType=SPOT``: every spot market in one request."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from keyfolio.domain.accounts import Region
 from keyfolio.domain.assets import AssetRule
-from keyfolio.domain.balances import Source
+from keyfolio.domain.balances import PermissionWords, Source
 from keyfolio.errors import ExchangeError
 
 __all__ = ["CodeMap", "SourceInfo", "VenueInfo"]
@@ -36,9 +36,10 @@ class SourceInfo:
 class VenueInfo:
     """Everything keyfolio knows about one first-class venue, as data.
 
-    ``read_permissions`` is the allowlist: a key is stored only when every permission it has is
-    one of these words (the venue's own words). ``key_guide`` says where in the venue's API
-    management a read-only key is created; it ends every refusal hint.
+    ``words`` names the venue's key permissions; its ``read`` set is the allowlist: a key is
+    stored only when every permission it has is one of those words (the venue's own words).
+    ``key_guide`` says where in the venue's API management a read-only key is created; it ends
+    every refusal hint.
     """
 
     id: str
@@ -47,7 +48,7 @@ class VenueInfo:
     credentials: tuple[str, ...]
     labels: Mapping[str, str]
     sources: tuple[SourceInfo, ...]
-    read_permissions: frozenset[str]
+    words: PermissionWords
     key_guide: str
     connector: str
     """``module:Class`` of the connector (imported on first use)."""

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec
+from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec, Credentials
 from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
 from keyfolio.errors import ExchangeError, KeyfolioError, StorageError
 from keyfolio.services.context import App, protect
@@ -159,12 +160,14 @@ async def _import_with(
     spec: AccountSpec,
     kinds: Collection[HistoryKind] | None,
     write_lock: asyncio.Lock,
+    credentials: Credentials | None = None,
 ) -> ImportReport:
     from keyfolio.exchanges.ccxt_generic import is_fatal
 
     report = ImportReport(account=spec.name)
     try:
-        credentials = app.vault().get(spec.name)
+        if credentials is None:
+            credentials = app.vault().get(spec.name)
         protect(credentials)
         connector = pool.connector(spec, credentials)
         context = await asyncio.to_thread(_context, app, spec.name)
@@ -201,11 +204,13 @@ async def import_history(
     *,
     kinds: Collection[HistoryKind] | None = None,
     pool: ConnectorPool | None = None,
+    credentials: Credentials | None = None,
 ) -> ImportReport:
     """Import the new history of one account (all kinds, or ``kinds``).
 
     Incremental from the persisted cursors and idempotent. Never raises for an exchange
     failure (see ``ImportReport.errors``); an unknown account raises ``NotFoundError``.
+    ``credentials`` (the caller already holds them) spares reading the vault.
     """
     with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
@@ -213,19 +218,24 @@ async def import_history(
         return ImportReport(account=name, skipped="manual account: nothing to import")
     lock = asyncio.Lock()
     if pool is not None:
-        return await _import_with(app, pool, spec, kinds, lock)
-    from keyfolio.services.assets import connector_pool
-
-    async with connector_pool(app) as own:
-        return await _import_with(app, own, spec, kinds, lock)
+        return await _import_with(app, pool, spec, kinds, lock, credentials)
+    async with _pool(app, None) as own:
+        return await _import_with(app, own, spec, kinds, lock, credentials)
 
 
-async def import_all(app: App, names: list[str] | None = None) -> list[ImportReport]:
+async def import_all(
+    app: App,
+    names: list[str] | None = None,
+    *,
+    pool: ConnectorPool | None = None,
+    credentials: Mapping[str, Credentials] | None = None,
+) -> list[ImportReport]:
     """Import the history of the named accounts (default: all), a few at a time.
 
-    Manual accounts are reported as skipped. Never raises for one account's failure.
+    Manual accounts are reported as skipped. Never raises for one account's failure. A sync
+    passes its ``pool`` and the ``credentials`` it read at its start (by account name), so
+    the vault is not read again.
     """
-    from keyfolio.services.assets import connector_pool
 
     with app.db().session(read_only=True) as store:
         specs = [store.get_account(name=n) for n in names] if names else store.list_accounts()
@@ -237,12 +247,15 @@ async def import_all(app: App, names: list[str] | None = None) -> list[ImportRep
     if contacted:
         semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
         lock = asyncio.Lock()
-        async with connector_pool(app) as pool:
+        known = credentials or {}
+        async with _pool(app, pool) as shared:
 
             async def one(spec: AccountSpec) -> None:
                 async with semaphore:
                     try:
-                        reports[spec.name] = await _import_with(app, pool, spec, None, lock)
+                        reports[spec.name] = await _import_with(
+                            app, shared, spec, None, lock, known.get(spec.name)
+                        )
                     except Exception as exc:  # one account never cancels the others
                         logger.info("import %s failed", spec.name, exc_info=True)
                         error = (
@@ -260,3 +273,15 @@ async def import_all(app: App, names: list[str] | None = None) -> list[ImportRep
                 for spec in contacted:
                     group.create_task(one(spec))
     return [reports[spec.name] for spec in specs]
+
+
+@asynccontextmanager
+async def _pool(app: App, pool: ConnectorPool | None) -> AsyncIterator[ConnectorPool]:
+    """``pool`` as it is (its owner closes it), else a new one closed on exit."""
+    if pool is not None:
+        yield pool
+        return
+    from keyfolio.services.assets import connector_pool
+
+    async with connector_pool(app) as own:
+        yield own

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from keyfolio.domain.accounts import AccountSpec
+from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import SourceResult
 from keyfolio.errors import KeyfolioError, PricingError, StorageError
 from keyfolio.services.accounts import refuse_manual
@@ -19,7 +19,6 @@ from keyfolio.services.pricing import refresh_prices
 if TYPE_CHECKING:
     from keyfolio.exchanges.pool import ConnectorPool
     from keyfolio.services.imports import ImportReport
-    from keyfolio.vault import Vault
 
 __all__ = ["SyncOutcome", "SyncReport", "sync_accounts"]
 
@@ -64,6 +63,10 @@ async def sync_accounts(
     source, the trade/transfer history (``history``, incremental), the automatic snapshot
     compaction, and the events ``account.status`` and ``portfolio.updated`` on ``app.bus``.
     Manual accounts (held elsewhere, entered by hand) are never contacted.
+
+    The credentials are read from the vault once, at the start, for the accounts synced; the
+    balances and the history use them through one connector pool, which is closed (with
+    every connector holding them) before this returns, and the sync keeps no reference.
     """
     from keyfolio.services.assets import connector_pool
 
@@ -76,49 +79,72 @@ async def sync_accounts(
     accounts = [spec for spec in accounts if not spec.is_manual]
     if not accounts:
         return SyncReport(outcomes=[])
-    vault = app.vault()
+    keys = _read_credentials(app, accounts)
     semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
     write_lock = asyncio.Lock()
     outcomes: dict[str, SyncOutcome] = {}
-
-    async with connector_pool(app) as pool:
-
-        async def one(spec: AccountSpec) -> None:
-            async with semaphore:
-                try:
-                    outcomes[spec.name] = await _sync_one(
-                        app, pool, vault, spec, progress, write_lock
-                    )
-                except Exception as exc:  # one account must never cancel its siblings
-                    logger.info("sync %s: could not be saved", spec.name, exc_info=True)
-                    error = (
-                        exc
-                        if isinstance(exc, KeyfolioError)
-                        else StorageError(
-                            f"the sync of '{spec.name}' could not be saved ({type(exc).__name__}: "
-                            f"{exc})",
-                            hint="Earlier data is kept. Run with --debug and report the output "
-                            "if it happens again.",
-                        )
-                    )
-                    if progress:
-                        progress(spec.name, "failed")
-                    outcomes[spec.name] = SyncOutcome(spec.name, "failed", error=error)
-
-        async with asyncio.TaskGroup() as group:
-            for spec in accounts:
-                group.create_task(one(spec))
-    pricing_error = await refresh_prices(app, accounts)
-    ordered = [outcomes[spec.name] for spec in accounts]
-    await asyncio.to_thread(_record_snapshots, app, ordered)
     imports: list[ImportReport] = []
-    if history:
-        from keyfolio.services.imports import import_all
+    try:
+        async with connector_pool(app) as pool:
 
-        reached = [outcome.account for outcome in ordered if outcome.status != "failed"]
-        imports = await import_all(app, reached) if reached else []
+            async def one(spec: AccountSpec) -> None:
+                async with semaphore:
+                    try:
+                        outcomes[spec.name] = await _sync_one(
+                            app, pool, keys[spec.name], spec, progress, write_lock
+                        )
+                    except Exception as exc:  # one account must never cancel its siblings
+                        logger.info("sync %s: could not be saved", spec.name, exc_info=True)
+                        error = (
+                            exc
+                            if isinstance(exc, KeyfolioError)
+                            else StorageError(
+                                f"the sync of '{spec.name}' could not be saved "
+                                f"({type(exc).__name__}: {exc})",
+                                hint="Earlier data is kept. Run with --debug and report the "
+                                "output if it happens again.",
+                            )
+                        )
+                        if progress:
+                            progress(spec.name, "failed")
+                        outcomes[spec.name] = SyncOutcome(spec.name, "failed", error=error)
+
+            async with asyncio.TaskGroup() as group:
+                for spec in accounts:
+                    group.create_task(one(spec))
+            pricing_error = await refresh_prices(app, accounts, pool=pool)
+            ordered = [outcomes[spec.name] for spec in accounts]
+            await asyncio.to_thread(_record_snapshots, app, ordered)
+            if history:
+                from keyfolio.services.imports import import_all
+
+                reached = [outcome.account for outcome in ordered if outcome.status != "failed"]
+                held = {n: c for n, c in keys.items() if isinstance(c, Credentials)}
+                if reached:
+                    imports = await import_all(app, reached, pool=pool, credentials=held)
+                held.clear()
+    finally:
+        keys.clear()
     _publish(app, accounts, ordered)
     return SyncReport(outcomes=ordered, pricing_error=pricing_error, imports=imports)
+
+
+def _read_credentials(
+    app: App, accounts: list[AccountSpec]
+) -> dict[str, Credentials | KeyfolioError]:
+    """Each account's credentials from the vault (or why there are none), registered with the
+    log redaction filter."""
+    vault = app.vault()
+    keys: dict[str, Credentials | KeyfolioError] = {}
+    for spec in accounts:
+        try:
+            credentials = vault.get(spec.name)
+        except KeyfolioError as exc:
+            keys[spec.name] = exc
+            continue
+        protect(credentials)
+        keys[spec.name] = credentials
+    return keys
 
 
 def _record_snapshots(app: App, outcomes: list[SyncOutcome]) -> None:
@@ -166,7 +192,7 @@ def _publish(app: App, accounts: list[AccountSpec], outcomes: list[SyncOutcome])
 async def _sync_one(
     app: App,
     pool: ConnectorPool,
-    vault: Vault,
+    credentials: Credentials | KeyfolioError,
     spec: AccountSpec,
     progress: ProgressCallback | None,
     write_lock: asyncio.Lock,
@@ -175,8 +201,8 @@ async def _sync_one(
         progress(spec.name, "start")
     now = datetime.now(UTC)
     try:
-        credentials = vault.get(spec.name)
-        protect(credentials)
+        if isinstance(credentials, KeyfolioError):
+            raise credentials
         connector = pool.connector(spec, credentials)
         results = await connector.fetch_balances()
     except KeyfolioError as exc:
