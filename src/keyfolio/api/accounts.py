@@ -125,15 +125,15 @@ def _credentials(body: CredentialsIn, exchange: str) -> Credentials:
     """The services' Credentials, stripped and registered with the redaction filter."""
     fields: dict[str, str] = {}
     values = {"apiKey": body.api_key, "secret": body.secret, "password": body.passphrase}
-    labels = {"apiKey": "API key", "secret": "Secret key", "password": "Passphrase"}
+    needed = dict(accounts_service.credential_fields(exchange))
     for field, secret in values.items():
         value = secret.get_secret_value().strip() if secret is not None else ""
         if value:
             fields[field] = value
-        elif field != "password" or exchange == "okx":
+        elif field in needed:
             raise UsageError(
-                f"the {labels[field]} is empty",
-                hint=f"Paste the {labels[field]} shown by the exchange"
+                f"the {needed[field]} is empty",
+                hint=f"Paste the {needed[field]} shown by the exchange"
                 + (" (OKX may call the passphrase 'Password')." if field == "password" else "."),
             )
     credentials = Credentials(fields=fields)

@@ -44,20 +44,28 @@ def health(state: StateDep) -> HealthOut:
 
 @cache
 def _exchanges() -> tuple[ExchangeOut, ...]:
-    from keyfolio.exchanges.catalog import list_exchanges
+    from keyfolio.exchanges.catalog import credential_label, list_exchanges
 
     out = []
     for info in list_exchanges():
-        if info.id in ("myokx", "okxus"):  # OKX's regions, chosen with "region"
+        if info.alias_of is not None:  # myokx, okxus: OKX's regions, chosen with "region"
             continue
         if not set(info.required_credentials) <= set(_API_CREDENTIALS):
             continue  # needs credentials the link form does not take
         out.append(
             ExchangeOut(
                 id=info.id,
-                name="OKX" if info.id == "okx" else info.name,
-                regions=["global", "eea", "us"] if info.id == "okx" else ["global"],
+                name=info.name,
+                regions=list(info.regions),
                 credentials=[_API_CREDENTIALS[name] for name in info.required_credentials],
+                labels={
+                    _API_CREDENTIALS[name]: credential_label(name, info.id)
+                    for name in info.required_credentials
+                },
+                first_class=info.first_class,
+                sources=list(info.source_labels),
+                key_guide=info.key_guide,
+                multiline_secret=info.multiline_secret,
             )
         )
     return tuple(out)
@@ -65,7 +73,8 @@ def _exchanges() -> tuple[ExchangeOut, ...]:
 
 @router.get("/exchanges", response_model=list[ExchangeOut])
 def exchanges() -> list[ExchangeOut]:
-    """Exchanges the link form supports, OKX first."""
+    """Exchanges the link form supports: first-class venues first, with each one's credential
+    names, sources and the guide to a read-only key."""
     return list(_exchanges())
 
 

@@ -101,6 +101,13 @@ class ExchangeOut(_Out):
     name: str
     regions: list[str]
     credentials: list[str]
+    labels: dict[str, str] = {}
+    """Each credential as the venue's website names it (``secret``: "Secret Key")."""
+    first_class: bool = False
+    sources: list[str] = []
+    key_guide: str = ""
+    """Where in the venue's API management a read-only key is created."""
+    multiline_secret: bool = False
 
 
 # -- portfolios and the summary --------------------------------------------------------------
@@ -130,6 +137,8 @@ class SummaryHolding(_Out):
     asset: str
     amount: DecimalStr | None
     price: DecimalStr | None
+    price_source: str | None = None
+    """Where the price came from: ``binance:BTC-USDT``, ``okx:ABC-BTC*BTC-USDT``, ``par``."""
     value: DecimalStr | None
     sources: list[SummarySourceAmount]
     change_24h_pct: DecimalStr | None = None

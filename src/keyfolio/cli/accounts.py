@@ -35,12 +35,11 @@ def _env_name(field: str) -> str:
 
 def read_credentials(exchange_id: str) -> Credentials:
     """Ask for every credential the exchange requires: env variables or hidden prompts."""
-    from keyfolio.exchanges.catalog import credential_label, exchange_info
+    from keyfolio.services.accounts import credential_fields
 
-    info = exchange_info(exchange_id)
     fields = {
-        field: prompt_secret(credential_label(field, exchange_id), _env_name(field))
-        for field in info.required_credentials
+        field: prompt_secret(label, _env_name(field))
+        for field, label in credential_fields(exchange_id)
     }
     return Credentials(fields=fields)
 

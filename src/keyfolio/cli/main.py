@@ -19,6 +19,7 @@ from rich.markup import escape
 from keyfolio import __version__
 from keyfolio.cli import accounts as accounts_cli
 from keyfolio.cli import analytics as analytics_cli
+from keyfolio.cli import assets as assets_cli
 from keyfolio.cli import backup as backup_cli
 from keyfolio.cli import history as history_cli
 from keyfolio.cli import imports as imports_cli
@@ -104,6 +105,7 @@ app.add_typer(portfolios_cli.app, name="portfolio")
 app.add_typer(imports_cli.import_app, name="import")
 app.add_typer(imports_cli.trade_app, name="trade")
 app.add_typer(imports_cli.holding_app, name="holding")
+app.add_typer(assets_cli.app, name="asset")
 app.command("doctor")(views_cli.doctor_command)
 app.command("exchanges")(views_cli.exchanges_command)
 app.add_typer(vault_cli.app, name="vault")

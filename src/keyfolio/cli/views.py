@@ -311,17 +311,20 @@ def _doctor_vault(fix: bool | None) -> bool:
 
 
 def exchanges_command() -> None:
-    """List the supported exchanges and the credentials each one needs."""
+    """List the supported exchanges: first-class ones (every balance source, a permission check,
+    history, live updates, tested against keyfolio's own sandbox) first, then every other ccxt
+    exchange (one balance through ccxt, no permission check, untested)."""
     from keyfolio.exchanges.catalog import credential_label, list_exchanges
 
-    table = Table("id", "name", "credentials", "permission check", "verified offline")
+    table = Table("id", "name", "support", "sources", "credentials", "permission check")
     for info in list_exchanges():
         table.add_row(
             info.id,
             info.name,
+            "[green]first-class[/]" if info.first_class else "generic (ccxt, untested)",
+            ", ".join(info.source_labels) or "one balance",
             ", ".join(credential_label(f, info.id) for f in info.required_credentials),
             "yes" if info.has_permission_check else "no (warns)",
-            "yes" if info.verified_offline else "no",
         )
     console.print(table)
 

@@ -59,6 +59,8 @@ class ExchangeInfo:
     key_guide: str = ""
     regions: tuple[str, ...] = ("global",)
     multiline_secret: bool = False
+    alias_of: str | None = None
+    """The venue an alias id names (``myokx`` is OKX in the EEA)."""
 
 
 def _first_class_info(exchange_id: str, venue: VenueInfo) -> ExchangeInfo:
@@ -76,6 +78,7 @@ def _first_class_info(exchange_id: str, venue: VenueInfo) -> ExchangeInfo:
         key_guide=venue.key_guide,
         regions=tuple(region.value for region in venue.regions),
         multiline_secret=venue.multiline_secret,
+        alias_of=venue.id if fixed is not None else None,
     )
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LinkReport",
     "account_lock",
+    "credential_fields",
     "get_account",
     "import_balance",
     "link_account",
@@ -83,6 +84,17 @@ def _venue(exchange: str) -> VenueInfo | None:
     from keyfolio.exchanges.venues import venue_info
 
     return venue_info(exchange)
+
+
+def credential_fields(exchange: str) -> list[tuple[str, str]]:
+    """The credentials an exchange needs (ccxt names) with the names its website uses.
+
+    ExchangeUnsupportedError (with a suggestion) for an exchange keyfolio does not know.
+    """
+    from keyfolio.exchanges.catalog import credential_label, exchange_info
+
+    info = exchange_info(exchange.lower())
+    return [(field, credential_label(field, info.id)) for field in info.required_credentials]
 
 
 def refuse_manual(spec: AccountSpec, what: str) -> None:

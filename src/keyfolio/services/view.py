@@ -143,6 +143,7 @@ def view_to_json(view: PortfolioView) -> dict[str, Any]:
                 "asset": holding.asset,
                 "amount": _dec(holding.amount),
                 "price": _dec(holding.price.usd) if holding.price else None,
+                "price_source": holding.price.source if holding.price else None,
                 "value": _dec(holding.value),
                 "sources": [
                     {

@@ -10,6 +10,7 @@
     wrong_passphrase: "passphrase",
     invalid_signature: "secret",
     invalid_key: "api-key",
+    key_refused: "api-key",
     key_not_in_region: "region",
     environment_mismatch: "demo",
     validation: null,
@@ -37,13 +38,30 @@
     return !exchange || !exchange.credentials || exchange.credentials.indexOf("passphrase") >= 0;
   }
 
+  /** The exchange's own name for a credential ("Secret Key" on Binance), else the default. */
+  function label(field, fallback) {
+    var exchange = selected();
+    return (exchange && exchange.labels && exchange.labels[field]) || fallback;
+  }
+
   function fitExchange() {
     var exchange = selected();
     var isOkx = !exchange || exchange.id === "okx";
     KF.show($("passphrase-field"), needsPassphrase());
     KF.show($("guide-okx"), isOkx);
     KF.show($("guide-generic"), !isOkx);
+    var guide = exchange && exchange.key_guide;
+    $("guide-generic").textContent = guide ||
+      "In the exchange's API settings, create a key with read permission only (no trading, no " +
+      "withdrawals), bind it to your IP address if the exchange offers it, and copy its parts " +
+      "into this form. keyfolio cannot check this exchange's permissions: make sure yourself.";
     $("guide-exchange").textContent = exchange ? exchange.name || exchange.id : "OKX";
+    $("api-key-label").textContent = label("api_key", "API key");
+    $("secret-label").textContent = label("secret", "Secret key");
+    var regions = (exchange && exchange.regions) || ["global"];
+    KF.show($("region-field"), regions.length > 1);
+    KF.show($("demo-field"), isOkx);
+    if (!isOkx) $("demo").checked = false;
     fillRegions();
   }
 
@@ -123,7 +141,11 @@
 
   function missing() {
     var names = [];
-    var fields = [["name", "Account name"], ["api-key", "API key"], ["secret", "Secret key"]];
+    var fields = [
+      ["name", "Account name"],
+      ["api-key", label("api_key", "API key")],
+      ["secret", label("secret", "Secret key")],
+    ];
     if (needsPassphrase()) fields.push(["passphrase", "Passphrase"]);
     fields.forEach(function (pair) {
       if (!$(pair[0]).value.trim()) {
