@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     """
     api_token: SecretStr | None = None
     """``KEYFOLIO_API_TOKEN``: the bearer token `keyfolio serve` requires (needed off loopback)."""
+    history_check_hours: float = Field(default=6.0, gt=0)
+    """``KEYFOLIO_HISTORY_CHECK_HOURS``: a sync reads the history of an account whose balances
+    did not change only when its last full check is this old."""
     poll_seconds: float = Field(default=60.0, gt=0)
     """``KEYFOLIO_POLL_SECONDS``: how often `keyfolio serve` syncs when it is not live."""
     vault_idle_minutes: float = Field(default=15.0, ge=0)

@@ -1,4 +1,4 @@
-"""`keyfolio demo`: the whole story, offline, against the built-in OKX sandbox.
+"""`keyfolio demo`: the whole story, offline, against the built-in OKX and Binance sandboxes.
 
 Everything here goes through the same services as `keyfolio account add`, `sync` and `show`;
 the sandbox is a real HTTP server on loopback, and the calls are real signed requests.
@@ -33,9 +33,10 @@ DEMO_PASSWORD = "keyfolio-demo-vault"  # noqa: S105 - the demo's throwaway vault
 
 
 def _credentials(key: dict[str, str]) -> Credentials:
-    return Credentials(
-        fields={"apiKey": key["apiKey"], "secret": key["secret"], "password": key["passphrase"]}
-    )
+    fields = {"apiKey": key["apiKey"], "secret": key["secret"]}
+    if "passphrase" in key:  # OKX's passphrase is ccxt's "password"
+        fields["password"] = key["passphrase"]
+    return Credentials(fields=fields)
 
 
 def _post(url: str, body: dict[str, str]) -> dict[str, object]:
@@ -63,7 +64,9 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
         settings = Settings(home=data_dir, debug=debug)
         settings.ensure_home()
         setup_logging(debug=debug, log_file=settings.log_path)
-        console.print("[bold]keyfolio demo[/] — offline, against the built-in OKX V5 sandbox.")
+        console.print(
+            "[bold]keyfolio demo[/] — offline, against the built-in OKX and Binance sandboxes."
+        )
         console.print(f"Data directory: {data_dir}" + ("" if home else " (temporary)"))
         app = App(settings=settings, password=lambda **_: DEMO_PASSWORD)
         try:
@@ -75,12 +78,12 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
             f"\nThe demo's data stays in {home} (vault password: {DEMO_PASSWORD}); "
             "its sandbox is gone, so a sync there will fail."
         )
-    _step("Next: link your real account")
+    _step("Next: link your real accounts")
     console.print(
-        "1. In OKX: Profile > API Management > Create API key, permission [bold]Read[/] only, "
-        "bound to your IP.\n"
-        "2. keyfolio account add okx --name main   [dim](add --region eea for my.okx.com, "
-        "--region us for app.okx.com)[/]\n"
+        "1. Create a [bold]read-only[/] API key, bound to your IP (OKX: Profile > API Management, "
+        "permission Read; Binance: API Management, only 'Enable Reading').\n"
+        "2. keyfolio account add okx --name main   [dim](--region eea for my.okx.com, "
+        "--region us for app.okx.com)[/]; keyfolio account add binance --name binance\n"
         "3. keyfolio sync && keyfolio show   [dim](then: keyfolio history, keyfolio pnl, "
         "keyfolio watch)[/]\n"
         "4. keyfolio serve --open   [dim](the dashboard; `keyfolio sandbox` serves this demo's "
@@ -89,18 +92,24 @@ async def run_demo(home: Path | None, *, debug: bool = False) -> None:
 
 
 async def _story(app: App) -> None:
-    """The seven steps, each through the same service a CLI command uses."""
+    """The eight steps, each through the same service a CLI command uses."""
     from keyfolio.analytics.pnl import CostMethod
     from keyfolio.cli.analytics import render_pnl
     from keyfolio.sandbox.core.server import run_sandbox
+    from keyfolio.sandbox.venues import venue
     from keyfolio.sandbox.venues.okx.demo import DEMO_READ_ONLY_KEY, DEMO_TRADING_KEY, demo_state
     from keyfolio.services.accounts import link_account
     from keyfolio.services.analytics import pnl_report, summary_extras
     from keyfolio.services.sync import sync_accounts
     from keyfolio.services.view import portfolio_view
 
-    async with run_sandbox(demo_state(), port=0) as url:
-        console.print(f"Sandbox listening on {url} (real HTTP, real OKX signatures).")
+    binance = venue("binance")
+    async with (
+        run_sandbox(demo_state(), port=0) as url,
+        run_sandbox(binance.demo_state(), port=0) as binance_url,
+    ):
+        console.print(f"OKX sandbox on {url}, Binance sandbox on {binance_url} (real HTTP, each")
+        console.print("exchange's own signatures and answers).")
 
         _step("1. Link a key that can withdraw and trade: refused")
         unsafe = AccountSpec(exchange="okx", name="risky", api_url=url)
@@ -116,15 +125,24 @@ async def _story(app: App) -> None:
         spec = AccountSpec(exchange="okx", name="demo", api_url=url)
         print_link_report(await link_account(app, spec, _credentials(DEMO_READ_ONLY_KEY)))
 
-        _step("3. Sync (keyfolio sync)")
+        _step("3. Link a Binance key too (keyfolio account add binance --name demo-binance)")
+        console.print(
+            "[dim]Binance lists each Simple Earn position again in spot as LD<asset> (LDBTC); "
+            "keyfolio counts it once. LDO is a real asset and stays.[/]"
+        )
+        binance_spec = AccountSpec(exchange="binance", name="demo-binance", api_url=binance_url)
+        binance_key = _credentials(dict(binance.demo_key()))
+        print_link_report(await link_account(app, binance_spec, binance_key))
+
+        _step("4. Sync both (keyfolio sync)")
         for outcome in (await sync_accounts(app)).outcomes:
             console.print(f"{outcome.account}: {outcome.status}")
 
-        _step("4. The portfolio (keyfolio show)")
+        _step("5. One portfolio across both exchanges (keyfolio show)")
         before = portfolio_view(app)
         render_view(before)
 
-        _step("5. A trade happens on the exchange: buy 0.1 BTC; sync again")
+        _step("6. A trade happens on OKX: buy 0.1 BTC; sync again")
         await asyncio.to_thread(
             _post,
             f"{url}/__sandbox__/trade",
@@ -135,10 +153,10 @@ async def _story(app: App) -> None:
         render_view(after)
         _print_changes(before, after)
 
-        _step("6. Performance: 24h change, top gainers and losers (keyfolio show)")
+        _step("7. Performance: 24h change, top gainers and losers (keyfolio show)")
         render_performance(summary_extras(app, after))
 
-        _step("7. Profit and loss from the imported trades (keyfolio pnl)")
+        _step("8. Profit and loss from the imported trades (keyfolio pnl)")
         render_pnl(pnl_report(app, method=CostMethod.FIFO), portfolio="main")
 
 

@@ -189,11 +189,13 @@ def _transfers(connector: BinanceConnector, kind: HistoryKind) -> WindowWalk:
         records: list[HistoryRecord] = [parse(name, row, assets) for row in rows]
         return records, (offset + len(rows) if len(rows) >= _TRANSFER_PAGE else None)
 
-    # Withdrawal history weighs 18,000 of the 180,000 per minute a UID may use: 8 a run.
-    budget = None if deposits else 8
+    # Withdrawal history weighs 18,000 of the 180,000 per minute a UID may use: the first
+    # walk back to 2017 takes 8 windows a run, at most one run a minute.
+    budget, pause = (None, 0.0) if deposits else (8, 60.0)
     return WindowWalk(
-        what, kind, fetch, width_ms=_WINDOW_MS, floor_ms=LAUNCH_MS, pages_per_run=budget
-    )
+        what, kind, fetch, width_ms=_WINDOW_MS, floor_ms=LAUNCH_MS, pages_per_run=budget,
+        pause_s=pause,
+    )  # fmt: skip
 
 
 async def binance_streams(

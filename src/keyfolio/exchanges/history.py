@@ -94,6 +94,10 @@ class HistoryStream(ABC):
     kind: HistoryKind
     pages_per_run: int | None = None
 
+    def resting(self, cursor: str | None, written_at: datetime | None) -> bool:
+        """Whether a walk still under way should wait before its next run (a paced backfill)."""
+        return False
+
     @abstractmethod
     async def next_page(self, cursor: str | None) -> HistoryPage:
         """The page after ``cursor`` (None: the first import), with its new cursor."""
@@ -149,8 +153,15 @@ class WindowWalk(HistoryStream):
     width_ms: int
     floor_ms: int
     pages_per_run: int | None = None
+    pause_s: float = 0.0
+    """While a walk is under way, seconds between two runs (a rate budget per minute)."""
     overlap_ms: int = 60_000
     clock: Callable[[], float] = field(default=time.time)
+
+    def resting(self, cursor: str | None, written_at: datetime | None) -> bool:
+        if not self.pause_s or written_at is None or "walk" not in load_cursor(cursor):
+            return False
+        return self.clock() - written_at.timestamp() < self.pause_s
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)

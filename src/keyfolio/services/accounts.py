@@ -26,7 +26,7 @@ from keyfolio.errors import (
     VaultError,
 )
 from keyfolio.services.context import App, protect
-from keyfolio.services.imports import describe_counts, import_history
+from keyfolio.services.imports import describe_counts, import_history, mark_checked
 from keyfolio.services.pricing import refresh_prices
 from keyfolio.services.snapshots import record_snapshots
 
@@ -330,6 +330,7 @@ async def link_account(app: App, spec: AccountSpec, credentials: Credentials) ->
         warnings.append(f"prices were not refreshed: {pricing_error.message}")
     record_snapshots(app, account=spec.name, results=results, at=now)
     history = await import_history(app, spec.name, credentials=credentials)
+    mark_checked(app, [history])
     warnings += [f"history import: {error.message} {error.hint}" for error in history.errors]
     return LinkReport(
         spec=spec,

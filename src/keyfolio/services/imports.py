@@ -14,15 +14,19 @@ exchange ``manual`` are skipped (nothing to contact).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec, Credentials
 from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
 from keyfolio.errors import ExchangeError, KeyfolioError, StorageError
+from keyfolio.exchanges.history import load_cursor
 from keyfolio.services.context import App, protect
 
 if TYPE_CHECKING:
@@ -41,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 
 _MAX_PAGES = 10_000  # per stream and run: a guard against a cursor that does not move
+CHECK_KIND = "@check"
+"""The import-cursor row (never a stream key) that remembers each account's last check."""
 
 
 @dataclass
@@ -104,9 +110,9 @@ def _save_page(
     return added
 
 
-def _load_cursor(app: App, account: str, stream_key: str) -> str | None:
+def _load_cursor(app: App, account: str, stream_key: str) -> tuple[str, datetime] | None:
     with app.db().session(read_only=True) as store:
-        return store.history.get_cursor(account=account, kind=stream_key)
+        return store.history.cursor_at(account=account, kind=stream_key)
 
 
 def _context(app: App, account: str) -> HistoryContext:
@@ -128,7 +134,11 @@ async def _import_stream(
 ) -> None:
     """Read one stream page by page from its stored cursor, a page and its cursor per commit."""
     name = report.account
-    cursor = await asyncio.to_thread(_load_cursor, app, name, stream.key)
+    stored = await asyncio.to_thread(_load_cursor, app, name, stream.key)
+    cursor, written_at = stored if stored is not None else (None, None)
+    if stream.resting(cursor, written_at):
+        report.unfinished.append(stream.key)  # a paced walk: it continues at a later sync
+        return
     budget = stream.pages_per_run or _MAX_PAGES
     for pages in range(1, _MAX_PAGES + 1):
         page = await stream.next_page(cursor)
@@ -221,6 +231,53 @@ async def import_history(
         return await _import_with(app, pool, spec, kinds, lock, credentials)
     async with _pool(app, None) as own:
         return await _import_with(app, own, spec, kinds, lock, credentials)
+
+
+def _fingerprint(store: Any, account: str) -> str:
+    rows = sorted(
+        (row.source.value, row.asset, f"{row.amount.normalize():f}")
+        for row in store.balances(account=account, include_excluded=True)
+    )
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+def history_due(app: App, names: Sequence[str]) -> list[str]:
+    """The accounts whose history could have changed since their last import.
+
+    Every trade, deposit, withdrawal, transfer between sources and fee or reward changes a
+    balance, so an account whose balances are what they were at its last complete import has
+    nothing new to read. An account is due when its balances differ from then, when a walk is
+    still under way, when it was never checked, or when the periodic full check is due
+    (``KEYFOLIO_HISTORY_CHECK_HOURS``, 6 by default). docs/okx.md gives the argument.
+    """
+    now = datetime.now(UTC)
+    period = app.settings.history_check_hours * 3600
+    due: list[str] = []
+    with app.db().session(read_only=True) as store:
+        for name in names:
+            state = load_cursor(store.history.get_cursor(account=name, kind=CHECK_KIND))
+            checked = state.get("checked_at")
+            stale = not isinstance(checked, int | float) or now.timestamp() - checked >= period
+            if state.get("unfinished") or stale or state.get("fp") != _fingerprint(store, name):
+                due.append(name)
+    return due
+
+
+def mark_checked(app: App, reports: Sequence[ImportReport]) -> None:
+    """Remember the balances each complete import saw (an import with errors stays due)."""
+    now = datetime.now(UTC).timestamp()
+    with app.db().session() as store:
+        for report in reports:
+            if report.errors or report.skipped:
+                continue
+            state = {
+                "fp": _fingerprint(store, report.account),
+                "checked_at": now,
+                "unfinished": bool(report.unfinished),
+            }
+            store.history.set_cursor(
+                account=report.account, kind=CHECK_KIND, cursor=json.dumps(state)
+            )
 
 
 async def import_all(

@@ -116,12 +116,14 @@ async def sync_accounts(
             ordered = [outcomes[spec.name] for spec in accounts]
             await asyncio.to_thread(_record_snapshots, app, ordered)
             if history:
-                from keyfolio.services.imports import import_all
+                from keyfolio.services.imports import history_due, import_all, mark_checked
 
                 reached = [outcome.account for outcome in ordered if outcome.status != "failed"]
+                due = await asyncio.to_thread(history_due, app, reached) if reached else []
                 held = {n: c for n, c in keys.items() if isinstance(c, Credentials)}
-                if reached:
-                    imports = await import_all(app, reached, pool=pool, credentials=held)
+                if due:
+                    imports = await import_all(app, due, pool=pool, credentials=held)
+                    await asyncio.to_thread(mark_checked, app, imports)
                 held.clear()
     finally:
         keys.clear()

@@ -278,6 +278,12 @@ class HistoryRepo:
         return None if row is None else row.cursor
 
     @translated
+    def cursor_at(self, *, account: str, kind: str) -> tuple[str, datetime] | None:
+        """The stored cursor and when it was last written, or None."""
+        row = self._session.get(ImportCursorRow, (self._account_id(account), kind))
+        return None if row is None else (row.cursor, row.updated_at)
+
+    @translated
     def set_cursor(self, *, account: str, kind: str, cursor: str) -> None:
         """Store (or replace) a cursor; committed with the records of the same transaction."""
         if not isinstance(cursor, str):
