@@ -220,15 +220,32 @@ def test_the_context_raises_instead_of_rounding() -> None:
         (D(7), D(100), D(3), D(1), ROUND_FLOOR, D(233)),
         # Rounded once: 0.0149999...9 (31 digits) is 0.01; a division at 28 digits first
         # would have made it 0.015 and then 0.02.
-        (D("0.0449999999999999999999999999997"), D(1), D(3), D("0.01"), "ROUND_HALF_EVEN",
-         D("0.01")),  # fmt: skip
+        (
+            D("0.0449999999999999999999999999997"),
+            D(1),
+            D(3),
+            D("0.01"),
+            "ROUND_HALF_EVEN",
+            D("0.01"),
+        ),  # fmt: skip
         # The product needs more digits than MONEY holds; the quotient does not.
-        (D("1" + "0" * 90 + "1"), D("1e60"), D("1e60"), D(1), "ROUND_HALF_EVEN",
-         D("1" + "0" * 90 + "1")),  # fmt: skip
+        (
+            D("1" + "0" * 90 + "1"),
+            D("1e60"),
+            D("1e60"),
+            D(1),
+            "ROUND_HALF_EVEN",
+            D("1" + "0" * 90 + "1"),
+        ),  # fmt: skip
     ],
 )
 def test_prorate_rounds_once_to_the_quantum(
-    value: Decimal, part: Decimal, whole: Decimal, quantum: Decimal, rounding: str, expected: Decimal
+    value: Decimal,
+    part: Decimal,
+    whole: Decimal,
+    quantum: Decimal,
+    rounding: str,
+    expected: Decimal,
 ) -> None:
     assert prorate(value, part, whole, quantum=quantum, rounding=rounding) == expected
 

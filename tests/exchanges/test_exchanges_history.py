@@ -136,7 +136,9 @@ def test_unreadable_fill_is_a_response_error(field: str, value: Any) -> None:
         ("fee", "-1000000000000000000.5", "is larger than 10^18"),
     ],
 )
-def test_fill_amounts_outside_the_bounds_are_unreadable(field: str, value: str, reason: str) -> None:
+def test_fill_amounts_outside_the_bounds_are_unreadable(
+    field: str, value: str, reason: str
+) -> None:
     row = {"instId": "BTC-USDT", "tradeId": "1", "billId": "2", "side": "buy", "fillSz": "0.1",
            "fillPx": "1", "fee": "0", "ts": "1", field: value}  # fmt: skip
     with pytest.raises(ExchangeResponseError) as caught:
