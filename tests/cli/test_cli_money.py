@@ -94,3 +94,45 @@ def test_csv_import_names_the_line_and_column_and_imports_nothing(
     assert "line 2" not in result.stderr
     assert "Hint:" in result.stderr and "docs/money.md" in result.stderr
     assert linked("trade", "list", "--json").json() == []
+
+
+def test_a_stored_value_outside_the_bounds_is_left_out_and_explained(kf: Runner) -> None:
+    # What `keyfolio holding add USDT 1e30` stored before the bounds, through the storage layer.
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from keyfolio.config import Settings
+    from keyfolio.domain.accounts import AccountSpec
+    from keyfolio.domain.balances import Source, SourceResult, SourceStatus
+    from keyfolio.domain.records import Price
+    from keyfolio.services.context import App
+    from keyfolio.services.snapshots import record_snapshots
+
+    app = App(settings=Settings(home=kf.home), password=lambda **_: "unused")
+    now = datetime.now(UTC)
+    held = [SourceResult(Source.TRADING, SourceStatus.OK, {"USDT": Decimal(TOO_LARGE),
+                                                           "BTC": Decimal("0.5")})]  # fmt: skip
+    try:
+        with app.db().session() as store:
+            store.add_account(spec=AccountSpec(exchange="manual", name="manual"))
+            store.record_sync(name="manual", results=held, synced_at=now)
+            store.upsert_prices(
+                prices=[Price("BTC", Decimal(60000), "t", now), Price("USDT", Decimal(1), "t", now)]
+            )
+        record_snapshots(app, account="manual", results=held, at=now)
+    finally:
+        app.close()
+    hint = "Hint: Remove it with `keyfolio holding remove USDT --account manual`"
+    for command in (("show",), ("history",), ("pnl",)):
+        result = kf(*command)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Left out:" in result.stdout and "1" + "0" * 30 in result.stdout, command
+        assert hint in result.stdout.replace("\n  ", " "), command
+    shown = kf("show", "--json").json()
+    assert shown["total_value"] == "30000" and [h["asset"] for h in shown["holdings"]] == ["BTC"]
+    assert [item["asset"] for item in shown["refused"]] == ["USDT"]
+    # The way out: remove it, then add the right amount.
+    assert kf("holding", "add", "ETH", "1").returncode == 2  # would write USDT 1e30 again
+    assert kf("holding", "remove", "USDT").returncode == 0
+    assert kf("holding", "add", "USDT", "1000").returncode == 0
+    assert kf("show", "--json").json()["refused"] == []

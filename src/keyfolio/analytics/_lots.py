@@ -18,7 +18,7 @@ from collections import deque
 from datetime import datetime
 from decimal import Decimal
 
-from keyfolio.domain.money import prorate
+from keyfolio.domain.money import prorate, total
 
 __all__ = ["AverageBook", "Book", "FifoBook", "Lot", "Removed"]
 
@@ -234,17 +234,17 @@ class AverageBook(Book):
 
     def _take(self, pool: _Pool, units: Decimal) -> Removed:
         known, unknown = pool.known_units, pool.unknown_units
-        total = known + unknown
-        if units >= total:
+        pooled = known + unknown
+        if units >= pooled:
             cost = pool.known_cost
             pool.known_units = pool.known_cost = pool.unknown_units = ZERO
-            return known, cost, unknown, units - total
+            return known, cost, unknown, units - pooled
         if unknown == ZERO:
             cost = prorate(pool.known_cost, units, known)
             pool.known_units = known - units
             pool.known_cost -= cost
             return units, cost, ZERO, ZERO
-        known_part = prorate(known, units, total)
+        known_part = prorate(known, units, pooled)
         unknown_part = units - known_part
         cost = ZERO if known == ZERO else prorate(pool.known_cost, known_part, known)
         pool.known_units = known - known_part
@@ -292,7 +292,7 @@ class AverageBook(Book):
             pool.unknown_units -= take
             unknown_units += take
             need -= take
-        all_known = sum((pool.known_units for pool in pools), ZERO)
+        all_known = total(pool.known_units for pool in pools)
         if need > ZERO and all_known > ZERO:
             share = min(need, all_known)
             for pool in pools:

@@ -27,7 +27,7 @@ from operator import attrgetter
 
 from keyfolio.analytics._lots import AverageBook, Book, FifoBook, Lot
 from keyfolio.domain.history import Trade, TradeSide, Transfer, TransferKind
-from keyfolio.domain.money import RefusedValue, money_context, multiply, prorate, subtract
+from keyfolio.domain.money import RefusedValue, money_context, multiply, prorate, subtract, total
 
 __all__ = [
     "CASH_ASSETS",
@@ -578,7 +578,7 @@ def _report(
     return PnlReport(
         method=method,
         assets=rows,
-        total_realized=sum((row.realized for row in rows), ZERO),
-        total_unrealized=sum((row.unrealized for row in rows if row.unrealized is not None), ZERO),
+        total_realized=total(row.realized for row in rows),
+        total_unrealized=total(row.unrealized for row in rows if row.unrealized is not None),
         flags=flags,
     )

@@ -14,8 +14,8 @@ older keyfolio) is left out of every figure and reported as a :class:`RefusedVal
 
 **One context.** Every sum, product and difference runs in :data:`MONEY`: 160 significant
 digits, enough to hold exactly the widest figure keyfolio forms from bounded inputs (P/L's
-``amount x price x cross rate``: 72 integer digits and 72 decimals) plus 12 digits for sums
-of up to 10^12 terms. It traps ``Inexact`` and ``Rounded`` (and ``InvalidOperation``,
+``amount x price x cross rate``: 72 integer digits and 72 decimals, 144 digits) plus 12
+digits for sums of up to 10^12 terms, and 4 to spare. It traps ``Inexact`` and ``Rounded`` (and ``InvalidOperation``,
 ``DivisionByZero``, ``Overflow``): a result that would need rounding raises instead of
 losing digits, which is a bug, never a silent change. Use :func:`total`, :func:`multiply`,
 :func:`subtract`, or :func:`money_context` around a block of operators.
@@ -125,7 +125,7 @@ BOUNDS_HINT = (
     "keyfolio reads amounts, prices and fees of at most 10^18 in absolute value with at most "
     "18 decimal places (docs/money.md)."
 )
-"""The sentence every refusal's hint includes."""
+"""The sentence in the hint of every refused input (CLI, CSV, exchange data)."""
 
 
 class AmountError(ValueError):

@@ -45,8 +45,8 @@ def _refused(
 ) -> RefusedValue:
     refused = RefusedValue(where, account, asset, field, value, reason, hint)
     if refused.message not in _warned:  # once per process: `serve` reads it on every request
-        _warned.add(refused.message)
-        logger.warning("%s", refused.message)
+        _warned.add(refused.message)  # INFO: the command's own output already shows it
+        logger.info("%s", refused.message)
     return refused
 
 

@@ -374,8 +374,9 @@ def add_holding(
 
 
 def _refuse_stored(account: str, amounts: Mapping[str, Decimal]) -> None:
-    """Adding rewrites every holding of the account: not while one is outside the bounds
-    (stored by an older keyfolio), which would write it again."""
+    """Adding or removing rewrites every holding of the account: not while one of
+    ``amounts`` is outside the bounds (stored by an older keyfolio), which would write it
+    again; the hint says to remove that one first."""
     for asset, held in sorted(amounts.items()):
         problem = INPUT.problem(held)
         if problem is not None:
@@ -408,6 +409,7 @@ def remove_holding(
                 f"account {account!r} holds no {code}",
                 hint="See what it holds with `keyfolio holding list`.",
             )
+        _refuse_stored(account, {asset: held for asset, held in amounts.items() if asset != code})
         left = ZERO
         if amount is not None:
             try:
