@@ -15,10 +15,11 @@ older keyfolio) is left out of every figure and reported as a :class:`RefusedVal
 **One context.** Every sum, product and difference runs in :data:`MONEY`: 160 significant
 digits, enough to hold exactly the widest figure keyfolio forms from bounded inputs (P/L's
 ``amount x price x cross rate``: 72 integer digits and 72 decimals, 144 digits) plus 12
-digits for sums of up to 10^12 terms, and 4 to spare. It traps ``Inexact`` and ``Rounded`` (and ``InvalidOperation``,
-``DivisionByZero``, ``Overflow``): a result that would need rounding raises instead of
-losing digits, which is a bug, never a silent change. Use :func:`total`, :func:`multiply`,
-:func:`subtract`, or :func:`money_context` around a block of operators.
+digits for sums of up to 10^12 terms, and 4 to spare. It traps ``Inexact`` and ``Rounded``
+(and ``InvalidOperation``, ``DivisionByZero``, ``Overflow``): a result that would need
+rounding raises instead of losing digits, which is a bug, never a silent change. Use
+:func:`total`, :func:`multiply`, :func:`subtract`, or :func:`money_context` around a block of
+operators.
 
 **Explicit rounding only.** A division is the one operation that cannot be exact; it goes
 through :func:`divide` / :func:`prorate`, which round once, to a named quantum with a named
