@@ -158,3 +158,26 @@ def test_pnl_reports_them_and_computes_the_rest(app: App) -> None:
     assert ("trading balance", "manual", "USDT", "amount") in keys
     trade = next(item for item in data["refused"] if item["where"] == "trade t-huge")
     assert "keyfolio trade add" in trade["hint"]
+
+
+@pytest.mark.parametrize(
+    ("usd", "open24h", "kept", "refused_field"),
+    [
+        (Decimal(60000), Decimal(58000), Decimal(58000), None),
+        (Decimal("0.000000012345678901234567890123456789"), None, None, None),  # a cross rate
+        (Decimal(60000), Decimal("1e40"), None, "open24h"),  # the price stays, its open goes
+        (Decimal("1e40"), Decimal(1), "unpriced", "price"),
+        (Decimal("1e-37"), None, "unpriced", "price"),
+    ],
+)
+def test_check_prices(
+    usd: Decimal, open24h: Decimal | None, kept: object, refused_field: str | None
+) -> None:
+    from keyfolio.services.bounds import check_prices
+
+    prices, refused = check_prices({"X": Price("X", usd, "t", NOW, open24h)})
+    assert [item.field for item in refused] == ([refused_field] if refused_field else [])
+    if kept == "unpriced":
+        assert prices == {}
+    else:
+        assert prices["X"].usd == usd and prices["X"].open24h_usd == kept

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -81,19 +82,26 @@ def check_balances(
 
 
 def check_prices(prices: Mapping[str, Price]) -> tuple[dict[str, Price], list[RefusedValue]]:
-    """``(kept, refused)``: stored prices within the bounds of a USD price, and the others
-    (their assets count as unpriced until the next price refresh)."""
+    """``(kept, refused)``: stored prices within the bounds of a USD price, and the others.
+
+    An asset whose price is refused counts as unpriced until the next price refresh; one whose
+    ``open24h`` price alone is refused keeps its price, without the 24 h open.
+    """
     kept: dict[str, Price] = {}
     refused: list[RefusedValue] = []
     for asset, price in prices.items():
-        for field, value in (("price", price.usd), ("open24h price", price.open24h_usd)):
-            problem = None if value is None else PRICE.problem(value)
-            if value is not None and problem is not None:
-                hint = f"Run `keyfolio sync` to refresh the prices; until then {asset} is unpriced."
-                refused.append(_refused("price", None, asset, field, value, problem, hint))
-                break
-        else:
-            kept[asset] = price
+        problem = PRICE.problem(price.usd)
+        if problem is not None:
+            hint = f"Run `keyfolio sync` to refresh the prices; until then {asset} is unpriced."
+            refused.append(_refused("price", None, asset, "price", price.usd, problem, hint))
+            continue
+        opened = price.open24h_usd
+        problem = None if opened is None else PRICE.problem(opened)
+        if opened is not None and problem is not None:
+            hint = f"Run `keyfolio sync` to refresh the prices; until then {asset} has no 24h open."
+            refused.append(_refused("price", None, asset, "open24h", opened, problem, hint))
+            price = replace(price, open24h_usd=None)
+        kept[asset] = price
     return kept, refused
 
 
