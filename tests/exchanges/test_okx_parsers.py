@@ -116,6 +116,8 @@ def test_amounts_outside_the_bounds_are_unreadable(data: Any, fragment: str) -> 
     assert "docs/money.md" in caught.value.hint and "last good balances" in caught.value.hint
 
 
-def test_trailing_zeros_beyond_18_places_are_not_refused() -> None:
+def test_trailing_zeros_beyond_18_places_are_not_refused_but_dropped() -> None:
     data = [{"ccy": "BTC", "bal": "0.500000000000000000000000"}]
-    assert parse_funding(data) == {"BTC": Decimal("0.5")}
+    amounts = parse_funding(data)
+    assert amounts == {"BTC": Decimal("0.5")}
+    assert amounts["BTC"].as_tuple().exponent == -18  # 24 places of zeros kept only 18
