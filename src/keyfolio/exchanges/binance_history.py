@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from keyfolio.domain.assets import AssetMap
 from keyfolio.domain.history import HistoryKind, Trade, TradeSide, Transfer, TransferKind
-from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.money import BOUNDS_HINT, parse_decimal
 from keyfolio.errors import ExchangeResponseError
 from keyfolio.exchanges.history import (
     HistoryContext,
@@ -70,7 +70,11 @@ def _decimal(row: Mapping[str, Any], name: str, what: str) -> Decimal:
     try:
         return parse_decimal(value, field=f"{what} {name}")
     except ValueError as exc:
-        raise ExchangeResponseError(f"Binance {what}: {exc}.") from exc
+        raise ExchangeResponseError(
+            f"Binance {what}: {exc}.",
+            hint=f"Nothing of this page was imported. {BOUNDS_HINT} If Binance's own site shows "
+            "this record, report it with the --debug output.",
+        ) from exc
 
 
 def _ms(row: Mapping[str, Any], name: str, what: str) -> int:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
 from keyfolio.domain.balances import KeyInfo, Source, SourceResult, SourceStatus
-from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.money import BOUNDS_HINT, AmountError, parse_decimal
 from keyfolio.errors import (
     ExchangeAuthError,
     ExchangeError,
@@ -351,6 +351,13 @@ class GenericCcxtConnector:
                 self._log_failure(exc, started)
                 raise
             result = result_for_error(Source.TRADING, exc)
+        except AmountError as exc:
+            error = ExchangeResponseError(
+                f"{self.name} sent a balance keyfolio cannot read for account "
+                f"'{self.spec.name}': {exc}.",
+                hint="This source keeps its last good balances (marked stale). " + BOUNDS_HINT,
+            )
+            result = result_for_error(Source.TRADING, error)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             error = ExchangeResponseError(
                 f"{self.name} sent a balance keyfolio cannot read for account "

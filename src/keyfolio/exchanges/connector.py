@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from keyfolio.domain.assets import AssetMap
 from keyfolio.domain.balances import KeyInfo, Source, SourceResult, SourceStatus
-from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.money import BOUNDS_HINT, INPUT, ZERO, parse_decimal, total
 from keyfolio.domain.records import Ticker
 from keyfolio.errors import ClockSkewError, ExchangeError, ExchangeResponseError
 from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector, gather_sources, override_ws
@@ -61,19 +61,31 @@ class Feed:
         return (self.source, *self.moves_to)
 
 
+def _amount_hint(venue: str) -> str:
+    return (
+        f"This source keeps its last good balances (marked stale). {BOUNDS_HINT} If {venue}'s "
+        "own site shows this amount, report it with the --debug output."
+    )
+
+
 def add_amount(amounts: Amounts, code: Any, value: Any, *, venue: str, what: str) -> None:
-    """Add one raw row's amount (an exchange string) to ``amounts``; unreadable rows raise."""
+    """Add one raw row's amount (an exchange string) to ``amounts``, exactly, within the money
+    bounds; an unreadable row or an amount outside the bounds fails the source."""
     if not isinstance(code, str) or not code:
         raise ExchangeResponseError(f"{venue} {what}: a row has no asset code.")
     if not isinstance(value, str):
-        raise ExchangeResponseError(
-            f"{venue} {what}: the {code} amount is not a string: {value!r}."
-        )
+        raise ExchangeResponseError(f"{venue} {what}: the {code} amount is not a string: {value!r}")
     try:
         amount = parse_decimal(value, field=f"{what} {code}")
     except ValueError as exc:
-        raise ExchangeResponseError(f"{venue} {what}: {exc}.") from exc
-    amounts[code] = amounts.get(code, Decimal(0)) + amount
+        raise ExchangeResponseError(f"{venue} {what}: {exc}.", hint=_amount_hint(venue)) from exc
+    summed = total([amounts.get(code, ZERO), amount])
+    problem = INPUT.problem(summed)
+    if problem is not None:
+        raise ExchangeResponseError(
+            f"{venue} {what}: the {code} total {summed} {problem}.", hint=_amount_hint(venue)
+        )
+    amounts[code] = summed
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -243,7 +255,7 @@ class VenueConnector(GenericCcxtConnector, ABC):
                     continue  # a mirror of another feed's holding (Binance LDBTC): counted there
                 target = resolved.source if resolved.source in mapped else feed.source
                 bucket = mapped[target]
-                bucket[resolved.asset] = bucket.get(resolved.asset, Decimal(0)) + amount
+                bucket[resolved.asset] = total([bucket.get(resolved.asset, ZERO), amount])
             for source, amounts in mapped.items():
                 non_zero = {asset: amount for asset, amount in amounts.items() if amount != 0}
                 results[source] = SourceResult(

@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 
 from keyfolio.domain.accounts import Region
 from keyfolio.domain.balances import KeyInfo, PermissionWords, Source
-from keyfolio.domain.money import parse_decimal
 from keyfolio.domain.records import Ticker
 from keyfolio.errors import (
     ClockSkewError,
@@ -45,7 +44,7 @@ from keyfolio.errors import (
     RateLimitedError,
     WrongPassphraseError,
 )
-from keyfolio.exchanges.connector import Feed, VenueConnector, ticker_of
+from keyfolio.exchanges.connector import Feed, VenueConnector, add_amount, ticker_of
 from keyfolio.exchanges.history import HistoryContext, HistoryStream
 
 if TYPE_CHECKING:
@@ -98,6 +97,7 @@ PERMISSION_WORDS = PermissionWords(
     read=frozenset({"read_only"}),
     labels={"read_only": "Read", "trade": "Trade", "withdraw": "Withdraw"},
 )
+
 
 #: OKX V5 codes -> (class, what happened). Checked before the class map.
 #: ``{account}`` becomes `` for account 'name'`` (or nothing).
@@ -194,15 +194,7 @@ def _rows(data: Any, what: str) -> list[Mapping[str, Any]]:
 
 
 def _add(amounts: Amounts, ccy: Any, value: Any, what: str) -> None:
-    if not isinstance(ccy, str) or not ccy:
-        raise ExchangeResponseError(f"OKX {what}: a row has no currency ('ccy').")
-    if not isinstance(value, str):
-        raise ExchangeResponseError(f"OKX {what}: {ccy} amount is not a string: {value!r}.")
-    try:
-        amount = parse_decimal(value, field=f"{what} {ccy}")
-    except ValueError as exc:
-        raise ExchangeResponseError(f"OKX {what}: {exc}.") from exc
-    amounts[ccy] = amounts.get(ccy, Decimal(0)) + amount
+    add_amount(amounts, ccy, value, venue="OKX", what=what)
 
 
 def _non_zero(amounts: Amounts) -> Amounts:
