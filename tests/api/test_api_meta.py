@@ -21,12 +21,24 @@ async def test_health_and_exchanges(client: httpx.AsyncClient) -> None:
         "refresh": "off",  # no lifespan here: nothing started
     }
     exchanges = (await client.get("/api/v1/exchanges")).json()
-    assert exchanges[0] == {
+    okx, binance = exchanges[0], exchanges[1]
+    assert okx | {"key_guide": "", "sources": []} == {
         "id": "okx",
         "name": "OKX",
         "regions": ["global", "eea", "us"],
         "credentials": ["api_key", "secret", "passphrase"],
+        "labels": {"api_key": "API key", "secret": "Secret key", "passphrase": "Passphrase"},
+        "first_class": True,
+        "sources": [],
+        "key_guide": "",
+        "multiline_secret": False,
     }
+    assert "tick only 'Read'" in okx["key_guide"]
+    assert binance["labels"] == {"api_key": "API Key", "secret": "Secret Key"}
+    assert binance["sources"] == ["Spot", "Funding", "Simple Earn Flexible", "Simple Earn Locked"]
+    assert binance["regions"] == ["global"] and binance["first_class"]
+    generic = next(e for e in exchanges if e["id"] == "bitstamp")
+    assert not generic["first_class"] and generic["key_guide"] == ""
     ids = [e["id"] for e in exchanges]
     assert "myokx" not in ids and "binance" in ids
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -103,12 +104,17 @@ async def test_auth_errors_have_their_own_class_and_hint(
 
 
 async def test_a_clock_error_names_the_measured_offset(url: str, settings: Settings) -> None:
-    async with ConnectorPool(settings) as pool:
-        connector = await connector_for(pool, url)
-        connector._client().options["timeDifference"] = -120_000  # sign 2 minutes ahead
+    spec = AccountSpec(exchange="binance", name="alice", api_url=url)
+    ahead = BinanceConnector(  # a machine clock two minutes fast
+        spec, Credentials(fields=dict(BN_READ)), settings=settings, clock_correction_ms=120_000
+    )
+    async with ahead:
         with pytest.raises(ClockSkewError) as caught:
-            await connector.fetch_balances()
-    assert "-1021" in caught.value.message and "s behind Binance" in caught.value.message
+            await ahead.fetch_balances()
+    message = caught.value.message
+    measured = re.search(r"clock is ([0-9.]+) s ahead of Binance", message)
+    assert "-1021" in message and measured is not None, message
+    assert 115 < float(measured.group(1)) < 125  # two minutes, give or take the round trip
 
 
 async def test_retry_after_is_honoured_and_a_ban_ends_the_attempt(

@@ -58,7 +58,7 @@ def test_trade_and_withdraw_are_refused(perm: str, named: list[str]) -> None:
     for word in named:
         assert word in info.value.message
     assert "does not know" not in info.value.hint  # documented words
-    assert "tick only Read" in info.value.hint
+    assert "tick only 'Read'" in info.value.hint
 
 
 def test_a_key_with_no_permission_at_all_is_refused() -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from cli_support import READ_KEY, base_state
-from keyfolio.sandbox.server import SandboxThread
-from keyfolio.sandbox.state import parse_state
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.errors import VaultLockedError
+from keyfolio.sandbox.core.server import SandboxThread
+from keyfolio.sandbox.venues.okx.state import parse_state
 from keyfolio.services.accounts import link_account
 from keyfolio.services.context import App
 from keyfolio.services.sync import sync_accounts

@@ -100,6 +100,7 @@ def test_json_shape_and_decimal_strings(app: App) -> None:
         "asset": "BTC",
         "amount": "0.5",
         "price": "60000",
+        "price_source": "okx:BTC-USDT",
         "value": "30000",
         "sources": [{"account": "a", "source": "trading", "amount": "0.5"}],
     }

@@ -152,6 +152,7 @@ class BinanceConnector(VenueConnector):
         config = super()._config()
         config["enableRateLimit"] = False  # the limit is per IP: Retry-After is honoured instead
         config["options"] = {
+            **config["options"],
             "fetchMarkets": {"types": ["spot"]},
             "fetchMargins": False,
             "fetchCurrencies": False,

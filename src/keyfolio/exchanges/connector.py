@@ -115,9 +115,25 @@ class VenueConnector(GenericCcxtConnector, ABC):
     venue: ClassVar[VenueInfo]
     feeds: ClassVar[tuple[Feed, ...]]
 
-    def __init__(self, *args: Any, assets: AssetMap | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        assets: AssetMap | None = None,
+        clock_correction_ms: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        """``clock_correction_ms`` is added to the local clock when signing (ccxt's
+        ``options['timeDifference']`` with the opposite sign); 0 signs with the local clock."""
         super().__init__(*args, **kwargs)
         self._assets = assets or AssetMap(self.venue.id, self.venue.asset_rules)
+        self._clock_correction_ms = clock_correction_ms
+
+    def _config(self) -> dict[str, Any]:
+        config = super()._config()
+        options = dict(config.get("options", {}))
+        options["timeDifference"] = -self._clock_correction_ms
+        config["options"] = options
+        return config
 
     @property
     def _needs_listing(self) -> bool:
@@ -308,7 +324,7 @@ class VenueConnector(GenericCcxtConnector, ABC):
     # ----------------------------------------------------------------- clock
 
     def _signing_clock_ms(self) -> float:
-        return time.time() * 1000
+        return time.time() * 1000 + self._clock_correction_ms
 
     async def clock_offset_ms(self) -> int:
         """The venue's time minus the clock keyfolio signs with, mid round trip."""

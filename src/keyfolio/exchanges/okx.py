@@ -19,7 +19,6 @@ explained in ``docs/okx.md``.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -287,10 +286,9 @@ class OkxConnector(VenueConnector):
         Feed(source, "_read_" + source.value) for source in _READERS
     )
 
-    def __init__(self, *args: Any, clock_correction_ms: int = 0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("enable_rate_limit", False)  # limits are per key and endpoint
         super().__init__(*args, **kwargs)
-        self._clock_correction_ms = clock_correction_ms
 
     @property
     def region(self) -> Region:
@@ -317,10 +315,7 @@ class OkxConnector(VenueConnector):
 
     def _config(self) -> dict[str, Any]:
         config = super()._config()
-        config["options"] = {
-            "fetchMarkets": {"types": ["spot"]},
-            "timeDifference": -self._clock_correction_ms,
-        }
+        config["options"] = {**config["options"], "fetchMarkets": {"types": ["spot"]}}
         return config
 
     def _configure(self, exchange: Any) -> None:
@@ -457,6 +452,3 @@ class OkxConnector(VenueConnector):
             return int(data[0]["ts"])
         except (IndexError, KeyError, TypeError, ValueError) as exc:
             raise ExchangeResponseError("OKX sent an unreadable server time.") from exc
-
-    def _signing_clock_ms(self) -> float:
-        return time.time() * 1000 + self._clock_correction_ms
