@@ -122,7 +122,8 @@ class Runner:
         if creds is not None:
             full_env["KEYFOLIO_API_KEY"] = creds["apiKey"]
             full_env["KEYFOLIO_API_SECRET"] = creds["secret"]
-            full_env["KEYFOLIO_API_PASSPHRASE"] = creds["passphrase"]
+            if "passphrase" in creds:  # OKX only
+                full_env["KEYFOLIO_API_PASSPHRASE"] = creds["passphrase"]
         full_env.update(env or {})
         proc = subprocess.run(
             [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args],

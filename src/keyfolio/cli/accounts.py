@@ -53,6 +53,8 @@ def check_name(name: str, *, what: str = "account") -> None:
 
 def print_link_report(report: LinkReport, *, verb: str = "Linked") -> None:
     """Show what linking found, per source."""
+    from keyfolio.services.accounts import source_label
+
     spec, key = report.spec, report.key
     perms = ", ".join(sorted(key.permissions)) if key.verified else "not verifiable"
     console.print(
@@ -69,7 +71,10 @@ def print_link_report(report: LinkReport, *, verb: str = "Linked") -> None:
         if not result.is_ok:
             detail = f"{result.error or ''} {('— ' + result.hint) if result.hint else ''}".strip()
         table.add_row(
-            result.source.label, result.status.value, str(len(result.amounts)), escape(detail)
+            source_label(spec.exchange, result.source),
+            result.status.value,
+            str(len(result.amounts)),
+            escape(detail),
         )
     console.print(table)
     for note in report.notes:
@@ -130,7 +135,7 @@ def list_(
     portfolio: Annotated[str | None, typer.Option(help="Only this portfolio.")] = None,
 ) -> None:
     """List accounts: status, last sync, sources and the import flag."""
-    from keyfolio.services.accounts import list_accounts
+    from keyfolio.services.accounts import list_accounts, source_label
 
     app_ = state.app()
     specs = list_accounts(app_, portfolio=portfolio)
@@ -141,7 +146,9 @@ def list_(
     )
     for spec in specs:
         mine = [s for s in states if s.account == spec.name]
-        bad = [f"{s.source.label}: {s.status.value}" for s in mine if s.status.value != "ok"]
+        bad = [
+            f"{source_label(spec.exchange, s.source)}: {s.status.value}"
+            for s in mine if s.status.value != "ok"]
         sources = ", ".join(bad) if bad else (f"all {len(mine)} ok" if mine else "-")
         table.add_row(
             spec.name,

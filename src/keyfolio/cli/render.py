@@ -96,6 +96,8 @@ def refused_lines(refused: list[RefusedValue]) -> list[Text]:
 
 
 def _sources_table(view: PortfolioView) -> Table:
+    from keyfolio.services.accounts import source_label
+
     table = Table("account", "import", "status", "source", "source status", "value (USD)", "note")
     values: dict[tuple[str, str], list[Decimal]] = {}
     for holding in view.holdings:
@@ -115,7 +117,7 @@ def _sources_table(view: PortfolioView) -> Table:
                 spec.name,
                 "on" if spec.import_balance else "off",
                 spec.status,
-                state.source.label,
+                source_label(spec.exchange, state.source),
                 state.status.value,
                 format_usd(value) if value is not None else "-",
                 escape(note),

@@ -167,6 +167,23 @@ class BinanceConnector(VenueConnector):
         scheme = "wss" if self.spec.api_url.startswith("https") else "ws"
         return f"{scheme}://{urlsplit(self.spec.api_url).netloc}/ws-api/v3"
 
+    async def confirm_subscription(self, exchange: Any) -> bool:
+        """``userDataStream.subscribe.signature`` on the WebSocket API (ccxt.pro's spot
+        ``authenticate``): Binance answers with a subscription id and then pushes
+        ``outboundAccountPosition`` only when the balance changes."""
+        from ccxt.base.errors import BaseError
+
+        try:
+            await exchange.authenticate({"type": "spot"})
+        except KeyError as exc:
+            # ccxt 4.5.x forgets a refused subscription twice (handle_ws_error, then the
+            # subscribe's own cleanup), so Binance's error (-1022...) is this KeyError's context.
+            refused = exc.__context__
+            if not isinstance(refused, BaseError):
+                raise
+            raise refused from None
+        return True
+
     # ----------------------------------------------------------------- balances
 
     async def _account(self) -> Mapping[str, Any]:

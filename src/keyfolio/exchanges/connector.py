@@ -312,6 +312,12 @@ class VenueConnector(GenericCcxtConnector, ABC):
 
         return explain_drop(exc, name=self.name, account=self.spec.name, url=url, close_hints={})
 
+    async def confirm_subscription(self, exchange: Any) -> bool:
+        """Subscribe the balance stream before waiting for a push. True when the venue confirms
+        the subscription but pushes nothing until the balance changes (Binance): the stream is
+        live from the confirmation. False when the first push is a snapshot (OKX)."""
+        return False
+
     def parse_push(self, balance: Any) -> tuple[str, tuple[str, ...]]:
         """(event, currencies) of one ``watch_balance`` result: an update of unknown assets."""
         return "update", ()

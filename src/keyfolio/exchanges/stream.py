@@ -257,6 +257,7 @@ class AccountStream:
         self._backoff = backoff or Backoff()
         self._keepalive = keepalive
         self._exchange: Any = None
+        self._subscribed = False
 
     def __repr__(self) -> str:
         return f"AccountStream(account={self.spec.name!r}, url={self.url!r})"
@@ -281,6 +282,10 @@ class AccountStream:
         with self._errors():
             if self._exchange is None:
                 self._exchange = self.connector.stream_client(self._hub, self._keepalive)
+            if not self._subscribed:
+                self._subscribed = True
+                if await self.connector.confirm_subscription(self._exchange):
+                    return AccountPush(account=self.spec.name, event="snapshot", currencies=())
             balance = await self._exchange.watch_balance()
         event, currencies = self.connector.parse_push(balance)
         return AccountPush(account=self.spec.name, event=event, currencies=currencies)
@@ -294,7 +299,7 @@ class AccountStream:
                 try:
                     push = await self._next()
                 except ExchangeError as exc:
-                    live = False
+                    live, self._subscribed = False, False
                     if is_fatal(exc):
                         logger.info("ws %s: %s; stream stopped", self.spec.name, exc.message)
                         self._on_status(StreamStatus(FAILED, self.url, error=exc))
