@@ -237,20 +237,28 @@ def test_sync_json_and_request_count(linked: Runner, sandbox_url: str) -> None:
     assert len(tickers) == 1
 
 
-def test_sync_imports_history_with_one_request_per_stream_when_nothing_is_new(
+def test_sync_reads_history_only_when_balances_moved_one_request_per_stream(
     linked: Runner, sandbox_url: str
 ) -> None:
-    assert linked("sync").returncode == 0  # the first import
-    control(sandbox_url, "/__sandbox__/reset-log", {})
-    result = linked("sync", "--json")
-    assert result.returncode == 0, result.stderr
-    (history,) = result.json()["history"]
-    assert history["account"] == "alice" and history["errors"] == []
-    assert all(count == 0 for count in history["new"].values())
     from keyfolio.exchanges.okx_history import INST_TYPES
 
-    okx_streams = len(INST_TYPES) + 4  # fills per type, deposits, withdrawals, two ledgers
+    assert linked("sync").returncode == 0  # the first import
+    control(sandbox_url, "/__sandbox__/reset-log", {})
+    unchanged = linked("sync", "--json")
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert unchanged.json()["history"] == []  # the balances are as at the last import
+    log = control(sandbox_url, "/__sandbox__/requests")
+    assert len([entry for entry in log if entry["key"]]) == 4  # the 4 balance sources only
 
+    control(sandbox_url, "/__sandbox__/balances",
+            {"account": "alice", "source": "funding", "asset": "USDT", "amount": "51"})  # fmt: skip
+    control(sandbox_url, "/__sandbox__/reset-log", {})
+    moved = linked("sync", "--json")
+    assert moved.returncode == 0, moved.stderr
+    (history,) = moved.json()["history"]
+    assert history["account"] == "alice" and history["errors"] == []
+    assert all(count == 0 for count in history["new"].values())  # the sandbox has no record of it
+    okx_streams = len(INST_TYPES) + 4  # fills per type, deposits, withdrawals, two ledgers
     log = control(sandbox_url, "/__sandbox__/requests")
     signed = [entry["path"] for entry in log if entry["key"]]
     assert len(signed) == len(set(signed))  # no request repeated

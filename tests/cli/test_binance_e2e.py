@@ -83,13 +83,17 @@ def test_a_wrong_secret_names_the_secret(kf: Runner, binance_url: str) -> None:
     wrong = {**BN_READ, "secret": "not-the-secret-key"}
     result = kf("account", "add", "binance", "--name", "bn", "--api-url", binance_url, creds=wrong)
     assert result.returncode != 0
-    assert "-1022" in result.stderr and "Secret Key does not belong to this API key" in result.stderr
+    assert (
+        "-1022" in result.stderr and "Secret Key does not belong to this API key" in result.stderr
+    )
     for secret in BN_SECRETS:
         assert secret not in result.stderr + result.stdout
 
 
 def test_watch_updates_on_a_binance_trade(kf: Runner, binance_url: str) -> None:
-    linked = kf("account", "add", "binance", "--name", "bn", "--api-url", binance_url, creds=BN_READ)
+    linked = kf(
+        "account", "add", "binance", "--name", "bn", "--api-url", binance_url, creds=BN_READ
+    )
     assert linked.returncode == 0, linked.stderr
     with watching(kf, "--poll-seconds", "30") as (proc, lines):
         lines.wait_for("watching portfolio main (1 account)")
@@ -103,3 +107,17 @@ def test_watch_updates_on_a_binance_trade(kf: Runner, binance_url: str) -> None:
     assert "total=" in update
     for secret in BN_SECRETS:
         assert secret not in stderr and all(secret not in line for line in lines.seen)
+
+
+def test_doctor_checks_a_binance_account_without_okx_regions(kf: Runner, binance_url: str) -> None:
+    linked = kf(
+        "account", "add", "binance", "--name", "bn", "--api-url", binance_url, creds=BN_READ
+    )
+    assert linked.returncode == 0, linked.stderr
+    result = kf("doctor", "--account", "bn")
+    assert result.returncode == 0, result.stderr
+    for line in ("reachability", "clock", "key", "permissions", "ip binding"):
+        assert line in result.stdout, result.stdout
+    assert "read-only (enableFixReadOnly, enableReading)" in result.stdout
+    assert "the key is valid (uid" in result.stdout
+    assert "region" not in result.stdout.replace("regions", "")  # Binance has one host per key

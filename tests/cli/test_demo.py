@@ -16,7 +16,7 @@ def test_demo_tells_the_whole_story(kf: Runner) -> None:
     assert "unpriced" in out.lower()  # 4. an asset without a market is listed, not dropped
     assert "What changed" in out and "BTC: +" in out  # 5. the trade shows up after sync
     assert "Value change" in out and "from 24h open prices" in out  # 6. the 24h change
-    assert "Top gainers: SOL +5.21% (24h)" in out and "Top losers: ETH -2.36% (24h)" in out
+    assert "Top gainers: SOL +5.21% (24h)" in out and "Top losers: LDO -3.05% (24h)" in out
     assert "P/L of portfolio main (FIFO, USD)" in out  # 7. the P/L of the demo trades
-    assert "Total realized: +326.75 USD" in out and "ZZZ" in out.split("Incomplete P/L")[1]
+    assert "Total realized: +405.36 USD" in out and "ZZZ" in out.split("Incomplete P/L")[1]
     assert "keyfolio account add okx --name main" in out  # how to link a real account

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 from cli_support import PASSWORD, READ_KEY, Runner, base_state, control
-from keyfolio.sandbox.server import SandboxThread
-from keyfolio.sandbox.state import parse_state
+from keyfolio.sandbox.core.server import SandboxThread
+from keyfolio.sandbox.venues import parse_state
 from race_support import spawn, wait_until
 
 from keyfolio.api.server import ServerThread

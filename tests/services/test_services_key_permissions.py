@@ -24,12 +24,15 @@ def okx_key(perm: str) -> KeyInfo:
     return key_info({"perm": perm, "ip": "203.0.113.7", "uid": "42", "label": "tracker"})
 
 
+GUIDE = "In the venue's API management create a read-only key."
+
+
 def test_read_only_is_accepted() -> None:
     key = okx_key("read_only")
     assert key.is_read_only and key.refused_permissions == frozenset()
     refuse_unless_read_only(OKX, key)
     assert _key_warnings(OKX, key) == []
-    assert _permission_check(key).status == "ok"
+    assert _permission_check(key, GUIDE).status == "ok"
 
 
 def test_an_unknown_permission_word_is_refused_and_named() -> None:
@@ -40,8 +43,9 @@ def test_an_unknown_permission_word_is_refused_and_named() -> None:
     assert "'some_new_perm' (unknown to keyfolio)" in info.value.message
     assert "'some_new_perm' is a permission keyfolio does not know" in info.value.hint
     assert "'read_only' (Read)" in info.value.hint
-    check = _permission_check(key)
+    check = _permission_check(key, GUIDE)
     assert check.status == "fail" and "some_new_perm" in check.detail
+    assert check.hint is not None and check.hint.startswith(GUIDE)  # the venue's own guide
 
 
 @pytest.mark.parametrize(
@@ -66,7 +70,7 @@ def test_a_key_with_no_permission_at_all_is_refused() -> None:
     assert not key.is_read_only
     with pytest.raises(UnsafeKeyError, match="reported no permissions"):
         refuse_unless_read_only(OKX, key)
-    assert _permission_check(key).status == "fail"
+    assert _permission_check(key, GUIDE).status == "fail"
 
 
 def test_generic_exchanges_are_not_verified_and_keep_their_warning() -> None:
@@ -75,7 +79,7 @@ def test_generic_exchanges_are_not_verified_and_keep_their_warning() -> None:
     refuse_unless_read_only(spec, key)  # nothing to check against: not refused...
     (warning,) = _key_warnings(spec, key)  # ...but the user is told so
     assert "offers no permission check" in warning and "read permissions only" in warning
-    assert _permission_check(key).status == "warn"
+    assert _permission_check(key, GUIDE).status == "warn"
     assert not key.is_read_only  # never claimed read-only
 
 

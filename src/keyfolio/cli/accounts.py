@@ -148,7 +148,9 @@ def list_(
         mine = [s for s in states if s.account == spec.name]
         bad = [
             f"{source_label(spec.exchange, s.source)}: {s.status.value}"
-            for s in mine if s.status.value != "ok"]
+            for s in mine
+            if s.status.value != "ok"
+        ]
         sources = ", ".join(bad) if bad else (f"all {len(mine)} ok" if mine else "-")
         table.add_row(
             spec.name,

@@ -13,7 +13,7 @@ ONCHAIN_EARN       ``/api/v5/finance/staking-defi/orders-active``  sum of ``inve
 =================  ==========================================  ==================================
 
 Why ``cashBal`` and not ``eq``, and why ``/finance/staking-defi/eth/balance`` is not added, is
-explained in ``docs/okx.md``.
+explained in ``docs/exchanges/okx.md``.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ async def diagnose(app: App, name: str, *, confirm_probe: ConfirmProbe) -> list[
             checks.append(Check("key", "fail", exc.message, exc.hint))
             return checks
         checks.append(Check("key", "ok", f"the key is valid (uid {key.uid or 'unknown'})"))
-        checks.append(_permission_check(key))
+        checks.append(_permission_check(key, _key_guide(spec.exchange)))
         if key.verified:
             bound = ", ".join(key.ip_whitelist) or "the addresses set in API Management"
             checks.append(
@@ -103,7 +103,14 @@ def _clock_check(offset_ms: int) -> Check:
     return Check("clock", "ok", detail)
 
 
-def _permission_check(key: KeyInfo) -> Check:
+def _key_guide(exchange: str) -> str:
+    from keyfolio.exchanges.venues import venue_info
+
+    venue = venue_info(exchange)
+    return venue.key_guide if venue is not None else "Create a read-only key on the exchange."
+
+
+def _permission_check(key: KeyInfo, guide: str) -> Check:
     if not key.verified:
         return Check(
             "permissions",
@@ -120,8 +127,7 @@ def _permission_check(key: KeyInfo) -> Check:
             "permissions",
             "fail",
             f"the key can do more than read: {beyond or 'no permissions reported'} ({listing})",
-            "Create a Read-only key in API Management, rotate to it with "
-            "`keyfolio account rotate NAME`, and delete this one.",
+            f"{guide} Rotate to it with `keyfolio account rotate NAME`, and delete this one.",
         )
     return Check("permissions", "ok", f"read-only ({listing})")
 
@@ -129,11 +135,16 @@ def _permission_check(key: KeyInfo) -> Check:
 async def _probe_regions(
     app: App, spec: AccountSpec, credentials: Credentials, confirm_probe: ConfirmProbe
 ) -> list[Check]:
+    from keyfolio.exchanges.venues import venue_info
     from keyfolio.services.assets import connector_pool
 
+    venue = venue_info(spec.exchange)
+    regions = venue.regions if venue is not None else (Region.GLOBAL,)
+    others = [region for region in regions if region is not spec.region]
+    if not others:
+        return []  # the venue has one host for every key
     if spec.api_url:
         return [Check("other regions", "warn", "not probed: the account uses --api-url")]
-    others = [region for region in Region if region is not spec.region]
     question = (
         "The key does not exist in region "
         f"{spec.region.value}. Try it in {', '.join(r.value for r in others)}?"
@@ -156,7 +167,8 @@ async def _probe_regions(
                     "the key works in this region",
                     f"Re-link the account with --region {region.value}: "
                     f"`keyfolio account remove {spec.name}` then "
-                    f"`keyfolio account add okx --name {spec.name} --region {region.value}`.",
+                    f"`keyfolio account add {spec.exchange} --name {spec.name} "
+                    f"--region {region.value}`.",
                 )
             )
     return checks
