@@ -6,13 +6,15 @@ with ServerThread(settings, password="...") as server:
 ```
 
 Both refuse a non-loopback host without a token (:func:`keyfolio.api.security.check_bind`).
-uvicorn's own loggers propagate to the root logger, where keyfolio's redaction filter sits;
-access log lines hold the method, path and status, never a body.
+uvicorn's own loggers propagate to the root logger, where keyfolio's redaction filter sits.
+The access log (one line per request: method, path, status, never a body) is off unless
+`keyfolio serve --debug`: the dashboard polls, and those lines would fill the log file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from types import TracebackType
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ServerThread", "bind_socket", "build_server", "run_server"]
 
+logger = logging.getLogger(__name__)
+
 _GRACEFUL_SECONDS = 3
 
 
@@ -38,8 +42,11 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def build_server(api: FastAPI, *, host: str, port: int, access_log: bool = True) -> uvicorn.Server:
-    """A uvicorn server for ``api`` that installs no logging config of its own."""
+def build_server(api: FastAPI, *, host: str, port: int, access_log: bool = False) -> uvicorn.Server:
+    """A uvicorn server for ``api`` that installs no logging config of its own.
+
+    ``access_log`` logs one line per request (`keyfolio serve --debug` turns it on).
+    """
     import uvicorn
 
     config = uvicorn.Config(
@@ -135,8 +142,10 @@ class ServerThread:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as exc:  # reported to the starting thread
+        except BaseException as exc:  # a thread's end: handed to start(), logged if later
             self._error = exc
+            if self._url is not None:
+                logger.error("the API server thread failed", exc_info=exc)
         finally:
             self._ready.set()
 

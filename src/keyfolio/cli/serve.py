@@ -105,7 +105,6 @@ def serve_command(
     from keyfolio.api.app import create_app
     from keyfolio.api.security import check_bind
     from keyfolio.api.server import bind_socket, build_server, run_server
-    from keyfolio.logging import setup_logging
 
     if poll_seconds is not None and poll_seconds <= 0:
         raise UsageError(
@@ -116,13 +115,12 @@ def serve_command(
         settings = settings.model_copy(update={"poll_seconds": poll_seconds})
     token = _token(settings, ask=ask_token)
     check_bind(host, token)
-    settings.ensure_home()
-    setup_logging(debug=state.debug, log_file=settings.log_path)
+    state.open_home(settings, check_database=True)
     password = _start_password(settings)
     sock = bind_socket(host, port)
     port = int(sock.getsockname()[1])
     api = create_app(settings, token=token, password=password, live=not no_live)
-    server = build_server(api, host=host, port=port)
+    server = build_server(api, host=host, port=port, access_log=state.debug)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     console.print(f"keyfolio dashboard on [bold]{url}[/]  (API: {url}api/v1, docs: {url}docs)")
