@@ -235,8 +235,9 @@ class Database:
         """True when the stored revision is HEAD_REVISION and ``main`` exists.
 
         Plain SQL, so the common case (every command after the first) never imports Alembic.
+        A read-only transaction: it never waits for another process that is writing.
         """
-        engine = self._get_engine()
+        engine = self._get_engine().execution_options(**{READ_ONLY: True})
         try:
             with engine.connect() as connection:
                 versions = {
