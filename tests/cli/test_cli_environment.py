@@ -51,14 +51,14 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
     return apply
 
 
-def keyfolio(
+def _start(
     home: Path,
     *args: str,
     creds: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
     preexec: Callable[[], None] | None = None,
-) -> Result:
-    """`keyfolio ARGS` like the Runner does, with an optional ``preexec_fn``."""
+) -> subprocess.Popen[str]:
+    """Start `keyfolio ARGS` like the Runner does, with an optional ``preexec_fn``."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
     full_env.update(KEYFOLIO_HOME=str(home), KEYFOLIO_PASSWORD=PASSWORD, COLUMNS="200")
     if creds is not None:
@@ -68,16 +68,34 @@ def keyfolio(
             KEYFOLIO_API_PASSPHRASE=creds["passphrase"],
         )
     full_env.update(env or {})
-    proc = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=full_env,
-        timeout=120,
         stdin=subprocess.DEVNULL,
         preexec_fn=preexec,
     )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _finish(proc: subprocess.Popen[str]) -> Result:
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # a command that should have stopped (serve) did not
+            proc.kill()
+            proc.communicate()
+    return Result(proc.returncode, out, err)
+
+
+def keyfolio(
+    home: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    preexec: Callable[[], None] | None = None,
+) -> Result:
+    return _finish(_start(home, *args, env=env, preexec=preexec))
 
 
 def command_args(command: str, sandbox_url: str) -> list[str]:
@@ -96,12 +114,14 @@ def each_command(
     preexec: Callable[[], None] | None = None,
     commands: tuple[str, ...] = COMMANDS,
 ) -> dict[str, Result]:
-    return {
-        command: keyfolio(
+    """Run each command at the same time (they all fail before changing anything)."""
+    started = {
+        command: _start(
             home, *command_args(command, sandbox_url), creds=BOB_KEY, env=env, preexec=preexec
         )
         for command in commands
     }
+    return {command: _finish(proc) for command, proc in started.items()}
 
 
 def assert_environment_error(results: dict[str, Result], *texts: str) -> None:
@@ -297,11 +317,11 @@ def test_locked_database_exclusive_mode_stops_every_command(
 def test_log_file_rotates_with_configured_size(kf: Runner) -> None:
     env = {"KEYFOLIO_LOG_MAX_BYTES": "1024", "KEYFOLIO_LOG_BACKUPS": "2"}
     log = kf.home / "keyfolio.log"
-    for _ in range(4):  # fill the log to its limit, then one run rotates it
-        assert kf("portfolio", "list", env=env).returncode == 0
+    kf.home.mkdir(mode=0o700)
+    for _ in range(3):  # fill the log past its limit, then a run rotates it: three rotations
         with log.open("a") as handle:
             handle.write("x" * 1100 + "\n")
-    assert kf("portfolio", "list", env=env).returncode == 0
+        assert kf("portfolio", "list", env=env).returncode == 0
     logs = sorted(p.name for p in kf.home.iterdir() if p.name.startswith("keyfolio.log"))
     assert logs == ["keyfolio.log", "keyfolio.log.1", "keyfolio.log.2"]
     assert log.stat().st_size < 1024 and "keyfolio started" in log.read_text()

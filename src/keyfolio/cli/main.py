@@ -76,7 +76,10 @@ def main(
         ),
     ] = None,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Verbose logs and tracebacks on errors.")
+        bool,
+        typer.Option(
+            "--debug", help="Verbose logs (and `serve`'s access log) and tracebacks on errors."
+        ),
     ] = False,
     version: Annotated[
         bool,

@@ -2,7 +2,10 @@
 
 Nothing of SQLAlchemy leaves ``keyfolio.storage``: ``translate_errors()`` turns
 ``IntegrityError`` into ``ConflictError`` and every other database failure into
-``StorageError`` with a hint, always ``raise ... from exc``.
+``StorageError`` with a hint, always ``raise ... from exc``. The machine's problems are told
+apart by the driver's error code (SQLite's extended result name, PostgreSQL's SQLSTATE): a
+full disk or a failed write is ``DiskFullError``, a lock held past the busy timeout
+``DatabaseLockedError``, a read-only or unopenable file ``DataDirError`` (all exit 2).
 """
 
 from __future__ import annotations
