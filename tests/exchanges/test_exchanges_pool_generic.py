@@ -149,9 +149,7 @@ async def test_generic_connector_reports_an_answer_that_is_not_json(
         (result,) = await connector.fetch_balances()
     assert result.status is SourceStatus.FAILED and not result.amounts
     assert result.error is not None and "cannot read" in result.error
-    assert any(
-        r.levelname == "WARNING" and "cannot read" in r.getMessage() for r in caplog.records
-    )
+    assert any(r.levelname == "WARNING" and "cannot read" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize(
