@@ -51,6 +51,12 @@ class SyncReport:
     def failed(self) -> list[SyncOutcome]:
         return [outcome for outcome in self.outcomes if outcome.status == "failed"]
 
+    @property
+    def has_bug(self) -> bool:
+        """True when a bug stopped an account's balances or its history import."""
+        errors = [o.error for o in self.outcomes] + [e for r in self.imports for e in r.errors]
+        return any(isinstance(error, InternalError) for error in errors)
+
 
 async def sync_accounts(
     app: App,
