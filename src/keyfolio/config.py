@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     """``KEYFOLIO_LOG_MAX_BYTES``: ``keyfolio.log`` is rotated when it would grow past this."""
     log_backups: int = Field(default=5, ge=1, le=100)
     """``KEYFOLIO_LOG_BACKUPS``: rotated logs kept (``keyfolio.log.1`` … ``.N``)."""
+    vault_idle_minutes: float = Field(default=15.0, ge=0)
+    """``KEYFOLIO_VAULT_IDLE_MINUTES``: `keyfolio serve` re-locks the vault after this many
+    minutes without a use of it by the user (unlock, sync, link, rotate, remove); 0 never."""
 
     @field_validator("home")
     @classmethod

@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Iterable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Final
@@ -39,6 +40,7 @@ __all__ = [
     "QUIET",
     "RedactingFilter",
     "current_log_file",
+    "forget_secrets",
     "redact",
     "register_secret",
     "setup_logging",
@@ -83,6 +85,18 @@ def register_secret(value: str) -> None:
     if len(value) >= 4:
         with _lock:
             _secrets.add(value)
+
+
+def forget_secrets(*, keep: Iterable[str] = ()) -> None:
+    """Forget every registered secret except ``keep``.
+
+    `keyfolio serve` calls it when the vault re-locks and nothing holds a credential any more,
+    so the registry does not keep the secrets in memory either.
+    """
+    kept = {value.strip() for value in keep if len(value.strip()) >= 4}
+    with _lock:
+        _secrets.intersection_update(kept)
+        _secrets.update(kept)
 
 
 def redact(text: str, *, patterns: bool = True) -> str:

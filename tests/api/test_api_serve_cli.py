@@ -8,11 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from api_support import PASSWORD, TOKEN
+from tls_support import make_cert
 
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
@@ -101,7 +103,8 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path, debug: bool) -
                 assert proc.poll() is None, proc.stderr.read()
                 time.sleep(0.05)
         assert response is not None and response.status_code == 200
-        assert response.json()["vault"] == {"exists": False, "unlocked": True}
+        vault = response.json()["vault"]
+        assert vault == {"exists": False, "unlocked": True, "auto_unlock": True, "idle_minutes": 15}
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 401
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
@@ -118,3 +121,131 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path, debug: bool) -
     # The access log (one line per request; the dashboard polls) is on only with --debug.
     assert ("GET /api/v1/health" in log) is debug
     assert TOKEN not in log and PASSWORD not in log
+
+
+def _serve(home: Path, *args: str, **env: str) -> tuple[subprocess.Popen[str], str, int]:
+    """Start `keyfolio serve --port 0 ...`; the process, its banner and its port.
+
+    The banner is read up to "Press Ctrl-C" through the same buffered pipe: ``communicate``
+    reads the file descriptor itself and would miss lines already buffered here.
+    """
+    proc = subprocess.Popen(
+        keyfolio("serve", "--port", "0", "--no-live", *args),
+        env=env_for(home, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    if "://127.0.0.1:" not in first:
+        proc.kill()
+        raise AssertionError(first + proc.communicate()[1])
+    port = int(first.split("://127.0.0.1:", 1)[1].split("/", 1)[0])
+    banner = first
+    while "Press Ctrl-C" not in banner:
+        line = proc.stdout.readline()
+        assert line, banner
+        banner += line
+    return proc, banner, port
+
+
+def _until_answering(
+    proc: subprocess.Popen[str], get: Callable[[], httpx.Response]
+) -> httpx.Response:
+    for _ in range(200):  # the socket is bound; uvicorn starts serving right after
+        try:
+            return get()
+        except httpx.ConnectError:
+            assert proc.poll() is None
+            time.sleep(0.05)
+    raise AssertionError("keyfolio serve did not answer")
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return out, err
+
+
+def test_serve_over_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
+    files = make_cert(tmp_path)
+    proc, banner, port = _serve(
+        tmp_path / "home",
+        "--tls-cert",
+        str(files.cert),
+        "--tls-key",
+        str(files.key),
+        KEYFOLIO_PASSWORD=PASSWORD,
+    )
+    try:
+        assert banner.startswith(f"keyfolio dashboard on https://127.0.0.1:{port}/")
+        with httpx.Client(verify=files.client_context()) as http:
+            url = f"https://127.0.0.1:{port}/api/v1/health"
+            health = _until_answering(proc, lambda: http.get(url))
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert health.headers["strict-transport-security"] == "max-age=31536000"
+        out, err = _stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "Stopped." in out and PASSWORD not in banner + out + err
+
+
+def test_serve_refuses_bad_tls_files_and_plain_http_off_loopback(tmp_path: Path) -> None:
+    good = make_cert(tmp_path, "good")
+    other = make_cert(tmp_path, "other")
+
+    def serve(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            keyfolio("serve", *args),
+            env=env_for(tmp_path / "home", **env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+    missing = serve("--tls-cert", str(tmp_path / "none.pem"), "--tls-key", str(good.key))
+    assert missing.returncode == 2
+    assert f"Error: the TLS certificate {tmp_path / 'none.pem'} does not exist" in missing.stderr
+    assert "Hint: Check the path given to --tls-cert." in missing.stderr
+    mismatch = serve("--tls-cert", str(good.cert), "--tls-key", str(other.key))
+    assert mismatch.returncode == 2 and "does not belong to the certificate" in mismatch.stderr
+    plain = serve("--host", "0.0.0.0", KEYFOLIO_API_TOKEN=TOKEN)
+    assert plain.returncode == 2
+    assert "refusing to serve on 0.0.0.0" in plain.stderr and "plain HTTP" in plain.stderr
+    assert "--tls-cert" in plain.stderr and "--behind-proxy" in plain.stderr
+    proxy = serve("--behind-proxy", "--proxy-ip", "not-an-ip", KEYFOLIO_API_TOKEN=TOKEN)
+    assert proxy.returncode == 2 and "--proxy-ip 'not-an-ip'" in proxy.stderr
+    assert TOKEN not in plain.stdout + plain.stderr + proxy.stdout + proxy.stderr
+
+
+def test_serve_relocks_the_vault_after_its_idle_minutes(tmp_path: Path) -> None:
+    """A real, short idle period (0.6 s) and a wait for the state to change."""
+    home = tmp_path / "home"
+    proc, banner, port = _serve(home, "--vault-idle-minutes", "0.01")
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        assert (
+            _until_answering(proc, lambda: httpx.get(base + "/vault")).json()["unlocked"] is False
+        )
+        unlocked = httpx.post(base + "/vault/unlock", json={"password": PASSWORD})
+        assert unlocked.status_code == 200 and unlocked.json()["idle_minutes"] == 0.01
+        for _ in range(600):  # a 30 s guard; it re-locks after 0.6 s
+            if httpx.get(base + "/vault").json()["unlocked"] is False:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the vault did not re-lock")
+        out, err = _stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "re-locks after 0.01 minutes" in banner
+    assert "the vault re-locked (idle" in (home / "keyfolio.log").read_text()
+    assert PASSWORD not in (home / "keyfolio.log").read_text() + banner + out + err

@@ -75,6 +75,11 @@ class ErrorOut(_Out):
 class VaultOut(_Out):
     exists: bool
     unlocked: bool
+    """Usable without asking for the password (open, or re-openable from KEYFOLIO_PASSWORD)."""
+    auto_unlock: bool
+    """KEYFOLIO_PASSWORD is set (and not found wrong): the server re-opens the vault itself."""
+    idle_minutes: float | None
+    """The vault re-locks after this many minutes without a use by the user; null: never."""
 
 
 class UnlockRequest(_In):
@@ -86,6 +91,9 @@ class HealthOut(_Out):
     version: str
     vault: VaultOut
     live: bool
+    refresh: Literal["live", "polling", "locked", "off"]
+    """What keeps the data fresh: the live engine, a polling sync, nothing while the vault is
+    locked, or nothing yet (before start-up)."""
 
 
 class ExchangeOut(_Out):

@@ -19,6 +19,7 @@ from rich.markup import escape
 from keyfolio import __version__
 from keyfolio.cli import accounts as accounts_cli
 from keyfolio.cli import analytics as analytics_cli
+from keyfolio.cli import backup as backup_cli
 from keyfolio.cli import history as history_cli
 from keyfolio.cli import imports as imports_cli
 from keyfolio.cli import live as live_cli
@@ -109,6 +110,8 @@ app.add_typer(imports_cli.holding_app, name="holding")
 app.command("doctor")(views_cli.doctor_command)
 app.command("exchanges")(views_cli.exchanges_command)
 app.add_typer(vault_cli.app, name="vault")
+app.command("backup")(backup_cli.backup_command)
+app.command("restore")(backup_cli.restore_command)
 app.add_typer(history_cli.db_app, name="db")
 app.command("sandbox")(sandbox_command)
 

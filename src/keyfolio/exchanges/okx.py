@@ -28,7 +28,13 @@ from urllib.parse import urlsplit
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
-from keyfolio.domain.balances import KeyInfo, Source, SourceResult, SourceStatus
+from keyfolio.domain.balances import (
+    KeyInfo,
+    PermissionWords,
+    Source,
+    SourceResult,
+    SourceStatus,
+)
 from keyfolio.domain.money import parse_decimal
 from keyfolio.errors import (
     ClockSkewError,
@@ -45,7 +51,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OKX_SOURCES",
+    "PERMISSION_WORDS",
     "OkxConnector",
+    "key_info",
     "parse_funding",
     "parse_onchain_earn",
     "parse_savings",
@@ -69,6 +77,13 @@ _DEMO_WS_URLS = {
 }
 
 Amounts = dict[str, Decimal]
+
+#: OKX's ``perm`` words (``GET /api/v5/account/config``) and their names in API Management.
+#: ``read`` is the allowlist: keyfolio stores a key only if every word it has is there.
+PERMISSION_WORDS = PermissionWords(
+    read=frozenset({"read_only"}),
+    labels={"read_only": "Read", "trade": "Trade", "withdraw": "Withdraw"},
+)
 
 
 def _rows(data: Any, what: str) -> list[Mapping[str, Any]]:
@@ -148,6 +163,23 @@ _PARSERS: dict[Source, tuple[str, Callable[[Any], Amounts]]] = {
     Source.SAVINGS: ("privateGetFinanceSavingsBalance", parse_savings),
     Source.ONCHAIN_EARN: ("privateGetFinanceStakingDefiOrdersActive", parse_onchain_earn),
 }
+
+
+def key_info(row: Mapping[str, Any]) -> KeyInfo:
+    """A key's permissions, IP whitelist, uid and label from a ``/account/config`` row."""
+
+    def items(name: str) -> tuple[str, ...]:
+        value = row.get(name) or ""
+        return tuple(part.strip() for part in str(value).split(",") if part.strip())
+
+    return KeyInfo(
+        permissions=frozenset(items("perm")),
+        ip_whitelist=items("ip"),
+        uid=str(row.get("uid") or ""),
+        label=str(row.get("label") or ""),
+        verified=True,
+        words=PERMISSION_WORDS,
+    )
 
 
 class OkxConnector(GenericCcxtConnector):
@@ -293,19 +325,7 @@ class OkxConnector(GenericCcxtConnector):
             raise await self._explained(exc) from exc
         if not data or not isinstance(data[0], Mapping):
             raise ExchangeResponseError("OKX sent an empty account configuration.")
-        row = data[0]
-
-        def items(name: str) -> tuple[str, ...]:
-            value = row.get(name) or ""
-            return tuple(part.strip() for part in str(value).split(",") if part.strip())
-
-        return KeyInfo(
-            permissions=frozenset(items("perm")),
-            ip_whitelist=items("ip"),
-            uid=str(row.get("uid") or ""),
-            label=str(row.get("label") or ""),
-            verified=True,
-        )
+        return key_info(data[0])
 
     async def _server_time_ms(self) -> int:
         data = await self._raw("publicGetPublicTime", "server time")

@@ -23,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec
+from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec, Credentials
 from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
 from keyfolio.errors import (
     ExchangeError,
@@ -238,13 +239,15 @@ async def _import_with(
     spec: AccountSpec,
     kinds: Collection[HistoryKind] | None,
     write_lock: asyncio.Lock,
+    credentials: Credentials | None = None,
 ) -> ImportReport:
     from keyfolio.exchanges.ccxt_generic import is_fatal
     from keyfolio.exchanges.history import history_streams
 
     report = ImportReport(account=spec.name)
     try:
-        credentials = app.vault().get(spec.name)
+        if credentials is None:
+            credentials = app.vault().get(spec.name)
         protect(credentials)
         connector = pool.connector(spec, credentials)
         streams = history_streams(connector)
@@ -280,11 +283,13 @@ async def import_history(
     *,
     kinds: Collection[HistoryKind] | None = None,
     pool: ConnectorPool | None = None,
+    credentials: Credentials | None = None,
 ) -> ImportReport:
     """Import the new history of one account (all kinds, or ``kinds``).
 
     Incremental from the persisted cursors and idempotent. Never raises for an exchange
     failure (see ``ImportReport.errors``); an unknown account raises ``NotFoundError``.
+    ``credentials`` (the caller already holds them) spares reading the vault.
     """
     with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
@@ -292,23 +297,30 @@ async def import_history(
         return ImportReport(account=name, skipped="manual account: nothing to import")
     lock = asyncio.Lock()
     if pool is not None:
-        return await _import_with(app, pool, spec, kinds, lock)
+        return await _import_with(app, pool, spec, kinds, lock, credentials)
     from keyfolio.exchanges.pool import ConnectorPool
 
     async with ConnectorPool(app.settings) as own:
-        return await _import_with(app, own, spec, kinds, lock)
+        return await _import_with(app, own, spec, kinds, lock, credentials)
 
 
-async def import_all(app: App, names: list[str] | None = None) -> list[ImportReport]:
+async def import_all(
+    app: App,
+    names: list[str] | None = None,
+    *,
+    pool: ConnectorPool | None = None,
+    credentials: Mapping[str, Credentials] | None = None,
+) -> list[ImportReport]:
     """Import the history of the named accounts (default: all), a few at a time.
 
     Manual accounts are reported as skipped. Never raises for one account's failure: an
     expected error, or a bug (logged with its traceback, reported as
     :class:`~keyfolio.errors.InternalError`), is that account's report. A failure of the
     machine (:class:`~keyfolio.errors.StorageUnavailableError`: a full disk, a lock held too
-    long) stops the import and is raised; what was imported before it is kept.
+    long) stops the import and is raised; what was imported before it is kept. A sync passes
+    its ``pool`` and the ``credentials`` it read at its start (by account name), so the vault
+    is not read again.
     """
-    from keyfolio.exchanges.pool import ConnectorPool
 
     with app.db().session(read_only=True) as store:
         specs = [store.get_account(name=n) for n in names] if names else store.list_accounts()
@@ -321,14 +333,17 @@ async def import_all(app: App, names: list[str] | None = None) -> list[ImportRep
     if contacted:
         semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
         lock = asyncio.Lock()
-        async with ConnectorPool(app.settings) as pool:
+        known = credentials or {}
+        async with _pool(app, pool) as shared:
 
             async def one(spec: AccountSpec) -> None:
                 async with semaphore:
                     if halted:
                         reports[spec.name] = ImportReport(spec.name, errors=[halted[0]])
                         return
-                    reports[spec.name] = await _import_guarded(app, pool, spec, lock, halted)
+                    reports[spec.name] = await _import_guarded(
+                        app, shared, spec, lock, known.get(spec.name), halted
+                    )
 
             async with asyncio.TaskGroup() as group:
                 for spec in contacted:
@@ -343,11 +358,12 @@ async def _import_guarded(
     pool: ConnectorPool,
     spec: AccountSpec,
     lock: asyncio.Lock,
+    credentials: Credentials | None,
     halted: list[StorageUnavailableError],
 ) -> ImportReport:
     """One account's import; its failure (even a bug) never cancels the other accounts."""
     try:
-        return await _import_with(app, pool, spec, None, lock)
+        return await _import_with(app, pool, spec, None, lock, credentials)
     except StorageUnavailableError as exc:  # the machine: the caller stops the import
         halted.append(exc)
         error: KeyfolioError = exc
@@ -358,3 +374,15 @@ async def _import_guarded(
         logger.error("import %s: a bug in keyfolio", spec.name, exc_info=True, extra=QUIET)
         error = InternalError.from_bug(exc, doing=f"importing the history of '{spec.name}'")
     return ImportReport(spec.name, errors=[error])
+
+
+@asynccontextmanager
+async def _pool(app: App, pool: ConnectorPool | None) -> AsyncIterator[ConnectorPool]:
+    """``pool`` as it is (its owner closes it), else a new one closed on exit."""
+    if pool is not None:
+        yield pool
+        return
+    from keyfolio.exchanges.pool import ConnectorPool
+
+    async with ConnectorPool(app.settings) as own:
+        yield own

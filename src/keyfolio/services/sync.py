@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from keyfolio.domain.accounts import AccountSpec
+from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import SourceResult
 from keyfolio.errors import InternalError, KeyfolioError, PricingError, StorageUnavailableError
 from keyfolio.logging import QUIET
@@ -20,7 +20,6 @@ from keyfolio.services.pricing import refresh_prices
 if TYPE_CHECKING:
     from keyfolio.exchanges.pool import ConnectorPool
     from keyfolio.services.imports import ImportReport
-    from keyfolio.vault import Vault
 
 __all__ = ["SyncOutcome", "SyncReport", "sync_accounts"]
 
@@ -77,6 +76,10 @@ async def sync_accounts(
     source, the trade/transfer history (``history``, incremental), the automatic snapshot
     compaction, and the events ``account.status`` and ``portfolio.updated`` on ``app.bus``.
     Manual accounts (held elsewhere, entered by hand) are never contacted.
+
+    The credentials are read from the vault once, at the start, for the accounts synced; the
+    balances and the history use them through one connector pool, which is closed (with
+    every connector holding them) before this returns, and the sync keeps no reference.
     """
     from keyfolio.exchanges.pool import ConnectorPool
 
@@ -89,33 +92,56 @@ async def sync_accounts(
     accounts = [spec for spec in accounts if not spec.is_manual]
     if not accounts:
         return SyncReport(outcomes=[])
-    vault = app.vault()
-    run = _Run(app, vault, progress)
+    keys = _read_credentials(app, accounts)
+    run = _Run(app, progress)
     semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
-
-    async with ConnectorPool(app.settings) as pool:
-
-        async def one(spec: AccountSpec) -> None:
-            async with semaphore:
-                run.outcomes[spec.name] = await _guarded(run, pool, spec)
-
-        async with asyncio.TaskGroup() as group:
-            for spec in accounts:
-                group.create_task(one(spec))
-    if run.halted is not None:  # the machine, not an account: nothing more can be stored
-        raise run.halted
-    outcomes = run.outcomes
-    pricing_error = await refresh_prices(app, accounts)
-    ordered = [outcomes[spec.name] for spec in accounts]
-    await asyncio.to_thread(_record_snapshots, app, ordered)
     imports: list[ImportReport] = []
-    if history:
-        from keyfolio.services.imports import import_all
+    try:
+        async with ConnectorPool(app.settings) as pool:
 
-        reached = [outcome.account for outcome in ordered if outcome.status != "failed"]
-        imports = await import_all(app, reached) if reached else []
+            async def one(spec: AccountSpec) -> None:
+                async with semaphore:
+                    run.outcomes[spec.name] = await _guarded(run, pool, keys[spec.name], spec)
+
+            async with asyncio.TaskGroup() as group:
+                for spec in accounts:
+                    group.create_task(one(spec))
+            if run.halted is not None:  # the machine, not an account: nothing more is stored
+                raise run.halted
+            outcomes = run.outcomes
+            pricing_error = await refresh_prices(app, accounts)
+            ordered = [outcomes[spec.name] for spec in accounts]
+            await asyncio.to_thread(_record_snapshots, app, ordered)
+            if history:
+                from keyfolio.services.imports import import_all
+
+                reached = [outcome.account for outcome in ordered if outcome.status != "failed"]
+                held = {n: c for n, c in keys.items() if isinstance(c, Credentials)}
+                if reached:
+                    imports = await import_all(app, reached, pool=pool, credentials=held)
+                held.clear()
+    finally:
+        keys.clear()
     _publish(app, accounts, ordered)
     return SyncReport(outcomes=ordered, pricing_error=pricing_error, imports=imports)
+
+
+def _read_credentials(
+    app: App, accounts: list[AccountSpec]
+) -> dict[str, Credentials | KeyfolioError]:
+    """Each account's credentials from the vault (or why there are none), registered with the
+    log redaction filter."""
+    vault = app.vault()
+    keys: dict[str, Credentials | KeyfolioError] = {}
+    for spec in accounts:
+        try:
+            credentials = vault.get(spec.name)
+        except KeyfolioError as exc:
+            keys[spec.name] = exc
+            continue
+        protect(credentials)
+        keys[spec.name] = credentials
+    return keys
 
 
 def _record_snapshots(app: App, outcomes: list[SyncOutcome]) -> None:
@@ -165,7 +191,6 @@ class _Run:
     """One sync of several accounts: what they share."""
 
     app: App
-    vault: Vault
     progress: ProgressCallback | None
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     outcomes: dict[str, SyncOutcome] = field(default_factory=dict)
@@ -178,10 +203,12 @@ class _Run:
             self.progress(name, event)
 
 
-async def _guarded(run: _Run, pool: ConnectorPool, spec: AccountSpec) -> SyncOutcome:
+async def _guarded(
+    run: _Run, pool: ConnectorPool, credentials: Credentials | KeyfolioError, spec: AccountSpec
+) -> SyncOutcome:
     """One account's sync; its failure (even a bug) never cancels the other accounts."""
     try:
-        return await _sync_one(run, pool, spec)
+        return await _sync_one(run, pool, credentials, spec)
     except StorageUnavailableError as exc:
         run.halted = run.halted or exc
         logger.warning("sync %s: not saved (%s)", spec.name, exc.message)
@@ -197,12 +224,14 @@ async def _guarded(run: _Run, pool: ConnectorPool, spec: AccountSpec) -> SyncOut
     return SyncOutcome(spec.name, "failed", error=error)
 
 
-async def _sync_one(run: _Run, pool: ConnectorPool, spec: AccountSpec) -> SyncOutcome:
+async def _sync_one(
+    run: _Run, pool: ConnectorPool, credentials: Credentials | KeyfolioError, spec: AccountSpec
+) -> SyncOutcome:
     run.report(spec.name, "start")
     now = datetime.now(UTC)
     try:
-        credentials = run.vault.get(spec.name)
-        protect(credentials)
+        if isinstance(credentials, KeyfolioError):
+            raise credentials
         connector = pool.connector(spec, credentials)
         results = await connector.fetch_balances()
     except KeyfolioError as exc:
