@@ -176,3 +176,10 @@ def test_parse_totals_reads_decimal_strings_and_drops_only_zeros() -> None:
         "BTC": Decimal("0.5"),
         "USDT": Decimal("1000.123456789"),
     }
+
+
+def test_parse_totals_names_the_bounds_for_a_number_out_of_them() -> None:
+    with pytest.raises(ExchangeResponseError) as caught:
+        parse_totals({"BTC": "1e30"}, name="Kraken", account="main")
+    assert "BTC '1e30'" in caught.value.message
+    assert "10^18" in caught.value.hint and "last good balances" in caught.value.hint

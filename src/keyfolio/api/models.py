@@ -32,6 +32,7 @@ __all__ = [
     "PortfolioCreate",
     "PortfolioOut",
     "PortfolioRename",
+    "RefusedOut",
     "SummaryAccount",
     "SummaryHolding",
     "SummaryOut",
@@ -167,6 +168,19 @@ class Mover(_Out):
     basis: str | None = None
 
 
+class RefusedOut(_Out):
+    """A stored value outside the money bounds (docs/money.md), left out of every figure."""
+
+    where: str = Field(description="what holds it, e.g. 'trading balance', 'trade T1', 'price'")
+    account: str | None
+    asset: str | None
+    field: str = Field(description="amount, price, fee or value")
+    value: str = Field(description="the stored number as text, e.g. 1E+30")
+    reason: str
+    message: str
+    hint: str
+
+
 class SummaryOut(_Out):
     """Exactly the `keyfolio show --json` document (fields it lacks are left out)."""
 
@@ -180,6 +194,7 @@ class SummaryOut(_Out):
     change: dict[str, Change] | None = None
     top_gainers: list[Mover] | None = None
     top_losers: list[Mover] | None = None
+    refused: list[RefusedOut] | None = None
 
 
 # -- accounts -------------------------------------------------------------------------------
@@ -318,6 +333,7 @@ class HistoryOut(_Out):
     account: str | None = None
     asset: str | None = None
     points: list[HistoryPoint]
+    refused: list[RefusedOut] | None = None
 
 
 class PnlAsset(_Out):
@@ -364,3 +380,4 @@ class PnlOut(_Out):
     notes: list[str] | None = None
     top_pnl_gainers: list[PnlRank] | None = None
     top_pnl_losers: list[PnlRank] | None = None
+    refused: list[RefusedOut] | None = None

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
 from keyfolio.domain.balances import KeyInfo, Source, SourceResult, SourceStatus
-from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.money import BOUNDS_HINT, AmountError, parse_decimal
 from keyfolio.errors import (
     ExchangeAuthError,
     ExchangeError,
@@ -400,6 +400,7 @@ def parse_totals(totals: Mapping[Any, Any], *, name: str, account: str) -> dict[
     """
     amounts: dict[str, Decimal] = {}
     unreadable: list[str] = []
+    out_of_bounds = False
     for code, value in totals.items():
         if not isinstance(code, str) or not code.strip():
             unreadable.append(f"asset {code!r}")
@@ -409,16 +410,19 @@ def parse_totals(totals: Mapping[Any, Any], *, name: str, account: str) -> dict[
             continue
         try:
             amount = parse_decimal(value, field=f"{name} {code} total")
-        except ValueError:
+        except AmountError as exc:  # not a number, or outside keyfolio's bounds
             unreadable.append(f"{code} {value[:40]!r}")
+            out_of_bounds = out_of_bounds or exc.out_of_bounds
             continue
         if amount != 0:
             amounts[code] = amount
     if unreadable:
         more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
+        kept = "This source keeps its last good balances (marked stale). "
         raise ExchangeResponseError(
             f"{name} sent a balance keyfolio cannot read for account '{account}': no decimal "
-            f"total for {', '.join(unreadable[:3])}{more}."
+            f"total for {', '.join(unreadable[:3])}{more}.",
+            hint=kept + (BOUNDS_HINT if out_of_bounds else ExchangeResponseError.default_hint),
         )
     return amounts
 

@@ -35,7 +35,7 @@ from keyfolio.domain.balances import (
     SourceResult,
     SourceStatus,
 )
-from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.money import BOUNDS_HINT, INPUT, ZERO, parse_decimal, total
 from keyfolio.errors import (
     ClockSkewError,
     ExchangeError,
@@ -85,6 +85,13 @@ PERMISSION_WORDS = PermissionWords(
     labels={"read_only": "Read", "trade": "Trade", "withdraw": "Withdraw"},
 )
 
+#: An amount outside the bounds is unreadable: the source fails and keeps its last good data.
+_AMOUNT_HINT = (
+    "This source keeps its last good balances (marked stale). "
+    + BOUNDS_HINT
+    + " If OKX's own site shows this amount, report it with the --debug output."
+)
+
 
 def _rows(data: Any, what: str) -> list[Mapping[str, Any]]:
     if not isinstance(data, list) or not all(isinstance(row, Mapping) for row in data):
@@ -100,8 +107,14 @@ def _add(amounts: Amounts, ccy: Any, value: Any, what: str) -> None:
     try:
         amount = parse_decimal(value, field=f"{what} {ccy}")
     except ValueError as exc:
-        raise ExchangeResponseError(f"OKX {what}: {exc}.") from exc
-    amounts[ccy] = amounts.get(ccy, Decimal(0)) + amount
+        raise ExchangeResponseError(f"OKX {what}: {exc}.", hint=_AMOUNT_HINT) from exc
+    summed = total([amounts.get(ccy, ZERO), amount])
+    problem = INPUT.problem(summed)
+    if problem is not None:
+        raise ExchangeResponseError(
+            f"OKX {what}: the {ccy} total {summed} {problem}.", hint=_AMOUNT_HINT
+        )
+    amounts[ccy] = summed
 
 
 def _non_zero(amounts: Amounts) -> Amounts:
