@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from api_support import PASSWORD, TOKEN
 from tls_support import make_cert
 
@@ -77,9 +78,10 @@ def test_a_taken_port_is_an_error_with_a_hint(tmp_path: Path) -> None:
     assert "Hint:" in proc.stderr and "--port 0" in proc.stderr
 
 
-def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("debug", [False, True], ids=["quiet", "debug"])
+def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path, debug: bool) -> None:
     proc = subprocess.Popen(
-        keyfolio("serve", "--port", "0", "--no-live"),
+        keyfolio(*(["--debug"] if debug else []), "serve", "--port", "0", "--no-live"),
         env=env_for(tmp_path, KEYFOLIO_PASSWORD=PASSWORD, KEYFOLIO_API_TOKEN=TOKEN),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -115,7 +117,9 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert "Stopped." in out
     assert PASSWORD not in output and TOKEN not in output
     log = (tmp_path / "keyfolio.log").read_text()
-    assert "GET /api/v1/health" in log  # the access log goes to the log file
+    assert "keyfolio started" in log
+    # The access log (one line per request; the dashboard polls) is on only with --debug.
+    assert ("GET /api/v1/health" in log) is debug
     assert TOKEN not in log and PASSWORD not in log
 
 

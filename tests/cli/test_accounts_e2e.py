@@ -18,6 +18,7 @@ SHOW_KEYS = {
     "change",
     "top_gainers",
     "top_losers",
+    "refused",
 }
 
 

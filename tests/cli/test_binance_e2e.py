@@ -98,8 +98,8 @@ def test_watch_updates_on_a_binance_trade(kf: Runner, binance_url: str) -> None:
     with watching(kf, "--poll-seconds", "30") as (proc, lines):
         lines.wait_for("watching portfolio main (1 account)")
         lines.wait_for("account.status account=bn status=live")
-        control(binance_url, "/__sandbox__/trade",
-                {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"})  # fmt: skip
+        sell = {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"}
+        control(binance_url, "/__sandbox__/trade", sell)
         update = lines.wait_for("portfolio.updated account=bn reason=trade")
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)

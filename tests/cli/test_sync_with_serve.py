@@ -13,12 +13,12 @@ from pathlib import Path
 
 import httpx
 from cli_support import PASSWORD, READ_KEY, Runner, base_state, control
-from keyfolio.sandbox.core.server import SandboxThread
-from keyfolio.sandbox.venues import parse_state
 from race_support import spawn, wait_until
 
 from keyfolio.api.server import ServerThread
 from keyfolio.config import Settings
+from keyfolio.sandbox.core.server import SandboxThread
+from keyfolio.sandbox.venues import parse_state
 from keyfolio.vault import Vault
 
 COUNTED = ["snapshot_sets", "snapshots", "trades", "transfers", "ledger_entries", "sync_runs"]

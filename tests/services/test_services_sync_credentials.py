@@ -58,8 +58,8 @@ async def test_a_vault_locked_during_the_sync_does_not_stop_it(
             }
         )
         await link_account(app, AccountSpec("okx", "alice", api_url=sandbox), creds)
-        control(sandbox, "/__sandbox__/balances",  # moved balances: the sync reads history
-                {"account": "alice", "source": "funding", "asset": "USDT", "amount": "51"})  # fmt: skip
+        moved = {"account": "alice", "source": "funding", "asset": "USDT", "amount": "51"}
+        control(sandbox, "/__sandbox__/balances", moved)  # so the sync reads the history
 
         def lock_once_started(account: str, event: str) -> None:
             if event == "start":  # the credentials were read: lock the vault now

@@ -53,6 +53,8 @@ _ERRORS = {
         423: "the vault is locked",
         500: "a keyfolio bug",
         502: "the exchange failed",
+        503: "the server cannot store: its data directory, or the database is locked",
+        507: "the server's disk is full",
     }.items()
 }
 

@@ -19,7 +19,6 @@ and its first poll and the streams' snapshots catch up with what changed meanwhi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
@@ -84,8 +83,16 @@ class LiveRunner:
         self._engine = None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await asyncio.wait([task])  # how it ended was logged by _log_end
+
+    @staticmethod
+    def _log_end(task: asyncio.Task[None]) -> None:
+        """A runner that ends with an exception is a bug (they catch what they expect)."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("the server's %s task crashed", task.get_name(), exc_info=exc)
 
     async def _relocking(self) -> None:
         """The vault re-locks: without auto-unlock, stop everything that holds credentials."""
@@ -126,14 +133,15 @@ class LiveRunner:
             self.mode = "polling"
             runner = self._poll
         self._task = asyncio.get_running_loop().create_task(runner(), name=f"keyfolio-{self.mode}")
+        self._task.add_done_callback(self._log_end)
 
     async def _run_engine(self) -> None:
         from keyfolio.services.live import LiveEngine
 
         state = self._state
-        app = await asyncio.to_thread(state.ready)
-        self._engine = engine = LiveEngine(app, poll_seconds=state.settings.poll_seconds)
         try:
+            app = await asyncio.to_thread(state.ready)
+            self._engine = engine = LiveEngine(app, poll_seconds=state.settings.poll_seconds)
             if state.vault_exists:
                 await state.vault.ensure_open(touch=False)  # Argon2 off the event loop
             await engine.run()
@@ -146,12 +154,12 @@ class LiveRunner:
             return
         except NotFoundError as exc:  # no account yet: linking one restarts the engine
             logger.info("live engine not started (%s); polling until an account is linked", exc)
-            self.mode = "polling"
-            await self._poll()
-        except Exception as exc:
-            logger.warning("the live engine stopped (%s); polling instead", exc, exc_info=True)
-            self.mode = "polling"
-            await self._poll()
+        except KeyfolioError as exc:
+            logger.warning("the live engine stopped (%s); polling instead", exc.message)
+        except Exception:  # a bug: logged with its traceback; the dashboard stays fresh
+            logger.error("the live engine crashed (a bug in keyfolio); polling", exc_info=True)
+        self.mode = "polling"
+        await self._poll()
 
     async def _poll(self) -> None:
         state = self._state
@@ -167,3 +175,5 @@ class LiveRunner:
                 raise
             except KeyfolioError as exc:
                 logger.warning("polling sync failed: %s", exc.message)
+            except Exception:  # a bug: logged with its traceback; the next round still runs
+                logger.error("polling sync crashed (a bug in keyfolio)", exc_info=True)

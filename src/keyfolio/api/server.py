@@ -11,8 +11,9 @@ Both refuse a non-loopback host without a token or without HTTPS
 to uvicorn's ssl options; the pre-bound socket then speaks TLS. :class:`ProxyConfig` is
 ``--behind-proxy``: uvicorn honours ``X-Forwarded-Proto``/``-For`` only from the proxy's own
 addresses, and every request must have come over HTTPS. uvicorn's own loggers propagate to
-the root logger, where keyfolio's redaction filter sits; access log lines hold the method,
-path and status, never a body.
+the root logger, where keyfolio's redaction filter sits. The access log (one line per request:
+method, path, status, never a body) is off unless `keyfolio --debug serve`: the dashboard
+polls, and those lines would fill the log file.
 """
 
 from __future__ import annotations
@@ -193,11 +194,14 @@ def build_server(
     *,
     host: str,
     port: int,
-    access_log: bool = True,
+    access_log: bool = False,
     tls: TlsConfig | None = None,
     proxy: ProxyConfig | None = None,
 ) -> uvicorn.Server:
-    """A uvicorn server for ``api`` that installs no logging config of its own."""
+    """A uvicorn server for ``api`` that installs no logging config of its own.
+
+    ``access_log`` logs one line per request (`keyfolio --debug serve` turns it on).
+    """
     import uvicorn
 
     config = uvicorn.Config(
@@ -306,8 +310,10 @@ class ServerThread:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as exc:  # reported to the starting thread
+        except BaseException as exc:  # a thread's end: handed to start(), logged if later
             self._error = exc
+            if self._url is not None:
+                logger.error("the API server thread failed", exc_info=exc)
         finally:
             self._ready.set()
 

@@ -139,7 +139,7 @@ class TaskRegistry:
         except KeyfolioError as exc:
             task.state = "failed"
             task.error = _error(exc.code, exc.message, exc.hint)
-        except Exception as exc:
+        except Exception as exc:  # a bug: logged with its traceback, the task says "internal"
             logger.error("sync task %s crashed", task.id, exc_info=exc)
             task.state = "failed"
             task.error = _error(

@@ -152,7 +152,7 @@ class VaultSession:
             previous, self._password = self._password, password
             try:
                 self.app.unlock()
-            except BaseException:
+            except BaseException:  # keep the previous password on any way out, then re-raise
                 self._password = previous
                 raise
 

@@ -32,11 +32,13 @@ def backup_command(
     console.print(
         f"Backed up {report.accounts} account{'s' if report.accounts != 1 else ''} and {keys} "
         f"to {escape(str(report.path))} ({report.size:,} bytes, encrypted with the vault "
-        "password)."
+        "password).",
+        soft_wrap=True,  # a path split over two lines cannot be copied
     )
     console.print(
         "Keep it off this machine. Restore it with "
-        f"`keyfolio restore {escape(str(report.path))}` and the same password."
+        f"`keyfolio restore {escape(str(report.path))}` and the same password.",
+        soft_wrap=True,
     )
 
 
@@ -65,6 +67,7 @@ def restore_command(
     console.print(
         f"Restored {report.accounts} account{'s' if report.accounts != 1 else ''} and "
         f"{report.keys} key{'s' if report.keys != 1 else ''} from {escape(str(report.path))}, "
-        f"made {report.created_at}{replaced}."
+        f"made {report.created_at}{replaced}.",
+        soft_wrap=True,
     )
     console.print("The vault password is the one the backup was made with. Run `keyfolio sync`.")

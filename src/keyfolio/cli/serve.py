@@ -189,7 +189,6 @@ def serve_command(
     from keyfolio.api.app import create_app
     from keyfolio.api.security import check_bind
     from keyfolio.api.server import TlsConfig, bind_socket, build_server, run_server, server_url
-    from keyfolio.logging import setup_logging
 
     if poll_seconds is not None and poll_seconds <= 0:
         raise UsageError(
@@ -204,15 +203,14 @@ def serve_command(
     tls = TlsConfig.from_options(tls_cert, tls_key)
     token = _token(settings, ask=ask_token)
     check_bind(host, token, tls=tls is not None, behind_proxy=proxy is not None)
-    settings.ensure_home()
-    setup_logging(debug=state.debug, log_file=settings.log_path)
+    state.open_home(settings, check_database=True)
     password = _start_password(settings)
     sock = bind_socket(host, port)
     port = int(sock.getsockname()[1])
     api = create_app(
         settings, token=token, password=password, live=not no_live, require_https=proxy is not None
     )
-    server = build_server(api, host=host, port=port, tls=tls, proxy=proxy)
+    server = build_server(api, host=host, port=port, access_log=state.debug, tls=tls, proxy=proxy)
     url = server_url(host, port, tls=tls is not None) + "/"
     console.print(f"keyfolio dashboard on [bold]{url}[/]  (API: {url}api/v1, docs: {url}docs)")
     if proxy is not None:

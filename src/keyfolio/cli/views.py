@@ -72,7 +72,9 @@ def sync_command(
 
     Each sync also records a snapshot of every balance source that was read (the value
     history behind `keyfolio history`) and imports new trades and transfers (the input of
-    `keyfolio pnl`). Exit 1 if any account failed; a failed account keeps its last good data.
+    `keyfolio pnl`). Exit 1 if any account failed (or a bug stopped its history import); a
+    failed account keeps its last good data. Exit 2 if this machine cannot store (a full disk,
+    a locked database).
     """
     from keyfolio.services.sync import sync_accounts
 
@@ -112,7 +114,7 @@ def sync_command(
                 f"[yellow]Prices not refreshed:[/] {escape(report.pricing_error.message)}"
             )
         _print_imports(report)
-    if report.failed:
+    if report.failed or report.has_bug:
         raise typer.Exit(1)
 
 

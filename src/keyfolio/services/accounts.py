@@ -366,7 +366,7 @@ async def _link_locked(
         with app.db().session() as store:
             store.add_account(spec=spec)
             status = store.record_sync(name=spec.name, results=results, synced_at=now)
-    except BaseException:
+    except BaseException:  # undo the key on any way out (even Ctrl-C), then re-raise
         try:  # only this link's key: never one that another process stored since
             vault.delete(spec.name, only_if=credentials)
         except KeyfolioError as cleanup:

@@ -169,7 +169,7 @@ def restore_backup(app: App, path: Path, *, force: bool = False) -> RestoreRepor
     Vault.install(vault_path, new_vault)
     try:
         restore(database, checked.data)
-    except BaseException:
+    except BaseException:  # put the old vault back on any way out, then re-raise
         try:
             Vault.install(vault_path, old_vault)
         except KeyfolioError:  # pragma: no cover - the disk failed twice in a row

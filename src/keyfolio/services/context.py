@@ -46,10 +46,28 @@ class App:
             from keyfolio.storage import Database
 
             self.settings.ensure_home()
-            database = Database(self.settings.db_url)
+            timeout_ms = round(self.settings.db_lock_timeout_seconds * 1000)
+            database = Database(self.settings.db_url, busy_timeout_ms=timeout_ms)
             database.migrate()
             self._db = database
         return self._db
+
+    def check_formats(self) -> None:
+        """Refuse a data directory written by a newer keyfolio before anything is changed.
+
+        Reads the vault's header only (no password needed): a newer format version raises
+        :class:`~keyfolio.errors.VaultVersionError`. The database's schema revision is
+        checked when it is opened (:meth:`db`). A missing or unreadable vault is left to the
+        commands that need it, which report it with their own hint.
+        """
+        from keyfolio.vault.crypto import HEADER_SIZE, check_format_version
+
+        try:
+            with self.settings.vault_path.open("rb") as handle:
+                head = handle.read(HEADER_SIZE)
+        except OSError:
+            return
+        check_format_version(head, where=str(self.settings.vault_path))
 
     @property
     def is_open(self) -> bool:

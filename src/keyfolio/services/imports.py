@@ -25,8 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec, Credentials
 from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
-from keyfolio.errors import ExchangeError, KeyfolioError, StorageError
+from keyfolio.errors import (
+    ExchangeError,
+    InternalError,
+    KeyfolioError,
+    StorageError,
+    StorageUnavailableError,
+)
 from keyfolio.exchanges.history import load_cursor
+from keyfolio.logging import QUIET
 from keyfolio.services.context import App, protect
 
 if TYPE_CHECKING:
@@ -289,9 +296,13 @@ async def import_all(
 ) -> list[ImportReport]:
     """Import the history of the named accounts (default: all), a few at a time.
 
-    Manual accounts are reported as skipped. Never raises for one account's failure. A sync
-    passes its ``pool`` and the ``credentials`` it read at its start (by account name), so
-    the vault is not read again.
+    Manual accounts are reported as skipped. Never raises for one account's failure: an
+    expected error, or a bug (logged with its traceback, reported as
+    :class:`~keyfolio.errors.InternalError`), is that account's report. A failure of the
+    machine (:class:`~keyfolio.errors.StorageUnavailableError`: a full disk, a lock held too
+    long) stops the import and is raised; what was imported before it is kept. A sync passes
+    its ``pool`` and the ``credentials`` it read at its start (by account name), so the vault
+    is not read again.
     """
 
     with app.db().session(read_only=True) as store:
@@ -301,6 +312,7 @@ async def import_all(
     for spec in specs:
         if spec.exchange == MANUAL_EXCHANGE:
             reports[spec.name] = ImportReport(spec.name, skipped="manual account")
+    halted: list[StorageUnavailableError] = []
     if contacted:
         semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
         lock = asyncio.Lock()
@@ -309,27 +321,42 @@ async def import_all(
 
             async def one(spec: AccountSpec) -> None:
                 async with semaphore:
-                    try:
-                        reports[spec.name] = await _import_with(
-                            app, shared, spec, None, lock, known.get(spec.name)
-                        )
-                    except Exception as exc:  # one account never cancels the others
-                        logger.info("import %s failed", spec.name, exc_info=True)
-                        error = (
-                            exc
-                            if isinstance(exc, KeyfolioError)
-                            else StorageError(
-                                f"the history import of '{spec.name}' failed "
-                                f"({type(exc).__name__}: {exc})",
-                                hint="What was imported is kept; run the import again.",
-                            )
-                        )
-                        reports[spec.name] = ImportReport(spec.name, errors=[error])
+                    if halted:
+                        reports[spec.name] = ImportReport(spec.name, errors=[halted[0]])
+                        return
+                    reports[spec.name] = await _import_guarded(
+                        app, shared, spec, lock, known.get(spec.name), halted
+                    )
 
             async with asyncio.TaskGroup() as group:
                 for spec in contacted:
                     group.create_task(one(spec))
+    if halted:
+        raise halted[0]
     return [reports[spec.name] for spec in specs]
+
+
+async def _import_guarded(
+    app: App,
+    pool: ConnectorPool,
+    spec: AccountSpec,
+    lock: asyncio.Lock,
+    credentials: Credentials | None,
+    halted: list[StorageUnavailableError],
+) -> ImportReport:
+    """One account's import; its failure (even a bug) never cancels the other accounts."""
+    try:
+        return await _import_with(app, pool, spec, None, lock, credentials)
+    except StorageUnavailableError as exc:  # the machine: the caller stops the import
+        halted.append(exc)
+        error: KeyfolioError = exc
+    except KeyfolioError as exc:
+        logger.warning("import %s failed: %s", spec.name, exc.message)
+        error = exc
+    except Exception as exc:  # a bug: logged and reported as one; the other accounts go on
+        logger.error("import %s: a bug in keyfolio", spec.name, exc_info=True, extra=QUIET)
+        error = InternalError.from_bug(exc, doing=f"importing the history of '{spec.name}'")
+    return ImportReport(spec.name, errors=[error])
 
 
 @asynccontextmanager

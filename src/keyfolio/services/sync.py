@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import SourceResult
-from keyfolio.errors import KeyfolioError, PricingError, StorageError
+from keyfolio.errors import InternalError, KeyfolioError, PricingError, StorageUnavailableError
+from keyfolio.logging import QUIET
 from keyfolio.services.accounts import refuse_manual
 from keyfolio.services.context import App, protect
 from keyfolio.services.pricing import refresh_prices
@@ -49,6 +50,12 @@ class SyncReport:
     def failed(self) -> list[SyncOutcome]:
         return [outcome for outcome in self.outcomes if outcome.status == "failed"]
 
+    @property
+    def has_bug(self) -> bool:
+        """True when a bug stopped an account's balances or its history import."""
+        errors = [o.error for o in self.outcomes] + [e for r in self.imports for e in r.errors]
+        return any(isinstance(error, InternalError) for error in errors)
+
 
 async def sync_accounts(
     app: App,
@@ -58,6 +65,12 @@ async def sync_accounts(
     history: bool = True,
 ) -> SyncReport:
     """Sync the named accounts (default: all). Never raises for one account's failure.
+
+    One account's failure, even a bug (logged with its traceback, reported as
+    :class:`~keyfolio.errors.InternalError`), is its outcome; the others go on. A failure of
+    the machine (a full disk, a database locked too long, an unusable data directory) stops
+    the sync: :class:`~keyfolio.errors.StorageUnavailableError` is raised, and what was saved
+    before it stays (each account's save is one transaction).
 
     Balances first (all accounts concurrently), then prices; then one snapshot set per OK
     source, the trade/transfer history (``history``, incremental), the automatic snapshot
@@ -80,38 +93,22 @@ async def sync_accounts(
     if not accounts:
         return SyncReport(outcomes=[])
     keys = _read_credentials(app, accounts)
+    run = _Run(app, progress)
     semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
-    write_lock = asyncio.Lock()
-    outcomes: dict[str, SyncOutcome] = {}
     imports: list[ImportReport] = []
     try:
         async with connector_pool(app) as pool:
 
             async def one(spec: AccountSpec) -> None:
                 async with semaphore:
-                    try:
-                        outcomes[spec.name] = await _sync_one(
-                            app, pool, keys[spec.name], spec, progress, write_lock
-                        )
-                    except Exception as exc:  # one account must never cancel its siblings
-                        logger.info("sync %s: could not be saved", spec.name, exc_info=True)
-                        error = (
-                            exc
-                            if isinstance(exc, KeyfolioError)
-                            else StorageError(
-                                f"the sync of '{spec.name}' could not be saved "
-                                f"({type(exc).__name__}: {exc})",
-                                hint="Earlier data is kept. Run with --debug and report the "
-                                "output if it happens again.",
-                            )
-                        )
-                        if progress:
-                            progress(spec.name, "failed")
-                        outcomes[spec.name] = SyncOutcome(spec.name, "failed", error=error)
+                    run.outcomes[spec.name] = await _guarded(run, pool, keys[spec.name], spec)
 
             async with asyncio.TaskGroup() as group:
                 for spec in accounts:
                     group.create_task(one(spec))
+            if run.halted is not None:  # the machine, not an account: nothing more is stored
+                raise run.halted
+            outcomes = run.outcomes
             pricing_error = await refresh_prices(app, accounts, pool=pool)
             ordered = [outcomes[spec.name] for spec in accounts]
             await asyncio.to_thread(_record_snapshots, app, ordered)
@@ -191,16 +188,48 @@ def _publish(app: App, accounts: list[AccountSpec], outcomes: list[SyncOutcome])
             )
 
 
-async def _sync_one(
-    app: App,
-    pool: ConnectorPool,
-    credentials: Credentials | KeyfolioError,
-    spec: AccountSpec,
-    progress: ProgressCallback | None,
-    write_lock: asyncio.Lock,
+@dataclass
+class _Run:
+    """One sync of several accounts: what they share."""
+
+    app: App
+    progress: ProgressCallback | None
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    outcomes: dict[str, SyncOutcome] = field(default_factory=dict)
+    halted: StorageUnavailableError | None = None
+    """Set by the first account whose save met a full disk, a lock or an unusable directory:
+    the others then skip their saves instead of each waiting for the same failure."""
+
+    def report(self, name: str, event: str) -> None:
+        if self.progress:
+            self.progress(name, event)
+
+
+async def _guarded(
+    run: _Run, pool: ConnectorPool, credentials: Credentials | KeyfolioError, spec: AccountSpec
 ) -> SyncOutcome:
-    if progress:
-        progress(spec.name, "start")
+    """One account's sync; its failure (even a bug) never cancels the other accounts."""
+    try:
+        return await _sync_one(run, pool, credentials, spec)
+    except StorageUnavailableError as exc:
+        run.halted = run.halted or exc
+        logger.warning("sync %s: not saved (%s)", spec.name, exc.message)
+        error: KeyfolioError = exc
+    except KeyfolioError as exc:  # e.g. a value the database refused: this account only
+        logger.warning("sync %s: not saved (%s)", spec.name, exc.message)
+        error = exc
+    except Exception as exc:  # a bug: logged and reported as one; the other accounts go on
+        logger.error("sync %s: a bug in keyfolio", spec.name, exc_info=True, extra=QUIET)
+        error = InternalError.from_bug(exc, doing=f"syncing '{spec.name}'")
+        await _save_failure_quietly(run, spec.name, error)
+    run.report(spec.name, "failed")
+    return SyncOutcome(spec.name, "failed", error=error)
+
+
+async def _sync_one(
+    run: _Run, pool: ConnectorPool, credentials: Credentials | KeyfolioError, spec: AccountSpec
+) -> SyncOutcome:
+    run.report(spec.name, "start")
     now = datetime.now(UTC)
     try:
         if isinstance(credentials, KeyfolioError):
@@ -209,18 +238,36 @@ async def _sync_one(
         results = await connector.fetch_balances()
     except KeyfolioError as exc:
         code = getattr(exc, "exchange_code", None) or exc.code
-        async with write_lock:
-            await asyncio.to_thread(_save_failure, app, spec.name, code, exc, now)
+        async with run.write_lock:
+            _check_halted(run)
+            await asyncio.to_thread(_save_failure, run.app, spec.name, code, exc, now)
         logger.info("sync %s: failed (%s)", spec.name, exc.message)
-        if progress:
-            progress(spec.name, "failed")
+        run.report(spec.name, "failed")
         return SyncOutcome(account=spec.name, status="failed", error=exc)
-    async with write_lock:
-        status = await asyncio.to_thread(_save, app, spec.name, results, now)
+    async with run.write_lock:
+        _check_halted(run)
+        status = await asyncio.to_thread(_save, run.app, spec.name, results, now)
     logger.info("sync %s: %s", spec.name, status)
-    if progress:
-        progress(spec.name, status)
+    run.report(spec.name, status)
     return SyncOutcome(account=spec.name, status=status, results=results, at=now)
+
+
+def _check_halted(run: _Run) -> None:
+    if run.halted is not None:
+        raise run.halted
+
+
+async def _save_failure_quietly(run: _Run, name: str, error: InternalError) -> None:
+    """Mark the account failed with the bug's message (shown by `show` and the dashboard)."""
+    if run.halted is not None:
+        return
+    try:
+        async with run.write_lock:
+            await asyncio.to_thread(
+                _save_failure, run.app, name, error.code, error, datetime.now(UTC)
+            )
+    except KeyfolioError as exc:  # the bug is the news; this only adds to the log
+        logger.warning("sync %s: the failure was not recorded (%s)", name, exc.message)
 
 
 # The database writes run in a worker thread: a busy SQLite lock (another keyfolio process)

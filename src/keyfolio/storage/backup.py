@@ -157,7 +157,7 @@ def restore(database: Database, data: bytes) -> Snapshot:
         ):
             source.deserialize(_without_wal_flag(data))
             source.backup(target)  # one write transaction on the target: all or nothing
-    except BaseException:
+    except BaseException:  # remove a file this call created, then re-raise
         if created:
             path.unlink(missing_ok=True)
         raise

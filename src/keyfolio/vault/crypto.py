@@ -36,7 +36,7 @@ from argon2.low_level import ARGON2_VERSION, Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from keyfolio.errors import VaultCorruptError, VaultDecryptError, VaultError
+from keyfolio.errors import VaultCorruptError, VaultDecryptError, VaultError, VaultVersionError
 
 __all__ = [
     "DEFAULT_KDF",
@@ -52,6 +52,7 @@ __all__ = [
     "Header",
     "KdfParams",
     "VaultKey",
+    "check_format_version",
     "unseal",
 ]
 
@@ -147,15 +148,10 @@ class Header:
                 f"the {kind} file is truncated ({len(blob)} bytes, the header alone is "
                 f"{HEADER_SIZE})"
             )
+        check_format_version(blob, magic=magic, kind=kind)
         magic, version, kdf_id, argon_version, memory, time, lanes, salt, nonce = (
             _HEADER.unpack_from(blob)
         )
-        if version != FORMAT_VERSION:
-            raise VaultCorruptError(
-                f"the {kind} uses format version {version}; this keyfolio reads version "
-                f"{FORMAT_VERSION}",
-                hint=f"Upgrade keyfolio, or restore the {kind} file from a backup.",
-            )
         if kdf_id != KDF_ARGON2ID or argon_version != ARGON2_VERSION:
             raise VaultCorruptError(
                 f"the {kind} header names an unknown key derivation ({kdf_id}/{argon_version})"
@@ -167,6 +163,34 @@ class Header:
                 f"could not unlock the {kind}: the file is truncated ({len(blob)} bytes)"
             )
         return cls(kdf=kdf, salt=salt, nonce=nonce, version=version, magic=magic)
+
+
+def check_format_version(
+    head: bytes, *, where: str = "", magic: bytes = MAGIC, kind: str = "vault"
+) -> None:
+    """Refuse a vault (or, with ``magic``/``kind``, a backup archive) whose header names a
+    format version this keyfolio does not read.
+
+    ``head`` is the start of the file (magic and version are enough). A version above
+    :data:`FORMAT_VERSION` raises :class:`VaultVersionError` (written by a newer keyfolio:
+    upgrade); any other unknown version, :class:`VaultCorruptError`. A file that is not of
+    that kind, or too short to have a version, passes: :meth:`Header.unpack` reports it.
+    """
+    if len(head) <= len(magic) or head[: len(magic)] != magic:
+        return
+    version = head[len(magic)]
+    place = f" ({where})" if where else ""
+    if version > FORMAT_VERSION:
+        raise VaultVersionError(
+            f"the {kind}{place} was written by a newer keyfolio: it uses format version "
+            f"{version}, and this keyfolio reads version {FORMAT_VERSION}"
+        )
+    if version != FORMAT_VERSION:
+        raise VaultCorruptError(
+            f"the {kind}{place} names format version {version}, which keyfolio never wrote; "
+            f"this keyfolio reads version {FORMAT_VERSION}",
+            hint=f"Restore the {kind} file from a backup; keyfolio will not overwrite it.",
+        )
 
 
 def _password_bytes(password: str) -> bytes:
