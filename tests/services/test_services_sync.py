@@ -22,8 +22,8 @@ KEY = {"apiKey": "sync-key-4a5b", "secret": "sync-secret-6c7d", "passphrase": "s
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    from keyfolio.sandbox.server import SandboxThread
-    from keyfolio.sandbox.state import parse_state
+    from keyfolio.sandbox.core.server import SandboxThread
+    from keyfolio.sandbox.venues import parse_state
 
     state: dict[str, Any] = {
         "tickers": {"BTC-USDT": {"last": "60000"}},

@@ -255,7 +255,7 @@ def history_due(app: App, names: Sequence[str]) -> list[str]:
     balance, so an account whose balances are what they were at its last complete import has
     nothing new to read. An account is due when its balances differ from then, when a walk is
     still under way, when it was never checked, or when the periodic full check is due
-    (``KEYFOLIO_HISTORY_CHECK_HOURS``, 6 by default). docs/okx.md gives the argument.
+    (``KEYFOLIO_HISTORY_CHECK_HOURS``, 6 by default). docs/exchanges/okx.md gives the argument.
     """
     now = datetime.now(UTC)
     period = app.settings.history_check_hours * 3600

@@ -60,10 +60,10 @@ def demo_state_data() -> dict[str, Any]:
         "accounts": {
             DEMO_ACCOUNT: {
                 "spot": {
-                    "BTC": "0.0421",
-                    "ETH": "1.25",
+                    "BTC": "0.0499",  # + 0.05 in Simple Earn: the 0.1 bought less its fee
+                    "ETH": "1.2485",  # 1.5 bought, less its fee, 0.25 sold
                     "USDT": "2150.5",
-                    "BNB": "3.2",
+                    "BNB": "3.1968",  # 3.2 bought less its fee
                     "LDO": "400",
                 },
                 "funding": {"USDT": "300", "USDC": "125.5"},
