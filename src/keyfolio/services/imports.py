@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 
 _MAX_PAGES = 10_000  # per stream and run: a guard against a cursor that does not move
+_STREAMS_AT_ONCE = 4
+"""An account's history streams read at the same time. Each stream is its own endpoint (or
+market), and the venues limit per endpoint or by weight per minute, far above 4 at once."""
 CHECK_KIND = "@check"
 """The import-cursor row (never a stream key) that remembers each account's last check."""
 
@@ -192,19 +195,33 @@ async def _import_with(
     except KeyfolioError as exc:
         report.errors.append(exc)
         return report
-    for stream in streams:
-        if kinds is not None and stream.kind not in kinds:
-            continue
-        try:
-            await _import_stream(app, stream, report, write_lock)
-        except ExchangeError as exc:
-            logger.info("import %s %s failed: %s", spec.name, stream.key, exc.message)
-            report.errors.append(exc)
-            if is_fatal(exc):
-                break
-        except KeyfolioError as exc:
-            report.errors.append(exc)
-            break
+    gate = asyncio.Semaphore(_STREAMS_AT_ONCE)
+    stopped = asyncio.Event()  # a key problem or a storage error: start no further stream
+
+    async def one(stream: HistoryStream) -> None:
+        async with gate:
+            if stopped.is_set():
+                return
+            try:
+                await _import_stream(app, stream, report, write_lock)
+            except ExchangeError as exc:
+                logger.info("import %s %s failed: %s", spec.name, stream.key, exc.message)
+                report.errors.append(exc)
+                if is_fatal(exc):
+                    stopped.set()
+            except KeyfolioError as exc:
+                report.errors.append(exc)
+                stopped.set()
+
+    chosen = [stream for stream in streams if kinds is None or stream.kind in kinds]
+    if chosen:  # the first alone: a wrong key fails one request, not one per stream
+        await one(chosen[0])
+    try:
+        async with asyncio.TaskGroup() as group:
+            for stream in chosen[1:]:
+                group.create_task(one(stream))
+    except BaseExceptionGroup as raised:  # a bug: raised as itself, as a sequential read would
+        raise raised.exceptions[0]  # noqa: B904
     logger.info(
         "imported history of %s: %d new in %d pages, %d errors",
         spec.name,
