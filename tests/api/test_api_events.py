@@ -26,7 +26,8 @@ async def next_event(lines: AsyncIterator[str], wanted: str) -> dict:
 
 
 async def wait_for(predicate, what: str) -> None:
-    async with asyncio.timeout(5):
+    """Until ``predicate()`` holds (state of the server thread: no event to await)."""
+    async with asyncio.timeout(60):  # only bounds a failure
         while not predicate():
             await asyncio.sleep(0.01)
 

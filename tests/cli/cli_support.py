@@ -133,6 +133,7 @@ class Runner:
             stdin=subprocess.DEVNULL,
         )
         self.outputs += [proc.stdout, proc.stderr]
+        assert "ResourceWarning" not in proc.stderr, proc.stderr  # a leak in the CLI itself
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -136,7 +136,9 @@ async def test_fault_listing_and_clearing(
 ) -> None:
     await _fault(http, sandbox, okx, path=FUNDING, mode="timeout", count=3, seconds=5)
     status, body = await okx.control(http, sandbox + "/__sandbox__/faults", "GET")
-    assert body == {"faults": [{"path": FUNDING, "mode": "timeout", "count": 3, "seconds": 5.0}]}
+    assert body == {
+        "faults": [{"path": FUNDING, "mode": "timeout", "count": 3, "seconds": 5.0, "after": 0}]
+    }
     await okx.control(http, sandbox + "/__sandbox__/faults", "DELETE")
     assert (await _signed(http, sandbox, okx, FUNDING))[0] == 200
 
@@ -148,6 +150,8 @@ async def test_fault_listing_and_clearing(
         {"path": "api/v5", "mode": "http500"},
         {"path": FUNDING, "mode": "http500", "count": 0},
         {"path": FUNDING, "mode": "http500", "extra": 1},
+        {"path": FUNDING, "mode": "http500", "after": -1},
+        {"path": FUNDING, "mode": "hold", "after": True},
         [],
     ],
 )

@@ -266,7 +266,11 @@ async def test_subscribed_connection_stays_open(
                 {"op": "subscribe", "args": [{"channel": "tickers", "instId": "BTC-USDT"}]}
             )
             await _recv(ws), await _recv(ws)
-            await asyncio.sleep(0.3)  # three idle periods
+            # a silent connection opened after the subscription is closed for idling: a
+            # full idle period has passed for the subscribed one too, which stays open
+            async with await _ws(http, url, "public") as silent:
+                message = await asyncio.wait_for(silent.receive(), 5)
+                assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 4004)
             await ws.send_str("ping")
             assert await _recv(ws) == "pong"
 

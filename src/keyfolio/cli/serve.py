@@ -104,7 +104,7 @@ def serve_command(
     """
     from keyfolio.api.app import create_app
     from keyfolio.api.security import check_bind
-    from keyfolio.api.server import bind_socket, build_server, run_server
+    from keyfolio.api.server import SigintStop, bind_socket, build_server, run_server
     from keyfolio.logging import setup_logging
 
     if poll_seconds is not None and poll_seconds <= 0:
@@ -123,6 +123,7 @@ def serve_command(
     port = int(sock.getsockname()[1])
     api = create_app(settings, token=token, password=password, live=not no_live)
     server = build_server(api, host=host, port=port)
+    stop = SigintStop(server)  # from here on, Ctrl-C ends in a clean shutdown and "Stopped."
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     console.print(f"keyfolio dashboard on [bold]{url}[/]  (API: {url}api/v1, docs: {url}docs)")
@@ -134,7 +135,7 @@ def serve_command(
     if open_browser:
         _open_when_ready(server, url)
     try:
-        run_server(server, sock)
+        run_server(server, sock, stop)
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         console.print("Stopped.")
         return
