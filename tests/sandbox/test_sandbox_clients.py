@@ -206,7 +206,7 @@ async def test_ccxt_pro_watch_balance_receives_trade_push(
             "POST", {"account": "alice", "instId": "BTC-USDT", "side": "sell", "sz": "0.1"},
         )  # fmt: skip
         assert (status, answer["pushed"]) == (200, 1)
-        update = await asyncio.wait_for(waiting, 5)
+        update = await asyncio.wait_for(waiting, 30)
     finally:
         await exchange.close()
     assert update["info"]["eventType"] == "event_update"

@@ -90,7 +90,7 @@ async def linked(
         app.close()
 
 
-async def wait_for(sub: Subscription, match: Callable[[Event], bool], timeout: float = 5) -> Event:
+async def wait_for(sub: Subscription, match: Callable[[Event], bool], timeout: float = 30) -> Event:
     """The next event that matches (others are skipped), within ``timeout`` seconds."""
     async with asyncio.timeout(timeout):
         while True:
@@ -122,7 +122,7 @@ def amounts(app: App, account: str, source: Source) -> dict[str, Decimal]:
 
 
 async def started(engine: LiveEngine) -> LiveEngine:
-    await asyncio.wait_for(engine.wait_ready(), 10)
+    await asyncio.wait_for(engine.wait_ready(), 30)
     return engine
 
 
