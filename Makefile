@@ -24,11 +24,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n auto --dist worksteal -q
 
+# lint: ruff, formatting, mypy strict, the import layers, and bandit's high-severity findings
+# (a justified exception is marked `# nosec BXXX` with the reason on the same line).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/bandit -q -r src -lll
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench

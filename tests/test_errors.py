@@ -1,4 +1,6 @@
+import errno
 import inspect
+import os
 
 import pytest
 
@@ -45,3 +47,53 @@ def test_docstring_tree_names_every_class() -> None:
     doc = errors.__doc__ or ""
     for cls in all_error_classes():
         assert cls.__name__ in doc, cls.__name__
+
+
+def test_exit_codes_of_the_machines_problems() -> None:
+    for cls in (
+        errors.StorageUnavailableError,
+        errors.DataDirError,
+        errors.DiskFullError,
+        errors.DatabaseLockedError,
+        errors.SchemaOutdatedError,
+        errors.VaultVersionError,
+    ):
+        assert cls("x").exit_code == 2, cls.__name__
+    assert errors.InternalError("x").exit_code == 1
+    assert issubclass(errors.VaultVersionError, errors.VaultCorruptError)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected", "text"),
+    [
+        (errno.ENOSPC, errors.DiskFullError, "no space left to write the log"),
+        (errno.EDQUOT, errors.DiskFullError, "no space left"),
+        (errno.EFBIG, errors.DiskFullError, "size limit"),
+        (errno.EROFS, errors.DataDirError, "read-only"),
+        (errno.EACCES, errors.DataDirError, "permission denied"),
+        (errno.EPERM, errors.DataDirError, "permission denied"),
+        (errno.EISDIR, errors.DataDirError, "is a directory"),
+        (errno.ENOTDIR, errors.DataDirError, "not a directory"),
+    ],
+)
+def test_os_errors_of_the_machine(code: int, expected: type, text: str) -> None:
+    exc = OSError(code, os.strerror(code), "/data/keyfolio.log")
+    error = errors.StorageUnavailableError.from_os_error(exc, what="the log file")
+    assert type(error) is expected and text in error.message and error.hint
+
+
+def test_os_errors_outside_the_data_dir_or_unknown_are_not_translated() -> None:
+    outside = OSError(errno.EACCES, "Permission denied", "/etc/shadow")
+    assert errors.StorageUnavailableError.from_os_error(outside, what="x", home="/data") is None
+    inside = OSError(errno.EACCES, "Permission denied", "/data/cache/m.json")
+    assert errors.StorageUnavailableError.from_os_error(inside, what="x", home="/data")
+    full = OSError(errno.ENOSPC, "No space left on device")  # no file name: still the disk
+    assert errors.StorageUnavailableError.from_os_error(full, what="x", home="/data")
+    other = OSError(errno.ENOENT, "No such file or directory", "/data/x")
+    assert errors.StorageUnavailableError.from_os_error(other, what="x") is None
+
+
+def test_internal_error_names_the_bug() -> None:
+    error = errors.InternalError.from_bug(KeyError("asset"), doing="syncing 'bob'")
+    assert error.message == "bug in keyfolio while syncing 'bob': KeyError: 'asset'"
+    assert "bug in keyfolio" in error.hint and "log file" in error.hint

@@ -13,7 +13,7 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from keyfolio.errors import ConfigError
+from keyfolio.errors import DataDirError, StorageUnavailableError
 
 __all__ = ["Settings", "default_home"]
 
@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     """``KEYFOLIO_API_TOKEN``: the bearer token `keyfolio serve` requires (needed off loopback)."""
     poll_seconds: float = Field(default=60.0, gt=0)
     """``KEYFOLIO_POLL_SECONDS``: how often `keyfolio serve` syncs when it is not live."""
+    db_lock_timeout_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """``KEYFOLIO_DB_LOCK_TIMEOUT_SECONDS``: how long a write waits for another process that
+    holds the SQLite database before it fails with ``DatabaseLockedError``."""
+    log_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    """``KEYFOLIO_LOG_MAX_BYTES``: ``keyfolio.log`` is rotated when it would grow past this."""
+    log_backups: int = Field(default=5, ge=1, le=100)
+    """``KEYFOLIO_LOG_BACKUPS``: rotated logs kept (``keyfolio.log.1`` … ``.N``)."""
+    vault_idle_minutes: float = Field(default=15.0, ge=0)
+    """``KEYFOLIO_VAULT_IDLE_MINUTES``: `keyfolio serve` re-locks the vault after this many
+    minutes without a use of it by the user (unlock, sync, link, rotate, remove); 0 never."""
 
     @field_validator("home")
     @classmethod
@@ -70,17 +80,29 @@ class Settings(BaseSettings):
         return self.home / "cache"
 
     def ensure_home(self) -> Path:
-        """Create the data directory (mode 0700) if needed and return it."""
-        try:
-            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot create the data directory {self.home}: {exc.strerror or exc}",
-                hint="Choose a writable directory with --home DIR or KEYFOLIO_HOME.",
-            ) from exc
-        if not os.access(self.home, os.W_OK):
-            raise ConfigError(
-                f"the data directory {self.home} is not writable",
-                hint="Choose a writable directory with --home DIR or KEYFOLIO_HOME.",
+        """Create the data directory (mode 0700) if needed, check it is usable, return it.
+
+        Raises :class:`~keyfolio.errors.DataDirError` (exit 2) when the path is a file, or the
+        directory cannot be created or written (permissions, a read-only mount), and
+        :class:`~keyfolio.errors.DiskFullError` when there is no space to create it.
+        """
+        home = self.home
+        if home.exists() and not home.is_dir():
+            raise DataDirError(
+                f"the data directory {home} is a file, not a directory",
+                hint="Point --home (or KEYFOLIO_HOME) at a directory, or move that file away.",
             )
-        return self.home
+        try:
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StorageUnavailableError.from_os_error(
+                exc, what=f"the data directory {home}"
+            ) or DataDirError(
+                f"cannot create the data directory {home}: {exc.strerror or exc}"
+            ) from exc
+        if not os.access(home, os.W_OK | os.X_OK):
+            raise DataDirError(
+                f"the data directory {home} is read-only: keyfolio cannot write its database, "
+                "vault and log there",
+            )
+        return home

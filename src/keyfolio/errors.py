@@ -8,12 +8,14 @@ KeyfolioError                          # message + .hint
 ├── ConfigError                        # exit 2: bad option, file or setting
 │   └── SandboxStateError              # a sandbox state file that does not validate
 ├── UsageError                         # exit 2: a command used the wrong way
+├── InternalError                      # a bug in keyfolio, reported where work goes on
 ├── NotFoundError                      # an account or portfolio that does not exist
 ├── ConflictError                      # a name already taken, a non-empty portfolio, ...
 ├── VaultError                         # exit 2
 │   ├── VaultLockedError               # no password available (no TTY, no env var)
 │   ├── VaultDecryptError              # wrong password, or a modified / truncated file
 │   └── VaultCorruptError              # the file is not a keyfolio vault at all
+│       └── VaultVersionError          # a vault written by a newer keyfolio
 ├── ExchangeError
 │   ├── ExchangeAuthError              # the exchange refused the credentials
 │   │   ├── InvalidKeyError            # 50111: unknown API key
@@ -31,23 +33,38 @@ KeyfolioError                          # message + .hint
 │   └── ExchangeUnsupportedError       # capability or exchange missing
 ├── PricingError
 │   └── PriceNotFoundError
-└── StorageError
-    └── SchemaOutdatedError
+└── StorageError                       # the database failed
+    ├── SchemaOutdatedError            # exit 2: a database from a newer keyfolio
+    └── StorageUnavailableError        # exit 2: this machine cannot store anything now
+        ├── DataDirError               # the data directory (or a file in it) is unusable
+        ├── DiskFullError              # no space left (ENOSPC, EDQUOT) or a size limit (EFBIG)
+        └── DatabaseLockedError        # another process held the database past the timeout
 ```
+
+``StorageUnavailableError.from_os_error`` is the one place where an ``OSError`` of the
+machine (a full disk, a read-only or missing directory, a directory where a file belongs)
+becomes a keyfolio error.
 """
 
 from __future__ import annotations
+
+import errno
+import os
 
 __all__ = [
     "ClockSkewError",
     "ConfigError",
     "ConflictError",
+    "DataDirError",
+    "DatabaseLockedError",
+    "DiskFullError",
     "EnvironmentMismatchError",
     "ExchangeAuthError",
     "ExchangeError",
     "ExchangeResponseError",
     "ExchangeUnavailableError",
     "ExchangeUnsupportedError",
+    "InternalError",
     "InvalidKeyError",
     "InvalidSignatureError",
     "IpNotAllowedError",
@@ -61,12 +78,14 @@ __all__ = [
     "SandboxStateError",
     "SchemaOutdatedError",
     "StorageError",
+    "StorageUnavailableError",
     "UnsafeKeyError",
     "UsageError",
     "VaultCorruptError",
     "VaultDecryptError",
     "VaultError",
     "VaultLockedError",
+    "VaultVersionError",
     "WrongPassphraseError",
 ]
 
@@ -114,6 +133,25 @@ class UsageError(KeyfolioError):
     code = "usage_error"
 
 
+class InternalError(KeyfolioError):
+    """A bug in keyfolio, caught where the work must go on (one account of a sync).
+
+    Its traceback is logged at ERROR; the message names the exception, the hint says it is a
+    bug. Everywhere else a bug is not caught at all: the CLI's boundary reports it.
+    """
+
+    default_hint = (
+        "This is a bug in keyfolio, not a problem with your data or the exchange. Its traceback "
+        "is in the log file (keyfolio.log in the data directory); please report it."
+    )
+    code = "internal_error"
+
+    @classmethod
+    def from_bug(cls, exc: BaseException, *, doing: str) -> InternalError:
+        """``bug in keyfolio while <doing>: TypeError: ...`` for the exception ``exc``."""
+        return cls(f"bug in keyfolio while {doing}: {type(exc).__name__}: {exc}")
+
+
 class NotFoundError(KeyfolioError):
     """An account, portfolio or other named object does not exist."""
 
@@ -158,6 +196,16 @@ class VaultCorruptError(VaultError):
 
     default_hint = "Restore the vault file from a backup; keyfolio will not overwrite it."
     code = "vault_corrupt"
+
+
+class VaultVersionError(VaultCorruptError):
+    """The vault file was written by a newer keyfolio (a format version above the known one)."""
+
+    default_hint = (
+        "Upgrade keyfolio (`pip install -U keyfolio`) to read it. keyfolio never overwrites a "
+        "vault it cannot read."
+    )
+    code = "vault_too_new"
 
 
 class ExchangeError(KeyfolioError):
@@ -315,7 +363,107 @@ class StorageError(KeyfolioError):
 
 
 class SchemaOutdatedError(StorageError):
-    """The database schema is newer or older than this keyfolio understands."""
+    """The database schema is one this keyfolio does not know: written by a newer keyfolio."""
 
     default_hint = "Upgrade keyfolio, or restore the database from a backup."
+    exit_code = 2
     code = "schema_outdated"
+
+
+class StorageUnavailableError(StorageError):
+    """This machine cannot store anything right now: the disk, the directory or a lock.
+
+    Not a problem of one account: a sync stops at the first one instead of trying every
+    account in turn. Exit code 2.
+    """
+
+    default_hint = (
+        "Check the data directory (--home or KEYFOLIO_HOME) and the disk it is on; "
+        "the last good data is kept."
+    )
+    exit_code = 2
+    code = "storage_unavailable"
+
+    @staticmethod
+    def from_os_error(
+        exc: OSError, *, what: str, home: os.PathLike[str] | str | None = None
+    ) -> StorageUnavailableError | None:
+        """The keyfolio error for an ``OSError`` of the machine, or None for any other.
+
+        ``what`` names the object (``"the log file /x/keyfolio.log"``). A full disk, a file
+        size limit and a read-only file system are always the machine's; a permission or a
+        directory in the wrong place only when the file is in the data directory ``home``
+        (given) or ``home`` is not given (the caller knows the path is keyfolio's).
+        """
+        code = exc.errno
+        reason = exc.strerror or str(exc)
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            return DiskFullError(f"no space left to write {what} ({reason})")
+        if code == errno.EFBIG:
+            return DiskFullError(
+                f"could not write {what}: the file reached a size limit ({reason})",
+                hint="A file size limit (`ulimit -f`) or the file system's largest file size "
+                "was reached: raise the limit, or move the data directory (--home) to "
+                "another disk. The last good data is kept.",
+            )
+        if code == errno.EROFS:
+            return DataDirError(f"cannot write {what}: the file system is read-only")
+        if home is not None and not _inside(exc.filename, home):
+            return None
+        if code in (errno.EACCES, errno.EPERM):
+            return DataDirError(f"cannot write {what}: permission denied")
+        if code == errno.EISDIR:
+            return DataDirError(
+                f"{what} is a directory",
+                hint="keyfolio keeps a file there: move that directory away, or choose "
+                "another data directory with --home DIR or KEYFOLIO_HOME.",
+            )
+        if code in (errno.ENOTDIR, errno.EEXIST):
+            return DataDirError(
+                f"{what} is not a directory (a file is in the way: {exc.filename or reason})",
+                hint="Move that file away, or choose another data directory with --home DIR "
+                "or KEYFOLIO_HOME.",
+            )
+        return None
+
+
+def _inside(filename: object, home: os.PathLike[str] | str) -> bool:
+    if not isinstance(filename, str | os.PathLike):
+        return False
+    path, base = os.path.abspath(filename), os.path.abspath(home)
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+class DataDirError(StorageUnavailableError):
+    """The data directory, or a file keyfolio keeps in it, cannot be used.
+
+    It is a file, it is read-only (permissions or a read-only mount), or a directory sits
+    where keyfolio keeps a file (the log). Exit code 2.
+    """
+
+    default_hint = (
+        "Make the data directory writable (check its owner and mode, or remount the disk "
+        "read-write), or choose another one with --home DIR or KEYFOLIO_HOME."
+    )
+    code = "data_dir_error"
+
+
+class DiskFullError(StorageUnavailableError):
+    """No space is left on the disk of the data directory (or a file size limit was hit)."""
+
+    default_hint = (
+        "Free some space on the disk that holds the data directory (--home), then run the "
+        "command again. Nothing was half-written: the last good data is kept."
+    )
+    code = "disk_full"
+
+
+class DatabaseLockedError(StorageUnavailableError):
+    """Another process held the database longer than the lock timeout."""
+
+    default_hint = (
+        "Another keyfolio process (a sync, `keyfolio serve`) is writing to the database. Wait "
+        "for it to finish or stop it, then run the command again. The wait is "
+        "KEYFOLIO_DB_LOCK_TIMEOUT_SECONDS (default 5)."
+    )
+    code = "database_locked"

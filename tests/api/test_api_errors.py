@@ -38,6 +38,12 @@ EXPECTED = {
     "PriceNotFoundError": 502,
     "StorageError": 500,
     "SchemaOutdatedError": 500,
+    "StorageUnavailableError": 503,
+    "DataDirError": 503,
+    "DatabaseLockedError": 503,
+    "DiskFullError": 507,
+    "VaultVersionError": 500,
+    "InternalError": 500,
     "KeyfolioError": 500,
 }
 

@@ -16,8 +16,9 @@ async def test_health_and_exchanges(client: httpx.AsyncClient) -> None:
     assert health == {
         "status": "ok",
         "version": __version__,
-        "vault": {"exists": False, "unlocked": True},
+        "vault": vault_out(exists=False, unlocked=True),
         "live": False,
+        "refresh": "off",  # no lifespan here: nothing started
     }
     exchanges = (await client.get("/api/v1/exchanges")).json()
     assert exchanges[0] == {
@@ -57,6 +58,11 @@ async def test_error_shapes(client: httpx.AsyncClient) -> None:
     assert task.status_code == 404 and "POST /api/v1/sync" in task.json()["hint"]
 
 
+def vault_out(*, exists: bool, unlocked: bool) -> dict[str, object]:
+    """``GET /api/v1/vault`` without KEYFOLIO_PASSWORD and with the default idle re-lock."""
+    return {"exists": exists, "unlocked": unlocked, "auto_unlock": False, "idle_minutes": 15.0}
+
+
 def locked_app(settings: Settings) -> FastAPI:
     return create_app(settings, live=False)  # no password anywhere
 
@@ -78,7 +84,7 @@ async def test_locked_vault_reads_work_writes_are_423_and_unlock(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=api), base_url="http://127.0.0.1"
     ) as http:
-        assert (await http.get("/api/v1/vault")).json() == {"exists": True, "unlocked": False}
+        assert (await http.get("/api/v1/vault")).json() == vault_out(exists=True, unlocked=False)
         summary = await http.get("/api/v1/summary")
         assert summary.status_code == 200 and summary.json()["total_value"] == "39670"
         accounts = (await http.get("/api/v1/accounts")).json()
@@ -98,7 +104,7 @@ async def test_locked_vault_reads_work_writes_are_423_and_unlock(
         blank = await http.post("/api/v1/vault/unlock", json={"password": "  "})
         assert blank.status_code == 400
         ok = await http.post("/api/v1/vault/unlock", json={"password": PASSWORD})
-        assert ok.status_code == 200 and ok.json() == {"exists": True, "unlocked": True}
+        assert ok.status_code == 200 and ok.json() == vault_out(exists=True, unlocked=True)
         again = await http.post("/api/v1/vault/unlock", json={"password": "wrong-vault-PLANTED-7x"})
         assert again.status_code == 400
         assert (await http.get("/api/v1/accounts")).json()[0]["key"] == "api-…1c7a"
@@ -115,17 +121,17 @@ async def test_unlock_without_a_vault_sets_the_password_for_the_first_link(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=api), base_url="http://127.0.0.1"
     ) as http:
-        assert (await http.get("/api/v1/vault")).json() == {"exists": False, "unlocked": False}
+        assert (await http.get("/api/v1/vault")).json() == vault_out(exists=False, unlocked=False)
         refused = await http.post(
             "/api/v1/accounts", json=body(READ_KEY, name="alice", url=sandbox_url)
         )
         assert refused.status_code == 423
         ok = await http.post("/api/v1/vault/unlock", json={"password": PASSWORD})
-        assert ok.json() == {"exists": False, "unlocked": True}
+        assert ok.json() == vault_out(exists=False, unlocked=True)
         linked = await http.post(
             "/api/v1/accounts", json=body(READ_KEY, name="alice", url=sandbox_url)
         )
         assert linked.status_code == 201
-        assert (await http.get("/api/v1/vault")).json() == {"exists": True, "unlocked": True}
+        assert (await http.get("/api/v1/vault")).json() == vault_out(exists=True, unlocked=True)
     api.state.keyfolio.app.close()
     assert settings.vault_path.exists()

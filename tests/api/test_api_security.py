@@ -94,14 +94,30 @@ def test_loopback_hosts(host: str) -> None:
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "example.com"])
-def test_non_loopback_bind_needs_a_token(host: str, settings: Settings) -> None:
+def test_non_loopback_bind_needs_a_token_and_https(host: str, settings: Settings) -> None:
     assert not is_loopback_host(host)
     with pytest.raises(ConfigError) as info:
-        check_bind(host, None)
+        check_bind(host, None, tls=True)
     assert "KEYFOLIO_API_TOKEN" in info.value.hint and "--token" in info.value.hint
     with pytest.raises(ConfigError):
         ServerThread(settings, host=host)
-    check_bind(host, TOKEN)
+    with pytest.raises(ConfigError) as plain:  # a token alone would cross the network in clear
+        check_bind(host, TOKEN)
+    assert "plain HTTP" in plain.value.message
+    assert "--tls-cert" in plain.value.hint and "--behind-proxy" in plain.value.hint
+    with pytest.raises(ConfigError) as both:
+        check_bind(host, None)
+    assert "no API token is set and it would speak plain HTTP" in both.value.message
+    check_bind(host, TOKEN, tls=True)
+    check_bind(host, TOKEN, behind_proxy=True)
+
+
+def test_behind_a_proxy_the_token_is_required_even_on_loopback() -> None:
+    with pytest.raises(ConfigError, match="--behind-proxy without an API token") as info:
+        check_bind("127.0.0.1", None, behind_proxy=True)
+    assert "KEYFOLIO_API_TOKEN" in info.value.hint
+    check_bind("127.0.0.1", TOKEN, behind_proxy=True)
+    check_bind("127.0.0.1", None, tls=True)  # HTTPS on loopback needs no token
 
 
 def test_server_thread_with_token_on_loopback(settings: Settings) -> None:

@@ -7,10 +7,15 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from api_support import PASSWORD, TOKEN
+from tls_support import make_cert
 
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
@@ -74,8 +79,51 @@ def test_a_taken_port_is_an_error_with_a_hint(tmp_path: Path) -> None:
     assert "Hint:" in proc.stderr and "--port 0" in proc.stderr
 
 
-# A process started with SIGINT ignored (a background job of a shell script, as CI may run
-# the suite) passes that on to its children: this wrapper starts `keyfolio` that way.
+@pytest.mark.parametrize("debug", [False, True], ids=["quiet", "debug"])
+def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path, debug: bool) -> None:
+    proc, banner, port = _serve(
+        tmp_path, debug=debug, KEYFOLIO_PASSWORD=PASSWORD, KEYFOLIO_API_TOKEN=TOKEN
+    )
+    try:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        response = _answer(proc, f"http://127.0.0.1:{port}/api/v1/health", headers=headers)
+        assert response.status_code == 200
+        vault = response.json()["vault"]
+        assert vault == {"exists": False, "unlocked": True, "auto_unlock": True, "idle_minutes": 15}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 401
+    finally:
+        out, err = _stop(proc)
+    output = banner + out + err
+    assert "Stopped." in out
+    assert PASSWORD not in output and TOKEN not in output
+    log = (tmp_path / "keyfolio.log").read_text()
+    assert "keyfolio started" in log
+    # The access log (one line per request; the dashboard polls) is on only with --debug.
+    assert ("GET /api/v1/health" in log) is debug
+    assert TOKEN not in log and PASSWORD not in log
+
+
+def test_ctrl_c_stops_cleanly_even_when_sigint_was_ignored_at_start(tmp_path: Path) -> None:
+    """uvicorn raises the caught SIGINT again after its shutdown: under an inherited SIG_IGN
+    (a background job of a shell script, as CI may run the suite) that used to end `serve`
+    silently (exit 0, no "Stopped.")."""
+    proc, _, port = _serve(tmp_path, KEYFOLIO_PASSWORD=PASSWORD, sigint_ignored=True)
+    try:
+        assert _answer(proc, f"http://127.0.0.1:{port}/api/v1/health").status_code == 200
+    finally:
+        out, err = _stop(proc)
+    assert "Stopped." in out and "Traceback" not in err
+
+
+def test_ctrl_c_during_startup_stops_cleanly(tmp_path: Path) -> None:
+    """SIGINT right after the banner: uvicorn may not have started yet, or be starting."""
+    proc, _, _ = _serve(tmp_path, KEYFOLIO_PASSWORD=PASSWORD)
+    out, err = _stop(proc)
+    assert "Stopped." in out and "Traceback" not in err and "Interrupted" not in err
+
+
+# A process started with SIGINT ignored passes that on to its children: this wrapper starts
+# `keyfolio` that way.
 _SIGINT_IGNORED = (
     "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
     "os.execv(sys.executable, [sys.executable, '-c', "
@@ -83,25 +131,56 @@ _SIGINT_IGNORED = (
 )
 
 
-def start_serve(home: Path, *, sigint_ignored: bool = False) -> tuple[subprocess.Popen[str], str]:
-    """`keyfolio serve --port 0 --no-live` with a token; the process and its first line."""
-    argv = ["serve", "--port", "0", "--no-live"]
+def _serve(
+    home: Path, *args: str, debug: bool = False, sigint_ignored: bool = False, **env: str
+) -> tuple[subprocess.Popen[str], str, int]:
+    """Start `keyfolio serve --port 0 ...`; the process, its banner and its port.
+
+    The banner is read up to "Press Ctrl-C" through the same buffered pipe: ``communicate``
+    reads the file descriptor itself and would miss lines already buffered here.
+    """
+    argv = [*(["--debug"] if debug else []), "serve", "--port", "0", "--no-live", *args]
     command = [sys.executable, "-c", _SIGINT_IGNORED, *argv] if sigint_ignored else keyfolio(*argv)
     proc = subprocess.Popen(
         command,
-        env=env_for(home, KEYFOLIO_PASSWORD=PASSWORD, KEYFOLIO_API_TOKEN=TOKEN),
+        env=env_for(home, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
     )
     assert proc.stdout is not None
-    first = proc.stdout.readline()  # printed once the socket is bound
-    return proc, first
+    first = proc.stdout.readline()
+    if "://127.0.0.1:" not in first:
+        proc.kill()
+        raise AssertionError(first + proc.communicate()[1])
+    port = int(first.split("://127.0.0.1:", 1)[1].split("/", 1)[0])
+    banner = first
+    while "Press Ctrl-C" not in banner:
+        line = proc.stdout.readline()
+        assert line, banner
+        banner += line
+    return proc, banner, port
 
 
-def stop_with_sigint(proc: subprocess.Popen[str]) -> tuple[str, str]:
-    """SIGINT, then the rest of stdout and stderr (the process is killed on a timeout)."""
+def _until_answering(
+    proc: subprocess.Popen[str], get: Callable[[], httpx.Response]
+) -> httpx.Response:
+    """The first answer of a server whose socket is bound (the banner says so): a request
+    waits in the socket's backlog until uvicorn serves it, so there is nothing to retry."""
+    try:
+        return get()
+    except httpx.TransportError:
+        proc.kill()
+        raise AssertionError(proc.communicate()[1]) from None
+
+
+def _answer(proc: subprocess.Popen[str], url: str, **options: Any) -> httpx.Response:
+    return _until_answering(proc, lambda: httpx.get(url, timeout=60, **options))
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGINT, then the rest of stdout and stderr; exit code 0 and no leak."""
     try:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
@@ -109,58 +188,90 @@ def stop_with_sigint(proc: subprocess.Popen[str]) -> tuple[str, str]:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+    assert proc.returncode == 0, err
     assert "ResourceWarning" not in err, err
     return out, err
 
 
-def bound_port(first: str, proc: subprocess.Popen[str]) -> int:
-    if "http://127.0.0.1:" not in first or ":0/" in first:
-        proc.kill()
-        raise AssertionError(first + proc.communicate()[1])
-    return int(first.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
-
-
-def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    proc, first = start_serve(tmp_path)
+def test_serve_over_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
+    files = make_cert(tmp_path)
+    proc, banner, port = _serve(
+        tmp_path / "home",
+        "--tls-cert",
+        str(files.cert),
+        "--tls-key",
+        str(files.key),
+        KEYFOLIO_PASSWORD=PASSWORD,
+    )
     try:
-        port = bound_port(first, proc)
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        # The socket is bound before the first line: the request waits in its backlog until
-        # uvicorn serves it (no retry loop; the timeout only bounds a failure).
-        response = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers=headers, timeout=60)
-        assert response.status_code == 200
-        assert response.json()["vault"] == {"exists": False, "unlocked": True}
-        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 401
+        assert banner.startswith(f"keyfolio dashboard on https://127.0.0.1:{port}/")
+        with httpx.Client(verify=files.client_context(), timeout=60) as http:
+            url = f"https://127.0.0.1:{port}/api/v1/health"
+            health = _until_answering(proc, lambda: http.get(url))
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert health.headers["strict-transport-security"] == "max-age=31536000"
+        out, err = _stop(proc)
     finally:
-        out, err = stop_with_sigint(proc)
-    assert proc.returncode == 0, err
-    output = first + out + err
-    assert "Stopped." in out
-    assert PASSWORD not in output and TOKEN not in output
-    log = (tmp_path / "keyfolio.log").read_text()
-    assert "GET /api/v1/health" in log  # the access log goes to the log file
-    assert TOKEN not in log and PASSWORD not in log
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "Stopped." in out and PASSWORD not in banner + out + err
 
 
-def test_ctrl_c_stops_cleanly_even_when_sigint_was_ignored_at_start(tmp_path: Path) -> None:
-    """uvicorn raises the caught SIGINT again after its shutdown: under an inherited SIG_IGN
-    that used to end `serve` silently (exit 0, no "Stopped.")."""
-    proc, first = start_serve(tmp_path, sigint_ignored=True)
+def test_serve_refuses_bad_tls_files_and_plain_http_off_loopback(tmp_path: Path) -> None:
+    good = make_cert(tmp_path, "good")
+    other = make_cert(tmp_path, "other")
+
+    def serve(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            keyfolio("serve", *args),
+            env=env_for(tmp_path / "home", **env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+    missing = serve("--tls-cert", str(tmp_path / "none.pem"), "--tls-key", str(good.key))
+    assert missing.returncode == 2
+    assert f"Error: the TLS certificate {tmp_path / 'none.pem'} does not exist" in missing.stderr
+    assert "Hint: Check the path given to --tls-cert." in missing.stderr
+    mismatch = serve("--tls-cert", str(good.cert), "--tls-key", str(other.key))
+    assert mismatch.returncode == 2 and "does not belong to the certificate" in mismatch.stderr
+    plain = serve("--host", "0.0.0.0", KEYFOLIO_API_TOKEN=TOKEN)
+    assert plain.returncode == 2
+    assert "refusing to serve on 0.0.0.0" in plain.stderr and "plain HTTP" in plain.stderr
+    assert "--tls-cert" in plain.stderr and "--behind-proxy" in plain.stderr
+    proxy = serve("--behind-proxy", "--proxy-ip", "not-an-ip", KEYFOLIO_API_TOKEN=TOKEN)
+    assert proxy.returncode == 2 and "--proxy-ip 'not-an-ip'" in proxy.stderr
+    assert TOKEN not in plain.stdout + plain.stderr + proxy.stdout + proxy.stderr
+
+
+def test_serve_relocks_the_vault_after_its_idle_minutes(tmp_path: Path) -> None:
+    """A real, short idle period (0.6 s) and a wait for the state to change."""
+    home = tmp_path / "home"
+    proc, banner, port = _serve(home, "--vault-idle-minutes", "0.01")
+    base = f"http://127.0.0.1:{port}/api/v1"
     try:
-        port = bound_port(first, proc)
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        response = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", headers=headers, timeout=60)
-        assert response.status_code == 200
+        assert (
+            _until_answering(proc, lambda: httpx.get(base + "/vault", timeout=60)).json()[
+                "unlocked"
+            ]
+            is False
+        )
+        unlocked = httpx.post(base + "/vault/unlock", json={"password": PASSWORD})
+        assert unlocked.status_code == 200 and unlocked.json()["idle_minutes"] == 0.01
+        for _ in range(600):  # a 30 s guard; it re-locks after 0.6 s
+            if httpx.get(base + "/vault").json()["unlocked"] is False:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the vault did not re-lock")
+        out, err = _stop(proc)
     finally:
-        out, err = stop_with_sigint(proc)
-    assert proc.returncode == 0, err
-    assert "Stopped." in out and "Traceback" not in err
-
-
-def test_ctrl_c_during_startup_stops_cleanly(tmp_path: Path) -> None:
-    """SIGINT right after the first line: uvicorn may not have started yet, or be starting."""
-    proc, first = start_serve(tmp_path)
-    bound_port(first, proc)
-    out, err = stop_with_sigint(proc)
-    assert proc.returncode == 0, err
-    assert "Stopped." in out and "Traceback" not in err and "Interrupted" not in err
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "re-locks after 0.01 minutes" in banner
+    assert "the vault re-locked (idle" in (home / "keyfolio.log").read_text()
+    assert PASSWORD not in (home / "keyfolio.log").read_text() + banner + out + err

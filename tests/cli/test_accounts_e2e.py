@@ -21,6 +21,7 @@ SHOW_KEYS = {
     "change",
     "top_gainers",
     "top_losers",
+    "refused",
 }
 
 

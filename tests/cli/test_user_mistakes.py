@@ -177,9 +177,10 @@ def test_demo_refuses_a_home_with_data(linked: Runner) -> None:
     # and leaves the data alone: tests/cli/test_demo.py checks it on its one demo run
 
 
-def test_one_account_that_cannot_be_saved_does_not_stop_the_others(
+def test_a_bug_in_one_account_is_reported_as_a_bug_and_the_others_sync(
     linked: Runner, sandbox_url: str
 ) -> None:
+    """A real bug path: an asset code longer than the database column reaches storage."""
     bob = linked("account", "add", "okx", "--name", "bob", "--api-url", sandbox_url, creds=BOB_KEY)
     assert bob.returncode == 0, bob.stderr
     control(
@@ -194,8 +195,18 @@ def test_one_account_that_cannot_be_saved_does_not_stop_the_others(
     )
     result = linked("sync")
     assert result.returncode == 1
-    assert "Error: bob:" in result.stderr and "unexpected" not in result.stderr
+    assert "Error: bob: bug in keyfolio while syncing 'bob': ValueError:" in result.stderr
+    assert "This is a bug in keyfolio" in result.stderr
+    assert "could not be saved" not in result.stderr
+    assert "Traceback" not in result.stderr  # the traceback goes to the log file
+    log = (linked.home / "keyfolio.log").read_text()
+    assert "ERROR keyfolio.services.sync: sync bob: a bug in keyfolio" in log
+    assert "Traceback (most recent call last)" in log and "ValueError" in log
     show = linked("show", "--json").json()
     by_name = {a["name"]: a for a in show["accounts"]}
-    assert by_name["alice"]["status"] == "ok"
-    assert {h["asset"]: h["amount"] for h in show["holdings"]}["BTC"] == "2.50999"
+    assert by_name["alice"]["status"] == "ok"  # the sibling went on
+    assert by_name["bob"]["status"] == "failed"
+    assert "bug in keyfolio" in str(by_name["bob"])
+    amounts = {h["asset"]: h["amount"] for h in show["holdings"]}
+    assert amounts["BTC"] == "2.50999"  # alice's new amount next to bob's kept one
+    assert READ_KEY["secret"] not in log

@@ -34,7 +34,7 @@ def state(fills: int = 0) -> dict[str, Any]:
             "instId": "ETH-USDT",
             "side": "buy" if i % 2 else "sell",
             "fillPx": "2654.980000000000000001",
-            "fillSz": "0.007533",
+            "fillSz": "7533",  # whole units: the bill's sz x px keeps within 18 places
             "fee": "-0.000007533" if i % 2 else "0.01",  # a rebate on every sell
             "feeCcy": "ETH" if i % 2 else "USDT",
             "ts": str(T0 + i),
@@ -66,7 +66,7 @@ async def test_pages_walk_back_with_exact_strings_and_fee_signs(settings: Settin
     buy, sell = trades[datetime.fromtimestamp(T0 // 1000, UTC).replace(microsecond=1000)], None
     sell = trades[datetime.fromtimestamp(T0 // 1000, UTC)]
     assert buy.price == Decimal("2654.980000000000000001")  # no float ever touched it
-    assert buy.amount == Decimal("0.007533") and buy.side is TradeSide.BUY
+    assert buy.amount == Decimal("7533") and buy.side is TradeSide.BUY
     assert buy.fee == Decimal("0.000007533") and buy.fee_asset == "ETH"  # paid
     assert sell.fee == Decimal("-0.01") and sell.fee_asset == "USDT"  # rebate
     assert buy.trade_id.startswith("ETH-USDT:") and (buy.base, buy.quote) == ("ETH", "USDT")
@@ -126,6 +126,32 @@ def test_unreadable_fill_is_a_response_error(field: str, value: Any) -> None:
     }
     with pytest.raises(ExchangeResponseError):
         trade_from_okx("a", row)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("fillSz", "1e30", "is larger than 10^18"),
+        ("fillPx", "0.0000000000000000001", "has more than 18 decimal places"),
+        ("fee", "-1000000000000000000.5", "is larger than 10^18"),
+    ],
+)
+def test_fill_amounts_outside_the_bounds_are_unreadable(
+    field: str, value: str, reason: str
+) -> None:
+    row = {"instId": "BTC-USDT", "tradeId": "1", "billId": "2", "side": "buy", "fillSz": "0.1",
+           "fillPx": "1", "fee": "0", "ts": "1", field: value}  # fmt: skip
+    with pytest.raises(ExchangeResponseError) as caught:
+        trade_from_okx("a", row)
+    assert f"{field} {value!r} {reason}" in str(caught.value)
+    assert "docs/money.md" in caught.value.hint
+
+
+def test_the_widest_fee_is_negated_exactly() -> None:
+    row = {"instId": "BTC-USDT", "tradeId": "1", "billId": "2", "side": "buy", "fillSz": "0.1",
+           "fillPx": "1", "fee": "-999999999999999999.999999999999999999", "ts": "1"}  # fmt: skip
+    _, trade = trade_from_okx("a", row)
+    assert trade.fee == Decimal("999999999999999999.999999999999999999")
 
 
 def test_withdrawal_fee_in_another_asset_is_not_charged_to_the_amount() -> None:

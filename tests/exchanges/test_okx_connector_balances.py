@@ -167,3 +167,23 @@ async def test_markets_loaded_once_for_many_accounts_in_one_pool(
             await connector.fetch_balances()
     log = await requests_log(alice_url)
     assert len([r for r in log if "instruments" in r["path"]]) == 1
+
+
+async def test_an_amount_outside_the_bounds_fails_only_its_source(settings: Settings) -> None:
+    state = make_state()
+    state["accounts"]["alice"]["funding"]["USDT"] = "12345678901234567890"
+    state["accounts"]["alice"]["savings"]["USDT"] = "0.0000000000000000001"
+    async with sandbox(state) as url:
+        results = await fetch(settings, url)
+    for source, fragment in (
+        (Source.FUNDING, "USDT '12345678901234567890' is larger than 10^18"),
+        (Source.SAVINGS, "USDT '0.0000000000000000001' has more than 18 decimal places"),
+    ):
+        result = results[source]
+        assert result.status is SourceStatus.FAILED and result.error_code == "bad_response"
+        assert result.error and fragment in result.error
+        assert result.hint and "docs/money.md" in result.hint
+        assert dict(result.amounts) == {}
+    for source in (Source.TRADING, Source.ONCHAIN_EARN):
+        assert results[source].status is SourceStatus.OK
+        assert dict(results[source].amounts) == EXPECTED[source]

@@ -91,3 +91,33 @@ def test_ws_urls() -> None:
     assert ws_url_for(Region.US, None) == "wss://wsus.okx.com:8443/ws/v5"
     assert ws_url_for(Region.US, "http://127.0.0.1:8765/") == "ws://127.0.0.1:8765/ws/v5"
     assert ws_url_for(Region.EEA, "https://proxy.example") == "wss://proxy.example/ws/v5"
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ([{"ccy": "USDT", "bal": "1e30"}], "funding balance USDT '1e30' is larger than 10^18"),
+        (
+            [{"ccy": "BTC", "bal": "0.0000000000000000001"}],
+            "funding balance BTC '0.0000000000000000001' has more than 18 decimal places",
+        ),
+        # Each row is within the bounds, their sum is not.
+        (
+            [{"ccy": "X", "bal": "900000000000000000"}, {"ccy": "X", "bal": "200000000000000000"}],
+            "the X total 1100000000000000000 is larger than 10^18",
+        ),
+    ],
+)
+def test_amounts_outside_the_bounds_are_unreadable(data: Any, fragment: str) -> None:
+    # Never rounded: the whole source is refused, naming the currency and the value.
+    with pytest.raises(ExchangeResponseError) as caught:
+        parse_funding(data)
+    assert fragment in str(caught.value)
+    assert "docs/money.md" in caught.value.hint and "last good balances" in caught.value.hint
+
+
+def test_trailing_zeros_beyond_18_places_are_not_refused_but_dropped() -> None:
+    data = [{"ccy": "BTC", "bal": "0.500000000000000000000000"}]
+    amounts = parse_funding(data)
+    assert amounts == {"BTC": Decimal("0.5")}
+    assert amounts["BTC"].as_tuple().exponent == -18  # 24 places of zeros kept only 18

@@ -240,6 +240,7 @@ def test_series_to_json_shape(app: App) -> None:
         "start": "2026-11-24T12:30:00Z",
         "end": "2026-11-25T12:30:00Z",
         "points": [{"at": "2026-11-25T11:30:00Z", "value": "30000"}],
+        "refused": [],
     }
 
 

@@ -22,7 +22,7 @@ import pytest
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.history import HistoryKind, TransferKind
-from keyfolio.errors import ExchangeUnsupportedError
+from keyfolio.errors import ExchangeUnsupportedError, InternalError
 from keyfolio.services.context import App
 from keyfolio.services.imports import WalkCursor, import_all, import_history
 
@@ -283,4 +283,38 @@ async def test_wrong_key_is_reported_once(tmp_path: Path, sandbox_factory: Any) 
     report = await import_history(app, "alice")
     assert len(report.errors) == 1 and report.total_new == 0
     assert "secret" in report.errors[0].message.lower() or "signature" in report.errors[0].message
+    app.close()
+
+
+async def test_a_bug_in_one_account_is_reported_as_a_bug_and_the_others_import(
+    tmp_path: Path,
+    sandbox_factory: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from keyfolio.services import imports
+
+    url = sandbox_factory(make_state(fills=2))
+    app = make_app(tmp_path, url)
+    with app.db().session() as store:  # a second account on the same sandbox key
+        store.add_account(spec=AccountSpec(exchange="okx", name="bob", api_url=url))
+    app.vault().set("bob", credentials())
+    save_page = imports._save_page
+
+    def buggy_save_page(app: App, name: str, *args: Any) -> int:  # a bug injected in our code
+        if name == "bob":
+            raise KeyError("bob's bug")
+        return save_page(app, name, *args)
+
+    monkeypatch.setattr(imports, "_save_page", buggy_save_page)
+    reports = {r.account: r for r in await import_all(app)}
+    assert reports["alice"].ok and reports["alice"].new[HistoryKind.TRADES] == 2  # went on
+    (error,) = reports["bob"].errors
+    assert isinstance(error, InternalError)
+    assert error.message == (
+        "bug in keyfolio while importing the history of 'bob': KeyError: \"bob's bug\""
+    )
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "import bob: a bug in keyfolio" in record.getMessage()
+    assert record.exc_info is not None and isinstance(record.exc_info[1], KeyError)
     app.close()

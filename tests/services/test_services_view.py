@@ -55,7 +55,7 @@ def test_holdings_are_summed_across_accounts_valued_and_sorted(app: App) -> None
     }
     assert view.total_value == Decimal(31000)
     assert view.unpriced == ["ZZZ"]
-    assert view.share(view.holdings[0]) == Decimal(30000) / Decimal(31000) * 100
+    assert view.share(view.holdings[0]) == Decimal("96.8")  # 96.77..., half-even to 0.1
     assert not view.is_partial and not view.has_stale_prices
 
 
@@ -92,7 +92,9 @@ def test_json_shape_and_decimal_strings(app: App) -> None:
         "unpriced",
         "holdings",
         "accounts",
+        "refused",
     ]
+    assert data["refused"] == []
     assert data["total_value"] == "31000" and data["as_of"] == "2026-11-01T12:00:00Z"
     assert data["holdings"][0] == {
         "asset": "BTC",

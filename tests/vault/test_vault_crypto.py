@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from argon2.low_level import ARGON2_VERSION
 
-from keyfolio.errors import VaultCorruptError, VaultDecryptError, VaultError
+from keyfolio.errors import VaultCorruptError, VaultDecryptError, VaultError, VaultVersionError
 from keyfolio.vault.crypto import (
     DEFAULT_KDF,
     FORMAT_VERSION,
@@ -15,6 +15,7 @@ from keyfolio.vault.crypto import (
     Header,
     KdfParams,
     VaultKey,
+    check_format_version,
     unseal,
 )
 
@@ -105,3 +106,19 @@ def test_key_repr_hides_the_key() -> None:
     assert "ab" * 4 not in text.lower()
     assert "\\xab" not in text
     assert "key=***" in text
+
+
+def test_a_newer_format_version_asks_for_an_upgrade() -> None:
+    header = bytearray(Header(kdf=DEFAULT_KDF, salt=SALT, nonce=NONCE).pack() + bytes(TAG_SIZE))
+    header[len(MAGIC)] = FORMAT_VERSION + 1
+    with pytest.raises(VaultVersionError) as caught:
+        Header.unpack(bytes(header))
+    assert f"format version {FORMAT_VERSION + 1}" in caught.value.message
+    assert "newer keyfolio" in caught.value.message and "Upgrade keyfolio" in caught.value.hint
+    with pytest.raises(VaultVersionError):  # the first 8 bytes are enough, no password needed
+        check_format_version(bytes(header[: len(MAGIC) + 1]), where="/x/vault.bin")
+    header[len(MAGIC)] = 0  # never written by any keyfolio: damaged, not newer
+    with pytest.raises(VaultCorruptError) as damaged:
+        check_format_version(bytes(header))
+    assert not isinstance(damaged.value, VaultVersionError)
+    check_format_version(b"not a vault at all")  # left to Header.unpack to report

@@ -109,7 +109,7 @@ def test_create_set_rename_delete_reopen(tmp_path: Path) -> None:
     assert again.names() == ["main", "new"]
     assert dict(again.get("new").fields) == {"apiKey": "a", "secret": "b"}
     assert again.get("main").secret == SECRET
-    assert sorted(os.listdir(path.parent)) == ["vault.bin"]  # no temp files left behind
+    assert sorted(os.listdir(path.parent)) == ["vault.bin", "vault.bin.lock"]  # no temp files
 
 
 def test_set_replaces_and_returned_credentials_are_copies(vault_file: Path) -> None:
@@ -304,7 +304,7 @@ def test_change_password(vault_file: Path, sealed: bytes) -> None:
     vault.change_password("a brand new password")
     assert Header.unpack(vault_file.read_bytes()).salt != Header.unpack(sealed).salt
     assert mode_of(vault_file) == 0o600
-    assert os.listdir(vault_file.parent) == ["vault.bin"]
+    assert sorted(os.listdir(vault_file.parent)) == ["vault.bin", "vault.bin.lock"]
     with pytest.raises(VaultDecryptError):
         Vault.open(vault_file, PASSWORD)
     again = Vault.open(vault_file, "a brand new password")
@@ -329,7 +329,8 @@ def test_file_mode_is_0600_even_with_umask_zero(tmp_path: Path) -> None:
     vault = Vault.open(path, PASSWORD)
     vault.set("main", MAIN)
     assert mode_of(path) == 0o600
-    assert os.listdir(tmp_path) == ["vault.bin"]
+    assert sorted(os.listdir(tmp_path)) == ["vault.bin", "vault.bin.lock"]
+    assert mode_of(tmp_path / "vault.bin.lock") == 0o600
 
 
 def test_each_write_uses_a_new_nonce(vault_file: Path, sealed: bytes) -> None:

@@ -5,7 +5,10 @@ A lot is an amount with a USD cost, or with ``cost is None`` when its basis is u
 answer the same four questions: add units, remove units (a disposal), extract units with
 their basis (a transfer), and trim an asset down to what is really held.
 
-Hot paths avoid per-call Decimal context changes; the caller sets one context for the run.
+Hot paths avoid per-call Decimal context changes: the caller runs the replay in the one money
+context (:func:`keyfolio.domain.money.money_context`), where sums and products are exact. Parts
+of a lot (``cost x part / amount``) are the only divisions; :func:`~keyfolio.domain.money.prorate`
+rounds each once, half-even to 10^-36.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import logging
 from collections import deque
 from datetime import datetime
 from decimal import Decimal
+
+from keyfolio.domain.money import prorate, total
 
 __all__ = ["AverageBook", "Book", "FifoBook", "Lot", "Removed"]
 
@@ -111,7 +116,7 @@ class FifoBook(Book):
                     unknown_units += need
                     queue[0] = (amount - need, None, at)
                 else:
-                    part = cost * need / amount
+                    part = prorate(cost, need, amount)
                     known_units += need
                     known_cost += part
                     queue[0] = (amount - need, cost - part, at)
@@ -129,7 +134,7 @@ class FifoBook(Book):
                 need -= amount
                 taken.append(Lot(amount, cost, at))
             else:
-                part = None if cost is None else cost * need / amount
+                part = None if cost is None else prorate(cost, need, amount)
                 taken.append(Lot(need, part, at))
                 rest = None if cost is None or part is None else cost - part
                 queue[0] = (amount - need, rest, at)
@@ -180,7 +185,7 @@ class FifoBook(Book):
                 break
             assert lot.cost is not None
             take = min(lot.amount, need)
-            part = lot.cost if take == lot.amount else lot.cost * take / lot.amount
+            part = lot.cost if take == lot.amount else prorate(lot.cost, take, lot.amount)
             lot.amount -= take
             lot.cost -= part
             known_units += take
@@ -229,19 +234,19 @@ class AverageBook(Book):
 
     def _take(self, pool: _Pool, units: Decimal) -> Removed:
         known, unknown = pool.known_units, pool.unknown_units
-        total = known + unknown
-        if units >= total:
+        pooled = known + unknown
+        if units >= pooled:
             cost = pool.known_cost
             pool.known_units = pool.known_cost = pool.unknown_units = ZERO
-            return known, cost, unknown, units - total
+            return known, cost, unknown, units - pooled
         if unknown == ZERO:
-            cost = pool.known_cost * units / known
+            cost = prorate(pool.known_cost, units, known)
             pool.known_units = known - units
             pool.known_cost -= cost
             return units, cost, ZERO, ZERO
-        known_part = known * units / total
+        known_part = prorate(known, units, pooled)
         unknown_part = units - known_part
-        cost = ZERO if known == ZERO else pool.known_cost * known_part / known
+        cost = ZERO if known == ZERO else prorate(pool.known_cost, known_part, known)
         pool.known_units = known - known_part
         pool.known_cost -= cost
         pool.unknown_units = unknown - unknown_part
@@ -287,19 +292,21 @@ class AverageBook(Book):
             pool.unknown_units -= take
             unknown_units += take
             need -= take
-        all_known = sum((pool.known_units for pool in pools), ZERO)
+        all_known = total(pool.known_units for pool in pools)
         if need > ZERO and all_known > ZERO:
             share = min(need, all_known)
             for pool in pools:
                 if pool.known_units == ZERO:
                     continue
                 take = (
-                    pool.known_units if share == all_known else pool.known_units * share / all_known
+                    pool.known_units
+                    if share == all_known
+                    else prorate(pool.known_units, share, all_known)
                 )
                 cost = (
                     pool.known_cost
                     if take == pool.known_units
-                    else pool.known_cost * take / pool.known_units
+                    else prorate(pool.known_cost, take, pool.known_units)
                 )
                 pool.known_units -= take
                 pool.known_cost -= cost

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 
+from keyfolio.domain.money import divide, multiply, subtract, total
+
 __all__ = ["SHARE_QUANTUM", "Allocation", "AllocationKey", "Position", "Slice", "allocate"]
 
 logger = logging.getLogger(__name__)
@@ -24,6 +26,8 @@ ZERO = Decimal(0)
 #: Shares are fractions of 1 with four decimals (0.0001 = 0.01 %).
 SHARE_QUANTUM = Decimal("0.0001")
 _UNITS = 10_000
+_SCALE = Decimal(_UNITS)
+_ONE = Decimal(1)
 
 
 class AllocationKey(StrEnum):
@@ -74,22 +78,22 @@ class Allocation:
 def allocate(positions: Iterable[Position], *, by: AllocationKey | str) -> Allocation:
     """Split the priced value of ``positions`` by ``by`` (see the module docstring)."""
     key = AllocationKey(by)
-    sums: dict[str, Decimal] = {}
+    parts: dict[str, list[Decimal]] = {}
     unpriced: set[str] = set()
     for position in positions:
         if position.value is None:
             if position.amount != ZERO:
                 unpriced.add(position.asset)
             continue
-        name = position.key(key)
-        sums[name] = sums.get(name, ZERO) + position.value
-    total = sum(sums.values(), ZERO)
-    ordered = sorted(sums.items(), key=lambda item: (-item[1], item[0]))
-    shares = _shares([value for _name, value in ordered], total)
+        parts.setdefault(position.key(key), []).append(position.value)
+    sums = {name: total(values) for name, values in parts.items()}
+    whole = total(sums.values())
+    ordered = sorted(sums.items(), key=lambda item: (item[1].copy_negate(), item[0]))
+    shares = _shares([value for _name, value in ordered], whole)
     slices = [
         Slice(name, value, share) for (name, value), share in zip(ordered, shares, strict=True)
     ]
-    return Allocation(key, total, slices, sorted(unpriced))
+    return Allocation(key, whole, slices, sorted(unpriced))
 
 
 def _shares(values: list[Decimal], total: Decimal) -> list[Decimal]:
@@ -97,11 +101,15 @@ def _shares(values: list[Decimal], total: Decimal) -> list[Decimal]:
     total is not positive)."""
     if total <= ZERO:
         return [ZERO for _ in values]
-    exact = [value * _UNITS / total for value in values]
-    floors = [int(part.to_integral_value(rounding=ROUND_FLOOR)) for part in exact]
+    scaled = [multiply(value, _SCALE) for value in values]  # value x 10,000, exact
+    floors = [int(divide(part, total, quantum=_ONE, rounding=ROUND_FLOOR)) for part in scaled]
     left = _UNITS - sum(floors)
-    # Values are in descending order, so a stable sort by remainder keeps larger slices first.
-    order = sorted(range(len(values)), key=lambda i: -(exact[i] - floors[i]))
+    # The remainders (value x 10,000 - floor x total) / total share one denominator, so they
+    # compare exactly without dividing. Values are in descending order, so a stable sort by
+    # remainder keeps larger slices first.
+    remainders = [subtract(part, multiply(Decimal(units), total)) for part, units in zip(
+        scaled, floors, strict=True)]  # fmt: skip
+    order = sorted(range(len(values)), key=lambda i: remainders[i].copy_negate())
     for index in order[: max(left, 0)]:
         floors[index] += 1
     return [Decimal(units) * SHARE_QUANTUM for units in floors]

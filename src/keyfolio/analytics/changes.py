@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from keyfolio.analytics.windows import WINDOWS, parse_window
+from keyfolio.domain.money import multiply, prorate, round_to, subtract, total
 
 __all__ = [
     "PCT_QUANTUM",
@@ -75,10 +76,12 @@ class Change:
 
 
 def percent(change: Decimal, start: Decimal) -> Decimal | None:
-    """``change / start x 100`` rounded half-even to 0.01; ``None`` when ``start`` is zero."""
+    """``change / start x 100`` rounded once, half-even, to 0.01; ``None`` when ``start`` is
+    zero."""
     if start == ZERO:
         return None
-    return (change * HUNDRED / start).quantize(PCT_QUANTUM, rounding=ROUND_HALF_EVEN)
+    pct = prorate(change, HUNDRED, start, quantum=PCT_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return round_to(pct, PCT_QUANTUM)  # exact: only pads "10" to "10.00"
 
 
 def _value_at(points: Sequence[TimedValue], moment: datetime) -> Decimal | None:
@@ -129,7 +132,7 @@ def change_between(
         start_value, basis = open24h, ChangeBasis.OPEN24H
     if start_value is None:
         return Change(key, None, None, ChangeBasis.NONE, None, now_value)
-    change = now_value - start_value
+    change = subtract(now_value, start_value)
     return Change(key, change, percent(change, start_value), basis, start_value, now_value)
 
 
@@ -144,15 +147,15 @@ def open24h_value(
     fallback would then be partial, so it is not used). Unpriced assets count in neither
     the current value nor this one.
     """
-    total = ZERO
+    values = []
     for asset, amount in amounts.items():
         if asset not in prices or amount == ZERO:
             continue
         opening = open24h.get(asset)
         if opening is None:
             return None
-        total += amount * opening
-    return total
+        values.append(multiply(amount, opening))
+    return total(values)
 
 
 def changes_for(

@@ -19,11 +19,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
+from fractions import Fraction
 
-from keyfolio.analytics.changes import PCT_QUANTUM, ChangeBasis, percent
+from keyfolio.analytics.changes import ChangeBasis, percent
 from keyfolio.analytics.pnl import CASH_ASSETS, PnlReport
 from keyfolio.analytics.windows import parse_window
+from keyfolio.domain.money import multiply, subtract
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -53,7 +55,7 @@ class HeldAsset:
 
     @property
     def value(self) -> Decimal | None:
-        return None if self.price is None else self.amount * self.price
+        return None if self.price is None else multiply(self.amount, self.price)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def top_movers(
     ``prices_then`` holds each asset's snapshot price at the window's start (absent: none).
     """
     key = parse_window(window)
-    ranked: list[tuple[Decimal, Mover]] = []
+    ranked: list[tuple[Fraction, Mover]] = []
     for item in held:
         value = item.value
         if item.asset in cash or item.price is None or value is None or value < threshold:
@@ -104,12 +106,12 @@ def top_movers(
             then, basis = item.open24h, ChangeBasis.OPEN24H
         if then is None or then <= ZERO:
             continue
-        ratio = (item.price - then) / then
-        pct = percent(item.price - then, then)
+        ratio = Fraction(item.price) / Fraction(then) - 1  # exact, for the ranking only
+        pct = percent(subtract(item.price, then), then)
         assert pct is not None
         ranked.append((ratio, Mover(item.asset, pct, value, key, basis, then, item.price)))
-    gainers = sorted((r for r in ranked if r[0] > ZERO), key=lambda r: (-r[0], r[1].asset))
-    losers = sorted((r for r in ranked if r[0] < ZERO), key=lambda r: (r[0], r[1].asset))
+    gainers = sorted((r for r in ranked if r[0] > 0), key=lambda r: (-r[0], r[1].asset))
+    losers = sorted((r for r in ranked if r[0] < 0), key=lambda r: (r[0], r[1].asset))
     return [m for _r, m in gainers][:limit], [m for _r, m in losers][:limit]
 
 
@@ -126,10 +128,10 @@ def pnl_movers(
             continue
         pct = None
         if row.cost_basis > ZERO:
-            pct = (row.unrealized * 100 / row.cost_basis).quantize(
-                PCT_QUANTUM, rounding=ROUND_HALF_EVEN
-            )
+            pct = percent(row.unrealized, row.cost_basis)
         rows.append(PnlMover(row.asset, row.unrealized, pct, row.value))
-    gainers = sorted((m for m in rows if m.pnl > ZERO), key=lambda m: (-m.pnl, m.asset))
+    gainers = sorted(
+        (m for m in rows if m.pnl > ZERO), key=lambda m: (m.pnl.copy_negate(), m.asset)
+    )
     losers = sorted((m for m in rows if m.pnl < ZERO), key=lambda m: (m.pnl, m.asset))
     return gainers[:limit], losers[:limit]

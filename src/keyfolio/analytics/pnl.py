@@ -21,12 +21,13 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from enum import StrEnum
 from operator import attrgetter
 
 from keyfolio.analytics._lots import AverageBook, Book, FifoBook, Lot
 from keyfolio.domain.history import Trade, TradeSide, Transfer, TransferKind
+from keyfolio.domain.money import RefusedValue, money_context, multiply, prorate, subtract, total
 
 __all__ = [
     "CASH_ASSETS",
@@ -58,9 +59,6 @@ CASH_ASSETS: frozenset[str] = frozenset(
 MATCH_BEFORE = timedelta(minutes=5)
 MATCH_AFTER = timedelta(hours=72)
 MATCH_SHORTFALL = Decimal("0.001")
-
-#: Internal precision: wide enough that ``amount x price x rate`` of exchange strings is exact.
-PRECISION = 40
 
 #: Instrument types whose fills are spot exchanges of one asset for another.
 SPOT_TYPES = frozenset({"SPOT", "MARGIN"})
@@ -169,6 +167,8 @@ class PnlReport:
     total_unrealized: Decimal
     flags: list[PnlFlag] = field(default_factory=list)
     currency: str = "USD"
+    refused: list[RefusedValue] = field(default_factory=list)
+    """Stored values outside the money bounds that were left out (filled in by the service)."""
 
     @property
     def notes(self) -> list[str]:
@@ -263,7 +263,7 @@ class _Engine:
         if unknown == ZERO and missing == ZERO:
             stats.realized += proceeds - cost
             return
-        known_proceeds = proceeds * known / units if known else ZERO
+        known_proceeds = prorate(proceeds, known, units) if known else ZERO
         stats.realized += known_proceeds - cost
         stats.unknown_sold += unknown + missing
         stats.unknown_proceeds += proceeds - known_proceeds
@@ -388,7 +388,7 @@ class _Engine:
                 lot = lots[-1]
                 take = min(lot.amount, shortfall)
                 if lot.cost is not None:
-                    part = lot.cost * take / lot.amount
+                    part = prorate(lot.cost, take, lot.amount)
                     lot.cost -= part
                     self.stat(d.asset).realized -= part
                 lot.amount -= take
@@ -441,7 +441,7 @@ def match_transfers(transfers: Sequence[Transfer]) -> dict[int, int]:
         if w in pairs:
             continue
         sent = transfers[w]
-        low = sent.amount - sent.amount * MATCH_SHORTFALL
+        low = subtract(sent.amount, multiply(sent.amount, MATCH_SHORTFALL))
         for d in deposits:
             got = transfers[d]
             if d in used or got.asset != sent.asset or got.account == sent.account:
@@ -472,8 +472,7 @@ def compute_pnl(
     ``usd_rate(asset, at)`` is the USD price of a non-cash asset at a past moment, or None.
     Transfers whose status is not ``ok`` are ignored.
     """
-    with localcontext() as ctx:
-        ctx.prec = PRECISION
+    with money_context():  # exact sums and products; divisions round via prorate()
         engine = _Engine(CostMethod(method), usd_rate, cash)
         _replay(engine, trades, transfers)
         return _report(engine, CostMethod(method), holdings, prices)
@@ -579,7 +578,7 @@ def _report(
     return PnlReport(
         method=method,
         assets=rows,
-        total_realized=sum((row.realized for row in rows), ZERO),
-        total_unrealized=sum((row.unrealized for row in rows if row.unrealized is not None), ZERO),
+        total_realized=total(row.realized for row in rows),
+        total_unrealized=total(row.unrealized for row in rows if row.unrealized is not None),
         flags=flags,
     )

@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import NamedTuple
+
+from keyfolio.domain.money import money_context
 
 __all__ = [
     "MAX_POINTS",
@@ -32,7 +34,6 @@ MAX_POINTS = 500
 """The most points a series hands out (the window's start point included)."""
 
 _ZERO = Decimal(0)
-_EXACT_PRECISION = 200  # running sums stay exact: values have far fewer digits than this
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,7 @@ def carry_forward(
     values: dict[Hashable, Decimal] = {}
     amounts: dict[Hashable, Decimal] = {}
     points: list[SeriesPoint] = []
-    with localcontext() as ctx:
-        ctx.prec = _EXACT_PRECISION
+    with money_context():  # running sums stay exact (or raise): the one money context
         total = _ZERO
         amount_total = _ZERO
         for key, reading in (initial or {}).items():

@@ -52,13 +52,14 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _masked_keys(state: ServerState) -> dict[str, str]:
-    if not state.unlocked or not state.vault_exists:
-        return {}
-    try:
-        vault = state.app.vault()
-        return {name: mask_key(vault.get(name).api_key) for name in vault.names()}
-    except VaultError:
-        return {}
+    """From the open vault; while it is locked, the masks seen when it was last open."""
+    if state.vault.is_open and state.vault_exists:
+        try:
+            vault = state.app.vault()
+            state.masked_keys = {name: mask_key(vault.get(name).api_key) for name in vault.names()}
+        except VaultError:
+            pass
+    return state.masked_keys
 
 
 def account_out(
@@ -108,8 +109,14 @@ def _accounts(state: ServerState, *, portfolio: str | None, name: str | None) ->
         by_account[source_state.account].append(source_state)
     keys = _masked_keys(state)
     streams = state.live.statuses
+    locked = state.live.mode == "locked"
     return [
-        account_out(spec, by_account[spec.name], keys.get(spec.name), streams.get(spec.name))
+        account_out(
+            spec,
+            by_account[spec.name],
+            keys.get(spec.name),
+            "locked" if locked and not spec.is_manual else streams.get(spec.name),
+        )
         for spec in specs
     ]
 
@@ -206,8 +213,10 @@ async def link_account(body: AccountCreate, state: StateDep) -> LinkOut:
     spec = _spec(body)
     credentials = _credentials(body.credentials, spec.exchange)
     app = await asyncio.to_thread(state.ready)
+    if await asyncio.to_thread(app.has_vault):
+        await state.ensure_unlocked()  # Argon2 off the event loop; restarts the idle period
     report = await accounts_service.link_account(app, spec, credentials)
-    state.mark_unlocked()
+    state.vault.touch()
     _updated(state, spec.portfolio, spec.name, "linked")
     await state.live.restart()
     return await asyncio.to_thread(_link_out, state, report)

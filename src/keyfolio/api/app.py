@@ -2,8 +2,9 @@
 
 Nothing happens at import time, and :func:`create_app` only wires routes: the database is
 opened on the first request, the vault when a route needs it. The lifespan starts the live
-engine (or the polling sync) and, on shutdown, ends the event streams first, then the
-background tasks.
+engine (or the polling sync) and the vault's idle re-lock watcher
+(:mod:`keyfolio.api.vault_session`) and, on shutdown, stops the watcher, ends the event
+streams, then the background tasks.
 
 The JSON API lives under ``/api/v1``; the dashboard's pages (``keyfolio.web.pages``) and
 ``/static`` are mounted when the web package provides them. ``/docs`` is a plain,
@@ -13,9 +14,12 @@ Content-Security-Policy rules out the CDN-hosted Swagger UI.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import html
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,9 +32,9 @@ from keyfolio.api.deps import ServerState
 from keyfolio.api.errors import install_error_handlers
 from keyfolio.api.models import ErrorOut
 from keyfolio.api.security import SecurityMiddleware
+from keyfolio.api.vault_session import Clock
 from keyfolio.config import Settings
 from keyfolio.logging import register_secret
-from keyfolio.services.context import App
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -49,6 +53,8 @@ _ERRORS = {
         423: "the vault is locked",
         500: "a keyfolio bug",
         502: "the exchange failed",
+        503: "the server cannot store: its data directory, or the database is locked",
+        507: "the server's disk is full",
     }.items()
 }
 
@@ -58,6 +64,7 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     state: ServerState = api.state.keyfolio
     state.streams.reopen()
     await state.live.start()
+    relocker = asyncio.get_running_loop().create_task(state.vault.watch(), name="keyfolio-relock")
     # Everything imported and built so far lives as long as the server: take it out of the
     # garbage collector's generations, so a collection after a request only scans what the
     # request made (bench/api.py: the summary's p95 drops from ~70 ms to ~40 ms).
@@ -66,6 +73,9 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        relocker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relocker
         state.streams.close_all()
         await state.live.stop()
         await state.tasks.cancel_all()
@@ -108,16 +118,20 @@ def _mount_web(api: FastAPI) -> None:
 def create_app(
     settings: Settings,
     *,
-    app: App | None = None,
     token: str | None = None,
     password: str | None = None,
     live: bool = True,
+    require_https: bool = False,
+    clock: Clock = time.monotonic,
 ) -> FastAPI:
     """The FastAPI application.
 
-    ``app`` reuses a services context (tests); ``token`` (default: ``settings.api_token``)
-    turns on bearer authentication for ``/api/``; ``password`` unlocks the vault at start
-    (``KEYFOLIO_PASSWORD`` also does); ``live=False`` polls instead of running the live engine.
+    ``token`` (default: ``settings.api_token``) turns on bearer authentication for ``/api/``;
+    ``password`` unlocks the vault at start (``KEYFOLIO_PASSWORD`` also does; the idle re-lock
+    forgets a password given here, see :mod:`keyfolio.api.vault_session`); ``live=False`` polls
+    instead of running the live engine; ``require_https`` refuses every request that did not
+    arrive over HTTPS (``--behind-proxy``: as the proxy's ``X-Forwarded-Proto`` says);
+    ``clock`` is the idle re-lock's clock (tests).
     """
     if token is None and settings.api_token is not None:
         token = settings.api_token.get_secret_value() or None
@@ -131,9 +145,11 @@ def create_app(
         redoc_url=None,
         lifespan=_lifespan,
     )
-    api.state.keyfolio = ServerState(settings, app=app, password=password, token=token, live=live)
+    api.state.keyfolio = ServerState(
+        settings, password=password, token=token, live=live, clock=clock
+    )
     install_error_handlers(api)
-    api.add_middleware(SecurityMiddleware, token=token)
+    api.add_middleware(SecurityMiddleware, token=token, require_https=require_https)
 
     v1 = APIRouter(prefix=API_PREFIX, responses=_ERRORS)  # type: ignore[arg-type]
     for module in (meta, portfolios, accounts, tasks, analytics, events):

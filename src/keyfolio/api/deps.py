@@ -1,26 +1,24 @@
 """The server's state (one per FastAPI app) and the dependency that hands it to routes.
 
-:class:`ServerState` owns the services :class:`~keyfolio.services.context.App` and the vault
-password. The App's password provider never prompts: it answers from a password given at start
-(``keyfolio serve`` reads ``KEYFOLIO_PASSWORD`` or prompts in its terminal) or through
-``POST /api/v1/vault/unlock``, and otherwise raises :class:`~keyfolio.errors.VaultLockedError`
-(HTTP 423). Read-only routes never need the vault.
+:class:`ServerState` owns the services :class:`~keyfolio.services.context.App`, the
+:class:`~keyfolio.api.vault_session.VaultSession` (where the vault password comes from, the
+open vault and its idle re-lock), the background tasks, the live runner and the event streams.
+The App's password provider never prompts: it answers from the vault session, and otherwise
+raises :class:`~keyfolio.errors.VaultLockedError` (HTTP 423). Read-only routes never need the
+vault.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
 import threading
+import time
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from keyfolio.api.vault_session import Clock, VaultSession
 from keyfolio.config import Settings
-from keyfolio.errors import VaultError, VaultLockedError
-from keyfolio.logging import register_secret
-from keyfolio.services.context import App, PasswordProvider
+from keyfolio.services.context import App
 
 if TYPE_CHECKING:
     from keyfolio.api.events import EventStreams
@@ -29,74 +27,45 @@ if TYPE_CHECKING:
 
 __all__ = ["ServerState", "StateDep", "get_state"]
 
-logger = logging.getLogger(__name__)
-
-_LOCKED_HINT = (
-    "Unlock the vault on the dashboard's Unlock page (or POST /api/v1/vault/unlock with the "
-    "password), or start `keyfolio serve` with KEYFOLIO_PASSWORD set."
-)
-
 
 class ServerState:
-    """Everything the routes share: the App, the vault password, tasks and the live runner."""
+    """Everything the routes share: the App, the vault session, tasks and the live runner."""
 
     def __init__(
         self,
         settings: Settings,
         *,
-        app: App | None = None,
         password: str | None = None,
         token: str | None = None,
         live: bool = True,
+        clock: Clock = time.monotonic,
     ) -> None:
-        self.settings = settings
-        self.token = token
-        self.live_enabled = live
-        self._password = password
-        self._unlocked = False
-        self._lock = threading.Lock()
-        self._db_ready = False
-        if password:
-            register_secret(password)
-        if app is None:
-            app = App(settings=settings, password=self._provide_password)
-        else:
-            fallback = app.password
-            app.password = self._chained(fallback)
-        self.app = app
         from keyfolio.api.events import EventStreams
         from keyfolio.api.live import LiveRunner
         from keyfolio.api.tasks import TaskRegistry
 
+        self.settings = settings
+        self.token = token
+        self.live_enabled = live
+        self._lock = threading.Lock()
+        self._db_ready = False
+        self.app = App(settings=settings, password=self._provide_password)
         self.tasks: TaskRegistry = TaskRegistry(self)
+        self.vault = VaultSession(
+            self.app,
+            password=password,
+            idle_minutes=settings.vault_idle_minutes,
+            clock=clock,
+            keep_secrets=(token,) if token else (),
+            busy=lambda: self.tasks.running,
+        )
         self.live: LiveRunner = LiveRunner(self)
         self.streams: EventStreams = EventStreams()
-
-    # -- the vault password -------------------------------------------------------------------
-
-    def _known_password(self) -> str | None:
-        if self._password:
-            return self._password
-        env = os.environ.get("KEYFOLIO_PASSWORD")
-        if env:
-            register_secret(env)
-            return env
-        return None
+        self.masked_keys: dict[str, str] = {}
+        """The accounts' masked API keys (``a1b2…e9f0``), kept while the vault is locked."""
 
     def _provide_password(self, *, confirm: bool = False) -> str:
-        password = self._known_password()
-        if password is None:
-            raise VaultLockedError("the vault is locked", hint=_LOCKED_HINT)
-        return password
-
-    def _chained(self, fallback: PasswordProvider) -> PasswordProvider:
-        def provide(*, confirm: bool = False) -> str:
-            password = self._known_password()
-            return password if password is not None else fallback(confirm=confirm)
-
-        return provide
-
-    # -- lifecycle helpers ----------------------------------------------------------------------
+        return self.vault.provide(confirm=confirm)
 
     def ready(self) -> App:
         """The App, with its database opened and migrated (once, thread-safe)."""
@@ -108,57 +77,17 @@ class ServerState:
 
     @property
     def vault_exists(self) -> bool:
-        return self.app.has_vault()
+        return self.vault.exists
 
     @property
     def unlocked(self) -> bool:
-        """True once the vault is open (or, with no vault yet, a password is known)."""
-        if self._unlocked:
-            return True
-        return not self.vault_exists and self._known_password() is not None
-
-    def mark_unlocked(self) -> None:
-        """Record that the App holds an open vault (after linking created one)."""
-        self._unlocked = True
-
-    def unlock_blocking(self, password: str | None = None) -> None:
-        """Open the vault with ``password`` (or the known one); raises a VaultError if wrong.
-
-        Argon2 makes this slow on purpose: call it in a worker thread.
-        """
-        with self._lock:
-            previous = self._password
-            if password is not None:
-                register_secret(password)
-                self._password = password
-            try:
-                if self._unlocked and password is not None and self.vault_exists:
-                    from keyfolio.vault import Vault
-
-                    Vault.open(self.settings.vault_path, password)  # check it, keep the open one
-                else:
-                    self.app.unlock()
-                    self._unlocked = self.vault_exists
-            except BaseException:
-                self._password = previous
-                raise
+        """The vault can be used without asking the user (see :class:`VaultSession`)."""
+        return self.vault.unlocked
 
     async def ensure_unlocked(self) -> None:
-        """Raise VaultLockedError (423) unless the vault can be opened without a prompt."""
-        if self.unlocked:
-            return
-        if self._known_password() is None:
-            raise VaultLockedError("the vault is locked", hint=_LOCKED_HINT)
-        await asyncio.to_thread(self.unlock_blocking)
-
-    async def try_unlock_at_start(self) -> None:
-        """Open the vault with a password given at start; a wrong one only logs a warning."""
-        if self._known_password() is None or not self.vault_exists:
-            return
-        try:
-            await self.ensure_unlocked()
-        except VaultError as exc:
-            logger.warning("the vault stays locked: %s", exc.message)
+        """For a route acting for the user: open the vault (423 if no password is known) and
+        restart its idle period."""
+        await self.vault.ensure_open(touch=True)
 
 
 def get_state(request: Request) -> ServerState:

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from keyfolio.errors import (
     ConfigError,
     ConflictError,
+    DiskFullError,
     ExchangeAuthError,
     ExchangeError,
     ExchangeUnavailableError,
@@ -27,6 +28,7 @@ from keyfolio.errors import (
     KeyfolioError,
     NotFoundError,
     PricingError,
+    StorageUnavailableError,
     UnsafeKeyError,
     UsageError,
     VaultCorruptError,
@@ -54,6 +56,8 @@ STATUS_BY_ERROR: dict[type[KeyfolioError], int] = {
     ExchangeUnsupportedError: 400,
     ExchangeUnavailableError: 502,
     PricingError: 502,
+    StorageUnavailableError: 503,  # the server's disk, data directory or database lock
+    DiskFullError: 507,
 }
 """HTTP status per error class; the most specific class in the MRO wins."""
 

@@ -98,7 +98,7 @@ async def events(
         Query(
             max_length=200,
             description="comma-separated event types (default: portfolio.updated, "
-            "account.status, sync.progress)",
+            "account.status, sync.progress, vault.status)",
         ),
     ] = None,
     token: Annotated[
@@ -106,7 +106,8 @@ async def events(
         Query(max_length=512, description="the API token, for EventSource (no headers)"),
     ] = None,
 ) -> EventSourceResponse:
-    """Live events: ``portfolio.updated``, ``account.status`` and ``sync.progress``."""
+    """Live events: ``portfolio.updated``, ``account.status``, ``sync.progress`` and
+    ``vault.status``."""
     del token  # checked by the security middleware
     return EventSourceResponse(
         state.streams.stream(state.app.bus, request, _types(types)),

@@ -4,26 +4,38 @@ On startup the server runs :class:`keyfolio.services.live.LiveEngine` when it is
 live mode is on (no ``--no-live``) and the vault is unlocked. Otherwise it syncs every
 ``poll_seconds`` through the same task registry as ``POST /api/v1/sync`` (so the polls publish
 the same events). Unlocking the vault later, or linking and removing accounts, restarts it.
+
+**Locked** (mode ``locked``): the vault exists and no password is known (never unlocked, or
+re-locked after being idle). Nothing runs in the background then: no stream, no poll, no
+connector, so no credential is held. When the vault re-locks without ``KEYFOLIO_PASSWORD``
+(:mod:`keyfolio.api.vault_session`), the runner stops the live engine first (its WebSockets
+close and its connectors, which hold the credentials of the accounts they read, are closed)
+and publishes ``account.status`` ``locked`` for every account; unlocking starts it again,
+and its first poll and the streams' snapshots catch up with what changed meanwhile. With
+``KEYFOLIO_PASSWORD`` the server can re-open the vault by itself, so the engine keeps running
+(with the credentials it read at its start) across re-locks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from keyfolio.errors import KeyfolioError, NotFoundError
+from keyfolio.api.vault_session import LOCKED_HINT
+from keyfolio.errors import KeyfolioError, NotFoundError, VaultError
 from keyfolio.services.accounts import list_accounts
 
 if TYPE_CHECKING:
     from keyfolio.api.deps import ServerState
     from keyfolio.services.live import LiveEngine
 
-__all__ = ["LiveRunner"]
+__all__ = ["LiveRunner", "RefreshMode"]
 
 logger = logging.getLogger(__name__)
+
+RefreshMode = Literal["live", "polling", "locked", "off"]
 
 
 class LiveRunner:
@@ -32,9 +44,10 @@ class LiveRunner:
     def __init__(self, state: ServerState) -> None:
         self._state = state
         self._task: asyncio.Task[None] | None = None
-        self.mode = "off"  # "live", "polling" or "off"
+        self.mode: RefreshMode = "off"
         self._started = False
         self._engine: LiveEngine | None = None
+        state.vault.on_relock(self._relocking)
 
     @property
     def statuses(self) -> dict[str, str]:
@@ -49,7 +62,7 @@ class LiveRunner:
     async def start(self) -> None:
         """Start the engine (or polling). Called by the server's lifespan."""
         self._started = True
-        await self._state.try_unlock_at_start()
+        await self._state.vault.open_at_start()
         await self._launch()
 
     async def restart(self) -> None:
@@ -70,12 +83,49 @@ class LiveRunner:
         self._engine = None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await asyncio.wait([task])  # how it ended was logged by _log_end
+
+    @staticmethod
+    def _log_end(task: asyncio.Task[None]) -> None:
+        """A runner that ends with an exception is a bug (they catch what they expect)."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("the server's %s task crashed", task.get_name(), exc_info=exc)
+
+    async def _relocking(self) -> None:
+        """The vault re-locks: without auto-unlock, stop everything that holds credentials."""
+        if not self._started or self._state.vault.auto_unlock:
+            return
+        await self._cancel()
+        self.mode = "locked"
+        await self._publish_locked()
+
+    async def _publish_locked(self) -> None:
+        state = self._state
+        specs = await asyncio.to_thread(list_accounts, state.ready())
+        for spec in specs:
+            if spec.is_manual:
+                continue
+            state.app.bus.publish(
+                "account.status",
+                {
+                    "account": spec.name,
+                    "portfolio": spec.portfolio,
+                    "status": "locked",
+                    "error": "the vault is locked: balances are not refreshed",
+                    "hint": LOCKED_HINT,
+                    "source": None,
+                },
+            )
 
     async def _launch(self) -> None:
         state = self._state
         runner: Callable[[], Awaitable[None]]
+        if not state.unlocked and state.vault_exists:
+            self.mode = "locked"
+            return
         if state.live_enabled and state.unlocked:
             self.mode = "live"
             runner = self._run_engine
@@ -83,25 +133,33 @@ class LiveRunner:
             self.mode = "polling"
             runner = self._poll
         self._task = asyncio.get_running_loop().create_task(runner(), name=f"keyfolio-{self.mode}")
+        self._task.add_done_callback(self._log_end)
 
     async def _run_engine(self) -> None:
         from keyfolio.services.live import LiveEngine
 
         state = self._state
-        app = await asyncio.to_thread(state.ready)
-        self._engine = engine = LiveEngine(app, poll_seconds=state.settings.poll_seconds)
         try:
+            app = await asyncio.to_thread(state.ready)
+            self._engine = engine = LiveEngine(app, poll_seconds=state.settings.poll_seconds)
+            if state.vault_exists:
+                await state.vault.ensure_open(touch=False)  # Argon2 off the event loop
             await engine.run()
         except asyncio.CancelledError:
             raise
+        except VaultError as exc:  # KEYFOLIO_PASSWORD found wrong: the Unlock page restarts us
+            logger.warning("the live engine waits for an unlock: %s", exc.message)
+            self.mode = "locked"
+            self._engine = None
+            return
         except NotFoundError as exc:  # no account yet: linking one restarts the engine
             logger.info("live engine not started (%s); polling until an account is linked", exc)
-            self.mode = "polling"
-            await self._poll()
-        except Exception as exc:
-            logger.warning("the live engine stopped (%s); polling instead", exc, exc_info=True)
-            self.mode = "polling"
-            await self._poll()
+        except KeyfolioError as exc:
+            logger.warning("the live engine stopped (%s); polling instead", exc.message)
+        except Exception:  # a bug: logged with its traceback; the dashboard stays fresh
+            logger.error("the live engine crashed (a bug in keyfolio); polling", exc_info=True)
+        self.mode = "polling"
+        await self._poll()
 
     async def _poll(self) -> None:
         state = self._state
@@ -117,3 +175,5 @@ class LiveRunner:
                 raise
             except KeyfolioError as exc:
                 logger.warning("polling sync failed: %s", exc.message)
+            except Exception:  # a bug: logged with its traceback; the next round still runs
+                logger.error("polling sync crashed (a bug in keyfolio)", exc_info=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import cache
 
 from fastapi import APIRouter
@@ -20,13 +19,27 @@ _API_CREDENTIALS = {"apiKey": "api_key", "secret": "secret", "password": "passph
 
 
 def _vault(state: ServerState) -> VaultOut:
-    return VaultOut(exists=state.vault_exists, unlocked=state.unlocked)
+    session = state.vault
+    idle = session.idle_seconds
+    return VaultOut(
+        exists=session.exists,
+        unlocked=session.unlocked,
+        auto_unlock=session.auto_unlock,
+        idle_minutes=idle / 60 if idle is not None else None,
+    )
 
 
 @router.get("/health", response_model=HealthOut)
 def health(state: StateDep) -> HealthOut:
-    """Liveness, version, vault state and whether the live engine runs."""
-    return HealthOut(status="ok", version=__version__, vault=_vault(state), live=state.live.is_live)
+    """Liveness, version, vault state, and what keeps the data fresh (live, polling, locked)."""
+    live = state.live
+    return HealthOut(
+        status="ok",
+        version=__version__,
+        vault=_vault(state),
+        live=live.is_live,
+        refresh=live.mode,
+    )
 
 
 @cache
@@ -64,10 +77,13 @@ def vault_status(state: StateDep) -> VaultOut:
 
 @router.post("/vault/unlock", response_model=VaultOut)
 async def unlock(body: UnlockRequest, state: StateDep) -> VaultOut:
-    """Unlock the vault (or, with no vault yet, set the password that will create it)."""
+    """Unlock the vault (or, with no vault yet, set the password that will create it).
+
+    It re-locks after ``idle_minutes`` without a use by the user (see ``GET /vault``).
+    """
     password = body.password.get_secret_value()
     if not password.strip():
         raise UsageError("the vault password is blank", hint="Enter the vault password.")
-    await asyncio.to_thread(state.unlock_blocking, password)
+    await state.vault.unlock(password)
     await state.live.restart()
     return _vault(state)

@@ -32,6 +32,7 @@ __all__ = [
     "PortfolioCreate",
     "PortfolioOut",
     "PortfolioRename",
+    "RefusedOut",
     "SummaryAccount",
     "SummaryHolding",
     "SummaryOut",
@@ -75,6 +76,11 @@ class ErrorOut(_Out):
 class VaultOut(_Out):
     exists: bool
     unlocked: bool
+    """Usable without asking for the password (open, or re-openable from KEYFOLIO_PASSWORD)."""
+    auto_unlock: bool
+    """KEYFOLIO_PASSWORD is set (and not found wrong): the server re-opens the vault itself."""
+    idle_minutes: float | None
+    """The vault re-locks after this many minutes without a use by the user; null: never."""
 
 
 class UnlockRequest(_In):
@@ -86,6 +92,9 @@ class HealthOut(_Out):
     version: str
     vault: VaultOut
     live: bool
+    refresh: Literal["live", "polling", "locked", "off"]
+    """What keeps the data fresh: the live engine, a polling sync, nothing while the vault is
+    locked, or nothing yet (before start-up)."""
 
 
 class ExchangeOut(_Out):
@@ -159,6 +168,19 @@ class Mover(_Out):
     basis: str | None = None
 
 
+class RefusedOut(_Out):
+    """A stored value outside the money bounds (docs/money.md), left out of every figure."""
+
+    where: str = Field(description="what holds it, e.g. 'trading balance', 'trade T1', 'price'")
+    account: str | None
+    asset: str | None
+    field: str = Field(description="amount, price, fee or value")
+    value: str = Field(description="the stored number as text, e.g. 1E+30")
+    reason: str
+    message: str
+    hint: str
+
+
 class SummaryOut(_Out):
     """Exactly the `keyfolio show --json` document (fields it lacks are left out)."""
 
@@ -172,6 +194,7 @@ class SummaryOut(_Out):
     change: dict[str, Change] | None = None
     top_gainers: list[Mover] | None = None
     top_losers: list[Mover] | None = None
+    refused: list[RefusedOut] | None = None
 
 
 # -- accounts -------------------------------------------------------------------------------
@@ -310,6 +333,7 @@ class HistoryOut(_Out):
     account: str | None = None
     asset: str | None = None
     points: list[HistoryPoint]
+    refused: list[RefusedOut] | None = None
 
 
 class PnlAsset(_Out):
@@ -356,3 +380,4 @@ class PnlOut(_Out):
     notes: list[str] | None = None
     top_pnl_gainers: list[PnlRank] | None = None
     top_pnl_losers: list[PnlRank] | None = None
+    refused: list[RefusedOut] | None = None

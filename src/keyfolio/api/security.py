@@ -1,13 +1,18 @@
-"""Network exposure: the bearer token, the bind check, security headers, Host and Origin checks.
+"""Network exposure: the bearer token, the bind check, HTTPS, security headers, Host and Origin.
 
 * Loopback without a token: no authentication, but the ``Host`` header must name the loopback
   (a DNS-rebinding page cannot reach the API through a name of its own).
 * A token (``--token`` / ``KEYFOLIO_API_TOKEN``): every ``/api/`` request needs
   ``Authorization: Bearer TOKEN``, compared in constant time. ``EventSource`` cannot send
   headers, so ``GET /api/v1/events`` also accepts ``?token=TOKEN``.
-* A non-loopback bind address without a token is refused (:func:`check_bind`).
-* Every response carries strict security headers; there is no CORS, and a state-changing
-  request from another origin is refused.
+* A non-loopback bind address needs a token *and* HTTPS: ``--tls-cert``/``--tls-key``, or
+  ``--behind-proxy`` for a TLS-terminating reverse proxy (:func:`check_bind`). Behind a proxy
+  the token is required whatever the address, and every request must have arrived over HTTPS:
+  uvicorn takes the scheme and client address from ``X-Forwarded-Proto``/``-For`` only when the
+  connection comes from the proxy's own address (``--proxy-ip``), and
+  :class:`SecurityMiddleware` (``require_https``) refuses anything else with 403.
+* Every response carries strict security headers, plus HSTS over HTTPS; there is no CORS, and
+  a state-changing request from another origin is refused.
 """
 
 from __future__ import annotations
@@ -63,19 +68,54 @@ _HOW_TO_SET_A_TOKEN = (
 )
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse a token too short to guess-proof, and a non-loopback address without a token."""
+_HTTPS = (
+    "serve HTTPS, so that the token, the vault password and exchange secrets never cross the "
+    "network in clear: give a certificate and its key with --tls-cert FILE --tls-key FILE, or "
+    "put a TLS-terminating reverse proxy in front and add --behind-proxy (docs/dashboard.md "
+    "shows Caddy and nginx setups)."
+)
+
+
+def check_bind(
+    host: str, token: str | None, *, tls: bool = False, behind_proxy: bool = False
+) -> None:
+    """Refuse a short token, a proxy setup without a token, and a non-loopback address
+    without a token or without HTTPS (``tls``: a certificate; ``behind_proxy``: a proxy's)."""
     if token and len(token) < MIN_TOKEN_LENGTH:
         raise ConfigError(
             f"the API token is only {len(token)} characters long",
             hint=f"Use at least {MIN_TOKEN_LENGTH}: {_HOW_TO_SET_A_TOKEN}",
         )
-    if is_loopback_host(host) or token:
+    if behind_proxy and not token:
+        raise ConfigError(
+            "refusing to serve --behind-proxy without an API token: the proxy makes the API "
+            "reachable from other machines",
+            hint=f"Set a token: {_HOW_TO_SET_A_TOKEN}",
+        )
+    if is_loopback_host(host):
         return
-    raise ConfigError(
-        f"refusing to serve on {host}: it is reachable from other machines and no API token is set",
-        hint=f"Keep the default --host 127.0.0.1, or {_HOW_TO_SET_A_TOKEN}",
+    missing = ([] if token else ["no API token is set"]) + (
+        [] if tls or behind_proxy else ["it would speak plain HTTP"]
     )
+    if not missing:
+        return
+    hints = ([] if token else [_HOW_TO_SET_A_TOKEN]) + ([] if tls or behind_proxy else [_HTTPS])
+    raise ConfigError(
+        f"refusing to serve on {host}: it is reachable from other machines and "
+        + " and ".join(missing),
+        hint="Keep the default --host 127.0.0.1, or: " + " And: ".join(hints),
+    )
+
+
+_HSTS = (b"strict-transport-security", b"max-age=31536000")
+
+
+def _security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """:data:`SECURITY_HEADERS`, plus HSTS when the request came over HTTPS."""
+    headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+    if scope.get("scheme") == "https":
+        headers.append(_HSTS)
+    return headers
 
 
 def _host_name(host_header: str) -> str:
@@ -87,9 +127,10 @@ def _host_name(host_header: str) -> str:
 class SecurityMiddleware:
     """Pure ASGI middleware (streams, such as SSE, pass through untouched)."""
 
-    def __init__(self, app: ASGIApp, *, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, *, token: str | None, require_https: bool = False) -> None:
         self.app = app
         self._token = token.encode() if token else None
+        self._require_https = require_https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,8 +138,10 @@ class SecurityMiddleware:
             return
         refusal = self._refusal(scope)
         if refusal is not None:
-            await self._reject(send, *refusal)
+            await self._reject(scope, send, *refusal)
             return
+
+        extra = _security_headers(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -107,8 +150,7 @@ class SecurityMiddleware:
                     for name, value in message.get("headers", [])
                     if name.decode("latin-1").lower() not in SECURITY_HEADERS
                 ]
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                message = {**message, "headers": headers}
+                message = {**message, "headers": headers + extra}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -116,13 +158,23 @@ class SecurityMiddleware:
     def _refusal(self, scope: Scope) -> tuple[int, str, str, str] | None:
         headers = Headers(scope=scope)
         host = headers.get("host", "")
+        if self._require_https and scope.get("scheme") != "https":
+            return (
+                403,
+                "https_required",
+                "this server answers only HTTPS requests through its proxy; this one came "
+                "over plain HTTP (or not from the proxy)",
+                "Open the dashboard at the proxy's https:// address. If you did, make the proxy "
+                "send `X-Forwarded-Proto: https` and redirect HTTP to HTTPS, and check that "
+                "--proxy-ip names the address it connects from (docs/dashboard.md).",
+            )
         if self._token is None and not is_loopback_host(_host_name(host)):
             return (
                 400,
                 "bad_host",
                 f"the Host header {host!r} is not this machine's loopback address",
                 "Open the dashboard at http://127.0.0.1:PORT/ (the address `keyfolio serve` "
-                "printed).",
+                "printed). Behind a reverse proxy, start it with --behind-proxy and a token.",
             )
         origin = headers.get("origin")
         if origin and scope["method"] not in _SAFE_METHODS and urlsplit(origin).netloc != host:
@@ -155,7 +207,9 @@ class SecurityMiddleware:
             given = (query.get("token") or [""])[0]
         return hmac.compare_digest(given.encode(), self._token)
 
-    async def _reject(self, send: Send, status: int, code: str, message: str, hint: str) -> None:
+    async def _reject(
+        self, scope: Scope, send: Send, status: int, code: str, message: str, hint: str
+    ) -> None:
         body = json.dumps(error_body(code, message, hint)).encode()
         headers = [
             (b"content-type", b"application/json"),
@@ -163,6 +217,6 @@ class SecurityMiddleware:
         ]
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))
-        headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        headers += _security_headers(scope)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

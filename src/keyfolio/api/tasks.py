@@ -86,11 +86,19 @@ class TaskRegistry:
                 f"{_KEEP} and forgets them on restart.",
             ) from None
 
+    @property
+    def running(self) -> bool:
+        """A sync runs (the idle re-lock waits for it to end)."""
+        return any(task.state == "running" for task in self._tasks.values())
+
     def start_sync(self, specs: list[AccountSpec], names: list[str] | None) -> SyncTask:
         """Start syncing ``specs`` (``names`` None: every account) in the background.
 
         One sync at a time: while one runs, its task is returned instead of a second one
-        (two syncs would only race for the same database rows and rate limits).
+        (two syncs would only race for the same database rows and rate limits). The sync reads
+        the credentials it needs from the vault at its start and drops them at its end
+        (:func:`keyfolio.services.sync.sync_accounts`); a vault that re-locked meanwhile is
+        re-opened only from ``KEYFOLIO_PASSWORD``, else the task fails as ``vault_locked``.
         """
         for running in self._tasks.values():
             if running.state == "running":
@@ -121,6 +129,8 @@ class TaskRegistry:
             bus.publish("sync.progress", {"task": task.id, "account": account, "event": event})
 
         try:
+            if specs:
+                await self._state.vault.ensure_open(touch=False)  # Argon2 off the event loop
             report = await sync_accounts(app, names=names, progress=progress)
         except asyncio.CancelledError:
             task.state = "failed"
@@ -129,7 +139,7 @@ class TaskRegistry:
         except KeyfolioError as exc:
             task.state = "failed"
             task.error = _error(exc.code, exc.message, exc.hint)
-        except Exception as exc:
+        except Exception as exc:  # a bug: logged with its traceback, the task says "internal"
             logger.error("sync task %s crashed", task.id, exc_info=exc)
             task.state = "failed"
             task.error = _error(
@@ -139,6 +149,7 @@ class TaskRegistry:
             self._finish(task, report)
         finally:
             task.finished.set()
+            self._state.vault.wake()  # a re-lock may have waited for this sync
 
     def _finish(self, task: SyncTask, report: SyncReport) -> None:
         """Record each account's outcome (the sync service publishes the events)."""

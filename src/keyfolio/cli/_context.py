@@ -65,16 +65,37 @@ class CliState:
             self._app.close()
             self._app = None
 
+    def open_home(self, settings: Settings, *, check_database: bool = False) -> App:
+        """Make the data directory ready for a command, or raise the reason it is not.
+
+        Creates and checks the directory, opens the rotated log file in it, and refuses a vault
+        from a newer keyfolio; with ``check_database`` also opens (and migrates) the database
+        now, for a long-running command (`serve`) that would otherwise open it on its first
+        request. Every failure here is a ``KeyfolioError`` with a hint, exit 2.
+        """
+        from keyfolio.logging import setup_logging
+        from keyfolio.services.context import App
+
+        settings.ensure_home()
+        setup_logging(
+            debug=self.debug,
+            log_file=settings.log_path,
+            max_bytes=settings.log_max_bytes,
+            backups=settings.log_backups,
+        )
+        app = App(settings=settings, password=prompt_password)
+        app.check_formats()
+        if check_database:
+            try:
+                app.db()
+            finally:
+                app.close()
+        return app
+
     def app(self) -> App:
         """The services context for this invocation (settings, logging, DB, vault)."""
         if self._app is None:
-            from keyfolio.logging import setup_logging
-            from keyfolio.services.context import App
-
-            settings = self.settings()
-            settings.ensure_home()
-            setup_logging(debug=self.debug, log_file=settings.log_path)
-            self._app = App(settings=settings, password=prompt_password)
+            self._app = self.open_home(self.settings())
         return self._app
 
 

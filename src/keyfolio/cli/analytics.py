@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from keyfolio.cli._context import console, state
+from keyfolio.cli.render import refused_lines
 from keyfolio.domain.money import format_amount, format_usd
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ def render_pnl(report: PnlReport, *, portfolio: str) -> None:
     """The P/L table, totals, and every flag explained."""
     method = "FIFO" if report.method.value == "fifo" else "average cost"
     console.print(f"[bold]P/L of portfolio {escape(portfolio)}[/] ({method}, USD)")
+    for line in refused_lines(report.refused):
+        console.print(line)
     if not report.assets:
         console.print(
             "No trades, transfers or holdings to compute P/L from. Import the trade history "

@@ -20,7 +20,7 @@ from keyfolio.cli._context import console, err_console
 from keyfolio.cli.accounts import print_link_report
 from keyfolio.cli.render import render_performance, render_view
 from keyfolio.domain.accounts import AccountSpec, Credentials
-from keyfolio.domain.money import ZERO, format_usd
+from keyfolio.domain.money import ZERO, format_amount, format_usd, subtract
 from keyfolio.errors import UnsafeKeyError
 
 if TYPE_CHECKING:
@@ -146,10 +146,10 @@ def _print_changes(before: PortfolioView, after: PortfolioView) -> None:
     old = {h.asset: h.amount for h in before.holdings}
     console.print("[bold]What changed:[/]")
     for holding in after.holdings:
-        delta = holding.amount - old.get(holding.asset, ZERO)
+        delta = subtract(holding.amount, old.get(holding.asset, ZERO))
         if delta:
             sign = "+" if delta > 0 else ""
-            console.print(f"  {holding.asset}: {sign}{delta.normalize():f}")
+            console.print(f"  {holding.asset}: {sign}{format_amount(delta)}")
     console.print(
         f"  total: {format_usd(before.total_value)} -> {format_usd(after.total_value)} USD "
         "(the 0.1 % fee was paid in BTC)"

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from keyfolio.cli._context import console, state
+from keyfolio.cli.render import refused_lines
+from keyfolio.domain.money import format_fixed, format_usd, prorate, subtract
 
 if TYPE_CHECKING:
     from keyfolio.analytics.series import SeriesPoint
@@ -37,9 +39,16 @@ def _micros(delta: timedelta) -> int:
 
 
 def _usd(value: Decimal) -> str:
-    from keyfolio.domain.money import format_usd
-
     return format_usd(value)
+
+
+def _percent(change: Decimal, start: Decimal) -> str:
+    """``change / start x 100`` rounded once, half-even, to 0.01, with its sign."""
+    pct = prorate(change, _HUNDRED, start, quantum=Decimal("0.01"))
+    return ("+" if pct >= 0 else "") + format_fixed(pct, 2)
+
+
+_ONE, _HUNDRED = Decimal(1), Decimal(100)
 
 
 def _columns(
@@ -76,10 +85,11 @@ def render_chart(
     cells = [[0] * width for _ in range(height)]
 
     def row_of(value: Decimal) -> int:
+        """The dot row of ``value``: its place between low and high, rounded half-even."""
         if high == low:
             return dots_y // 2
-        ratio = (value - low) * (dots_y - 1) / (high - low)
-        return int(ratio.to_integral_value(rounding=ROUND_HALF_EVEN))
+        offset, span = subtract(value, low), subtract(high, low)
+        return int(prorate(offset, Decimal(dots_y - 1), span, quantum=_ONE))
 
     previous: int | None = None
     for x, value in enumerate(columns):
@@ -120,8 +130,8 @@ def _print_chart(series: ValueSeries) -> None:
     gap = max(1, width - len(left) - len(right))
     console.print(f"{'':>{pad}}  {left}{' ' * gap}{right}", markup=False, highlight=False)
     first, last = points[0], points[-1]
-    change = last.value - first.value
-    pct = "" if first.value == 0 else f" ({change / first.value * 100:+.2f}%)"
+    change = subtract(last.value, first.value)
+    pct = "" if first.value == 0 else f" ({_percent(change, first.value)}%)"
     sign = "+" if change >= 0 else "-"
     console.print(
         f"First {_usd(first.value)} ({_stamp(first.at)})   Last {_usd(last.value)} "
@@ -163,6 +173,8 @@ def history_command(
     if as_json:
         typer.echo(json.dumps(series_to_json(series), indent=2))
         return
+    for line in refused_lines(series.refused):
+        console.print(line)
     if not series.points:
         what = f"account '{account}'" if account else f"portfolio '{series.portfolio}'"
         console.print(

@@ -40,8 +40,9 @@ def import_csv_command(
 ) -> None:
     """Import trades from a CSV file (see docs/import.md for the format).
 
-    Every bad row is reported with its line number and then nothing is imported. Importing
-    the same file again adds nothing.
+    Every bad row is reported with its line number and then nothing is imported. Amounts,
+    prices and fees are at most 10^18 with at most 18 decimal places. Importing the same file
+    again adds nothing.
     """
     from keyfolio.services.manual import import_csv
 
@@ -86,7 +87,10 @@ def trade_add(
         ),
     ] = None,
 ) -> None:
-    """Record one trade by hand (for P/L). It does not change any holding."""
+    """Record one trade by hand (for P/L). It does not change any holding.
+
+    Amount, price and fee are at most 10^18 with at most 18 decimal places (docs/money.md).
+    """
     from keyfolio.services.manual import add_trade
 
     check_name(account)
@@ -165,7 +169,9 @@ def trade_list(
 @holding_app.command("add")
 def holding_add(
     asset: Annotated[str, typer.Argument(help="Asset code, e.g. BTC.")],
-    amount: Annotated[str, typer.Argument(help="Amount to add, e.g. 0.25.")],
+    amount: Annotated[
+        str, typer.Argument(help="Amount to add, e.g. 0.25 (at most 10^18, 18 decimal places).")
+    ],
     account: Annotated[
         str, typer.Option("--account", help="Manual account to keep it in (created if needed).")
     ] = "manual",

@@ -11,7 +11,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.markup import escape
@@ -19,6 +19,7 @@ from rich.markup import escape
 from keyfolio import __version__
 from keyfolio.cli import accounts as accounts_cli
 from keyfolio.cli import analytics as analytics_cli
+from keyfolio.cli import backup as backup_cli
 from keyfolio.cli import history as history_cli
 from keyfolio.cli import imports as imports_cli
 from keyfolio.cli import live as live_cli
@@ -29,8 +30,8 @@ from keyfolio.cli._context import err_console
 from keyfolio.cli._context import state as _state
 from keyfolio.cli.sandbox import sandbox_command
 from keyfolio.cli.serve import serve_command
-from keyfolio.errors import KeyfolioError, VaultDecryptError
-from keyfolio.logging import redact
+from keyfolio.errors import KeyfolioError, StorageUnavailableError, VaultDecryptError
+from keyfolio.logging import QUIET, current_log_file, redact
 
 try:  # typer >= 0.20 vendors click as typer._click
     from typer._click import exceptions as click_exceptions
@@ -76,7 +77,10 @@ def main(
         ),
     ] = None,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Verbose logs and tracebacks on errors.")
+        bool,
+        typer.Option(
+            "--debug", help="Verbose logs (and `serve`'s access log) and tracebacks on errors."
+        ),
     ] = False,
     version: Annotated[
         bool,
@@ -106,6 +110,8 @@ app.add_typer(imports_cli.holding_app, name="holding")
 app.command("doctor")(views_cli.doctor_command)
 app.command("exchanges")(views_cli.exchanges_command)
 app.add_typer(vault_cli.app, name="vault")
+app.command("backup")(backup_cli.backup_command)
+app.command("restore")(backup_cli.restore_command)
 app.add_typer(history_cli.db_app, name="db")
 app.command("sandbox")(sandbox_command)
 
@@ -118,13 +124,18 @@ def _print_error(message: str, hint: str | None) -> None:
 
 
 def run(argv: list[str] | None = None) -> None:
-    """Entry point of the `keyfolio` console script: the one error boundary."""
+    """Entry point of the `keyfolio` console script: the one error boundary.
+
+    A ``KeyfolioError`` prints ``Error:``/``Hint:`` and exits with its code. An ``OSError`` of
+    the machine (a full disk, a read-only data directory) is reported the same way (exit 2).
+    Anything else is a bug: logged with its traceback at ERROR and reported as one (exit 1).
+    """
     args = sys.argv[1:] if argv is None else argv
     try:
         try:
             code = app(args=args, prog_name="keyfolio", standalone_mode=False)
-        except BaseExceptionGroup as group:  # from a TaskGroup: report its first error
-            raise group.exceptions[0] from group
+        except BaseExceptionGroup as group:  # from a TaskGroup: report the most telling error
+            raise _most_telling(group) from group
         finally:
             _state.close()
     except KeyfolioError as exc:
@@ -147,15 +158,59 @@ def run(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         raise SystemExit(130) from None
-    except Exception as exc:
-        logger.info("unexpected error", exc_info=True)  # to the log file, not the screen
-        _print_traceback()
-        _print_error(
-            f"unexpected {type(exc).__name__}: {exc}",
-            "This is a bug in keyfolio. Run the command again with --debug and report the output.",
-        )
-        raise SystemExit(1) from None
+    except OSError as exc:
+        _report_os_error(exc)
+    except Exception as exc:  # the boundary for bugs: reported as one, never as a user error
+        _report_bug(exc)
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+def _most_telling(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """An interrupt first, then a bug (never hidden behind a user error), then the first."""
+    leaves = _leaves(group)
+    return next(
+        (e for e in leaves if not isinstance(e, Exception)),
+        next((e for e in leaves if not isinstance(e, KeyfolioError)), leaves[0]),
+    )
+
+
+def _report_os_error(exc: OSError) -> None:
+    """A full disk or an unusable data directory, met outside the places that translate it."""
+    from keyfolio.config import default_home
+
+    what = f"the file {exc.filename}" if exc.filename else "a file"
+    home = _state.home if _state.home is not None else default_home()
+    error = StorageUnavailableError.from_os_error(exc, what=what, home=home)
+    if error is None:
+        _report_bug(exc)
+    assert error is not None
+    if current_log_file() is not None:
+        logger.warning("%s", error.message, exc_info=exc, extra=QUIET)
+    _print_traceback()
+    _print_error(error.message, error.hint)
+    raise SystemExit(error.exit_code) from None
+
+
+def _report_bug(exc: BaseException) -> NoReturn:
+    log_file = current_log_file()
+    if log_file is not None:  # with --debug the terminal shows this record, traceback included
+        logger.error("unexpected error: a bug in keyfolio", exc_info=exc, extra=QUIET)
+    if log_file is None or not _state.debug:
+        _print_traceback()
+    where = f"Its traceback is in {log_file}. " if log_file is not None else ""
+    _print_error(
+        f"unexpected {type(exc).__name__}: {exc}",
+        f"This is a bug in keyfolio. {where}Run the command again with --debug and report "
+        "the output.",
+    )
+    raise SystemExit(1) from None
 
 
 def _print_traceback() -> None:

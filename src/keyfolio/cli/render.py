@@ -11,12 +11,19 @@ from rich.table import Table
 from rich.text import Text
 
 from keyfolio.cli._context import console
-from keyfolio.domain.money import ZERO, format_amount, format_usd, multiply
+from keyfolio.domain.money import (
+    RefusedValue,
+    format_amount,
+    format_fixed,
+    format_usd,
+    multiply,
+    total,
+)
 
 if TYPE_CHECKING:
     from keyfolio.services.view import PortfolioView
 
-__all__ = ["render_performance", "render_view", "view_renderable"]
+__all__ = ["refused_lines", "render_performance", "render_view", "view_renderable"]
 
 _BASIS = {"history": "from history", "open24h": "from 24h open prices", "none": "no data yet"}
 
@@ -54,17 +61,18 @@ def view_renderable(view: PortfolioView) -> RenderableType:
             format_amount(holding.amount),
             format_amount(holding.price.usd) if holding.price else "[magenta]unpriced[/]",
             format_usd(holding.value) if holding.value is not None else "-",
-            f"{share:.1f}%" if share is not None else "-",
+            f"{format_fixed(share, 1)}%" if share is not None else "-",
             escape(sources),
         )
     parts.append(table)
-    total = f"[bold]Total: {format_usd(view.total_value)} USD[/]"
+    total_line = f"[bold]Total: {format_usd(view.total_value)} USD[/]"
     if view.unpriced:
-        total += (
+        total_line += (
             f" (leaves out {len(view.unpriced)} unpriced asset"
             f"{'s' if len(view.unpriced) > 1 else ''}: {escape(', '.join(view.unpriced))})"
         )
-    parts.append(Text.from_markup(total))
+    parts.append(Text.from_markup(total_line))
+    parts.extend(refused_lines(view.refused))
     if view.accounts:
         parts.append(_sources_table(view))
     if view.other_portfolios:
@@ -77,18 +85,29 @@ def view_renderable(view: PortfolioView) -> RenderableType:
     return Group(*parts)
 
 
+def refused_lines(refused: list[RefusedValue]) -> list[Text]:
+    """One warning per stored value outside the money bounds, with its hint."""
+    return [
+        Text.from_markup(
+            f"[yellow]Left out:[/] {escape(item.message)}.\n  Hint: {escape(item.hint)}"
+        )
+        for item in refused
+    ]
+
+
 def _sources_table(view: PortfolioView) -> Table:
     table = Table("account", "import", "status", "source", "source status", "value (USD)", "note")
-    values: dict[tuple[str, str], Decimal] = {}
+    values: dict[tuple[str, str], list[Decimal]] = {}
     for holding in view.holdings:
         for item in holding.sources:
             if holding.price is not None:
                 key = (item.account, item.source.value)
-                values[key] = values.get(key, ZERO) + multiply(item.amount, holding.price.usd)
+                values.setdefault(key, []).append(multiply(item.amount, holding.price.usd))
     for account in view.accounts:
         spec = account.spec
         for state in account.sources or []:
-            value = values.get((spec.name, state.source.value))
+            parts = values.get((spec.name, state.source.value))
+            value = None if parts is None else total(parts)
             note = state.error or ""
             if state.hint and state.error:
                 note = f"{note} — {state.hint}"
@@ -110,7 +129,7 @@ def _signed(text: str | None, suffix: str = "") -> str:
     value = Decimal(text)
     colour = "green" if value > 0 else "red" if value < 0 else "white"
     sign = "+" if value > 0 else ""
-    shown = format_usd(value) if not suffix else f"{value.quantize(Decimal('0.01')):f}"
+    shown = format_usd(value) if not suffix else format_fixed(value, 2)
     return f"[{colour}]{sign}{shown}{suffix}[/]"
 
 

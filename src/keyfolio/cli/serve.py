@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,19 +18,22 @@ from keyfolio.errors import UsageError
 if TYPE_CHECKING:
     import uvicorn
 
+    from keyfolio.api.server import ProxyConfig
     from keyfolio.config import Settings
 
 __all__ = ["serve_command"]
 
 
 def _start_password(settings: Settings) -> str | None:
-    """KEYFOLIO_PASSWORD, else (in a terminal, with a vault) a prompt; None starts locked."""
+    """In a terminal, with a vault and without KEYFOLIO_PASSWORD, a prompt; None starts locked.
+
+    KEYFOLIO_PASSWORD is read by the server itself (it re-opens the vault with it after an
+    idle re-lock); a password typed here is forgotten at the first re-lock.
+    """
     from keyfolio.logging import register_secret
 
-    value = os.environ.get("KEYFOLIO_PASSWORD")
-    if value:
-        register_secret(value)
-        return value
+    if os.environ.get("KEYFOLIO_PASSWORD"):
+        return None
     if not settings.vault_path.exists() or not sys.stdin.isatty():
         return None
     value = str(
@@ -68,10 +73,40 @@ def _token(settings: Settings, *, ask: bool) -> str | None:
     return configured.get_secret_value().strip() or None
 
 
+def _proxy(behind_proxy: bool, proxy_ips: list[str] | None) -> ProxyConfig | None:
+    from keyfolio.api.server import DEFAULT_PROXY_IPS, ProxyConfig
+
+    if not behind_proxy:
+        if proxy_ips:
+            raise UsageError(
+                "--proxy-ip only applies with --behind-proxy",
+                hint="Add --behind-proxy when a TLS-terminating reverse proxy is in front.",
+            )
+        return None
+    trusted = []
+    for value in proxy_ips or DEFAULT_PROXY_IPS:
+        value = value.strip()
+        try:
+            if "/" in value:
+                trusted.append(str(ipaddress.ip_network(value, strict=False)))
+            else:
+                trusted.append(str(ipaddress.ip_address(value)))
+        except ValueError:
+            raise UsageError(
+                f"--proxy-ip {value!r} is not an IP address or network",
+                hint="Give the address the proxy connects from, e.g. --proxy-ip 10.0.0.5 "
+                "(repeat it for several).",
+            ) from None
+    return ProxyConfig(trusted=tuple(trusted))
+
+
 def serve_command(
     host: Annotated[
         str,
-        typer.Option(help="Address to bind. Anything but loopback needs a token."),
+        typer.Option(
+            help="Address to bind. Anything but loopback needs a token and HTTPS (--tls-cert "
+            "and --tls-key, or --behind-proxy)."
+        ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)] = 8420,
     open_browser: Annotated[
@@ -96,16 +131,71 @@ def serve_command(
     no_live: Annotated[
         bool, typer.Option("--no-live", help="Poll instead of running the live engine.")
     ] = False,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            metavar="FILE",
+            help="Serve HTTPS with this PEM certificate (and chain); needs --tls-key.",
+            show_default=False,
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key",
+            metavar="FILE",
+            help="The certificate's unencrypted PEM private key (keep it mode 0600).",
+            show_default=False,
+        ),
+    ] = None,
+    behind_proxy: Annotated[
+        bool,
+        typer.Option(
+            "--behind-proxy",
+            help="A TLS-terminating reverse proxy (Caddy, nginx) is in front: needs a token; "
+            "X-Forwarded-Proto/-For are honoured from --proxy-ip only, and every request must "
+            "have arrived over HTTPS.",
+        ),
+    ] = False,
+    proxy_ips: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--proxy-ip",
+            metavar="ADDR",
+            help="The address (or network) the proxy connects from; repeatable "
+            "(default: 127.0.0.1 and ::1).",
+            show_default=False,
+        ),
+    ] = None,
+    idle_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--vault-idle-minutes",
+            min=0,
+            help="Re-lock the vault after this many minutes without a use by you (default 15, "
+            "or KEYFOLIO_VAULT_IDLE_MINUTES; 0: never).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the dashboard and the JSON API (/api/v1, docs at /docs) on this machine.
 
-    The vault opens with KEYFOLIO_PASSWORD, a prompt at start, or the dashboard's Unlock page.
+    The vault opens with KEYFOLIO_PASSWORD, a prompt at start, or the Unlock page.
+    It re-locks after --vault-idle-minutes without a use by you: nothing syncs
+    until you unlock it again (KEYFOLIO_PASSWORD: the server re-opens it itself).
     While it is locked, the portfolio, history and P&L still show.
     """
     from keyfolio.api.app import create_app
     from keyfolio.api.security import check_bind
-    from keyfolio.api.server import SigintStop, bind_socket, build_server, run_server
-    from keyfolio.logging import setup_logging
+    from keyfolio.api.server import (
+        SigintStop,
+        TlsConfig,
+        bind_socket,
+        build_server,
+        run_server,
+        server_url,
+    )
 
     if poll_seconds is not None and poll_seconds <= 0:
         raise UsageError(
@@ -114,23 +204,35 @@ def serve_command(
     settings = state.settings()
     if poll_seconds is not None:
         settings = settings.model_copy(update={"poll_seconds": poll_seconds})
+    if idle_minutes is not None:
+        settings = settings.model_copy(update={"vault_idle_minutes": idle_minutes})
+    proxy = _proxy(behind_proxy, proxy_ips)
+    tls = TlsConfig.from_options(tls_cert, tls_key)
     token = _token(settings, ask=ask_token)
-    check_bind(host, token)
-    settings.ensure_home()
-    setup_logging(debug=state.debug, log_file=settings.log_path)
+    check_bind(host, token, tls=tls is not None, behind_proxy=proxy is not None)
+    state.open_home(settings, check_database=True)
     password = _start_password(settings)
     sock = bind_socket(host, port)
     port = int(sock.getsockname()[1])
-    api = create_app(settings, token=token, password=password, live=not no_live)
-    server = build_server(api, host=host, port=port)
+    api = create_app(
+        settings, token=token, password=password, live=not no_live, require_https=proxy is not None
+    )
+    server = build_server(api, host=host, port=port, access_log=state.debug, tls=tls, proxy=proxy)
     stop = SigintStop(server)  # from here on, Ctrl-C ends in a clean shutdown and "Stopped."
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/"
+    url = server_url(host, port, tls=tls is not None) + "/"
     console.print(f"keyfolio dashboard on [bold]{url}[/]  (API: {url}api/v1, docs: {url}docs)")
+    if proxy is not None:
+        console.print(
+            "Behind a proxy: open the proxy's https:// address. Only requests it forwards over "
+            f"HTTPS from {', '.join(proxy.trusted)} are answered."
+        )
     if token:
         console.print("The API requires the token (Authorization: Bearer …).")
-    if password is None:
+    if password is None and not os.environ.get("KEYFOLIO_PASSWORD"):
         err_console.print("The vault is locked: unlock it on the dashboard's Unlock page.")
+    idle = settings.vault_idle_minutes
+    if idle > 0:
+        console.print(f"The vault re-locks after {idle:g} minutes without a use by you.")
     console.print("Press Ctrl-C to stop.")
     if open_browser:
         _open_when_ready(server, url)

@@ -15,6 +15,7 @@ from keyfolio.cli.render import render_performance, render_view
 from keyfolio.errors import KeyfolioError, KeyNotInRegionError, UsageError
 
 if TYPE_CHECKING:
+    from keyfolio.services.doctor import Check
     from keyfolio.services.sync import SyncOutcome, SyncReport
 
 __all__ = [
@@ -71,7 +72,9 @@ def sync_command(
 
     Each sync also records a snapshot of every balance source that was read (the value
     history behind `keyfolio history`) and imports new trades and transfers (the input of
-    `keyfolio pnl`). Exit 1 if any account failed; a failed account keeps its last good data.
+    `keyfolio pnl`). Exit 1 if any account failed (or a bug stopped its history import); a
+    failed account keeps its last good data. Exit 2 if this machine cannot store (a full disk,
+    a locked database).
     """
     from keyfolio.services.sync import sync_accounts
 
@@ -111,7 +114,7 @@ def sync_command(
                 f"[yellow]Prices not refreshed:[/] {escape(report.pricing_error.message)}"
             )
         _print_imports(report)
-    if report.failed:
+    if report.failed or report.has_bug:
         raise typer.Exit(1)
 
 
@@ -226,17 +229,33 @@ def doctor_command(
             show_default=False,
         ),
     ] = None,
+    fix: Annotated[
+        bool | None,
+        typer.Option(
+            "--fix/--no-fix",
+            help="Delete keys the vault holds for accounts that no longer exist (left by an "
+            "interrupted removal) without asking, or never. Default: ask in a terminal.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Diagnose accounts: reachability, clock offset, key validity, permissions, IP binding."""
+    """Diagnose accounts: reachability, clock offset, key validity, permissions, IP binding.
+
+    Also checks that every key in the vault belongs to an account, and offers to delete one
+    that does not.
+    """
     from keyfolio.services.accounts import list_accounts
     from keyfolio.services.doctor import Check, diagnose
 
     app_ = state.app()
+    failed = _doctor_vault(fix)
     names = (
         [account] if account else [spec.name for spec in list_accounts(app_) if not spec.is_manual]
     )
     if not names:
         console.print("No accounts to check. Link one with `keyfolio account add okx --name main`.")
+        if failed:
+            raise typer.Exit(1)
         return
 
     def confirm(question: str) -> bool:
@@ -247,7 +266,6 @@ def doctor_command(
             return False
         return typer.confirm(question, default=False)
 
-    failed = False
     for name in names:
         try:
             checks = asyncio.run(diagnose(app_, name, confirm_probe=confirm))
@@ -255,19 +273,43 @@ def doctor_command(
             if account:  # the one account asked for: a plain Error + Hint
                 raise
             checks = [Check("account", "fail", exc.message, exc.hint)]
-        table = Table("check", "result", "detail", "hint", title=f"doctor: {name}")
-        colours = {"ok": "green", "warn": "yellow", "fail": "red"}
-        for check in checks:
-            failed |= check.status == "fail"
-            table.add_row(
-                check.name,
-                f"[{colours[check.status]}]{check.status}[/]",
-                escape(check.detail),
-                escape(check.hint or ""),
-            )
-        console.print(table)
+        failed |= _print_checks(f"doctor: {name}", checks)
     if failed:
         raise typer.Exit(1)
+
+
+def _print_checks(title: str, checks: list[Check]) -> bool:
+    """One table of checks; True if any failed."""
+    table = Table("check", "result", "detail", "hint", title=title)
+    colours = {"ok": "green", "warn": "yellow", "fail": "red"}
+    for check in checks:
+        table.add_row(
+            check.name,
+            f"[{colours[check.status]}]{check.status}[/]",
+            escape(check.detail),
+            escape(check.hint or ""),
+        )
+    console.print(table)
+    return any(check.status == "fail" for check in checks)
+
+
+def _doctor_vault(fix: bool | None) -> bool:
+    """Keys without an account: report them and delete them if allowed. True if any is left."""
+    from keyfolio.services.doctor import orphan_keys, remove_orphan_keys, vault_checks
+
+    app_ = state.app()
+    if not app_.has_vault():
+        return False
+    orphans = orphan_keys(app_)
+    removed: list[str] = []
+    if orphans:
+        listing = ", ".join(f"'{name}'" for name in orphans)
+        question = f"The vault holds keys no account uses: {listing}. Delete them from the vault?"
+        if fix is None and not typer.get_text_stream("stdin").isatty():
+            err_console.print(f"{question} Not asked: no terminal. Use --fix to delete them.")
+        elif fix or (fix is None and typer.confirm(question, default=False, err=True)):
+            removed = remove_orphan_keys(app_, orphans)
+    return _print_checks("doctor: vault", vault_checks(orphans, removed))
 
 
 def exchanges_command() -> None:

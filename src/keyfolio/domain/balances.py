@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-__all__ = ["KeyInfo", "Source", "SourceResult", "SourceStatus"]
+__all__ = ["KeyInfo", "PermissionWords", "Source", "SourceResult", "SourceStatus"]
 
 
 class Source(StrEnum):
@@ -58,18 +58,56 @@ class SourceResult:
 
 
 @dataclass(frozen=True)
+class PermissionWords:
+    """How a venue names API key permissions; the data sits in the venue's connector module.
+
+    ``read`` is the **allowlist**: the words that only allow reading. A key is stored only if
+    every one of its permissions is in it, so a word an exchange adds later is refused until
+    keyfolio knows it is harmless. ``labels`` gives each word the venue documents the name
+    its website shows (``{"trade": "Trade"}``); a word missing there is one keyfolio has never
+    seen.
+    """
+
+    read: frozenset[str]
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self, word: str) -> str:
+        """``'trade' (Trade)`` for a documented word, ``'x' (unknown to keyfolio)`` otherwise."""
+        label = self.labels.get(word)
+        return f"'{word}' ({label})" if label else f"'{word}' (unknown to keyfolio)"
+
+
+@dataclass(frozen=True)
 class KeyInfo:
-    """What an exchange says about an API key."""
+    """What an exchange says about an API key.
+
+    ``permissions`` are the exchange's own words. ``verified`` is False where the exchange
+    offers no permission check (then nothing is known about them); a verified key carries its
+    venue's :class:`PermissionWords`.
+    """
 
     permissions: frozenset[str]
     ip_whitelist: tuple[str, ...] = ()
     uid: str = ""
     label: str = ""
-    verified: bool = True  # False where the exchange offers no permission check
+    verified: bool = True
+    words: PermissionWords | None = None
+
+    def __post_init__(self) -> None:
+        if self.verified and self.words is None:
+            raise ValueError("a verified KeyInfo needs its venue's PermissionWords")
+
+    @property
+    def refused_permissions(self) -> frozenset[str]:
+        """The permissions outside the venue's read allowlist (none known when unverified)."""
+        if self.words is None:
+            return frozenset()
+        return self.permissions - self.words.read
 
     @property
     def is_read_only(self) -> bool:
-        return not (self.permissions & {"trade", "withdraw"})
+        """Verified, with at least one permission, and every one on the read allowlist."""
+        return self.verified and bool(self.permissions) and not self.refused_permissions
 
     @property
     def is_ip_bound(self) -> bool:

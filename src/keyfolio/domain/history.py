@@ -68,11 +68,6 @@ class Trade:
     def symbol(self) -> str:
         return f"{self.base}/{self.quote}"
 
-    @property
-    def cost(self) -> Decimal:
-        """Quote amount exchanged (before fees): ``amount * price``, exact."""
-        return self.amount * self.price
-
 
 @dataclass(frozen=True)
 class Transfer:

@@ -14,6 +14,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -21,12 +22,11 @@ from urllib.parse import urlsplit, urlunsplit
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
 from keyfolio.domain.balances import KeyInfo, Source, SourceResult, SourceStatus
-from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.money import BOUNDS_HINT, AmountError, parse_decimal
 from keyfolio.errors import (
     ExchangeAuthError,
     ExchangeError,
     ExchangeResponseError,
-    ExchangeUnavailableError,
     ExchangeUnsupportedError,
     PermissionDeniedError,
 )
@@ -42,6 +42,7 @@ __all__ = [
     "GenericCcxtConnector",
     "gather_sources",
     "is_fatal",
+    "parse_totals",
     "result_for_error",
 ]
 
@@ -290,37 +291,38 @@ class GenericCcxtConnector:
     async def _fetch_total(self) -> dict[str, Any]:
         exchange = self._client()
         balance = await exchange.fetch_balance()
-        if not isinstance(balance, dict) or not isinstance(balance.get("total"), dict):
-            raise ExchangeUnavailableError(
+        # ccxt hands back the raw answer as ``info``: text there means it was not JSON at all
+        # (ccxt then parses "nothing" into an empty balance, which must not read as zero).
+        if (
+            not isinstance(balance, dict)
+            or not isinstance(balance.get("total"), dict)
+            or not isinstance(balance.get("info"), dict | list)
+        ):
+            raise ExchangeResponseError(
                 f"{self.name} sent a balance keyfolio cannot read for account '{self.spec.name}'."
             )
         return dict(balance["total"])
 
     async def fetch_balances(self) -> list[SourceResult]:
-        """One TRADING source from ccxt's fetch_balance, amounts from the exchange's strings."""
+        """One TRADING source from ccxt's fetch_balance, amounts from the exchange's strings.
+
+        An answer keyfolio cannot read (any asset's total not a decimal string) fails the
+        source: logged, reported, its last good amounts kept. Never a silent drop to zero.
+        """
         started = time.monotonic()
         try:
             await self.load_markets()
             self._client().number = str  # parse_number now returns the exchange's strings
             totals = await self._retrying(self._fetch_total, "fetch_balance")
-            parsed = {
-                code: parse_decimal(value, field=f"{self.exchange_id} {code} total")
-                for code, value in totals.items()
-                if isinstance(value, str)
-            }
-            amounts = {code: amount for code, amount in parsed.items() if amount != 0}
+            amounts = parse_totals(totals, name=self.name, account=self.spec.name)
             result = SourceResult(source=Source.TRADING, status=SourceStatus.OK, amounts=amounts)
         except ExchangeError as exc:
             if is_fatal(exc):
                 self._log_failure(exc, started)
                 raise
+            if isinstance(exc, ExchangeResponseError):
+                logger.warning("%s", exc.message)
             result = result_for_error(Source.TRADING, exc)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            error = ExchangeResponseError(
-                f"{self.name} sent a balance keyfolio cannot read for account "
-                f"'{self.spec.name}' ({type(exc).__name__})."
-            )
-            result = result_for_error(Source.TRADING, error)
         self._log_fetch([result], started)
         return [result]
 
@@ -374,7 +376,7 @@ class GenericCcxtConnector:
         if exchange is not None:
             try:
                 await exchange.close()
-            except Exception as exc:  # closing must never hide the real outcome
+            except Exception as exc:  # broad on purpose: a close must never hide the outcome
                 logger.debug("closing %s client failed: %s", self.exchange_id, exc)
 
     async def __aenter__(self) -> Self:
@@ -387,6 +389,42 @@ class GenericCcxtConnector:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def parse_totals(totals: Mapping[Any, Any], *, name: str, account: str) -> dict[str, Decimal]:
+    """The non-zero amounts in ccxt's ``balance["total"]``, from the exchange's own strings.
+
+    Every total must be a decimal string (``exchange.number = str``). Anything else (a float,
+    ``None`` where the exchange gave no total, text) raises :class:`ExchangeResponseError`
+    naming the assets: an asset is never dropped, so the portfolio never silently shrinks.
+    """
+    amounts: dict[str, Decimal] = {}
+    unreadable: list[str] = []
+    out_of_bounds = False
+    for code, value in totals.items():
+        if not isinstance(code, str) or not code.strip():
+            unreadable.append(f"asset {code!r}")
+            continue
+        if not isinstance(value, str):
+            unreadable.append(f"{code} {type(value).__name__} {value!r}")
+            continue
+        try:
+            amount = parse_decimal(value, field=f"{name} {code} total")
+        except AmountError as exc:  # not a number, or outside keyfolio's bounds
+            unreadable.append(f"{code} {value[:40]!r}")
+            out_of_bounds = out_of_bounds or exc.out_of_bounds
+            continue
+        if amount != 0:
+            amounts[code] = amount
+    if unreadable:
+        more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
+        kept = "This source keeps its last good balances (marked stale). "
+        raise ExchangeResponseError(
+            f"{name} sent a balance keyfolio cannot read for account '{account}': no decimal "
+            f"total for {', '.join(unreadable[:3])}{more}.",
+            hint=kept + (BOUNDS_HINT if out_of_bounds else ExchangeResponseError.default_hint),
+        )
+    return amounts
 
 
 async def gather_sources(

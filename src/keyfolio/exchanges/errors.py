@@ -334,7 +334,7 @@ def map_ccxt_errors(
         yield
     except KeyfolioError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # the one translation point; anything it does not know re-raises
         translated = translate_error(exc, exchange_id, account=account, region=region, host=host)
         if translated is None:
             raise

@@ -32,7 +32,7 @@ from keyfolio.domain.history import (
     Transfer,
     TransferKind,
 )
-from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.money import BOUNDS_HINT, parse_decimal
 from keyfolio.errors import ExchangeResponseError, ExchangeUnsupportedError
 from keyfolio.exchanges.base import ExchangeConnector
 from keyfolio.exchanges.okx import OkxConnector
@@ -141,7 +141,11 @@ def _decimal(row: Mapping[str, Any], name: str, what: str) -> Decimal:
     try:
         return parse_decimal(value, field=f"{what} {name}")
     except ValueError as exc:
-        raise ExchangeResponseError(f"OKX {what}: {exc}.") from exc
+        raise ExchangeResponseError(
+            f"OKX {what}: {exc}.",
+            hint=f"Nothing of this page was imported. {BOUNDS_HINT} If OKX's own site shows "
+            "this record, report it with the --debug output.",
+        ) from exc
 
 
 def _ms(row: Mapping[str, Any], name: str, what: str) -> int:
@@ -180,7 +184,7 @@ def trade_from_okx(account: str, row: Mapping[str, Any]) -> tuple[int, Trade]:
         side=TradeSide(side),
         amount=_decimal(row, "fillSz", what),
         price=_decimal(row, "fillPx", what),
-        fee=-_decimal(row, "fee", what),
+        fee=_decimal(row, "fee", what).copy_negate(),  # exact: no context involved
         fee_asset=str(fee_asset) if fee_asset else None,
         inst_type=str(row.get("instType") or "SPOT"),
         order_id=str(row.get("ordId") or "") or None,

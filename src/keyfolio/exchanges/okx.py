@@ -28,8 +28,14 @@ from urllib.parse import urlsplit
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
-from keyfolio.domain.balances import KeyInfo, Source, SourceResult, SourceStatus
-from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.balances import (
+    KeyInfo,
+    PermissionWords,
+    Source,
+    SourceResult,
+    SourceStatus,
+)
+from keyfolio.domain.money import BOUNDS_HINT, INPUT, ZERO, parse_decimal, total
 from keyfolio.errors import (
     ClockSkewError,
     ExchangeError,
@@ -45,7 +51,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OKX_SOURCES",
+    "PERMISSION_WORDS",
     "OkxConnector",
+    "key_info",
     "parse_funding",
     "parse_onchain_earn",
     "parse_savings",
@@ -70,6 +78,20 @@ _DEMO_WS_URLS = {
 
 Amounts = dict[str, Decimal]
 
+#: OKX's ``perm`` words (``GET /api/v5/account/config``) and their names in API Management.
+#: ``read`` is the allowlist: keyfolio stores a key only if every word it has is there.
+PERMISSION_WORDS = PermissionWords(
+    read=frozenset({"read_only"}),
+    labels={"read_only": "Read", "trade": "Trade", "withdraw": "Withdraw"},
+)
+
+#: An amount outside the bounds is unreadable: the source fails and keeps its last good data.
+_AMOUNT_HINT = (
+    "This source keeps its last good balances (marked stale). "
+    + BOUNDS_HINT
+    + " If OKX's own site shows this amount, report it with the --debug output."
+)
+
 
 def _rows(data: Any, what: str) -> list[Mapping[str, Any]]:
     if not isinstance(data, list) or not all(isinstance(row, Mapping) for row in data):
@@ -85,8 +107,14 @@ def _add(amounts: Amounts, ccy: Any, value: Any, what: str) -> None:
     try:
         amount = parse_decimal(value, field=f"{what} {ccy}")
     except ValueError as exc:
-        raise ExchangeResponseError(f"OKX {what}: {exc}.") from exc
-    amounts[ccy] = amounts.get(ccy, Decimal(0)) + amount
+        raise ExchangeResponseError(f"OKX {what}: {exc}.", hint=_AMOUNT_HINT) from exc
+    summed = total([amounts.get(ccy, ZERO), amount])
+    problem = INPUT.problem(summed)
+    if problem is not None:
+        raise ExchangeResponseError(
+            f"OKX {what}: the {ccy} total {summed} {problem}.", hint=_AMOUNT_HINT
+        )
+    amounts[ccy] = summed
 
 
 def _non_zero(amounts: Amounts) -> Amounts:
@@ -148,6 +176,23 @@ _PARSERS: dict[Source, tuple[str, Callable[[Any], Amounts]]] = {
     Source.SAVINGS: ("privateGetFinanceSavingsBalance", parse_savings),
     Source.ONCHAIN_EARN: ("privateGetFinanceStakingDefiOrdersActive", parse_onchain_earn),
 }
+
+
+def key_info(row: Mapping[str, Any]) -> KeyInfo:
+    """A key's permissions, IP whitelist, uid and label from a ``/account/config`` row."""
+
+    def items(name: str) -> tuple[str, ...]:
+        value = row.get(name) or ""
+        return tuple(part.strip() for part in str(value).split(",") if part.strip())
+
+    return KeyInfo(
+        permissions=frozenset(items("perm")),
+        ip_whitelist=items("ip"),
+        uid=str(row.get("uid") or ""),
+        label=str(row.get("label") or ""),
+        verified=True,
+        words=PERMISSION_WORDS,
+    )
 
 
 class OkxConnector(GenericCcxtConnector):
@@ -293,19 +338,7 @@ class OkxConnector(GenericCcxtConnector):
             raise await self._explained(exc) from exc
         if not data or not isinstance(data[0], Mapping):
             raise ExchangeResponseError("OKX sent an empty account configuration.")
-        row = data[0]
-
-        def items(name: str) -> tuple[str, ...]:
-            value = row.get(name) or ""
-            return tuple(part.strip() for part in str(value).split(",") if part.strip())
-
-        return KeyInfo(
-            permissions=frozenset(items("perm")),
-            ip_whitelist=items("ip"),
-            uid=str(row.get("uid") or ""),
-            label=str(row.get("label") or ""),
-            verified=True,
-        )
+        return key_info(data[0])
 
     async def _server_time_ms(self) -> int:
         data = await self._raw("publicGetPublicTime", "server time")

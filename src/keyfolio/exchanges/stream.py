@@ -523,7 +523,7 @@ class OkxTickerStream:
                     )
                     with self._errors():
                         exchange.set_markets(data.markets, data.currencies or None)
-                except BaseException:
+                except BaseException:  # release the client on any way out, then re-raise
                     await self._hub.release(exchange)
                     raise
                 self._exchange = exchange

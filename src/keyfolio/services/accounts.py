@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -15,10 +18,12 @@ from keyfolio.errors import (
     ExchangeError,
     ExchangeUnavailableError,
     ExchangeUnsupportedError,
+    KeyfolioError,
     NotFoundError,
     RateLimitedError,
     UnsafeKeyError,
     UsageError,
+    VaultError,
 )
 from keyfolio.services.context import App, protect
 from keyfolio.services.imports import describe_counts, import_history
@@ -30,11 +35,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LinkReport",
+    "account_lock",
     "get_account",
     "import_balance",
     "link_account",
     "list_accounts",
     "move_account",
+    "refuse_unless_read_only",
     "remove_account",
     "rotate_credentials",
     "validate",
@@ -139,19 +146,44 @@ def account_spec(
     )
 
 
-def _refuse_unsafe(spec: AccountSpec, key: KeyInfo) -> None:
-    granted = sorted(key.permissions & {"trade", "withdraw"})
-    if granted:
+def refuse_unless_read_only(spec: AccountSpec, key: KeyInfo) -> None:
+    """UnsafeKeyError unless every permission of a verified key is on its venue's allowlist.
+
+    The allowlist (``KeyInfo.words.read``) is data in the venue's connector module; a key
+    whose exchange offers no permission check passes here and gets a warning instead.
+    """
+    if not key.verified or key.is_read_only:
+        return
+    exchange = spec.exchange.upper()
+    assert key.words is not None  # a verified KeyInfo carries them
+    words = key.words
+    allowed = ", ".join(f"'{w}' ({words.labels.get(w, w)})" for w in sorted(words.read))
+    if not key.permissions:
         raise UnsafeKeyError(
-            f"refused: this {spec.exchange.upper()} key can {' and '.join(granted)} "
-            f"(its permissions: {', '.join(sorted(key.permissions))})",
-            hint=(
-                "keyfolio only stores read-only keys. In OKX go to Profile > API Management > "
-                "Create API key, tick only 'Read', bind it to your IP address, and link that key. "
-                "Then delete this key in API Management: a key that can "
-                f"{' and '.join(granted)} should not sit on any machine that does not need it."
-            ),
+            f"refused: {exchange} reported no permissions for this key",
+            hint=f"keyfolio stores a key only when every permission is one of {allowed}. "
+            f"Check the key in {exchange}'s API Management, or create a new read-only one.",
         )
+    refused = sorted(key.refused_permissions)
+    unknown = [word for word in refused if word not in words.labels]
+    hint = (
+        f"keyfolio stores only read-only keys, whose every permission is one of: {allowed}. "
+        f"This key has: {', '.join(sorted(key.permissions))}. "
+    )
+    if unknown:
+        hint += (
+            f"{', '.join(repr(w) for w in unknown)} is a permission keyfolio does not know, so it "
+            "cannot tell that it only reads: the key is refused until keyfolio lists it as "
+            "read-only (please report it). "
+        )
+    raise UnsafeKeyError(
+        f"refused: this {exchange} key can do more than read: "
+        + ", ".join(words.describe(word) for word in refused),
+        hint=hint + f"In {exchange} go to Profile > API Management > Create API key, tick only "
+        f"{' / '.join(words.labels.get(w, w) for w in sorted(words.read))}, bind it to your IP "
+        "address, and link that key. Then delete this key in API Management: a key that can "
+        "do more than read should not sit on any machine that does not need it.",
+    )
 
 
 def _key_warnings(spec: AccountSpec, key: KeyInfo) -> list[str]:
@@ -179,7 +211,7 @@ async def validate(
         async with ConnectorPool(app.settings) as pool:
             connector = pool.connector(spec, credentials)
             key = await connector.check_key()
-            _refuse_unsafe(spec, key)
+            refuse_unless_read_only(spec, key)
             results = await connector.fetch_balances()
     except (ExchangeUnavailableError, ExchangeUnsupportedError) as exc:
         if isinstance(exc, RateLimitedError):
@@ -229,11 +261,62 @@ def _refuse_duplicate_uid(app: App, spec: AccountSpec, uid: str) -> None:
             )
 
 
+@contextmanager
+def account_lock(app: App, name: str) -> Iterator[None]:
+    """Hold the lock of account ``name`` across processes, or raise ``ConflictError`` at once.
+
+    Linking, rotating and removing an account (and doctor's clean-up of a leftover key) hold it
+    from their first check to their last write, so two of them can never interleave on the same
+    name: two concurrent links of one name end with one account and its own key. It is an
+    ``flock`` on ``locks/account-NAME.lock`` in the data directory, released by the kernel if
+    the process dies. (With a PostgreSQL database shared by several machines it only orders the
+    processes of one machine; the database's unique name still refuses a second account.)
+    """
+    from keyfolio.vault.lockfile import exclusive_lock
+
+    directory = app.settings.ensure_home() / "locks"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    busy = ConflictError(
+        f"another keyfolio is linking, rotating or removing account '{name}' right now",
+        hint="Wait for it to finish, then look with `keyfolio account list` and try again if "
+        "still needed.",
+    )
+    # A name that could not be stored (spaces, slashes) still gets a safe file name.
+    stem = name if _NAME.match(name) else hashlib.sha256(name.encode()).hexdigest()[:32]
+    with exclusive_lock(directory / f"account-{stem}.lock", wait=False, busy=busy):
+        yield
+
+
 async def link_account(app: App, spec: AccountSpec, credentials: Credentials) -> LinkReport:
     """Validate, then store the account and its credentials and record the first import.
 
-    Every failure raises before anything is stored.
+    Every failure raises before anything is stored. The account's name is locked
+    (:func:`account_lock`) from the first check until the account is stored, so a concurrent
+    link of the same name fails with ``ConflictError`` instead of replacing this key.
     """
+    with account_lock(app, spec.name):
+        spec, key, results, status, now = await _link_locked(app, spec, credentials)
+    logger.info("linked %s account %s: %s", spec.exchange, spec.name, status)
+    warnings = _key_warnings(spec, key)
+    pricing_error = await refresh_prices(app, [spec])
+    if pricing_error is not None:
+        warnings.append(f"prices were not refreshed: {pricing_error.message}")
+    record_snapshots(app, account=spec.name, results=results, at=now)
+    history = await import_history(app, spec.name, credentials=credentials)
+    warnings += [f"history import: {error.message} {error.hint}" for error in history.errors]
+    return LinkReport(
+        spec=spec,
+        key=key,
+        results=results,
+        status=status,
+        warnings=warnings,
+        history_new={kind.value: count for kind, count in sorted(history.new.items())},
+    )
+
+
+async def _link_locked(
+    app: App, spec: AccountSpec, credentials: Credentials
+) -> tuple[AccountSpec, KeyInfo, list[SourceResult], str, datetime]:
     with app.db().session(read_only=True) as store:
         store.get_portfolio(name=spec.portfolio)
         _ensure_name_free(store, spec.name)
@@ -249,29 +332,22 @@ async def link_account(app: App, spec: AccountSpec, credentials: Credentials) ->
         with app.db().session() as store:
             store.add_account(spec=spec)
             status = store.record_sync(name=spec.name, results=results, synced_at=now)
-    except BaseException:
-        vault.delete(spec.name)
+    except BaseException:  # undo the key on any way out (even Ctrl-C), then re-raise
+        try:  # only this link's key: never one that another process stored since
+            vault.delete(spec.name, only_if=credentials)
+        except KeyfolioError as cleanup:
+            logger.warning("could not take the key of '%s' back out: %s", spec.name, cleanup)
         raise
-    logger.info("linked %s account %s: %s", spec.exchange, spec.name, status)
-    warnings = _key_warnings(spec, key)
-    pricing_error = await refresh_prices(app, [spec])
-    if pricing_error is not None:
-        warnings.append(f"prices were not refreshed: {pricing_error.message}")
-    record_snapshots(app, account=spec.name, results=results, at=now)
-    history = await import_history(app, spec.name)
-    warnings += [f"history import: {error.message} {error.hint}" for error in history.errors]
-    return LinkReport(
-        spec=spec,
-        key=key,
-        results=results,
-        status=status,
-        warnings=warnings,
-        history_new={kind.value: count for kind, count in sorted(history.new.items())},
-    )
+    return spec, key, results, status, now
 
 
 async def rotate_credentials(app: App, name: str, credentials: Credentials) -> LinkReport:
     """Validate new credentials for an existing account, then swap them atomically."""
+    with account_lock(app, name):
+        return await _rotate_locked(app, name, credentials)
+
+
+async def _rotate_locked(app: App, name: str, credentials: Credentials) -> LinkReport:
     with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
     refuse_manual(spec, "rotate")
@@ -300,15 +376,30 @@ async def rotate_credentials(app: App, name: str, credentials: Credentials) -> L
 
 
 def remove_account(app: App, name: str) -> AccountSpec:
-    """Forget an account: its balances, and its secret in the vault."""
-    with app.db().session(read_only=True) as store:
-        spec = store.get_account(name=name)
-    if app.has_vault():
-        vault = app.vault()
-        if name in vault.names():
+    """Forget an account: its database rows first, then its secret in the vault.
+
+    The vault is opened before anything changes (a wrong password changes nothing). The row
+    goes first so that a crash between the two steps leaves a key without an account, which
+    `keyfolio doctor` reports and removes, never an account whose key is gone.
+    """
+    with account_lock(app, name):
+        with app.db().session(read_only=True) as store:
+            spec = store.get_account(name=name)
+        vault = app.vault() if app.has_vault() else None
+        with app.db().session() as store:
+            store.remove_account(name=name)
+        if vault is None:
+            return spec
+        try:
             vault.delete(name)
-    with app.db().session() as store:
-        store.remove_account(name=name)
+        except NotFoundError:
+            pass  # a manual account, or a key that was never stored
+        except VaultError as exc:
+            raise VaultError(
+                f"account '{name}' was removed, but its key could not be wiped from the vault: "
+                f"{exc.message}",
+                hint="Run `keyfolio doctor --fix` to delete the leftover key from the vault.",
+            ) from exc
     return spec
 
 

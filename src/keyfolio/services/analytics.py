@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,9 @@ from keyfolio.analytics.movers import (
 from keyfolio.analytics.pnl import CASH_ASSETS, SPOT_TYPES, CostMethod, PnlReport, compute_pnl
 from keyfolio.analytics.windows import WINDOWS, parse_window
 from keyfolio.domain.history import Trade
-from keyfolio.domain.money import format_amount
+from keyfolio.domain.money import PRICE, format_amount, round_to
 from keyfolio.errors import UsageError
+from keyfolio.services.bounds import check_prices, check_trades, check_transfers, refused_to_json
 from keyfolio.services.context import App
 from keyfolio.services.view import PortfolioView, portfolio_view
 
@@ -56,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 #: A fill of the asset against cash this close to a fill gives its USD rate.
 RATE_WINDOW = timedelta(hours=1)
-#: USD figures in JSON are rounded half-even to this (amounts are exact).
+#: USD figures in JSON are rounded half-even to this (amounts are exact): an explicit rounding.
 USD_QUANTUM = Decimal("1e-12")
 MOVERS_WINDOW = "24h"
 
@@ -101,7 +103,8 @@ class _Rates:
                         best = (gap, prices[i])
             if best is not None:
                 return best[1]
-        return self._store.snapshots.prices_at(assets=[asset], at=at).get(asset)
+        price = self._store.snapshots.prices_at(assets=[asset], at=at).get(asset)
+        return price if price is not None and PRICE.admits(price) else None
 
 
 def pnl_report(
@@ -119,9 +122,12 @@ def pnl_report(
         names = [
             spec.name for spec in store.list_accounts(portfolio=portfolio) if spec.import_balance
         ]
-        trades = store.history.trades(accounts=names) if names else []
-        transfers = store.history.transfers(accounts=names) if names else []
-        prices = {asset: price.usd for asset, price in store.prices().items()}
+        trades, bad_trades = check_trades(store.history.trades(accounts=names) if names else [])
+        transfers, bad_transfers = check_transfers(
+            store.history.transfers(accounts=names) if names else []
+        )
+        stored_prices, _refused_prices = check_prices(store.prices())
+        prices = {asset: price.usd for asset, price in stored_prices.items()}
         report = compute_pnl(
             trades,
             transfers,
@@ -137,13 +143,14 @@ def pnl_report(
         len(transfers),
         len(report.flags),
     )
-    return report
+    # The view already reports the held assets' refused prices: the same stored prices.
+    return replace(report, refused=[*view.refused, *bad_trades, *bad_transfers])
 
 
 def _usd(value: Decimal | None) -> str | None:
     if value is None:
         return None
-    return format_amount(value.quantize(USD_QUANTUM, rounding=ROUND_HALF_EVEN))
+    return format_amount(round_to(value, USD_QUANTUM, rounding=ROUND_HALF_EVEN))
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -192,6 +199,7 @@ def pnl_to_json(report: PnlReport) -> dict[str, Any]:
         ],
         "notes": report.notes,
         **pnl_rankings_json(report),
+        "refused": refused_to_json(report.refused),
     }
 
 
@@ -265,6 +273,7 @@ def _movers_of(
         else:
             since = now - length
         then = store.snapshots.prices_at(assets=assets, at=since) if since and assets else {}
+    then = {asset: price for asset, price in then.items() if PRICE.admits(price)}
     return top_movers(held, then, window=key, threshold=threshold)
 
 

@@ -46,10 +46,33 @@ class App:
             from keyfolio.storage import Database
 
             self.settings.ensure_home()
-            database = Database(self.settings.db_url)
+            timeout_ms = round(self.settings.db_lock_timeout_seconds * 1000)
+            database = Database(self.settings.db_url, busy_timeout_ms=timeout_ms)
             database.migrate()
             self._db = database
         return self._db
+
+    def check_formats(self) -> None:
+        """Refuse a data directory written by a newer keyfolio before anything is changed.
+
+        Reads the vault's header only (no password needed): a newer format version raises
+        :class:`~keyfolio.errors.VaultVersionError`. The database's schema revision is
+        checked when it is opened (:meth:`db`). A missing or unreadable vault is left to the
+        commands that need it, which report it with their own hint.
+        """
+        from keyfolio.vault.crypto import HEADER_SIZE, check_format_version
+
+        try:
+            with self.settings.vault_path.open("rb") as handle:
+                head = handle.read(HEADER_SIZE)
+        except OSError:
+            return
+        check_format_version(head, where=str(self.settings.vault_path))
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the vault is open in memory (or a new vault's password is held)."""
+        return self._vault is not None or self._new_password is not None
 
     def has_vault(self) -> bool:
         from keyfolio.vault import Vault
@@ -72,6 +95,20 @@ class App:
         else:
             self._new_password = self.password(confirm=True)
 
+    def check_password(self, password: str) -> None:
+        """Raise VaultDecryptError unless ``password`` opens the vault file (nothing is kept)."""
+        from keyfolio.vault import Vault
+
+        Vault.open(self.settings.vault_path, password)
+
+    def lock(self) -> None:
+        """Drop the open vault (its derived key and decrypted credentials) and a new password.
+
+        The next :meth:`vault` asks the password provider again.
+        """
+        self._vault = None
+        self._new_password = None
+
     def vault(self, *, create: bool = False) -> Vault:
         """The unlocked vault; with ``create`` a missing vault is created."""
         if self._vault is not None:
@@ -79,7 +116,11 @@ class App:
         from keyfolio.vault import Vault
 
         path = self.settings.vault_path
-        if Vault.exists(path):
+        if Vault.exists(path) and self._new_password is not None:
+            # Another process created the vault since the password was asked: open it.
+            self._vault = Vault.open(path, self._new_password)
+            self._new_password = None
+        elif Vault.exists(path):
             self.unlock()
         elif not create:
             raise VaultError(

@@ -1,4 +1,5 @@
-"""`keyfolio doctor`: diagnose one account step by step, from the network up to the key."""
+"""`keyfolio doctor`: diagnose one account step by step, from the network up to the key;
+and check that the vault and the database agree (a key left without its account)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
-from keyfolio.errors import ClockSkewError, KeyfolioError, KeyNotInRegionError
+from keyfolio.domain.balances import KeyInfo
+from keyfolio.errors import (
+    ClockSkewError,
+    ConflictError,
+    KeyfolioError,
+    KeyNotInRegionError,
+    NotFoundError,
+)
 from keyfolio.services.context import App, protect
 
-__all__ = ["Check", "diagnose"]
+__all__ = ["Check", "diagnose", "orphan_keys", "remove_orphan_keys", "vault_checks"]
 
 ConfirmProbe = Callable[[str], bool]
 
@@ -60,7 +68,7 @@ async def diagnose(app: App, name: str, *, confirm_probe: ConfirmProbe) -> list[
             checks.append(Check("key", "fail", exc.message, exc.hint))
             return checks
         checks.append(Check("key", "ok", f"the key is valid (uid {key.uid or 'unknown'})"))
-        checks.append(_permission_check(key.permissions, key.verified))
+        checks.append(_permission_check(key))
         if key.verified:
             checks.append(
                 Check("ip binding", "ok", f"bound to {', '.join(key.ip_whitelist)}")
@@ -94,21 +102,23 @@ def _clock_check(offset_ms: int) -> Check:
     return Check("clock", "ok", detail)
 
 
-def _permission_check(permissions: frozenset[str], verified: bool) -> Check:
-    if not verified:
+def _permission_check(key: KeyInfo) -> Check:
+    if not key.verified:
         return Check(
             "permissions",
             "warn",
             "this exchange offers no permission check",
             "Make sure the key was created with read permissions only.",
         )
-    unsafe = sorted(permissions & {"trade", "withdraw"})
-    listing = ", ".join(sorted(permissions)) or "none"
-    if unsafe:
+    listing = ", ".join(sorted(key.permissions)) or "none"
+    if not key.is_read_only:
+        assert key.words is not None  # a verified KeyInfo carries them
+        words = key.words
+        beyond = ", ".join(words.describe(word) for word in sorted(key.refused_permissions))
         return Check(
             "permissions",
             "fail",
-            f"the key can {' and '.join(unsafe)} ({listing})",
+            f"the key can do more than read: {beyond or 'no permissions reported'} ({listing})",
             "Create a Read-only key in API Management, rotate to it with "
             "`keyfolio account rotate NAME`, and delete this one.",
         )
@@ -149,3 +159,72 @@ async def _probe_regions(
                 )
             )
     return checks
+
+
+# -- the vault against the database ------------------------------------------------------------
+
+
+def orphan_keys(app: App) -> list[str]:
+    """Names the vault holds a key for while no account has that name (sorted).
+
+    Such a key is what a removal interrupted between its two steps leaves behind (the account's
+    rows are deleted first, then its key). Empty when there is no vault yet.
+    """
+    if not app.has_vault():
+        return []
+    vault = app.vault()
+    vault.refresh()
+    with app.db().session(read_only=True) as store:
+        accounts = {spec.name for spec in store.list_accounts()}
+    return [name for name in vault.names() if name not in accounts]
+
+
+def remove_orphan_keys(app: App, names: list[str]) -> list[str]:
+    """Delete the keys of ``names`` that still have no account; returns those removed.
+
+    Each name is locked (:func:`keyfolio.services.accounts.account_lock`) and checked again
+    first, so a key that a link in progress has just stored is never taken.
+    """
+    from keyfolio.services.accounts import account_lock
+
+    removed = []
+    vault = app.vault()
+    for name in names:
+        try:
+            with account_lock(app, name):
+                with app.db().session(read_only=True) as store:
+                    try:
+                        store.get_account(name=name)
+                        continue  # linked again meanwhile: its key is not an orphan now
+                    except NotFoundError:
+                        pass
+                vault.delete(name)
+        except (ConflictError, NotFoundError):
+            continue  # being linked right now, or already gone
+        removed.append(name)
+    return removed
+
+
+def vault_checks(orphans: list[str], removed: list[str]) -> list[Check]:
+    """The lines of doctor's vault table, before or after cleaning."""
+    checks = [
+        Check(
+            "leftover key",
+            "ok",
+            f"removed the key of '{name}' from the vault (it had no account)",
+        )
+        for name in removed
+    ]
+    checks += [
+        Check(
+            "leftover key",
+            "fail",
+            f"the vault holds a key for '{name}', but no account has that name (left by an "
+            "interrupted removal)",
+            "Run `keyfolio doctor --fix` to delete it from the vault; then delete the key at "
+            "the exchange too if you no longer use it.",
+        )
+        for name in orphans
+        if name not in removed
+    ]
+    return checks or [Check("keys", "ok", "every key in the vault belongs to an account")]

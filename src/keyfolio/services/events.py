@@ -1,9 +1,10 @@
 """The in-process event bus: what the live engine and syncs publish, and the API streams.
 
 Event types: ``portfolio.updated`` (data: ``portfolio``, ``account``, ``reason``),
-``account.status`` (data: ``account``, ``status``, ``error``, ``hint``, ``source``) and
-``sync.progress`` (data: ``task``, ``account``, ``event``). Data values are JSON-ready
-(strings for amounts, never floats).
+``account.status`` (data: ``account``, ``status``, ``error``, ``hint``, ``source``),
+``sync.progress`` (data: ``task``, ``account``, ``event``) and ``vault.status`` (data:
+``unlocked``, ``reason``: ``unlock`` or ``idle``; published by `keyfolio serve`). Data values
+are JSON-ready (strings for amounts, never floats).
 
 ```python
 bus = EventBus()
@@ -32,7 +33,7 @@ __all__ = ["EVENT_TYPES", "Event", "EventBus", "Subscription"]
 
 logger = logging.getLogger(__name__)
 
-EVENT_TYPES = frozenset({"portfolio.updated", "account.status", "sync.progress"})
+EVENT_TYPES = frozenset({"portfolio.updated", "account.status", "sync.progress", "vault.status"})
 
 
 @dataclass(frozen=True)

@@ -4,21 +4,27 @@ The value at a moment is the sum, over every (account, source) of the portfolio'
 count in its totals (``import_balance`` on), of that source's last snapshot set at or before it
 (carry-forward): a stale source keeps its last value and never dips to zero. Series older than
 7 days have the retention grid's resolution (one point per hour, past 90 days per day), so they
-are the same before and after `keyfolio db compact`. Everything is ``Decimal``.
+are the same before and after `keyfolio db compact`. Everything is ``Decimal``, summed exactly
+in the one money context, so the last point equals the `show` total to the last digit.
+
+A snapshot whose value is outside the money bounds (recorded by an older keyfolio) is left
+out (the source's previous snapshot carries over it) and listed in ``refused``, with the
+scope's stored balances that are outside the bounds (which `show` leaves out).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from keyfolio.analytics.series import Reading, SeriesPoint, carry_forward, downsample, thin
 from keyfolio.analytics.windows import WINDOWS, parse_window
-from keyfolio.domain.money import ZERO, format_amount
+from keyfolio.domain.money import INPUT, VALUE, RefusedValue, format_amount, subtract, total
 from keyfolio.errors import NotFoundError
+from keyfolio.services.bounds import check_balances, check_snapshot, refused_to_json
 from keyfolio.services.context import App
 from keyfolio.storage.snapshots import SetReading, retention_bucket, retention_bucketer
 
@@ -46,6 +52,7 @@ class ValueSeries:
     start_value: Decimal | None = None
     account: str | None = None
     asset: str | None = None
+    refused: list[RefusedValue] = field(default_factory=list)
 
     @property
     def first(self) -> SeriesPoint | None:
@@ -60,7 +67,7 @@ class ValueSeries:
         """Last value minus first value; ``None`` without points."""
         if not self.points:
             return None
-        return self.points[-1].value - self.points[0].value
+        return subtract(self.points[-1].value, self.points[0].value)
 
 
 def _scope(store: Store, *, portfolio: str, account: str | None) -> tuple[str, list[str]]:
@@ -73,22 +80,23 @@ def _scope(store: Store, *, portfolio: str, account: str | None) -> tuple[str, l
     return portfolio, [spec.name for spec in specs if spec.import_balance]
 
 
-def _as_readings(rows: Sequence[SetReading], *, asset: str | None) -> list[Reading]:
-    return [
-        Reading(
-            at=row.at,
-            key=(row.account, row.source),
-            value=row.value,
-            amount=row.amount if asset is not None else None,
+def _as_readings(
+    rows: Sequence[SetReading], *, asset: str | None, refused: list[RefusedValue]
+) -> list[Reading]:
+    """The rows as series readings; a row outside the money bounds goes to ``refused``."""
+    admits, admits_amount = VALUE.admits, INPUT.admits
+    readings = []
+    for row in rows:
+        amount = row.amount if asset is not None else None
+        if admits(row.value) and (amount is None or admits_amount(amount)):
+            readings.append(Reading(row.at, (row.account, row.source), row.value, amount))
+            continue
+        refusal = check_snapshot(
+            row.account, row.source, _iso(row.at), row.value, amount=amount, asset=asset
         )
-        for row in rows
-    ]
-
-
-def _sum(values: Sequence[Decimal]) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = 200
-        return +sum(values, ZERO)
+        if refusal is not None:
+            refused.append(refusal)
+    return readings
 
 
 def value_series(
@@ -127,18 +135,19 @@ def value_series(
             start = retention_bucket(end - length, end) or end - length
             initial = repo.carried(accounts=accounts, before=start, inclusive=False, asset=asset)
             rows = repo.readings(accounts=accounts, since=start, until=end, asset=asset)
-    initial_readings = _as_readings(initial, asset=asset)
+        refused = _refused_balances(store, name, account, accounts)
+    initial_readings = _as_readings(initial, asset=asset, refused=refused)
     points = carry_forward(
-        _as_readings(rows, asset=asset),
+        _as_readings(rows, asset=asset, refused=refused),
         initial={reading.key: reading for reading in initial_readings},
     )
     points = downsample(points, bucket_of=retention_bucketer(end))
     start_value: Decimal | None = None
     if initial_readings:
-        start_value = _sum([reading.value for reading in initial_readings])
+        start_value = total(reading.value for reading in initial_readings)
         if not points or points[0].at != start:
             amounts = [r.amount for r in initial_readings if r.amount is not None]
-            first = SeriesPoint(start, start_value, _sum(amounts) if asset is not None else None)
+            first = SeriesPoint(start, start_value, total(amounts) if asset is not None else None)
             points.insert(0, first)
     return ValueSeries(
         portfolio=name,
@@ -149,7 +158,24 @@ def value_series(
         start_value=start_value,
         account=account,
         asset=asset,
+        refused=refused,
     )
+
+
+def _refused_balances(
+    store: Store, portfolio: str, account: str | None, accounts: Sequence[str]
+) -> list[RefusedValue]:
+    """The scope's stored balances outside the money bounds (what `show` leaves out)."""
+    if not accounts:
+        return []
+    rows = (
+        store.balances(account=account, include_excluded=True)
+        if account is not None
+        else store.balances(portfolio=portfolio)
+    )
+    exchanges = {spec.name: spec.exchange for spec in store.list_accounts(portfolio=portfolio)}
+    names = set(accounts)
+    return check_balances([row for row in rows if row.account in names], exchanges)[1]
 
 
 def value_at(
@@ -176,7 +202,7 @@ def value_at(
         )
     if not rows:
         return None
-    return _sum([row.value for row in rows])
+    return total(reading.value for reading in _as_readings(rows, asset=None, refused=[]))
 
 
 def values_at(
@@ -201,7 +227,11 @@ def values_at(
         first_at = store.snapshots.first_at(accounts=accounts)
         if first_at is not None:
             bounds.append((first_at, True))
-        totals = store.snapshots.totals_at(accounts=accounts, bounds=bounds)
+        carried = store.snapshots.totals_at(accounts=accounts, bounds=bounds)
+    totals = [
+        None if not sets else total(r.value for r in _as_readings(sets, asset=None, refused=[]))
+        for sets in carried
+    ]
     if first_at is None:
         return totals, None
     return totals[:-1], totals[-1]
@@ -212,9 +242,9 @@ def _iso(moment: datetime) -> str:
 
 
 def series_to_json(series: ValueSeries) -> dict[str, Any]:
-    """``{"portfolio", "window", "currency": "USD", "start", "end", "points": [{"at", "value"}]}``
-    (decimals as strings; ``"account"``/``"asset"`` when narrowed, an asset's points also
-    carry ``"amount"``)."""
+    """``{"portfolio", "window", "currency": "USD", "start", "end", "points": [{"at", "value"}],
+    "refused": [...]}`` (decimals as strings; ``"account"``/``"asset"`` when narrowed, an
+    asset's points also carry ``"amount"``; ``refused`` as in `show --json`)."""
     points: list[dict[str, str]] = []
     for point in series.points:
         item = {"at": _iso(point.at), "value": format_amount(point.value)}
@@ -233,4 +263,5 @@ def series_to_json(series: ValueSeries) -> dict[str, Any]:
         data["account"] = series.account
     if series.asset is not None:
         data["asset"] = series.asset
+    data["refused"] = refused_to_json(series.refused)
     return data

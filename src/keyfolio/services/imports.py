@@ -23,13 +23,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec
+from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec, Credentials
 from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
-from keyfolio.errors import ExchangeError, KeyfolioError, StorageError
+from keyfolio.errors import (
+    ExchangeError,
+    InternalError,
+    KeyfolioError,
+    StorageError,
+    StorageUnavailableError,
+)
+from keyfolio.logging import QUIET
 from keyfolio.services.context import App, protect
 
 if TYPE_CHECKING:
@@ -231,13 +239,15 @@ async def _import_with(
     spec: AccountSpec,
     kinds: Collection[HistoryKind] | None,
     write_lock: asyncio.Lock,
+    credentials: Credentials | None = None,
 ) -> ImportReport:
     from keyfolio.exchanges.ccxt_generic import is_fatal
     from keyfolio.exchanges.history import history_streams
 
     report = ImportReport(account=spec.name)
     try:
-        credentials = app.vault().get(spec.name)
+        if credentials is None:
+            credentials = app.vault().get(spec.name)
         protect(credentials)
         connector = pool.connector(spec, credentials)
         streams = history_streams(connector)
@@ -273,11 +283,13 @@ async def import_history(
     *,
     kinds: Collection[HistoryKind] | None = None,
     pool: ConnectorPool | None = None,
+    credentials: Credentials | None = None,
 ) -> ImportReport:
     """Import the new history of one account (all kinds, or ``kinds``).
 
     Incremental from the persisted cursors and idempotent. Never raises for an exchange
     failure (see ``ImportReport.errors``); an unknown account raises ``NotFoundError``.
+    ``credentials`` (the caller already holds them) spares reading the vault.
     """
     with app.db().session(read_only=True) as store:
         spec = store.get_account(name=name)
@@ -285,19 +297,30 @@ async def import_history(
         return ImportReport(account=name, skipped="manual account: nothing to import")
     lock = asyncio.Lock()
     if pool is not None:
-        return await _import_with(app, pool, spec, kinds, lock)
+        return await _import_with(app, pool, spec, kinds, lock, credentials)
     from keyfolio.exchanges.pool import ConnectorPool
 
     async with ConnectorPool(app.settings) as own:
-        return await _import_with(app, own, spec, kinds, lock)
+        return await _import_with(app, own, spec, kinds, lock, credentials)
 
 
-async def import_all(app: App, names: list[str] | None = None) -> list[ImportReport]:
+async def import_all(
+    app: App,
+    names: list[str] | None = None,
+    *,
+    pool: ConnectorPool | None = None,
+    credentials: Mapping[str, Credentials] | None = None,
+) -> list[ImportReport]:
     """Import the history of the named accounts (default: all), a few at a time.
 
-    Manual accounts are reported as skipped. Never raises for one account's failure.
+    Manual accounts are reported as skipped. Never raises for one account's failure: an
+    expected error, or a bug (logged with its traceback, reported as
+    :class:`~keyfolio.errors.InternalError`), is that account's report. A failure of the
+    machine (:class:`~keyfolio.errors.StorageUnavailableError`: a full disk, a lock held too
+    long) stops the import and is raised; what was imported before it is kept. A sync passes
+    its ``pool`` and the ``credentials`` it read at its start (by account name), so the vault
+    is not read again.
     """
-    from keyfolio.exchanges.pool import ConnectorPool
 
     with app.db().session(read_only=True) as store:
         specs = [store.get_account(name=n) for n in names] if names else store.list_accounts()
@@ -306,29 +329,60 @@ async def import_all(app: App, names: list[str] | None = None) -> list[ImportRep
     for spec in specs:
         if spec.exchange == MANUAL_EXCHANGE:
             reports[spec.name] = ImportReport(spec.name, skipped="manual account")
+    halted: list[StorageUnavailableError] = []
     if contacted:
         semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
         lock = asyncio.Lock()
-        async with ConnectorPool(app.settings) as pool:
+        known = credentials or {}
+        async with _pool(app, pool) as shared:
 
             async def one(spec: AccountSpec) -> None:
                 async with semaphore:
-                    try:
-                        reports[spec.name] = await _import_with(app, pool, spec, None, lock)
-                    except Exception as exc:  # one account never cancels the others
-                        logger.info("import %s failed", spec.name, exc_info=True)
-                        error = (
-                            exc
-                            if isinstance(exc, KeyfolioError)
-                            else StorageError(
-                                f"the history import of '{spec.name}' failed "
-                                f"({type(exc).__name__}: {exc})",
-                                hint="What was imported is kept; run the import again.",
-                            )
-                        )
-                        reports[spec.name] = ImportReport(spec.name, errors=[error])
+                    if halted:
+                        reports[spec.name] = ImportReport(spec.name, errors=[halted[0]])
+                        return
+                    reports[spec.name] = await _import_guarded(
+                        app, shared, spec, lock, known.get(spec.name), halted
+                    )
 
             async with asyncio.TaskGroup() as group:
                 for spec in contacted:
                     group.create_task(one(spec))
+    if halted:
+        raise halted[0]
     return [reports[spec.name] for spec in specs]
+
+
+async def _import_guarded(
+    app: App,
+    pool: ConnectorPool,
+    spec: AccountSpec,
+    lock: asyncio.Lock,
+    credentials: Credentials | None,
+    halted: list[StorageUnavailableError],
+) -> ImportReport:
+    """One account's import; its failure (even a bug) never cancels the other accounts."""
+    try:
+        return await _import_with(app, pool, spec, None, lock, credentials)
+    except StorageUnavailableError as exc:  # the machine: the caller stops the import
+        halted.append(exc)
+        error: KeyfolioError = exc
+    except KeyfolioError as exc:
+        logger.warning("import %s failed: %s", spec.name, exc.message)
+        error = exc
+    except Exception as exc:  # a bug: logged and reported as one; the other accounts go on
+        logger.error("import %s: a bug in keyfolio", spec.name, exc_info=True, extra=QUIET)
+        error = InternalError.from_bug(exc, doing=f"importing the history of '{spec.name}'")
+    return ImportReport(spec.name, errors=[error])
+
+
+@asynccontextmanager
+async def _pool(app: App, pool: ConnectorPool | None) -> AsyncIterator[ConnectorPool]:
+    """``pool`` as it is (its owner closes it), else a new one closed on exit."""
+    if pool is not None:
+        yield pool
+        return
+    from keyfolio.exchanges.pool import ConnectorPool
+
+    async with ConnectorPool(app.settings) as own:
+        yield own

@@ -449,7 +449,11 @@ class LiveEngine:
             async with asyncio.timeout(self._import_timeout):
                 pool = await self._history_pool()
                 report = await import_history(
-                    self.app, acct.name, kinds={HistoryKind.TRADES}, pool=pool
+                    self.app,
+                    acct.name,
+                    kinds={HistoryKind.TRADES},
+                    pool=pool,
+                    credentials=acct.credentials,
                 )
         except TimeoutError:
             logger.info("live %s: fills import took over %s s", acct.name, self._import_timeout)

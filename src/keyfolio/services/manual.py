@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.history import Trade, TradeSide
-from keyfolio.domain.money import parse_decimal
+from keyfolio.domain.money import (
+    BOUNDS_HINT,
+    INPUT,
+    ZERO,
+    AmountError,
+    parse_decimal,
+    subtract,
+    total,
+)
 from keyfolio.errors import ConflictError, NotFoundError, UsageError
 from keyfolio.services.context import App
 from keyfolio.services.imports import MANUAL_EXCHANGE
@@ -96,13 +104,23 @@ def parse_pair(text: str) -> tuple[str, str]:
 
 
 def _amount(text: str, field: str, *, positive: bool) -> Decimal:
+    """``text`` parsed within the money bounds; ``AmountError`` naming ``field`` otherwise."""
     try:
         value = parse_decimal(text, field=field)
-    except ValueError:
-        raise ValueError(f"{field} {text!r} is not a number") from None
+    except AmountError as exc:
+        if exc.out_of_bounds:
+            raise
+        raise AmountError(field, text, "is not a number", out_of_bounds=False) from None
     if positive and value <= 0:
-        raise ValueError(f"{field} {text!r} must be greater than zero")
+        raise AmountError(field, text, "must be greater than zero", out_of_bounds=False)
     return value
+
+
+def _usage(exc: ValueError, hint: str) -> UsageError:
+    """A bad amount as a UsageError; the hint states the bounds when they were the problem."""
+    if isinstance(exc, AmountError) and exc.out_of_bounds:
+        hint = BOUNDS_HINT
+    return UsageError(str(exc), hint=hint)
 
 
 def _derived_id(prefix: str, parts: list[str], occurrence: int) -> str:
@@ -169,6 +187,7 @@ def parse_trades_csv(text: str, *, account: str) -> list[Trade]:
     reader.fieldnames = header
     trades: list[Trade] = []
     problems = []
+    out_of_bounds = False
     seen: Counter[tuple[str, ...]] = Counter()
     for row in reader:
         line = reader.line_num
@@ -187,11 +206,12 @@ def parse_trades_csv(text: str, *, account: str) -> list[Trade]:
             trades.append(_trade(account, fields, origin="csv", occurrence=seen[content]))
         except ValueError as exc:
             problems.append(f"line {line}: {exc}")
+            out_of_bounds = out_of_bounds or (isinstance(exc, AmountError) and exc.out_of_bounds)
         seen[content] += 1
     if problems:
         raise UsageError(
             f"{len(problems)} bad row(s) in the CSV file:\n" + "\n".join(problems),
-            hint=_CSV_HINT,
+            hint=_CSV_HINT + (" " + BOUNDS_HINT if out_of_bounds else ""),
         )
     return trades
 
@@ -268,7 +288,7 @@ def add_trade(
     try:
         trade = _trade(account, fields, origin="manual")
     except ValueError as exc:
-        raise UsageError(str(exc), hint="See `keyfolio trade add --help`.") from None
+        raise _usage(exc, "See `keyfolio trade add --help`.") from None
     with app.db().session() as store:
         _spec, created = _ensure_account(store, account, portfolio=None, create=True)
         if store.history.add_trades([trade]) == 0:
@@ -335,14 +355,36 @@ def add_holding(
     try:
         value = _amount(amount, "amount", positive=True)
     except ValueError as exc:
-        raise UsageError(str(exc), hint="Give the amount held, e.g. 0.25.") from None
+        raise _usage(exc, "Give the amount held, e.g. 0.25.") from None
     with app.db().session() as store:
         _spec, created = _manual_spec(store, account, portfolio)
         amounts = _manual_amounts(store, account)
-        amounts[code] = amounts.get(code, Decimal(0)) + value
+        _refuse_stored(account, amounts)
+        new_total = total([amounts.get(code, ZERO), value])
+        problem = INPUT.problem(new_total)
+        if problem is not None:
+            raise UsageError(
+                f"{account!r} would then hold {new_total} {code}, which {problem}",
+                hint=f"Nothing was changed. {BOUNDS_HINT}",
+            )
+        amounts[code] = new_total
         written = _write_holdings(store, account, amounts)
     _snapshot(app, account, written)
     return amounts[code], created
+
+
+def _refuse_stored(account: str, amounts: Mapping[str, Decimal]) -> None:
+    """Adding or removing rewrites every holding of the account: not while one of
+    ``amounts`` is outside the bounds (stored by an older keyfolio), which would write it
+    again; the hint says to remove that one first."""
+    for asset, held in sorted(amounts.items()):
+        problem = INPUT.problem(held)
+        if problem is not None:
+            raise UsageError(
+                f"{account!r} holds a stored {asset} amount {held} that {problem}",
+                hint=f"It was stored by an older keyfolio. Remove it with `keyfolio holding "
+                f"remove {asset} --account {account}`, then add the right amount.",
+            )
 
 
 def remove_holding(
@@ -367,12 +409,21 @@ def remove_holding(
                 f"account {account!r} holds no {code}",
                 hint="See what it holds with `keyfolio holding list`.",
             )
-        left = Decimal(0)
+        _refuse_stored(account, {asset: held for asset, held in amounts.items() if asset != code})
+        left = ZERO
         if amount is not None:
             try:
-                left = amounts[code] - _amount(amount, "amount", positive=True)
+                taken = _amount(amount, "amount", positive=True)
             except ValueError as exc:
-                raise UsageError(str(exc), hint="Give the amount to remove, e.g. 0.1.") from None
+                raise _usage(exc, "Give the amount to remove, e.g. 0.1.") from None
+            problem = INPUT.problem(amounts[code])
+            if problem is not None:
+                raise UsageError(
+                    f"{account!r} holds a stored {code} amount {amounts[code]} that {problem}",
+                    hint=f"Remove the whole holding: `keyfolio holding remove {code} --account "
+                    f"{account}` (leave out the amount).",
+                )
+            left = subtract(amounts[code], taken)
             if left < 0:
                 raise UsageError(
                     f"account {account!r} holds only {amounts[code]} {code}",

@@ -16,6 +16,7 @@ from keyfolio.domain.balances import SourceResult
 from keyfolio.domain.history import Snapshot
 from keyfolio.domain.money import ZERO, multiply
 from keyfolio.domain.records import Price
+from keyfolio.services.bounds import check_prices
 from keyfolio.services.context import App
 from keyfolio.storage.snapshots import CompactReport
 
@@ -77,7 +78,7 @@ def record_snapshot_batch(
     if not work:
         return
     with app.db().session() as store:
-        prices = store.prices()
+        prices, _refused = check_prices(store.prices())  # a refused price values nothing
         repo = store.snapshots
         for account, ok, at in work:
             for result in ok:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyfolio.domain.money import format_amount
+from keyfolio.domain.money import format_amount, subtract
 from keyfolio.services.context import App
 
 __all__ = ["portfolio_summary"]
@@ -29,7 +29,7 @@ def portfolio_summary(app: App, *, portfolio: str = "main") -> dict[str, Any]:
         price = holding.price
         pct = None
         if price is not None and price.open24h_usd is not None:
-            pct = percent(price.usd - price.open24h_usd, price.open24h_usd)
+            pct = percent(subtract(price.usd, price.open24h_usd), price.open24h_usd)
         row["change_24h_pct"] = format_amount(pct) if pct is not None else None
         row["stale"] = holding.stale
     return {**document, **summary_extras(app, view)}

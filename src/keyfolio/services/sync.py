@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from keyfolio.domain.accounts import AccountSpec
+from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import SourceResult
-from keyfolio.errors import KeyfolioError, PricingError, StorageError
+from keyfolio.errors import InternalError, KeyfolioError, PricingError, StorageUnavailableError
+from keyfolio.logging import QUIET
 from keyfolio.services.accounts import refuse_manual
 from keyfolio.services.context import App, protect
 from keyfolio.services.pricing import refresh_prices
@@ -19,7 +20,6 @@ from keyfolio.services.pricing import refresh_prices
 if TYPE_CHECKING:
     from keyfolio.exchanges.pool import ConnectorPool
     from keyfolio.services.imports import ImportReport
-    from keyfolio.vault import Vault
 
 __all__ = ["SyncOutcome", "SyncReport", "sync_accounts"]
 
@@ -50,6 +50,12 @@ class SyncReport:
     def failed(self) -> list[SyncOutcome]:
         return [outcome for outcome in self.outcomes if outcome.status == "failed"]
 
+    @property
+    def has_bug(self) -> bool:
+        """True when a bug stopped an account's balances or its history import."""
+        errors = [o.error for o in self.outcomes] + [e for r in self.imports for e in r.errors]
+        return any(isinstance(error, InternalError) for error in errors)
+
 
 async def sync_accounts(
     app: App,
@@ -60,10 +66,20 @@ async def sync_accounts(
 ) -> SyncReport:
     """Sync the named accounts (default: all). Never raises for one account's failure.
 
+    One account's failure, even a bug (logged with its traceback, reported as
+    :class:`~keyfolio.errors.InternalError`), is its outcome; the others go on. A failure of
+    the machine (a full disk, a database locked too long, an unusable data directory) stops
+    the sync: :class:`~keyfolio.errors.StorageUnavailableError` is raised, and what was saved
+    before it stays (each account's save is one transaction).
+
     Balances first (all accounts concurrently), then prices; then one snapshot set per OK
     source, the trade/transfer history (``history``, incremental), the automatic snapshot
     compaction, and the events ``account.status`` and ``portfolio.updated`` on ``app.bus``.
     Manual accounts (held elsewhere, entered by hand) are never contacted.
+
+    The credentials are read from the vault once, at the start, for the accounts synced; the
+    balances and the history use them through one connector pool, which is closed (with
+    every connector holding them) before this returns, and the sync keeps no reference.
     """
     from keyfolio.exchanges.pool import ConnectorPool
 
@@ -76,49 +92,56 @@ async def sync_accounts(
     accounts = [spec for spec in accounts if not spec.is_manual]
     if not accounts:
         return SyncReport(outcomes=[])
-    vault = app.vault()
+    keys = _read_credentials(app, accounts)
+    run = _Run(app, progress)
     semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
-    write_lock = asyncio.Lock()
-    outcomes: dict[str, SyncOutcome] = {}
-
-    async with ConnectorPool(app.settings) as pool:
-
-        async def one(spec: AccountSpec) -> None:
-            async with semaphore:
-                try:
-                    outcomes[spec.name] = await _sync_one(
-                        app, pool, vault, spec, progress, write_lock
-                    )
-                except Exception as exc:  # one account must never cancel its siblings
-                    logger.info("sync %s: could not be saved", spec.name, exc_info=True)
-                    error = (
-                        exc
-                        if isinstance(exc, KeyfolioError)
-                        else StorageError(
-                            f"the sync of '{spec.name}' could not be saved ({type(exc).__name__}: "
-                            f"{exc})",
-                            hint="Earlier data is kept. Run with --debug and report the output "
-                            "if it happens again.",
-                        )
-                    )
-                    if progress:
-                        progress(spec.name, "failed")
-                    outcomes[spec.name] = SyncOutcome(spec.name, "failed", error=error)
-
-        async with asyncio.TaskGroup() as group:
-            for spec in accounts:
-                group.create_task(one(spec))
-    pricing_error = await refresh_prices(app, accounts)
-    ordered = [outcomes[spec.name] for spec in accounts]
-    await asyncio.to_thread(_record_snapshots, app, ordered)
     imports: list[ImportReport] = []
-    if history:
-        from keyfolio.services.imports import import_all
+    try:
+        async with ConnectorPool(app.settings) as pool:
 
-        reached = [outcome.account for outcome in ordered if outcome.status != "failed"]
-        imports = await import_all(app, reached) if reached else []
+            async def one(spec: AccountSpec) -> None:
+                async with semaphore:
+                    run.outcomes[spec.name] = await _guarded(run, pool, keys[spec.name], spec)
+
+            async with asyncio.TaskGroup() as group:
+                for spec in accounts:
+                    group.create_task(one(spec))
+            if run.halted is not None:  # the machine, not an account: nothing more is stored
+                raise run.halted
+            outcomes = run.outcomes
+            pricing_error = await refresh_prices(app, accounts)
+            ordered = [outcomes[spec.name] for spec in accounts]
+            await asyncio.to_thread(_record_snapshots, app, ordered)
+            if history:
+                from keyfolio.services.imports import import_all
+
+                reached = [outcome.account for outcome in ordered if outcome.status != "failed"]
+                held = {n: c for n, c in keys.items() if isinstance(c, Credentials)}
+                if reached:
+                    imports = await import_all(app, reached, pool=pool, credentials=held)
+                held.clear()
+    finally:
+        keys.clear()
     _publish(app, accounts, ordered)
     return SyncReport(outcomes=ordered, pricing_error=pricing_error, imports=imports)
+
+
+def _read_credentials(
+    app: App, accounts: list[AccountSpec]
+) -> dict[str, Credentials | KeyfolioError]:
+    """Each account's credentials from the vault (or why there are none), registered with the
+    log redaction filter."""
+    vault = app.vault()
+    keys: dict[str, Credentials | KeyfolioError] = {}
+    for spec in accounts:
+        try:
+            credentials = vault.get(spec.name)
+        except KeyfolioError as exc:
+            keys[spec.name] = exc
+            continue
+        protect(credentials)
+        keys[spec.name] = credentials
+    return keys
 
 
 def _record_snapshots(app: App, outcomes: list[SyncOutcome]) -> None:
@@ -163,36 +186,86 @@ def _publish(app: App, accounts: list[AccountSpec], outcomes: list[SyncOutcome])
             )
 
 
-async def _sync_one(
-    app: App,
-    pool: ConnectorPool,
-    vault: Vault,
-    spec: AccountSpec,
-    progress: ProgressCallback | None,
-    write_lock: asyncio.Lock,
+@dataclass
+class _Run:
+    """One sync of several accounts: what they share."""
+
+    app: App
+    progress: ProgressCallback | None
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    outcomes: dict[str, SyncOutcome] = field(default_factory=dict)
+    halted: StorageUnavailableError | None = None
+    """Set by the first account whose save met a full disk, a lock or an unusable directory:
+    the others then skip their saves instead of each waiting for the same failure."""
+
+    def report(self, name: str, event: str) -> None:
+        if self.progress:
+            self.progress(name, event)
+
+
+async def _guarded(
+    run: _Run, pool: ConnectorPool, credentials: Credentials | KeyfolioError, spec: AccountSpec
 ) -> SyncOutcome:
-    if progress:
-        progress(spec.name, "start")
+    """One account's sync; its failure (even a bug) never cancels the other accounts."""
+    try:
+        return await _sync_one(run, pool, credentials, spec)
+    except StorageUnavailableError as exc:
+        run.halted = run.halted or exc
+        logger.warning("sync %s: not saved (%s)", spec.name, exc.message)
+        error: KeyfolioError = exc
+    except KeyfolioError as exc:  # e.g. a value the database refused: this account only
+        logger.warning("sync %s: not saved (%s)", spec.name, exc.message)
+        error = exc
+    except Exception as exc:  # a bug: logged and reported as one; the other accounts go on
+        logger.error("sync %s: a bug in keyfolio", spec.name, exc_info=True, extra=QUIET)
+        error = InternalError.from_bug(exc, doing=f"syncing '{spec.name}'")
+        await _save_failure_quietly(run, spec.name, error)
+    run.report(spec.name, "failed")
+    return SyncOutcome(spec.name, "failed", error=error)
+
+
+async def _sync_one(
+    run: _Run, pool: ConnectorPool, credentials: Credentials | KeyfolioError, spec: AccountSpec
+) -> SyncOutcome:
+    run.report(spec.name, "start")
     now = datetime.now(UTC)
     try:
-        credentials = vault.get(spec.name)
-        protect(credentials)
+        if isinstance(credentials, KeyfolioError):
+            raise credentials
         connector = pool.connector(spec, credentials)
         results = await connector.fetch_balances()
     except KeyfolioError as exc:
         code = getattr(exc, "exchange_code", None) or exc.code
-        async with write_lock:
-            await asyncio.to_thread(_save_failure, app, spec.name, code, exc, now)
+        async with run.write_lock:
+            _check_halted(run)
+            await asyncio.to_thread(_save_failure, run.app, spec.name, code, exc, now)
         logger.info("sync %s: failed (%s)", spec.name, exc.message)
-        if progress:
-            progress(spec.name, "failed")
+        run.report(spec.name, "failed")
         return SyncOutcome(account=spec.name, status="failed", error=exc)
-    async with write_lock:
-        status = await asyncio.to_thread(_save, app, spec.name, results, now)
+    async with run.write_lock:
+        _check_halted(run)
+        status = await asyncio.to_thread(_save, run.app, spec.name, results, now)
     logger.info("sync %s: %s", spec.name, status)
-    if progress:
-        progress(spec.name, status)
+    run.report(spec.name, status)
     return SyncOutcome(account=spec.name, status=status, results=results, at=now)
+
+
+def _check_halted(run: _Run) -> None:
+    if run.halted is not None:
+        raise run.halted
+
+
+async def _save_failure_quietly(run: _Run, name: str, error: InternalError) -> None:
+    """Mark the account failed with the bug's message (shown by `show` and the dashboard)."""
+    if run.halted is not None:
+        return
+    try:
+        async with run.write_lock:
+            await asyncio.to_thread(
+                _save_failure, run.app, name, error.code, error, datetime.now(UTC)
+            )
+    except KeyfolioError as exc:  # the bug is the news; this only adds to the log
+        logger.warning("sync %s: the failure was not recorded (%s)", name, exc.message)
 
 
 # The database writes run in a worker thread: a busy SQLite lock (another keyfolio process)

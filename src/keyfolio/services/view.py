@@ -1,6 +1,8 @@
 """The portfolio view behind `keyfolio show`: reads the database only, no network.
 
-Everything is ``Decimal``; :func:`view_to_json` renders decimals as strings.
+Everything is ``Decimal``, summed and multiplied exactly in the one money context
+(:mod:`keyfolio.domain.money`); :func:`view_to_json` renders decimals as strings. A stored
+balance or price outside the money bounds is left out and listed in ``refused``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,16 @@ from typing import Any
 
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source
-from keyfolio.domain.money import ZERO, format_amount, multiply
+from keyfolio.domain.money import (
+    ZERO,
+    RefusedValue,
+    divide,
+    format_amount,
+    multiply,
+    total,
+)
 from keyfolio.domain.records import Price, SourceState
+from keyfolio.services.bounds import check_balances, check_prices, refused_to_json
 from keyfolio.services.context import App
 
 __all__ = ["AccountView", "Holding", "PortfolioView", "portfolio_view", "view_to_json"]
@@ -55,6 +65,8 @@ class PortfolioView:
     holdings: list[Holding]
     accounts: list[AccountView]
     other_portfolios: list[str] = field(default_factory=list)
+    refused: list[RefusedValue] = field(default_factory=list)
+    """Stored balances and prices outside the money bounds, left out of everything above."""
 
     @property
     def unpriced(self) -> list[str]:
@@ -83,9 +95,14 @@ class PortfolioView:
         )
 
     def share(self, holding: Holding) -> Decimal | None:
+        """The holding's percent of the total, rounded half-even to 0.1 (None if unpriced)."""
         if holding.value is None or self.total_value == ZERO:
             return None
-        return holding.value / self.total_value * 100
+        return divide(multiply(holding.value, _HUNDRED), self.total_value, quantum=_SHARE)
+
+
+_HUNDRED = Decimal(100)
+_SHARE = Decimal("0.1")
 
 
 def portfolio_view(app: App, *, portfolio: str = "main") -> PortfolioView:
@@ -93,21 +110,23 @@ def portfolio_view(app: App, *, portfolio: str = "main") -> PortfolioView:
     with app.db().session(read_only=True) as store:
         store.get_portfolio(name=portfolio)
         accounts = store.list_accounts(portfolio=portfolio)
-        rows = store.balances(portfolio=portfolio)
-        prices = store.prices()
+        stored = store.balances(portfolio=portfolio)
+        stored_prices = store.prices()
         states = store.source_states()
         others = sorted({spec.portfolio for spec in store.list_accounts()} - {portfolio})
+    rows, refused = check_balances(stored, {spec.name: spec.exchange for spec in accounts})
+    prices, refused_prices = check_prices(stored_prices)
     by_asset: dict[str, list[SourceAmount]] = defaultdict(list)
     for row in rows:
         by_asset[row.asset].append(SourceAmount(row.account, row.source, row.amount, row.stale))
     holdings = []
     for asset, items in by_asset.items():
-        amount = sum((item.amount for item in items), ZERO)
+        amount = total(item.amount for item in items)
         price = prices.get(asset)
         value = multiply(amount, price.usd) if price is not None else None
         holdings.append(Holding(asset, amount, price, value, items))
-    holdings.sort(key=lambda h: (h.value is None, -(h.value or ZERO), h.asset))
-    total = sum((h.value for h in holdings if h.value is not None), ZERO)
+    holdings.sort(key=lambda h: (h.value is None, (h.value or ZERO).copy_negate(), h.asset))
+    held = {holding.asset for holding in holdings}
     states_by_account: dict[str, list[SourceState]] = defaultdict(list)
     for state in states:
         states_by_account[state.account].append(state)
@@ -115,10 +134,11 @@ def portfolio_view(app: App, *, portfolio: str = "main") -> PortfolioView:
     return PortfolioView(
         portfolio=portfolio,
         as_of=max(syncs) if syncs else None,
-        total_value=total,
+        total_value=total(h.value for h in holdings if h.value is not None),
         holdings=holdings,
         accounts=[AccountView(spec, states_by_account.get(spec.name, [])) for spec in accounts],
         other_portfolios=others,
+        refused=refused + [item for item in refused_prices if item.asset in held],
     )
 
 
@@ -175,4 +195,5 @@ def view_to_json(view: PortfolioView) -> dict[str, Any]:
             }
             for account in view.accounts
         ],
+        "refused": refused_to_json(view.refused),
     }

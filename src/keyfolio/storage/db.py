@@ -5,8 +5,10 @@ Alembic revisions in ``migrations/versions`` (alembic is imported only there, so
 ``keyfolio.storage`` stays light). ``session()`` is one transaction handed out as a ``Store``.
 
 On SQLite every connection gets ``journal_mode=WAL``, ``foreign_keys=ON`` and a
-``busy_timeout``, and every transaction starts with ``BEGIN IMMEDIATE``: a writer waits for
-the other writer instead of failing halfway with "database is locked".
+``busy_timeout`` (``KEYFOLIO_DB_LOCK_TIMEOUT_SECONDS``, passed in as ``busy_timeout_ms``), and
+every write transaction starts with ``BEGIN IMMEDIATE``: a writer waits for the other writer
+instead of failing halfway, and after the timeout fails whole with ``DatabaseLockedError``.
+Read-only transactions (and the schema check) start a plain ``BEGIN`` and never wait.
 """
 
 from __future__ import annotations
@@ -235,8 +237,9 @@ class Database:
         """True when the stored revision is HEAD_REVISION and ``main`` exists.
 
         Plain SQL, so the common case (every command after the first) never imports Alembic.
+        A read-only transaction: it never waits for another process that is writing.
         """
-        engine = self._get_engine()
+        engine = self._get_engine().execution_options(**{READ_ONLY: True})
         try:
             with engine.connect() as connection:
                 versions = {

@@ -18,13 +18,14 @@ import logging
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Select, String, and_, delete, func, insert, select, type_coerce
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from keyfolio.domain import money
 from keyfolio.domain.history import Snapshot
 from keyfolio.storage._errors import translated
 from keyfolio.storage._lookup import account_ids
@@ -160,11 +161,10 @@ def compaction_victims(
 
 
 def _set_total(rows: Sequence[Snapshot]) -> tuple[Decimal, bool]:
-    """The exact sum of the priced values, and whether any held amount is unpriced."""
-    with localcontext() as ctx:
-        ctx.prec = 200
-        total = sum((row.value for row in rows if row.value is not None), _ZERO)
-        return +total, any(row.value is None and row.amount != _ZERO for row in rows)
+    """The exact sum of the priced values (in the one money context), and whether any held
+    amount is unpriced."""
+    priced = money.total(row.value for row in rows if row.value is not None)
+    return priced, any(row.value is None and row.amount != _ZERO for row in rows)
 
 
 class SnapshotRepo:
@@ -306,15 +306,16 @@ class SnapshotRepo:
     @translated
     def totals_at(
         self, *, accounts: Sequence[str], bounds: Sequence[tuple[datetime, bool]]
-    ) -> list[Decimal | None]:
-        """The carried total of ``accounts`` at each ``(moment, inclusive)`` bound, in one query.
+    ) -> list[list[SetReading]]:
+        """The carried sets of ``accounts`` at each ``(moment, inclusive)`` bound, in one query.
 
         For every (account, source) pair its last set at (``inclusive``) or before the moment
-        counts; ``None`` where no pair has a set by then. One index seek per pair and bound.
+        counts, as a reading of its total (``at`` is the bound's moment); an empty list where
+        no pair has a set by then. One index seek per pair and bound.
         """
         ids = self._account_ids(accounts)
         if not ids or not bounds:
-            return [None for _ in bounds]
+            return [[] for _ in bounds]
         pairs = (
             select(SnapshotSetRow.account_id, SnapshotSetRow.source)
             .where(SnapshotSetRow.account_id.in_(ids))
@@ -338,15 +339,14 @@ class SnapshotRepo:
                 .scalar_subquery()
                 .label(f"t{index}")
             )
-        totals: list[Decimal | None] = [None for _ in bounds]
-        for row in self._session.execute(select(*columns).select_from(pairs)):
-            for index, value in enumerate(row):
+        carried: list[list[SetReading]] = [[] for _ in bounds]
+        query = select(pairs.c.account_id, pairs.c.source, *columns).select_from(pairs)
+        for account_id, source, *values in self._session.execute(query):
+            for index, value in enumerate(values):
                 if value is not None:
-                    previous = totals[index]
-                    totals[index] = (
-                        Decimal(value) if previous is None else previous + Decimal(value)
-                    )
-        return totals
+                    moment = as_utc(bounds[index][0], field="moment")
+                    carried[index].append(SetReading(ids[account_id], source, moment, value))
+        return carried
 
     @translated
     def readings(

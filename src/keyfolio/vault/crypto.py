@@ -15,8 +15,10 @@ A vault file is one header followed by the AES-GCM ciphertext (with its 16-byte 
     50      ...   ciphertext + 16-byte GCM tag
 
 The whole header is the AEAD associated data, so changing any byte of the file, or cutting it
-short, makes decryption fail. A wrong password fails in exactly the same way: AES-GCM cannot tell
-the two apart, and the error says so.
+short, makes decryption fail. A wrong password fails in exactly the same way: AES-GCM cannot
+tell the two apart, and the error says so. A backup archive (:mod:`keyfolio.vault.archive`)
+uses the same layout with the magic ``KFBAKUP`` and its own salt, so neither file can pass for
+the other.
 
 Nothing here touches the file system; :mod:`keyfolio.vault.store` does.
 """
@@ -34,7 +36,7 @@ from argon2.low_level import ARGON2_VERSION, Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from keyfolio.errors import VaultCorruptError, VaultDecryptError, VaultError
+from keyfolio.errors import VaultCorruptError, VaultDecryptError, VaultError, VaultVersionError
 
 __all__ = [
     "DEFAULT_KDF",
@@ -50,6 +52,7 @@ __all__ = [
     "Header",
     "KdfParams",
     "VaultKey",
+    "check_format_version",
     "unseal",
 ]
 
@@ -110,11 +113,13 @@ class Header:
     salt: bytes
     nonce: bytes
     version: int = FORMAT_VERSION
+    magic: bytes = MAGIC
+    """``KFVAULT`` for the vault; a backup archive uses the same layout with its own magic."""
 
     def pack(self) -> bytes:
         """The header's bytes, exactly as written to the file."""
         return _HEADER.pack(
-            MAGIC,
+            self.magic,
             self.version,
             KDF_ARGON2ID,
             ARGON2_VERSION,
@@ -126,40 +131,66 @@ class Header:
         )
 
     @classmethod
-    def unpack(cls, blob: bytes) -> Header:
+    def unpack(cls, blob: bytes, *, magic: bytes = MAGIC, kind: str = "vault") -> Header:
         """Read and check the header at the start of ``blob``.
 
-        Raises :class:`VaultCorruptError` for a file that is not a keyfolio vault, a format
-        this version does not know, or parameters out of bounds; :class:`VaultDecryptError`
-        for a file cut short after a valid header.
+        Raises :class:`VaultCorruptError` for a file that is not a keyfolio vault (or, with
+        ``magic``/``kind``, not that other kind of file), a format this version does not know,
+        or parameters out of bounds; :class:`VaultDecryptError` for a file cut short after a
+        valid header.
         """
-        if len(blob) < len(MAGIC) or blob[: len(MAGIC)] != MAGIC:
-            raise VaultCorruptError("the file is not a keyfolio vault (bad magic bytes)")
+        if len(magic) != len(MAGIC):
+            raise ValueError(f"a file magic is {len(MAGIC)} bytes")
+        if len(blob) < len(magic) or blob[: len(magic)] != magic:
+            raise VaultCorruptError(f"the file is not a keyfolio {kind} (bad magic bytes)")
         if len(blob) < HEADER_SIZE:
             raise VaultCorruptError(
-                f"the vault file is truncated ({len(blob)} bytes, the header alone is "
+                f"the {kind} file is truncated ({len(blob)} bytes, the header alone is "
                 f"{HEADER_SIZE})"
             )
+        check_format_version(blob, magic=magic, kind=kind)
         magic, version, kdf_id, argon_version, memory, time, lanes, salt, nonce = (
             _HEADER.unpack_from(blob)
         )
-        if version != FORMAT_VERSION:
-            raise VaultCorruptError(
-                f"the vault uses format version {version}; this keyfolio reads version "
-                f"{FORMAT_VERSION}",
-                hint="Upgrade keyfolio, or restore the vault file from a backup.",
-            )
         if kdf_id != KDF_ARGON2ID or argon_version != ARGON2_VERSION:
             raise VaultCorruptError(
-                f"the vault header names an unknown key derivation ({kdf_id}/{argon_version})"
+                f"the {kind} header names an unknown key derivation ({kdf_id}/{argon_version})"
             )
         kdf = KdfParams(memory_cost=memory, time_cost=time, parallelism=lanes)
         kdf.check()
         if len(blob) < HEADER_SIZE + TAG_SIZE:
             raise VaultDecryptError(
-                f"could not unlock the vault: the file is truncated ({len(blob)} bytes)"
+                f"could not unlock the {kind}: the file is truncated ({len(blob)} bytes)"
             )
-        return cls(kdf=kdf, salt=salt, nonce=nonce, version=version)
+        return cls(kdf=kdf, salt=salt, nonce=nonce, version=version, magic=magic)
+
+
+def check_format_version(
+    head: bytes, *, where: str = "", magic: bytes = MAGIC, kind: str = "vault"
+) -> None:
+    """Refuse a vault (or, with ``magic``/``kind``, a backup archive) whose header names a
+    format version this keyfolio does not read.
+
+    ``head`` is the start of the file (magic and version are enough). A version above
+    :data:`FORMAT_VERSION` raises :class:`VaultVersionError` (written by a newer keyfolio:
+    upgrade); any other unknown version, :class:`VaultCorruptError`. A file that is not of
+    that kind, or too short to have a version, passes: :meth:`Header.unpack` reports it.
+    """
+    if len(head) <= len(magic) or head[: len(magic)] != magic:
+        return
+    version = head[len(magic)]
+    place = f" ({where})" if where else ""
+    if version > FORMAT_VERSION:
+        raise VaultVersionError(
+            f"the {kind}{place} was written by a newer keyfolio: it uses format version "
+            f"{version}, and this keyfolio reads version {FORMAT_VERSION}"
+        )
+    if version != FORMAT_VERSION:
+        raise VaultCorruptError(
+            f"the {kind}{place} names format version {version}, which keyfolio never wrote; "
+            f"this keyfolio reads version {FORMAT_VERSION}",
+            hint=f"Restore the {kind} file from a backup; keyfolio will not overwrite it.",
+        )
 
 
 def _password_bytes(password: str) -> bytes:
@@ -215,16 +246,33 @@ class VaultKey:
             ) from None
         return cls(key, salt=salt, kdf=kdf)
 
-    def seal(self, plaintext: bytes) -> bytes:
+    def seal(self, plaintext: bytes, *, magic: bytes = MAGIC) -> bytes:
         """Encrypt ``plaintext`` under a fresh random nonce; return the whole file's bytes."""
-        header = Header(kdf=self.kdf, salt=self.salt, nonce=os.urandom(NONCE_SIZE)).pack()
+        header = Header(
+            kdf=self.kdf, salt=self.salt, nonce=os.urandom(NONCE_SIZE), magic=magic
+        ).pack()
         return header + AESGCM(self._key).encrypt(header[-NONCE_SIZE:], plaintext, header)
 
-    def _decrypt(self, header: Header, blob: bytes) -> bytes:
+    def matches(self, header: Header) -> bool:
+        """Whether ``header`` names this key's salt and parameters (same password, same file)."""
+        return header.salt == self.salt and header.kdf == self.kdf
+
+    def open(self, blob: bytes) -> bytes:
+        """Decrypt a vault file sealed with this very key (no key derivation).
+
+        :class:`VaultDecryptError` if the file was sealed under another salt or password, or
+        was modified; :class:`VaultCorruptError` if it is not a vault.
+        """
+        header = Header.unpack(blob)
+        if not self.matches(header):
+            raise VaultDecryptError("the vault was re-encrypted with another salt or password")
+        return self._decrypt(header, blob)
+
+    def _decrypt(self, header: Header, blob: bytes, *, kind: str = "vault") -> bytes:
         try:
             return AESGCM(self._key).decrypt(header.nonce, blob[HEADER_SIZE:], blob[:HEADER_SIZE])
         except InvalidTag:
-            raise VaultDecryptError("could not unlock the vault") from None
+            raise VaultDecryptError(f"could not unlock the {kind}") from None
 
     def __repr__(self) -> str:
         kdf = self.kdf
@@ -235,14 +283,17 @@ class VaultKey:
     __str__ = __repr__
 
 
-def unseal(blob: bytes, password: str) -> tuple[VaultKey, bytes]:
+def unseal(
+    blob: bytes, password: str, *, magic: bytes = MAGIC, kind: str = "vault"
+) -> tuple[VaultKey, bytes]:
     """Check the header, derive the key from ``password`` and decrypt.
 
     Returns the key (to seal later writes without deriving again) and the plaintext.
     A wrong password, and any modified or missing byte, raise :class:`VaultDecryptError`;
-    a file that is not a vault at all raises :class:`VaultCorruptError`.
+    a file that is not a vault at all raises :class:`VaultCorruptError`. ``magic`` and
+    ``kind`` open another kind of file sealed the same way (a backup archive).
     """
     _password_bytes(password)  # an empty password fails before the (slow) header work
-    header = Header.unpack(blob)
+    header = Header.unpack(blob, magic=magic, kind=kind)
     key = VaultKey.derive(password, salt=header.salt, kdf=header.kdf)
-    return key, key._decrypt(header, blob)
+    return key, key._decrypt(header, blob, kind=kind)

@@ -8,6 +8,14 @@ Every change is written at once: a temporary file (mode 0600) in the same direct
 flushed and fsynced, then moved over the vault with :func:`os.replace`, and the directory is
 fsynced. A crash leaves either the old vault or the new one, never a mix.
 
+Several processes may hold the same vault open (``keyfolio serve`` and a CLI command). Every
+write runs under an exclusive lock on ``vault.bin.lock`` next to the vault
+(:mod:`keyfolio.vault.lockfile`): it re-reads the file, and if another process changed it under
+the same password it applies its own change to that newer content, then seals and renames while
+still holding the lock. So two writers can never interleave the check and the rename, and no
+change is lost. A file re-encrypted under another password (or replaced by something that is not
+this vault) is never overwritten.
+
 Plaintext, before encryption::
 
     {"version": 1, "accounts": {"main": {"apiKey": "...", "secret": "...", "password": "..."}}}
@@ -23,7 +31,7 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -36,6 +44,7 @@ from keyfolio.errors import (
     VaultError,
 )
 from keyfolio.vault.crypto import VaultKey, unseal
+from keyfolio.vault.lockfile import exclusive_lock
 
 __all__ = ["PLAINTEXT_VERSION", "Vault"]
 
@@ -52,9 +61,11 @@ class Vault:
     """Exchange credentials in one encrypted file (Argon2id + AES-256-GCM).
 
     Build one with :meth:`create` (new file) or :meth:`open` (existing file). Reads come from
-    memory; every change is encrypted and written atomically before the method returns.
-    Not thread-safe: use one ``Vault`` per file at a time. If the file changes on disk after it
-    was opened (another process), writes are refused instead of overwriting that change.
+    memory (:meth:`refresh` re-reads a file another process changed); every change is encrypted
+    and written atomically, under the vault's file lock, before the method returns. A change
+    made on disk by another process under the same password is kept and the new change applied
+    on top of it; a file re-encrypted under another password is never overwritten.
+    Not thread-safe: use one ``Vault`` per file at a time within a process.
     """
 
     path: Path
@@ -65,6 +76,7 @@ class Vault:
         if _token is not _PRIVATE:
             raise TypeError("use Vault.create() or Vault.open() to get a Vault")
         self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
         self._key = key
         self._accounts = accounts
         self._digest = digest
@@ -112,6 +124,33 @@ class Vault:
         return cls(path, key, accounts, _sha256(blob), _token=_PRIVATE)
 
     @staticmethod
+    def verify(blob: bytes, password: str) -> list[str]:
+        """Check that ``blob`` is a vault file that opens with ``password``; its account names.
+
+        Raises like :meth:`open` (for a file read elsewhere, e.g. from a backup).
+        """
+        _, plaintext = unseal(blob, password)
+        return sorted(_decode(plaintext))
+
+    @staticmethod
+    def install(path: Path, blob: bytes | None) -> None:
+        """Put the vault file ``blob`` at ``path`` (``None``: remove the vault), atomically and
+        under the vault's write lock. For restoring a backup: check ``blob`` with
+        :meth:`verify` first. A ``Vault`` open on the old file refuses to write afterwards.
+        """
+        path = Path(path)
+        with exclusive_lock(path.with_name(path.name + ".lock")):
+            try:
+                if blob is None:
+                    path.unlink(missing_ok=True)
+                    _fsync_dir(path.parent)
+                else:
+                    _write_atomic(path, blob, overwrite=True)
+            except OSError as exc:
+                raise _write_error(path, exc) from None
+        logger.info("installed vault %s", path)
+
+    @staticmethod
     def exists(path: Path) -> bool:
         """Whether something exists at ``path`` (then :meth:`create` would refuse)."""
         return os.path.lexists(path)
@@ -140,58 +179,99 @@ class Vault:
         """Store (or replace) the credentials for ``name`` and write the vault."""
         _check_name(name)
         fields = _check_credentials(credentials)
-        accounts = dict(self._accounts)
-        accounts[name] = fields
-        self._commit(accounts)
+        self._commit(lambda accounts: {**accounts, name: fields})
 
-    def delete(self, name: str) -> None:
-        """Remove ``name`` and its secrets from the vault and write it."""
-        self.get(name)  # NotFoundError if missing
-        self._commit({k: v for k, v in self._accounts.items() if k != name})
+    def delete(self, name: str, *, only_if: Credentials | None = None) -> bool:
+        """Remove ``name`` and its secrets from the vault and write it.
+
+        :class:`NotFoundError` if the vault (as on disk now) holds no ``name``. With
+        ``only_if``, the entry is removed only while it still holds exactly those credentials:
+        a key that another process stored since is kept (then False is returned).
+        """
+        expected = None if only_if is None else _check_credentials(only_if)
+
+        def change(accounts: _Accounts) -> _Accounts | None:
+            if name not in accounts:
+                self.get(name)  # NotFoundError
+            if expected is not None and accounts[name] != expected:
+                return None
+            return {k: v for k, v in accounts.items() if k != name}
+
+        return self._commit(change)
 
     def rename(self, old: str, new: str) -> None:
         """Move the credentials of ``old`` to ``new`` and write the vault."""
-        self.get(old)
         _check_name(new)
-        if new == old:
-            return
-        if new in self._accounts:
-            raise ConflictError(
-                f"the vault already holds credentials for account '{new}'",
-                hint="Choose another name, or delete that account first.",
-            )
-        accounts = {(new if k == old else k): v for k, v in self._accounts.items()}
-        self._commit(accounts)
+
+        def change(accounts: _Accounts) -> _Accounts | None:
+            self.get(old)  # NotFoundError
+            if new == old:
+                return None
+            if new in accounts:
+                raise ConflictError(
+                    f"the vault already holds credentials for account '{new}'",
+                    hint="Choose another name, or delete that account first.",
+                )
+            return {(new if k == old else k): v for k, v in accounts.items()}
+
+        self._commit(change)
 
     def change_password(self, new_password: str) -> None:
         """Re-encrypt the vault under ``new_password`` with a new salt, atomically."""
-        self._commit(self._accounts, key=VaultKey.derive(new_password))
+        self._commit(lambda accounts: accounts, key=VaultKey.derive(new_password))
         logger.info("changed the password of vault %s", self.path)
 
-    def _commit(self, accounts: _Accounts, *, key: VaultKey | None = None) -> None:
-        if key is None:
-            key = self._key
-        self._check_unchanged_on_disk()
-        blob = key.seal(_encode(accounts))
-        try:
-            _write_atomic(self.path, blob, overwrite=True)
-        except OSError as exc:
-            raise _write_error(self.path, exc) from None
-        self._key, self._accounts, self._digest = key, accounts, _sha256(blob)
-        logger.debug("wrote vault %s (%d accounts)", self.path, len(accounts))
+    def refresh(self) -> None:
+        """Re-read the file if another process changed it (under the same password).
 
-    def _check_unchanged_on_disk(self) -> None:
+        Raises :class:`VaultError` if it was re-encrypted under another password, replaced or
+        removed; the vault in memory is then left as it was.
+        """
+        self._reload_if_changed()
+
+    def _commit(
+        self, change: Callable[[_Accounts], _Accounts | None], *, key: VaultKey | None = None
+    ) -> bool:
+        """Apply ``change`` to the newest content and write it, all under the file lock.
+
+        ``change`` gets the accounts as on disk now and returns the new ones, or None when there
+        is nothing to write. Returns whether the file was written.
+        """
+        with exclusive_lock(self.lock_path):
+            self._reload_if_changed()
+            accounts = change(dict(self._accounts))
+            if accounts is None:
+                return False
+            if key is None:
+                key = self._key
+            blob = key.seal(_encode(accounts))
+            try:
+                _write_atomic(self.path, blob, overwrite=True)
+            except OSError as exc:
+                raise _write_error(self.path, exc) from None
+            self._key, self._accounts, self._digest = key, accounts, _sha256(blob)
+        logger.debug("wrote vault %s (%d accounts)", self.path, len(accounts))
+        return True
+
+    def _reload_if_changed(self) -> None:
         try:
-            current = _sha256(self.path.read_bytes())
+            blob = self.path.read_bytes()
         except OSError:
-            current = b""
-        if current != self._digest:
+            blob = b""
+        digest = _sha256(blob)
+        if digest == self._digest:
+            return
+        try:
+            accounts = _decode(self._key.open(blob))
+        except VaultError:
             raise VaultError(
-                f"the vault file {self.path} changed on disk after it was opened; "
-                "refusing to overwrite it",
-                hint="Another keyfolio may be running. Run the command again to open the "
+                f"the vault file {self.path} changed on disk after it was opened (re-encrypted "
+                "under another password, replaced or removed); refusing to overwrite it",
+                hint="Another keyfolio may have changed it. Run the command again to open the "
                 "current file.",
-            )
+            ) from None
+        logger.debug("vault %s changed on disk; re-read it", self.path)
+        self._accounts, self._digest = accounts, digest
 
     def __repr__(self) -> str:
         return f"Vault(path={str(self.path)!r}, accounts={len(self._accounts)})"

@@ -18,12 +18,15 @@
     return h("span", { class: "badge badge-" + kind, text: status || "unknown" });
   }
 
-  /** The live engine's state for the account: live, reconnecting, polling or failed. */
+  /** The live engine's state for the account: live, reconnecting, polling, failed, or locked
+   * (the vault re-locked: nothing refreshes it until it is unlocked). */
   function streamBadge(stream) {
     if (!stream) return null;
     var kind = stream === "live" ? "ok" : stream === "failed" ? "bad" : "warn";
+    var title = stream === "locked" ? "The vault is locked: not refreshed until you unlock it"
+      : "Live updates: " + stream;
     return h("span", { class: "badge badge-" + kind + " stream", text: "stream " + stream,
-      title: "Live updates: " + stream });
+      title: title });
   }
 
   function sourceLabel(source) {
@@ -102,7 +105,7 @@
         });
     });
 
-    var rotateForm = h("form", { class: "form rotate hidden", novalidate: true },
+    var rotateForm = h("form", { class: "form rotate hidden", method: "post", novalidate: true },
       h("p", { class: "help", text: "Paste a new read-only key for this account. It is checked " +
         "before it replaces the stored one." }),
       field(prefix + "-key", "New API key", "text"),
@@ -263,6 +266,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     $("sync-all").addEventListener("click", function () { startSync(null, $("sync-all")); });
     KF.on("account.status", refresh);
+    KF.on("vault.status", refresh);
     KF.on("portfolio.updated", refresh);
     load();
   });

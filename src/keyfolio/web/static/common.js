@@ -205,21 +205,47 @@
 
   /* ---- vault pill ---- */
 
+  function showVault(vault) {
+    var pill = document.getElementById("vault-state");
+    if (pill) {
+      pill.textContent = vault.exists ? "Vault locked" : "No vault yet";
+      show(pill, !vault.unlocked);
+    }
+    document.body.dataset.vault = vault.unlocked ? "unlocked" : vault.exists ? "locked" : "none";
+  }
+
   function refreshVault() {
     return api("GET", "/vault").then(
       function (vault) {
-        var pill = document.getElementById("vault-state");
-        if (pill) {
-          pill.textContent = vault.exists ? "Vault locked" : "No vault yet";
-          show(pill, !vault.unlocked);
-        }
-        document.body.dataset.vault = vault.unlocked ? "unlocked" : vault.exists ? "locked" : "none";
+        showVault(vault);
         return vault;
       },
       function () {
         return null;
       }
     );
+  }
+
+  /** The server re-locked the vault after its idle period (or it was unlocked elsewhere). */
+  function onVaultStatus(data) {
+    var box = document.getElementById("notice");
+    if (data.unlocked) {
+      if (box && box.dataset.code === "vault_relocked") notice(null);
+      return;
+    }
+    document.body.dataset.vault = "locked";
+    var pill = document.getElementById("vault-state");
+    if (pill) {
+      pill.textContent = "Vault locked";
+      show(pill, true);
+    }
+    if (data.reason === "idle") {
+      notice({
+        code: "vault_relocked",
+        message: "The vault locked itself after being idle: nothing is synced until you unlock it.",
+        hint: "Click “Vault locked” at the top to unlock it. Stored balances, history and P&L still show.",
+      });
+    }
   }
 
   /* ---- live events ---- */
@@ -239,6 +265,7 @@
     } catch (e) {
       data = null;
     }
+    if (type === "vault.status") onVaultStatus(data || {});
     (listeners[type] || []).forEach(function (fn) { fn(data || {}); });
   }
 
@@ -293,7 +320,7 @@
     });
   }
 
-  var EVENT_TYPES = ["portfolio.updated", "account.status", "sync.progress"];
+  var EVENT_TYPES = ["portfolio.updated", "account.status", "sync.progress", "vault.status"];
 
   function startLive() {
     if (source) source.close();

@@ -343,6 +343,7 @@
       if (!data.portfolio || data.portfolio === state.portfolio) refresh();
     });
     KF.on("account.status", refresh);
+    KF.on("vault.status", refresh);
     loadPortfolios();
     setWindow(state.window);
     loadSummary();

@@ -18,7 +18,7 @@
 
     var renameInput = h("input", { id: "rename-" + index, value: item.name, required: true,
       autocomplete: "off", spellcheck: "false", maxlength: "64" });
-    var renameForm = h("form", { class: "inline-form rename hidden", novalidate: true },
+    var renameForm = h("form", { class: "inline-form rename hidden", method: "post", novalidate: true },
       h("label", { for: "rename-" + index, class: "visually-hidden", text: "New name for " + item.name }),
       renameInput,
       h("button", { type: "submit", class: "primary", text: "Save" }),

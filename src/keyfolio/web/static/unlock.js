@@ -22,12 +22,22 @@
     if (next) window.location.assign(next);
   }
 
+  function relockText(vault) {
+    if (vault.idle_minutes === null || vault.idle_minutes === undefined) return "";
+    if (vault.auto_unlock) return "";
+    return "It locks itself again after " + vault.idle_minutes + " minutes without a sync, " +
+      "link or other use of the keys.";
+  }
+
   function setup(vault) {
     if (!vault) return;
+    $("relock-note").textContent = relockText(vault);
     if (vault.unlocked) {
       done();
       return;
     }
+    KF.show($("unlock-form"), true);
+    KF.show($("unlocked-msg"), false);
     creating = !vault.exists;
     KF.show($("create-intro"), creating);
     KF.show($("unlock-intro"), !creating);
@@ -40,6 +50,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     KF.refreshVault().then(setup);
+    KF.on("vault.status", function () { KF.refreshVault().then(setup); });
     $("unlock-form").addEventListener("submit", function (event) {
       event.preventDefault();
       var box = $("unlock-error");
