@@ -57,3 +57,23 @@ def linked(kf: Runner, linked_template: Path, sandbox_url: str) -> Runner:
     """A runner on a copy of the linked template home; the sandbox started over."""
     shutil.copytree(linked_template, kf.home)
     return kf
+
+
+@pytest.fixture(scope="session")
+def synced_template(
+    shared_sandbox: str, linked_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The linked template after one `keyfolio sync` (balances and the history import)."""
+    control(shared_sandbox, "/__sandbox__/state", base_state(), method="PUT")
+    runner = Runner(tmp_path_factory.mktemp("synced-template") / "home")
+    shutil.copytree(linked_template, runner.home)
+    result = runner("sync")
+    assert result.returncode == 0, result.stderr
+    return runner.home
+
+
+@pytest.fixture
+def synced(kf: Runner, synced_template: Path, sandbox_url: str) -> Runner:
+    """A runner on a copy of a home where 'alice' was linked and synced once."""
+    shutil.copytree(synced_template, kf.home)
+    return kf

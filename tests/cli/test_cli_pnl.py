@@ -25,9 +25,8 @@ def _manual_trades(kf: Runner) -> None:
         app.close()
 
 
-def test_pnl_json_and_table(linked: Runner) -> None:
-    kf = linked
-    assert kf("sync").returncode == 0
+def test_pnl_json_and_table(synced: Runner) -> None:
+    kf = synced  # alice's balances and (empty) history imported by `keyfolio sync`
     _manual_trades(kf)
     result = kf("pnl", "--json")
     assert result.returncode == 0, result.stderr
