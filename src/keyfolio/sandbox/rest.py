@@ -79,16 +79,25 @@ async def _fault_response(rt: Runtime, request: web.Request, fault: Fault) -> we
     if fault.mode == "timeout":
         # Log now: the client will have given up long before the answer.
         rt.record(request.method, request.raw_path, _header_key(request), "50004", 400)
-        try:
-            await asyncio.wait_for(rt.stopping.wait(), timeout=fault.seconds)
-        except TimeoutError:
-            pass
+        await rt.faults.hold(request.method, request.raw_path, rt.stopping, fault.seconds)
         exc = failure("50004")
         return web.Response(
             text=error_body(exc.code, exc.msg), status=exc.status, content_type="application/json"
         )
     code = {"http500": "50026", "code50001": "50001", "code50011": "50011"}[fault.mode]
     return _failure_response(failure(code))
+
+
+async def _apply_fault(rt: Runtime, request: web.Request, *, private: bool) -> web.Response | None:
+    """The fault's answer, or None to answer normally (no fault, or a released ``hold``)."""
+    fault = rt.faults.take(request.path, private=private)
+    if fault is None:
+        return None
+    if fault.mode == "hold":
+        logger.info("sandbox fault hold on %s: held until released", request.path)
+        await rt.faults.hold(request.method, request.raw_path, rt.stopping)
+        return None
+    return await _fault_response(rt, request, fault)
 
 
 def _header_key(request: web.Request) -> str | None:
@@ -120,9 +129,9 @@ async def _authenticate(rt: Runtime, request: web.Request) -> KeyState:
 def _public_handler(view: PublicView) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        fault = rt.faults.take(request.path, private=False)
+        fault = await _apply_fault(rt, request, private=False)
         if fault is not None:
-            return await _fault_response(rt, request, fault)
+            return fault
         try:
             what = request.path
             if what == "/api/v5/public/instruments":
@@ -139,9 +148,9 @@ def _public_handler(view: PublicView) -> Handler:
 def _private_handler(view: PrivateView | None) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        fault = rt.faults.take(request.path, private=True)
+        fault = await _apply_fault(rt, request, private=True)
         if fault is not None:
-            return await _fault_response(rt, request, fault)
+            return fault
         try:
             key = await _authenticate(rt, request)
             account = rt.book.accounts[key.account]
