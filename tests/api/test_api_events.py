@@ -16,7 +16,7 @@ from keyfolio.config import Settings
 async def next_event(lines: AsyncIterator[str], wanted: str) -> dict:
     """Read SSE lines until an event of type ``wanted``; return its data."""
     current = None
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(60):  # only bounds a failure
         async for line in lines:
             if line.startswith("event: "):
                 current = line.removeprefix("event: ")
@@ -26,7 +26,8 @@ async def next_event(lines: AsyncIterator[str], wanted: str) -> dict:
 
 
 async def wait_for(predicate, what: str) -> None:
-    async with asyncio.timeout(5):
+    """Until ``predicate()`` holds (state of the server thread: no event to await)."""
+    async with asyncio.timeout(60):  # only bounds a failure
         while not predicate():
             await asyncio.sleep(0.01)
 
@@ -117,7 +118,7 @@ async def test_live_engine_in_the_server_pushes_a_sandbox_trade(
             )
             assert linked.status_code == 201, linked.text
             assert (await http.get("/api/v1/health")).json()["live"] is True
-            async with asyncio.timeout(15):
+            async with asyncio.timeout(60):  # only bounds a failure
                 while (await http.get("/api/v1/accounts/alice")).json()["stream"] != "live":
                     await asyncio.sleep(0.02)
             async with http.stream("GET", "/api/v1/events") as stream:

@@ -81,10 +81,13 @@ def base_state() -> dict[str, Any]:
     }
 
 
-def control(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def control(
+    url: str, path: str, body: dict[str, Any] | None = None, *, method: str | None = None
+) -> Any:
+    """Call the sandbox's control API: GET without a body, else POST (or ``method``)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
-        url + path, data=data, headers={"Content-Type": "application/json"}
+        url + path, data=data, headers={"Content-Type": "application/json"}, method=method
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
@@ -134,6 +137,7 @@ class Runner:
             stdin=subprocess.DEVNULL,
         )
         self.outputs += [proc.stdout, proc.stderr]
+        assert "ResourceWarning" not in proc.stderr, proc.stderr  # a leak in the CLI itself
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

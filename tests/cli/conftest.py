@@ -1,16 +1,26 @@
-"""Fixtures for end-to-end CLI tests: a sandbox OKX in a thread and a `keyfolio` runner."""
+"""Fixtures for end-to-end CLI tests: a sandbox OKX in a thread and a `keyfolio` runner.
+
+Linking an account through the CLI costs a few seconds (a subprocess that imports ccxt,
+derives the vault key with Argon2id and reads four balance sources), and most tests start
+from the same linked home. So each test process links 'alice' once, into a template home,
+and every test that wants a linked home gets a copy of it. The sandbox is shared the same
+way: one per test process, started over from ``base_state()`` (``PUT /__sandbox__/state``)
+before each test, so the template's account (its ``--api-url``) still points at it.
+"""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import READ_KEY, Runner, base_state
+from cli_support import READ_KEY, Runner, base_state, control
 
 
-@pytest.fixture
-def sandbox_url() -> Iterator[str]:
+@pytest.fixture(scope="session")
+def shared_sandbox() -> Iterator[str]:
+    """The test process's sandbox (use ``sandbox_url``: it starts it over first)."""
     from keyfolio.sandbox.core.server import SandboxThread
     from keyfolio.sandbox.venues.okx.state import parse_state
 
@@ -19,14 +29,51 @@ def sandbox_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def sandbox_url(shared_sandbox: str) -> str:
+    """A sandbox serving ``base_state()``: fresh books, no faults, empty log, no WebSockets."""
+    control(shared_sandbox, "/__sandbox__/state", base_state(), method="PUT")
+    return shared_sandbox
+
+
+@pytest.fixture
 def kf(tmp_path: Path) -> Runner:
     return Runner(tmp_path / "home")
 
 
-@pytest.fixture
-def linked(kf: Runner, sandbox_url: str) -> Runner:
-    result = kf(
-        "account", "add", "okx", "--name", "alice", "--api-url", sandbox_url, creds=READ_KEY
+@pytest.fixture(scope="session")
+def linked_template(shared_sandbox: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with 'alice' linked through the CLI, made once per test process."""
+    control(shared_sandbox, "/__sandbox__/state", base_state(), method="PUT")
+    runner = Runner(tmp_path_factory.mktemp("linked-template") / "home")
+    result = runner(
+        "account", "add", "okx", "--name", "alice", "--api-url", shared_sandbox, creds=READ_KEY
     )
     assert result.returncode == 0, result.stderr
+    return runner.home
+
+
+@pytest.fixture
+def linked(kf: Runner, linked_template: Path, sandbox_url: str) -> Runner:
+    """A runner on a copy of the linked template home; the sandbox started over."""
+    shutil.copytree(linked_template, kf.home)
+    return kf
+
+
+@pytest.fixture(scope="session")
+def synced_template(
+    shared_sandbox: str, linked_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The linked template after one `keyfolio sync` (balances and the history import)."""
+    control(shared_sandbox, "/__sandbox__/state", base_state(), method="PUT")
+    runner = Runner(tmp_path_factory.mktemp("synced-template") / "home")
+    shutil.copytree(linked_template, runner.home)
+    result = runner("sync")
+    assert result.returncode == 0, result.stderr
+    return runner.home
+
+
+@pytest.fixture
+def synced(kf: Runner, synced_template: Path, sandbox_url: str) -> Runner:
+    """A runner on a copy of a home where 'alice' was linked and synced once."""
+    shutil.copytree(synced_template, kf.home)
     return kf

@@ -16,13 +16,6 @@ from keyfolio.vault import Vault
 
 
 @pytest.fixture
-def synced(linked: Runner) -> Runner:
-    result = linked("sync")
-    assert result.returncode == 0, result.stderr
-    return linked
-
-
-@pytest.fixture
 def archive(synced: Runner, tmp_path: Path) -> Path:
     path = tmp_path / "keyfolio.backup"
     result = synced("backup", str(path))

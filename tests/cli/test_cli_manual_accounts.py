@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cli_support import Runner
+from cli_support import PASSWORD, Runner
 
 from keyfolio.config import Settings
 from keyfolio.services.context import App
 from keyfolio.services.live import LiveEngine
+from keyfolio.services.manual import add_holding
+from keyfolio.services.summary import portfolio_summary
 
 
 def test_holdings_entered_by_hand_are_in_the_value_history(linked: Runner) -> None:
@@ -35,12 +37,14 @@ def test_sync_doctor_and_rotate_leave_manual_accounts_alone(linked: Runner) -> N
 
 
 async def test_the_live_engine_skips_manual_accounts(linked: Runner) -> None:
-    assert linked("holding", "add", "ETH", "1", "--account", "cold").returncode == 0
-    app = App(settings=Settings(home=linked.home), password=lambda **_: "vault-pw-for-tests-9d1c")
+    # the engine's behaviour, in-process: the CLI commands add nothing here
+    app = App(settings=Settings(home=linked.home), password=lambda **_: PASSWORD)
     try:
+        add_holding(app, asset="ETH", amount="1", account="cold")
         async with LiveEngine(app, poll_seconds=3600) as engine:
             await engine.wait_ready()
             assert set(engine.statuses) == {"alice"}
+        total = portfolio_summary(app)["total_value"]
     finally:
         app.close()
-    assert Decimal(linked("show", "--json").json()["total_value"]) > Decimal(39670)
+    assert Decimal(total) > Decimal(39670)

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from cli_support import Runner
+from cli_support import PASSWORD, Runner
+
+from keyfolio.config import Settings
+from keyfolio.services.context import App
+from keyfolio.services.manual import add_holding, add_trade
 
 
 def _manual_trades(kf: Runner) -> None:
-    for args in (
-        ("holding", "add", "BTC", "0.5", "--account", "cold"),
-        ("trade", "add", "--account", "cold", "--pair", "BTC-USDT", "--side", "buy",
-         "--amount", "1", "--price", "40000", "--fee", "20", "--at", "2025-01-02T10:00:00Z"),
-        ("trade", "add", "--account", "cold", "--pair", "BTC-USDT", "--side", "sell",
-         "--amount", "0.5", "--price", "50000", "--fee", "25", "--at", "2025-01-03T10:00:00Z"),
-    ):  # fmt: skip
-        result = kf(*args)
-        assert result.returncode == 0, result.stderr
+    """A cold wallet's holding and trades, in-process (`holding add` and `trade add` have
+    their own end-to-end tests in test_cli_imports.py)."""
+    app = App(settings=Settings(home=kf.home), password=lambda **_: PASSWORD)
+    try:
+        add_holding(app, asset="BTC", amount="0.5", account="cold")
+        for side, amount, price, fee, at in (
+            ("buy", "1", "40000", "20", "2025-01-02T10:00:00Z"),
+            ("sell", "0.5", "50000", "25", "2025-01-03T10:00:00Z"),
+        ):
+            add_trade(app, account="cold", pair="BTC-USDT", side=side, amount=amount,
+                      price=price, fee=fee, at=at)  # fmt: skip
+    finally:
+        app.close()
 
 
-def test_pnl_json_and_table(linked: Runner) -> None:
-    kf = linked
-    assert kf("sync").returncode == 0
+def test_pnl_json_and_table(synced: Runner) -> None:
+    kf = synced  # alice's balances and (empty) history imported by `keyfolio sync`
     _manual_trades(kf)
     result = kf("pnl", "--json")
     assert result.returncode == 0, result.stderr

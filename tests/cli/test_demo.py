@@ -5,8 +5,10 @@ from __future__ import annotations
 from cli_support import Runner
 
 
-def test_demo_tells_the_whole_story(kf: Runner) -> None:
-    result = kf("demo", password=None)
+def test_demo_tells_the_whole_story_and_never_touches_existing_data(linked: Runner) -> None:
+    # KEYFOLIO_HOME (set by the runner) names a home with data: the demo ignores it and runs
+    # in a temporary directory (one demo run for both stories: it is the slowest command)
+    result = linked("demo", password=None)
     assert result.returncode == 0, result.stderr
     out = result.stdout + result.stderr
     assert "Error: refused" in out and "withdraw" in out  # 1. the unsafe key
@@ -20,3 +22,4 @@ def test_demo_tells_the_whole_story(kf: Runner) -> None:
     assert "P/L of portfolio main (FIFO, USD)" in out  # 7. the P/L of the demo trades
     assert "Total realized: +405.36 USD" in out and "ZZZ" in out.split("Incomplete P/L")[1]
     assert "keyfolio account add okx --name main" in out  # how to link a real account
+    assert [a["name"] for a in linked("show", "--json").json()["accounts"]] == ["alice"]

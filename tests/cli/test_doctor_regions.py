@@ -7,15 +7,20 @@ linked while the key exists in the global region; later the global host no longe
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from cli_support import READ_KEY, Runner, base_state
+from cli_support import PASSWORD, READ_KEY, Runner, base_state
 
+from keyfolio.config import Settings
+from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues.okx.state import parse_state
+from keyfolio.services.accounts import link_account
+from keyfolio.services.context import App
 
 
 def state_with_key_region(region: str) -> object:
@@ -50,17 +55,23 @@ def env_for(hosts: dict[str, str], global_host: str) -> dict[str, str]:
 
 @pytest.fixture
 def moved(kf: Runner, hosts: dict[str, str]) -> dict[str, str]:
-    """Link 'alice' while global knows the key; return the env in which it no longer does."""
-    added = kf(
-        "account",
-        "add",
-        "okx",
-        "--name",
-        "alice",
-        creds=READ_KEY,
-        env=env_for(hosts, hosts["linked"]),
-    )
-    assert added.returncode == 0, added.stderr
+    """Link 'alice' while global knows the key; return the env in which it no longer does.
+
+    Linked in-process (the tests are about `doctor`; `account add` has its own tests).
+    """
+    okx_hosts = {"global": hosts["linked"], "eea": hosts["eea"], "us": hosts["us"]}
+    app = App(settings=Settings(home=kf.home, okx_hosts=okx_hosts), password=lambda **_: PASSWORD)
+    try:
+        credentials = Credentials(
+            fields={
+                "apiKey": READ_KEY["apiKey"],
+                "secret": READ_KEY["secret"],
+                "password": READ_KEY["passphrase"],
+            }
+        )
+        asyncio.run(link_account(app, AccountSpec(exchange="okx", name="alice"), credentials))
+    finally:
+        app.close()
     return env_for(hosts, hosts["global"])
 
 

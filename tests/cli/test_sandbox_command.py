@@ -32,9 +32,10 @@ def test_sandbox_prints_one_ready_line_serves_and_stops_cleanly(tmp_path: Path) 
             body = json.loads(response.read())
         assert body["code"] == "0" and body["data"][0]["ts"].isdigit()
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0
         assert out == ""  # exactly one line on stdout
+        assert "ResourceWarning" not in err, err
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -87,4 +88,5 @@ def test_sandbox_without_a_state_serves_the_demo_and_links_with_its_printed_key(
         assert "Linked demo" in result.stdout
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=30)
+    assert "ResourceWarning" not in err, err

@@ -50,7 +50,7 @@ class Recorder:
     def __call__(self, item: Any) -> None:
         self.queue.put_nowait(item)
 
-    async def next(self, kind: type, timeout: float = 5.0) -> Any:
+    async def next(self, kind: type, timeout: float = 30.0) -> Any:
         """The oldest item of ``kind`` not taken yet (others stay for later calls)."""
         for item in self.backlog:
             if isinstance(item, kind):
@@ -163,7 +163,7 @@ async def test_auth_failure_stops_the_stream_with_a_hint(
     recorder = Recorder()
     async with sandbox(BASE_STATE) as url, StreamHub(settings) as hub:
         with pytest.raises(error) as raised:
-            await asyncio.wait_for(account_stream(hub, url, recorder, credentials).run(), 5)
+            await asyncio.wait_for(account_stream(hub, url, recorder, credentials).run(), 30)
     status = await recorder.next(StreamStatus)
     assert status.status == FAILED and status.error is raised.value
     assert words in (status.message or "").lower() + (status.hint or "").lower()
@@ -176,7 +176,7 @@ async def test_key_of_another_region_names_the_host(settings: Settings) -> None:
     recorder = Recorder()
     async with sandbox(make_state(region="eea")) as url, StreamHub(settings) as hub:
         with pytest.raises(KeyNotInRegionError) as raised:
-            await asyncio.wait_for(account_stream(hub, url, recorder).run(), 5)
+            await asyncio.wait_for(account_stream(hub, url, recorder).run(), 30)
     assert raised.value.exchange_code == "60032"
     assert url.removeprefix("http://") in raised.value.hint and "--region" in raised.value.hint
 

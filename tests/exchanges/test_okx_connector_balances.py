@@ -103,11 +103,12 @@ async def test_rate_limit_50011_retried_several_times(settings: Settings, alice_
 async def test_timeout_is_retried(
     settings_factory: Callable[..., Settings], alice_url: str
 ) -> None:
-    settings = settings_factory(request_timeout_seconds=0.3)
+    # the held request outlasts the client's timeout; the others have 1 s (with retries)
+    settings = settings_factory(request_timeout_seconds=1.0)
     await control(
         alice_url,
         "faults",
-        {"path": "/api/v5/finance/savings/balance", "mode": "timeout", "count": 1, "seconds": 2},
+        {"path": "/api/v5/finance/savings/balance", "mode": "timeout", "count": 1, "seconds": 600},
     )
     results = await fetch(settings, alice_url)
     assert results[Source.SAVINGS].status is SourceStatus.OK

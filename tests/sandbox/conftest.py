@@ -101,6 +101,12 @@ def state_data() -> dict[str, Any]:
 
 
 @pytest.fixture
+def state_document() -> dict[str, Any]:
+    """The default state as a JSON document (a fresh copy)."""
+    return state_data()
+
+
+@pytest.fixture
 def state() -> SandboxState:
     """The validated default state."""
     return parse_state(state_data(), origin="<test>")

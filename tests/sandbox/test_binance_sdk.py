@@ -3,8 +3,10 @@ only in its base URL."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import ccxt
@@ -23,14 +25,24 @@ def url() -> Iterator[str]:
         yield server.url
 
 
-def sdk(url: str, key: dict[str, str] = BN_READ) -> Client:
-    """python-binance with the sandbox as its base URL (the class's two URL templates)."""
+@contextmanager
+def sdk(url: str, key: dict[str, str] = BN_READ) -> Iterator[Client]:
+    """python-binance with the sandbox as its base URL (the class's two URL templates).
+
+    The client makes itself an event loop it never closes; closing it here keeps its sockets
+    from being reported (as a ResourceWarning) in whichever test runs next."""
 
     class Sandboxed(Client):
         API_URL = url + "/api"
         MARGIN_API_URL = url + "/sapi"
 
-    return Sandboxed(key["apiKey"], key["secret"])
+    client = Sandboxed(key["apiKey"], key["secret"])
+    try:
+        yield client
+    finally:
+        client.close_connection()
+        client.loop.close()
+        asyncio.set_event_loop(None)
 
 
 def by_asset(rows: list[dict[str, Any]], field: str) -> dict[str, str]:
@@ -38,8 +50,7 @@ def by_asset(rows: list[dict[str, Any]], field: str) -> dict[str, str]:
 
 
 def test_python_binance_reads_every_source(url: str) -> None:
-    client = sdk(url)
-    try:
+    with sdk(url) as client:
         assert abs(client.get_server_time()["serverTime"] - time.time() * 1000) < 60_000
         spot = by_asset(client.get_account(omitZeroBalances="true")["balances"], "free")
         assert spot["BTC"] == "0.50000000" and spot["LDBTC"] == "0.25000000"  # the LD mirror
@@ -51,13 +62,10 @@ def test_python_binance_reads_every_source(url: str) -> None:
         assert by_asset(locked["rows"], "amount") == {"SOL": "10"}
         permissions = client.get_account_api_permissions()
         assert permissions["enableReading"] is True and permissions["enableWithdrawals"] is False
-    finally:
-        client.close_connection()
 
 
 def test_python_binance_reads_the_records(url: str) -> None:
-    client = sdk(url)
-    try:
+    with sdk(url) as client:
         trades = client.get_my_trades(symbol="BTCUSDT", fromId=0)
         assert [t["qty"] for t in trades] == ["0.50000000"] * 3
         assert trades[0]["commissionAsset"] == "BTC" and trades[0]["isBuyer"] is True
@@ -66,8 +74,6 @@ def test_python_binance_reads_the_records(url: str) -> None:
         assert [d["amount"] for d in deposits] == ["1"]
         withdrawals = client.get_withdraw_history(startTime=start, endTime=start + 30 * 86_400_000)
         assert [(w["amount"], w["transactionFee"]) for w in withdrawals] == [("100", "1")]
-    finally:
-        client.close_connection()
 
 
 @pytest.mark.parametrize(
@@ -75,13 +81,10 @@ def test_python_binance_reads_the_records(url: str) -> None:
     [({**BN_READ, "secret": "not-the-secret"}, -1022), (BN_IP, -2015)],
 )
 def test_python_binance_sees_binance_errors(url: str, key: dict[str, str], code: int) -> None:
-    client = sdk(url, key)
-    try:
+    with sdk(url, key) as client:
         with pytest.raises(BinanceAPIException) as raised:
             client.get_account()
         assert raised.value.code == code
-    finally:
-        client.close_connection()
 
 
 def test_ccxt_reads_spot_funding_and_trades(url: str) -> None:

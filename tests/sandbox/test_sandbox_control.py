@@ -92,6 +92,7 @@ async def test_timeout_fault_outlasts_the_client(
     try:
         with pytest.raises(ccxt.RequestTimeout):
             await exchange.private_get_asset_balances()
+        exchange.timeout = 30_000  # the next answer is not raced against 200 ms
         assert (await exchange.private_get_asset_balances())["code"] == "0"
     finally:
         await exchange.close()
@@ -136,7 +137,9 @@ async def test_fault_listing_and_clearing(
 ) -> None:
     await _fault(http, sandbox, okx, path=FUNDING, mode="timeout", count=3, seconds=5)
     status, body = await okx.control(http, sandbox + "/__sandbox__/faults", "GET")
-    assert body == {"faults": [{"path": FUNDING, "mode": "timeout", "count": 3, "seconds": 5.0}]}
+    assert body == {
+        "faults": [{"path": FUNDING, "mode": "timeout", "count": 3, "seconds": 5.0, "after": 0}]
+    }
     await okx.control(http, sandbox + "/__sandbox__/faults", "DELETE")
     assert (await _signed(http, sandbox, okx, FUNDING))[0] == 200
 
@@ -148,6 +151,8 @@ async def test_fault_listing_and_clearing(
         {"path": "api/v5", "mode": "http500"},
         {"path": FUNDING, "mode": "http500", "count": 0},
         {"path": FUNDING, "mode": "http500", "extra": 1},
+        {"path": FUNDING, "mode": "http500", "after": -1},
+        {"path": FUNDING, "mode": "hold", "after": True},
         [],
     ],
 )

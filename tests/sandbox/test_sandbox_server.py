@@ -40,16 +40,25 @@ async def test_two_servers_do_not_share_state(state: SandboxState, okx: Any) -> 
     assert state.accounts["alice"].funding["ETH"] == "2"  # the model itself is untouched
 
 
-async def test_serve_runs_until_cancelled(state: SandboxState) -> None:
+async def _serving(state: SandboxState) -> tuple[asyncio.Task[None], list[str]]:
+    """`serve` in a task, once its ``on_ready`` has been called; the task and the URLs."""
     ready: list[str] = []
+    listening = asyncio.Event()
+
+    def on_ready(url: str) -> None:
+        ready.append(url)
+        listening.set()
+
     task = asyncio.create_task(
         serve(state, host="127.0.0.1", port=0, region="global", latency_ms=0,
-              rate_limit=True, on_ready=ready.append)
+              rate_limit=True, on_ready=on_ready)
     )  # fmt: skip
-    for _ in range(500):
-        if ready:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(listening.wait(), 30)
+    return task, ready
+
+
+async def test_serve_runs_until_cancelled(state: SandboxState) -> None:
+    task, ready = await _serving(state)
     assert len(ready) == 1
     async with aiohttp.ClientSession() as http, http.get(ready[0] + "/api/v5/public/time") as r:
         assert r.status == 200
@@ -62,13 +71,7 @@ async def test_serve_runs_until_cancelled(state: SandboxState) -> None:
 
 
 async def test_serve_releases_held_requests_on_cancel(state: SandboxState, okx: Any) -> None:
-    ready: list[str] = []
-    task = asyncio.create_task(
-        serve(state, host="127.0.0.1", port=0, region="global", latency_ms=0,
-              rate_limit=True, on_ready=ready.append)
-    )  # fmt: skip
-    while not ready:
-        await asyncio.sleep(0.01)
+    task, ready = await _serving(state)
     url = ready[0]
     async with aiohttp.ClientSession() as http:
         await okx.control(
@@ -76,11 +79,8 @@ async def test_serve_releases_held_requests_on_cancel(state: SandboxState, okx: 
             {"path": "/api/v5/public/time", "mode": "timeout", "seconds": 600},
         )  # fmt: skip
         held = asyncio.create_task(okx.get(http, url + "/api/v5/public/time"))
-        while not held.done():
-            _, log = await okx.control(http, url + "/__sandbox__/requests", "GET")
-            if log:
-                break
-            await asyncio.sleep(0.01)
+        _, listed = await okx.control(http, url + "/__sandbox__/faults/held?wait=30", "GET")
+        assert [h["path"] for h in listed["held"]] == ["/api/v5/public/time"]
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

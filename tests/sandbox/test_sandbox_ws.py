@@ -28,7 +28,7 @@ def _login(okx: Any, who: str = "alice", **override: Any) -> dict[str, Any]:
 
 
 async def _recv(ws: aiohttp.ClientWebSocketResponse) -> Any:
-    message = await asyncio.wait_for(ws.receive(), 5)
+    message = await asyncio.wait_for(ws.receive(), 30)
     assert message.type == aiohttp.WSMsgType.TEXT, message
     return message.data if message.data == "pong" else json.loads(message.data)
 
@@ -103,7 +103,7 @@ async def test_ccxt_pro_login_failure_is_authentication_error(sandbox: str, okx:
         await exchange.load_markets()  # over REST, with the right secret
         exchange.secret = "wrong"
         with pytest.raises(ccxtpro.AuthenticationError, match="60009"):
-            await asyncio.wait_for(exchange.watch_balance(), 5)
+            await asyncio.wait_for(exchange.watch_balance(), 30)
     finally:
         await exchange.close()
 
@@ -241,7 +241,7 @@ async def test_tickers_channel(sandbox: str, http: aiohttp.ClientSession, okx: A
 async def test_ccxt_pro_watch_ticker(sandbox: str, okx: Any, http: aiohttp.ClientSession) -> None:
     exchange = ccxtpro.okx(okx.ccxt_config(sandbox))
     try:
-        ticker = await asyncio.wait_for(exchange.watch_ticker("ETH/USDT"), 5)
+        ticker = await asyncio.wait_for(exchange.watch_ticker("ETH/USDT"), 30)
     finally:
         await exchange.close()
     assert ticker["symbol"] == "ETH/USDT" and ticker["info"]["last"] == "3000"
@@ -252,7 +252,7 @@ async def test_idle_connection_without_subscription_is_closed(
 ) -> None:
     async with run_sandbox(state, ws_idle_timeout=0.1) as url:
         async with await _ws(http, url, "public") as ws:
-            message = await asyncio.wait_for(ws.receive(), 5)
+            message = await asyncio.wait_for(ws.receive(), 30)
             assert message.type == aiohttp.WSMsgType.CLOSE
             assert ws.close_code == 4004
 
@@ -266,7 +266,11 @@ async def test_subscribed_connection_stays_open(
                 {"op": "subscribe", "args": [{"channel": "tickers", "instId": "BTC-USDT"}]}
             )
             await _recv(ws), await _recv(ws)
-            await asyncio.sleep(0.3)  # three idle periods
+            # a silent connection opened after the subscription is closed for idling: a
+            # full idle period has passed for the subscribed one too, which stays open
+            async with await _ws(http, url, "public") as silent:
+                message = await asyncio.wait_for(silent.receive(), 30)
+                assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 4004)
             await ws.send_str("ping")
             assert await _recv(ws) == "pong"
 
@@ -276,6 +280,6 @@ async def test_server_shutdown_closes_sockets(
 ) -> None:
     async with run_sandbox(state) as url:
         ws = await _ws(http, url, "public")
-    message = await asyncio.wait_for(ws.receive(), 5)
+    message = await asyncio.wait_for(ws.receive(), 30)
     assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     await ws.close()

@@ -1,17 +1,16 @@
 """History import against the real sandbox: exact counts, incremental, idempotent, resumable.
 
-The crash test runs the import in a subprocess, kills it (SIGKILL) once the first pages are
-committed, and checks that a second run completes with exact counts and no duplicates.
+The crash test runs the import in a subprocess, kills it (SIGKILL) while the sandbox holds its
+third page request (a ``hold`` fault: two pages are committed by then, whatever the machine's
+speed), and checks that a second run completes with exact counts and no duplicates.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +34,7 @@ KEY = {
     "passphrase": "imp-pass-5f6a",
 }
 T0 = 1_760_000_000_000
+FILLS_HISTORY = "/api/v5/trade/fills-history"
 
 
 def make_state(fills: int, deposits: int = 0, pending_deposit: bool = False) -> dict[str, Any]:
@@ -176,20 +176,15 @@ async def test_pending_deposit_is_read_again_until_final(
 async def test_fault_mid_import_keeps_committed_pages_and_rerun_completes(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:
-    url = sandbox_factory(make_state(fills=600), latency_ms=20)
+    url = sandbox_factory(make_state(fills=600))
     app = make_app(tmp_path, url)
-    task = asyncio.create_task(import_history(app, "alice", kinds={HistoryKind.TRADES}))
-    deadline = time.monotonic() + 30
-    while counts(app)["trades"] == 0:  # wait for the first committed page
-        assert time.monotonic() < deadline and not task.done()
-        await asyncio.sleep(0.005)
-    await post(
-        url, "faults", {"path": "/api/v5/trade/fills-history", "mode": "http500", "count": 50}
-    )
-    report = await task
+    # the first two pages answer, every later request fails: a fault at a known page
+    fault = {"path": FILLS_HISTORY, "mode": "http500", "count": 50, "after": 2}
+    await post(url, "faults", fault)
+    report = await import_history(app, "alice", kinds={HistoryKind.TRADES})
     assert not report.ok and "OKX" in report.errors[0].message
     kept = counts(app)["trades"]
-    assert kept % 100 == 0 and 100 <= kept < 600
+    assert kept == 200  # the two committed pages, nothing of the failed one
     async with aiohttp.ClientSession() as session:
         await session.delete(f"{url}/__sandbox__/faults")
     rerun = await import_history(app, "alice", kinds={HistoryKind.TRADES})
@@ -211,11 +206,25 @@ print("finished")
 """
 
 
+async def held_requests(url: str, child: subprocess.Popen[bytes], log: Path) -> list[Any]:
+    """The sandbox's held requests, once there is one (while the child is alive)."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(120):
+            async with session.get(f"{url}/__sandbox__/faults/held?wait=1") as response:
+                held: list[Any] = (await response.json())["held"]
+            if held:
+                return held
+            assert child.poll() is None, log.read_text()
+    raise AssertionError("the child never reached the held request: " + log.read_text())
+
+
 async def test_killed_import_loses_nothing_and_duplicates_nothing(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:
-    url = sandbox_factory(make_state(fills=1500, deposits=150), latency_ms=15)
+    url = sandbox_factory(make_state(fills=1500, deposits=150))
     app = make_app(tmp_path, url)
+    # the third page request of the trades walk is held: two pages are committed by then
+    await post(url, "faults", {"path": FILLS_HISTORY, "mode": "hold", "after": 2})
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
     log = tmp_path / "child.log"
     with log.open("wb") as out:
@@ -226,10 +235,7 @@ async def test_killed_import_loses_nothing_and_duplicates_nothing(
             stderr=out,
         )
     try:
-        deadline = time.monotonic() + 60
-        while counts(app)["trades"] < 200:  # at least two pages committed
-            assert time.monotonic() < deadline and child.poll() is None, log.read_text()
-            await asyncio.sleep(0.005)
+        held = await held_requests(url, child, log)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
     finally:
@@ -237,8 +243,10 @@ async def test_killed_import_loses_nothing_and_duplicates_nothing(
             child.kill()
             child.wait()
     assert child.returncode == -signal.SIGKILL
+    assert [h["path"].split("?")[0] for h in held] == [FILLS_HISTORY]
+    await post(url, "faults/release", {})
     partial = counts(app)
-    assert 200 <= partial["trades"] < 1500  # killed mid-walk
+    assert partial["trades"] == 200  # killed mid-walk, after exactly two committed pages
     with app.db().session(read_only=True) as store:
         assert WalkCursor.load(
             store.history.get_cursor(account="alice", kind="trades:SPOT")

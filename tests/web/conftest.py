@@ -45,8 +45,8 @@ def browser() -> Iterator[Any]:
         _no_browser("playwright is not installed")
     from playwright.sync_api import expect
 
-    # A loaded CI machine can be slow to import ccxt on the first request: wait a bit longer.
-    expect.set_options(timeout=10_000)
+    # Timeouts only bound a failure: a loaded CI machine can be slow (ccxt's first import).
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -75,7 +75,7 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     def opener(**options: Any) -> Any:
         options.setdefault("viewport", {"width": 1280, "height": 900})
         context = browser.new_context(**options)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(30_000)
         contexts.append(context)
         tab = context.new_page()
         tab.on("console", console)

@@ -88,7 +88,8 @@ def test_a_sandbox_trade_changes_the_total_without_a_reload(
         sandbox + "/__sandbox__/trade",
         {"account": "alice", "instId": "BTC-USDT", "side": "sell", "sz": "0.1"},
     )
-    expect(page.locator("#total")).to_have_text("$39,664.00", timeout=2000)
+    # pushed, not polled (poll_seconds is 3600) and not reloaded
+    expect(page.locator("#total")).to_have_text("$39,664.00")
     assert page.evaluate("window.__notReloaded") is True
 
 

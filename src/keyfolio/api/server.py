@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import ssl
 import stat
@@ -28,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from keyfolio.api.security import check_bind
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_PROXY_IPS",
     "ProxyConfig",
     "ServerThread",
+    "SigintStop",
     "TlsConfig",
     "bind_socket",
     "build_server",
@@ -242,9 +244,50 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_server(server: uvicorn.Server, sock: socket.socket | None = None) -> None:
-    """Serve in the foreground until Ctrl-C (uvicorn handles the signals)."""
-    server.run(sockets=[sock] if sock is not None else None)
+class SigintStop:
+    """From its creation on, Ctrl-C (SIGINT) stops a foreground server cleanly.
+
+    Before uvicorn runs, the signal only marks the server to exit: it starts, skips serving
+    and shuts down (nothing is interrupted half-way, the socket is closed). While it runs,
+    uvicorn catches the signal, shuts down, then raises it again under this handler. Either
+    way :func:`run_server` ends with ``KeyboardInterrupt``, also in a process started with
+    SIGINT ignored (a background job of a script, as CI may run it), which would otherwise
+    make uvicorn's re-raised signal vanish and `serve` stop without a word.
+    """
+
+    def __init__(self, server: uvicorn.Server) -> None:
+        self.server = server
+        self.received = False
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = True
+        if self.server.should_exit:
+            self.server.force_exit = True  # a second Ctrl-C: do not wait for connections
+        self.server.should_exit = True
+
+    def restore(self) -> None:
+        """Put the previous SIGINT handler back."""
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def run_server(
+    server: uvicorn.Server, sock: socket.socket | None = None, stop: SigintStop | None = None
+) -> None:
+    """Serve in the foreground; after a clean shutdown on Ctrl-C, raise ``KeyboardInterrupt``.
+
+    ``stop`` is the :class:`SigintStop` made before the address was printed (one is made
+    here otherwise). ``sock`` is closed on the way out, however serving ended.
+    """
+    stop = stop if stop is not None else SigintStop(server)
+    try:
+        server.run(sockets=[sock] if sock is not None else None)
+    finally:
+        stop.restore()
+        if sock is not None:
+            sock.close()
+    if stop.received:
+        raise KeyboardInterrupt
 
 
 def _bound_port(server: uvicorn.Server) -> int:

@@ -188,7 +188,14 @@ def serve_command(
     """
     from keyfolio.api.app import create_app
     from keyfolio.api.security import check_bind
-    from keyfolio.api.server import TlsConfig, bind_socket, build_server, run_server, server_url
+    from keyfolio.api.server import (
+        SigintStop,
+        TlsConfig,
+        bind_socket,
+        build_server,
+        run_server,
+        server_url,
+    )
 
     if poll_seconds is not None and poll_seconds <= 0:
         raise UsageError(
@@ -211,6 +218,7 @@ def serve_command(
         settings, token=token, password=password, live=not no_live, require_https=proxy is not None
     )
     server = build_server(api, host=host, port=port, access_log=state.debug, tls=tls, proxy=proxy)
+    stop = SigintStop(server)  # from here on, Ctrl-C ends in a clean shutdown and "Stopped."
     url = server_url(host, port, tls=tls is not None) + "/"
     console.print(f"keyfolio dashboard on [bold]{url}[/]  (API: {url}api/v1, docs: {url}docs)")
     if proxy is not None:
@@ -229,7 +237,7 @@ def serve_command(
     if open_browser:
         _open_when_ready(server, url)
     try:
-        run_server(server, sock)
+        run_server(server, sock, stop)
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         console.print("Stopped.")
         return

@@ -3,9 +3,12 @@
 =======  ==============================  ===================================================
 method   path                            effect
 =======  ==============================  ===================================================
-POST     /__sandbox__/faults             queue a fault ``{"path","mode","count","seconds"}``
+POST     /__sandbox__/faults             queue a fault ``{"path","mode","count","seconds","after"}``
 GET      /__sandbox__/faults             list queued faults
 DELETE   /__sandbox__/faults             drop every queued fault
+GET      /__sandbox__/faults/held        requests held by faults now (``?wait=S``: until one is)
+POST     /__sandbox__/faults/release     release ``{"id"?}`` one held request, or all
+PUT      /__sandbox__/state              start over with this state (books, faults, log, WS)
 POST     /__sandbox__/tickers            ``{"BTC-USDT": {"last": "61000"}}``; pushes tickers
 POST     /__sandbox__/trade              ``{"account","symbol","side","amount","price"?}`` (OKX's
                                          ``instId``/``sz``/``px`` too); pushes balances
@@ -24,6 +27,7 @@ Errors answer ``{"error": "..."}`` with HTTP 400 (bad body), 404 (unknown accoun
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -31,6 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
+from keyfolio.errors import SandboxStateError
 from keyfolio.sandbox.core.book import BookError
 from keyfolio.sandbox.core.faults import parse_fault
 from keyfolio.sandbox.core.http import Handler
@@ -119,6 +124,71 @@ async def clear_faults(request: web.Request) -> web.StreamResponse:
     """``DELETE /__sandbox__/faults``."""
     request.app[RUNTIME].faults.clear()
     return web.json_response({"ok": True, "faults": []})
+
+
+async def held_requests(request: web.Request) -> web.StreamResponse:
+    """``GET /__sandbox__/faults/held``: requests held by faults right now, oldest first.
+
+    With ``?wait=SECONDS`` the answer waits until at least one request is held (or that
+    many seconds passed), so a test needs no polling loop.
+    """
+    faults = request.app[RUNTIME].faults
+    raw = request.query.get("wait")
+    if raw is None:
+        return web.json_response({"held": faults.held()})
+    try:
+        wait = float(raw)
+    except ValueError:
+        raise ValueError("wait must be a number of seconds") from None
+    if not 0 <= wait <= 600:
+        raise ValueError("wait must be between 0 and 600 seconds")
+    try:
+        async with asyncio.timeout(wait):
+            return web.json_response({"held": await faults.wait_held()})
+    except TimeoutError:
+        return web.json_response({"held": faults.held()})
+
+
+async def release_held(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/faults/release``: ``{"id": n}`` releases one, ``{}`` all."""
+    body = await _body(request) if (await request.text()).strip() else {}
+    _only(body, {"id"})
+    request_id = body.get("id")
+    if request_id is not None and (isinstance(request_id, bool) or not isinstance(request_id, int)):
+        raise ValueError("id must be the integer id of a held request")
+    released = request.app[RUNTIME].faults.release(request_id)
+    if request_id is not None and not released:
+        raise ValueError(f"no held request with id {request_id}")
+    return web.json_response({"ok": True, "released": released})
+
+
+async def replace_state(request: web.Request) -> web.StreamResponse:
+    """``PUT /__sandbox__/state``: serve this state from now on, as if freshly started.
+
+    The books are rebuilt from the document (a state of this server's venue); faults, held
+    requests, the request log, the rate-limit counters, the venue's own counters and the
+    WebSocket counters are reset, and open WebSockets closed (code 1012). Server options
+    (region, latency, rate limits on/off, idle timeout) stay.
+    """
+    rt = request.app[RUNTIME]
+    body = await _body(request)
+    exchange = body.get("exchange", "okx")
+    if exchange != rt.venue.id:
+        raise ValueError(f"this sandbox serves {rt.venue.id}, not a {exchange!r} state")
+    try:
+        state = rt.venue.parse_state(body, origin="<PUT /__sandbox__/state>")
+    except SandboxStateError as exc:
+        raise ValueError(exc.message) from None
+    rt.book = rt.venue.build_book(state)
+    rt.faults.clear()
+    rt.faults.release()
+    rt.log.clear()
+    rt.limiter.reset()
+    rt.extras.clear()
+    closed = await rt.hub.drop(kind="all", code=1012)
+    rt.ws_stats = {"opened": 0, "logins": 0, "login_failures": 0}
+    logger.info("sandbox: state replaced (%d WebSocket connection(s) closed)", closed)
+    return web.json_response({"ok": True, "closed": closed})
 
 
 async def set_tickers(request: web.Request) -> web.StreamResponse:
@@ -222,6 +292,9 @@ def register(router: web.UrlDispatcher) -> None:
         ("POST", "/__sandbox__/faults", add_fault),
         ("GET", "/__sandbox__/faults", list_faults),
         ("DELETE", "/__sandbox__/faults", clear_faults),
+        ("GET", "/__sandbox__/faults/held", held_requests),
+        ("POST", "/__sandbox__/faults/release", release_held),
+        ("PUT", "/__sandbox__/state", replace_state),
         ("POST", "/__sandbox__/tickers", set_tickers),
         ("POST", "/__sandbox__/trade", trade),
         ("POST", "/__sandbox__/balances", set_balance),

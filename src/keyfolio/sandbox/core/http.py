@@ -1,8 +1,10 @@
 """HTTP plumbing every venue shares: JSON answers carrying a log code, faults, the middleware.
 
 Every REST answer a venue builds with :func:`respond` carries the venue's own result code (``"0"``,
-``"-2015"``, ``"10003"``...) for the request log. The middleware adds ``--latency-ms``, records
-each API request, and turns unknown paths and wrong methods into the venue's own answers.
+``"-2015"``, ``"10003"``...) for the request log. The middleware adds ``--latency-ms``, applies
+injected faults before the venue sees the request (so before authentication, for every venue
+alike), records each API request, and turns unknown paths and wrong methods into the venue's own
+answers. A venue's handlers never deal with faults.
 """
 
 from __future__ import annotations
@@ -24,10 +26,8 @@ __all__ = [
     "MALFORMED_BODY",
     "Handler",
     "dumps",
-    "fault_answer",
     "middleware",
     "respond",
-    "take_fault",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ def respond(
     return response
 
 
-async def fault_answer(rt: Runtime, request: web.Request, fault: Fault) -> web.Response:
-    """The answer to a request that met an injected fault (``timeout`` waits first)."""
+async def _fault_answer(rt: Runtime, request: web.Request, fault: Fault) -> web.Response:
+    """The answer to a request that met an injected fault (``timeout`` is held first)."""
     logger.info("sandbox fault %s on %s", fault.mode, request.path)
     kind = fault.kind
     if kind == "malformed":
@@ -74,17 +74,21 @@ async def fault_answer(rt: Runtime, request: web.Request, fault: Fault) -> web.R
         rt.record(
             request.method, request.raw_path, rt.venue.request_key(request), code, answer.status
         )
-        try:
-            await asyncio.wait_for(rt.stopping.wait(), timeout=fault.seconds)
-        except TimeoutError:
-            pass
+        await rt.faults.hold(request.method, request.raw_path, rt.stopping, fault.seconds)
         return answer
     return rt.venue.answer(kind, request, retry_after=1)
 
 
-def take_fault(rt: Runtime, request: web.Request) -> Fault | None:
-    """The fault this request meets, if any (consumes one unit of it)."""
-    return rt.faults.take(request.path, private=rt.venue.is_private(request.path))
+async def _apply_fault(rt: Runtime, request: web.Request) -> web.Response | None:
+    """The fault's answer, or None to answer normally (no fault, or a released ``hold``)."""
+    fault = rt.faults.take(request.path, private=rt.venue.is_private(request.path))
+    if fault is None:
+        return None
+    if fault.kind == "hold":
+        logger.info("sandbox fault hold on %s: held until released", request.path)
+        await rt.faults.hold(request.method, request.raw_path, rt.stopping)
+        return None
+    return await _fault_answer(rt, request, fault)
 
 
 @web.middleware
@@ -94,8 +98,9 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     is_control = request.path.startswith(CONTROL_PREFIX)
     if rt.latency_ms and not is_control:
         await asyncio.sleep(rt.latency_ms / 1000)
+    faulted = None if is_control else await _apply_fault(rt, request)
     try:
-        response = await handler(request)
+        response = faulted if faulted is not None else await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400 or is_control:
             raise

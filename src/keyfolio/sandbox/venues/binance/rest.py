@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from keyfolio.sandbox.core.book import Book, Key, now_ms
-from keyfolio.sandbox.core.http import fault_answer, respond, take_fault
+from keyfolio.sandbox.core.http import respond
 from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
 from keyfolio.sandbox.venues.binance import account, history, views
 from keyfolio.sandbox.venues.binance.auth import BinanceFailure, authenticate, failure
@@ -141,9 +141,6 @@ def _check_uid_weight(rt: Runtime, key: Key, path: str, route: Route) -> dict[st
 def _handler(path: str, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        fault = take_fault(rt, request)
-        if fault is not None:
-            return await fault_answer(rt, request, fault)
         body = await request.text()
         query = request.query_string
         params = _params(query, body)

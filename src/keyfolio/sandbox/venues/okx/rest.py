@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from keyfolio.sandbox.core.http import Handler, fault_answer, respond, take_fault
+from keyfolio.sandbox.core.http import Handler, respond
 from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
 from keyfolio.sandbox.venues.okx import history, market, views
 from keyfolio.sandbox.venues.okx.auth import authenticate_rest, require_read
@@ -120,9 +120,6 @@ async def _authenticate(rt: Runtime, request: web.Request) -> KeyState:
 def _public_handler(view: PublicView) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        fault = take_fault(rt, request)
-        if fault is not None:
-            return await fault_answer(rt, request, fault)
         try:
             what = request.path
             if what == "/api/v5/public/instruments":
@@ -139,9 +136,6 @@ def _public_handler(view: PublicView) -> Handler:
 def _private_handler(view: PrivateView | None) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        fault = take_fault(rt, request)
-        if fault is not None:
-            return await fault_answer(rt, request, fault)
         try:
             key = await _authenticate(rt, request)
             account = rt.book.accounts[key.account]
