@@ -105,7 +105,12 @@ async def test_ip_binding_is_reported(settings: Settings) -> None:
     ("key", "error", "code", "hint_words"),
     [
         ({"apiKey": "nobody", "secret": "x"}, InvalidKeyError, "10003", ["one site", "testnet"]),
-        ({**BY_READ, "secret": "wrong-secret-7c1d"}, InvalidSignatureError, "10004", ["API Secret"]),
+        (
+            {**BY_READ, "secret": "wrong-secret-7c1d"},
+            InvalidSignatureError,
+            "10004",
+            ["API Secret"],
+        ),
         (BY_IP, IpNotAllowedError, "10010", ["public IP address"]),
     ],
     ids=["unknown-key", "wrong-secret", "ip-bound-elsewhere"],

@@ -102,7 +102,7 @@ def ccxt_client(url: str) -> Any:
         "apiKey": BY_READ["apiKey"], "secret": BY_READ["secret"], "enableRateLimit": False,
         "options": {"fetchMarkets": {"types": ["spot"]}, "defaultType": "spot"},
     })  # fmt: skip
-    exchange.urls["api"] = {name: url for name in exchange.urls["api"]}
+    exchange.urls["api"] = dict.fromkeys(exchange.urls["api"], url)
     return exchange
 
 
@@ -147,7 +147,9 @@ async def test_ccxt_pro_watch_balance_gets_the_wallet_push(url: str) -> None:
     exchange.set_markets([])
     try:
         watching = asyncio.ensure_future(exchange.watch_balance())  # query-api + account/info
-        while not any("wallet" in c["subs"] for c in control(url, "/__sandbox__/ws")["connections"]):
+        while not any(
+            "wallet" in c["subs"] for c in control(url, "/__sandbox__/ws")["connections"]
+        ):
             assert not watching.done(), watching
             await asyncio.sleep(0.01)  # wait for the subscription (a condition, not a time)
         sell = {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"}

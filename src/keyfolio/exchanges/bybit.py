@@ -83,9 +83,7 @@ VENUE = VenueInfo(
     labels={"apiKey": "API Key", "secret": "API Secret"},
     sources=(
         SourceInfo(Source.TRADING, "Unified Trading", "GET /v5/account/wallet-balance"),
-        SourceInfo(
-            Source.FUNDING, "Funding", "GET /v5/asset/transfer/query-account-coins-balance"
-        ),
+        SourceInfo(Source.FUNDING, "Funding", "GET /v5/asset/transfer/query-account-coins-balance"),
         SourceInfo(Source.SAVINGS, "Flexible Savings", "GET /v5/earn/position?FlexibleSaving"),
         SourceInfo(Source.ONCHAIN_EARN, "On-chain Earn", "GET /v5/earn/position?OnChain"),
     ),
@@ -113,7 +111,7 @@ def key_info(row: Mapping[str, Any]) -> KeyInfo:
     else:
         words = {"readWrite" if read_only == 0 else f"readOnly={read_only!r}"}
         areas = row.get("permissions")
-        for area, granted in (areas.items() if isinstance(areas, Mapping) else []):
+        for area, granted in areas.items() if isinstance(areas, Mapping) else []:
             if isinstance(granted, list):
                 words.update(f"{area}:{word}" for word in granted if isinstance(word, str))
     ips = row.get("ips")

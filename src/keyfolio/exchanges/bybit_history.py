@@ -18,7 +18,10 @@ Stream                 Endpoint                               Window      How fa
 The first import walks back from now window by window; later ones walk forward from the last
 import (:class:`~keyfolio.exchanges.history.WindowWalk`), and a deposit or withdrawal still
 pending holds the mark so it is read again. Pages inside a window follow ``nextPageCursor``.
-Deposit records allow 100 requests a minute: that walk reads 50 windows a run, a run a minute.
+Empty windows are read several to a page (one stored cursor for half a year of empty weeks).
+Deposit records allow 100 requests a minute (withdrawal records 300): each of those walks reads
+at most 50 windows a run, a run a minute, so a sync stays short while the first import walks
+back to 2018.
 Symbols are split by the spot instruments' ``baseCoin``/``quoteCoin``.
 """
 
@@ -266,13 +269,13 @@ def bybit_streams(connector: BybitConnector) -> list[HistoryStream]:
         parse=lambda row, assets: entry_from_bybit(name, row, assets),
     )  # fmt: skip
     return [
-        # 100 deposit-record requests a minute: 50 windows a run, a run a minute
+        # 100 deposit-record requests a minute: at most 50 windows a run, a run a minute
         WindowWalk("deposits", HistoryKind.DEPOSITS, deposits, width_ms=_UNDER_30_DAYS,
-                   floor_ms=LAUNCH_MS, pages_per_run=50, pause_s=60.0),
+                   floor_ms=LAUNCH_MS, pages_per_run=5, windows_per_page=10, pause_s=60.0),
         WindowWalk("withdrawals", HistoryKind.WITHDRAWALS, withdrawals, width_ms=_UNDER_30_DAYS,
-                   floor_ms=LAUNCH_MS, pages_per_run=250, pause_s=60.0),
+                   floor_ms=LAUNCH_MS, pages_per_run=5, windows_per_page=10, pause_s=60.0),
         WindowWalk("trades:spot", HistoryKind.TRADES, trades, width_ms=_SEVEN_DAYS,
-                   floor_ms=recent),
+                   floor_ms=recent, windows_per_page=26),
         WindowWalk("ledger:unified", HistoryKind.LEDGER, ledger, width_ms=_SEVEN_DAYS,
-                   floor_ms=recent),
+                   floor_ms=recent, windows_per_page=26),
     ]  # fmt: skip

@@ -146,9 +146,7 @@ class WsRefusal(Exception):
     echo: bool = True
 
 
-def authenticate_ws(
-    args: object, *, keys: Mapping[str, Key], peer: str | None, now_ms: int
-) -> Key:
+def authenticate_ws(args: object, *, keys: Mapping[str, Key], peer: str | None, now_ms: int) -> Key:
     """Check ``{"op": "auth", "args": [apiKey, expires, signature]}`` and return the key.
 
     Raises :class:`WsRefusal`: ``Params Error`` (no echo) for malformed args or an ``expires``

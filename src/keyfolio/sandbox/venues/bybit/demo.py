@@ -33,8 +33,15 @@ _BASE_TS = 1_761_955_200_000  # 2025-11-01T00:00:00Z
 
 def _fill(symbol: str, side: str, price: str, amount: str, fee: str, day: int) -> dict[str, Any]:
     base, quote = symbol.split("-")
-    return {"symbol": symbol, "side": side, "price": price, "amount": amount, "fee": fee,
-            "feeAsset": base if side == "buy" else quote, "ts": _BASE_TS + day * _DAY_MS}
+    return {
+        "symbol": symbol,
+        "side": side,
+        "price": price,
+        "amount": amount,
+        "fee": fee,
+        "feeAsset": base if side == "buy" else quote,
+        "ts": _BASE_TS + day * _DAY_MS,
+    }
 
 
 def demo_state_data() -> dict[str, Any]:

@@ -130,8 +130,9 @@ def _check_uid(rt: Runtime, key: Key, path: str, limit: tuple[int, int]) -> dict
         "X-Bapi-Limit-Reset-Timestamp": str(start + width),
     }
     if used >= most and rt.rate_limit:
-        raise BybitFailure(10006, "Too many visits!", headers={**headers,
-                                                               "X-Bapi-Limit-Status": "0"})
+        raise BybitFailure(
+            10006, "Too many visits!", headers={**headers, "X-Bapi-Limit-Status": "0"}
+        )
     windows[(key.account, path)] = (start, used + 1)
     return headers
 
