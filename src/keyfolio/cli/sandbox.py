@@ -55,7 +55,7 @@ def sandbox_command(
         str | None,
         typer.Option(
             "--exchange",
-            help="Which exchange the server plays: okx or binance. Default: the state file's "
+            help="Which exchange the server plays: okx, binance, bybit. Default: the state file's "
             '"exchange", else okx.',
             show_default=False,
         ),

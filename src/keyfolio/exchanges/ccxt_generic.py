@@ -269,7 +269,7 @@ class GenericCcxtConnector:
                 with self._errors():
                     return await call()
             except RateLimitedError as exc:
-                exc.retry_after = exc.retry_after or self._retry_after()
+                exc.retry_after = exc.retry_after or self._retry_after(exc)
                 if exc.retry_after:
                     self._cooldowns.hold(self.host, exc.retry_after)
                 raise
@@ -281,8 +281,9 @@ class GenericCcxtConnector:
             what=f"{self.exchange_id} {what} ({self.spec.name})",
         )
 
-    def _retry_after(self) -> float | None:
-        """The ``Retry-After`` of the answer that just failed (ccxt keeps its headers)."""
+    def _retry_after(self, exc: RateLimitedError) -> float | None:
+        """The ``Retry-After`` of the answer that just failed (ccxt keeps its headers); a venue
+        may know better from the error itself or its own headers (Bybit's reset timestamp)."""
         headers = getattr(self._exchange, "last_response_headers", None) or {}
         for name, value in dict(headers).items():
             if str(name).lower() == "retry-after":

@@ -207,15 +207,20 @@ def _venue_error(
     region: Region | None,
     host: str | None,
 ) -> ExchangeError | None:
-    """The error a venue's own code names (``VenueInfo.codes``), or None for an unknown code."""
-    if detail.code is None or detail.code not in venue.codes:
+    """The error a venue's own code names (``VenueInfo.codes``), or None for an unknown code.
+
+    An answer without a code in its body is looked up as ``HTTP <status>`` (Bybit's 403)."""
+    code = detail.code
+    if code is None and detail.http_status is not None:
+        code = f"HTTP {detail.http_status}"
+    if code is None or code not in venue.codes:
         return None
-    cls, what = venue.codes[detail.code]
+    cls, what = venue.codes[code]
     said = detail.msg.strip().rstrip(".")
     said = f": {said}" if said else ""
     name = venue.name
-    message = f"{name} {what.format(account=_for_account(account))} (code {detail.code}{said})."
-    hint = venue.hints.get(detail.code)
+    message = f"{name} {what.format(account=_for_account(account))} (code {code}{said})."
+    hint = venue.hints.get(code)
     if cls is KeyNotInRegionError:
         hint = _region_hint(region, host)
     elif cls is IpNotAllowedError:
@@ -231,7 +236,7 @@ def _venue_error(
             f"({detail.msg.strip()}). keyfolio sends nothing to {name} until the ban ends; "
             "sync again later."
         )
-    return cls(message, hint=hint, exchange_code=detail.code)
+    return cls(message, hint=hint, exchange_code=code)
 
 
 def _ccxt_class(exc: BaseException) -> type[ExchangeError] | None:

@@ -22,7 +22,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -156,6 +156,10 @@ class WindowWalk(HistoryStream):
     pause_s: float = 0.0
     """While a walk is under way, seconds between two runs (a rate budget per minute)."""
     overlap_ms: int = 60_000
+    windows_per_page: int = 1
+    """Empty windows read into one page (one stored cursor): narrow windows (Bybit's 7 days)
+    would otherwise store a cursor per empty week. A page then costs up to this many requests,
+    so a rate budget is ``pages_per_run`` x ``windows_per_page`` requests a run."""
     clock: Callable[[], float] = field(default=time.time)
 
     def resting(self, cursor: str | None, written_at: datetime | None) -> bool:
@@ -167,7 +171,15 @@ class WindowWalk(HistoryStream):
         return int(self.clock() * 1000)
 
     async def next_page(self, cursor: str | None) -> HistoryPage:
-        state = load_cursor(cursor)
+        requests = 0
+        while True:
+            page = await self._window_page(load_cursor(cursor))
+            requests += 1
+            if page.records or page.done or requests >= self.windows_per_page:
+                return replace(page, requests=requests)
+            cursor = page.cursor
+
+    async def _window_page(self, state: dict[str, Any]) -> HistoryPage:
         walk = state.get("walk")
         done = state.get("done")
         if not isinstance(walk, dict):

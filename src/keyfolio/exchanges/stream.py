@@ -191,14 +191,20 @@ class StreamHub:
         await self.close()
 
     def client(
-        self, ccxt_id: str, *, options: dict[str, Any], keepalive: float = DEFAULT_KEEPALIVE
+        self,
+        ccxt_id: str,
+        *,
+        options: dict[str, Any],
+        keepalive: float = DEFAULT_KEEPALIVE,
+        cls: Any = None,
     ) -> Any:
-        """A ccxt.pro client of ``ccxt_id`` on the shared session (the caller sets its URLs)."""
+        """A ccxt.pro client of ``ccxt_id`` on the shared session (the caller sets its URLs);
+        ``cls`` is a venue's subclass of ccxt.pro's class to build instead (Bybit's)."""
         if self._session is None:
             raise RuntimeError("StreamHub is not open: use `async with StreamHub(...)`.")
         import ccxt.pro as ccxtpro
 
-        exchange = getattr(ccxtpro, ccxt_id)(
+        exchange = (cls or getattr(ccxtpro, ccxt_id))(
             {
                 "logger": CCXT_LOGGER,
                 "enableRateLimit": False,
