@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from keyfolio.sandbox.core.book import Book, Key, now_ms
-from keyfolio.sandbox.core.http import fault_answer, respond, take_fault
+from keyfolio.sandbox.core.http import respond
 from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
 from keyfolio.sandbox.venues.bybit import account, history, views
 from keyfolio.sandbox.venues.bybit.auth import BybitFailure, authenticate
@@ -140,9 +140,6 @@ def _check_uid(rt: Runtime, key: Key, path: str, limit: tuple[int, int]) -> dict
 def _handler(path: str, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
-        fault = take_fault(rt, request)
-        if fault is not None:
-            return await fault_answer(rt, request, fault)
         raw_query = request.rel_url.raw_query_string
         body = await request.text()
         params = dict(parse_qsl(raw_query, keep_blank_values=True))
