@@ -9,6 +9,8 @@ Modes (applied before authentication; the venue renders each in its own error sh
 * ``malformed``   HTTP 200 with a truncated, non-JSON body
 * ``timeout``     the request is held ``seconds`` (default 30) -- longer than a client's
   timeout -- then answered; a server shutdown releases it early.
+* ``not_found``   the venue's answer for a path it does not have (an endpoint an older
+  deployment lacks: Kraken's ``GetApiKeyInfo`` -> ``EGeneral:Unknown method``)
 
 ``path`` is an exact request path (no query) or ``"*"`` for every private path.
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 __all__ = ["ALIASES", "MODES", "Fault", "FaultQueue", "parse_fault"]
 
-MODES = ("http500", "unavailable", "rate_limit", "timeout", "malformed")
+MODES = ("http500", "unavailable", "rate_limit", "timeout", "malformed", "not_found")
 ALIASES = {"code50001": "unavailable", "code50011": "rate_limit"}
 """OKX's historical mode names, still accepted."""
 
