@@ -7,6 +7,8 @@ change nothing (``AddOrder`` with ``validate=true``, ``WithdrawMethods``) and th
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from decimal import Decimal, InvalidOperation
 
@@ -52,6 +54,13 @@ def balance_ex(book: KrakenBook, key: Key | None, params: Params) -> Result:
     }
 
 
+def _iban(account: str) -> str:
+    """The account's Kraken IBAN (its public account id), stable per account name."""
+    text = base64.b32encode(hashlib.sha256(account.encode()).digest()).decode()
+    digits = str(int(hashlib.sha256(account.encode()).hexdigest()[:4], 16) % 90 + 10)
+    return f"AA{digits} {text[0:4]} {text[4:8]} {text[8:12]}"
+
+
 def api_key_info(book: KrakenBook, key: Key | None, params: Params) -> Result:
     """``GetApiKeyInfo`` (no permission needed): name, permissions, IP allowlist, nonce."""
     assert key is not None
@@ -63,7 +72,7 @@ def api_key_info(book: KrakenBook, key: Key | None, params: Params) -> Result:
         "nonce": str(state.nonce),
         "nonceWindow": 0,
         "permissions": permissions_of(key),
-        "iban": "AA88 N84G WOAK NMOI",
+        "iban": _iban(key.account),
         "validUntil": "0",
         "queryFrom": "0",
         "queryTo": "0",
