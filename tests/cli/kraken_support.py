@@ -28,15 +28,20 @@ KR_BOB = {
     "apiKey": "krBobKey+0000000000000000000000000000000000000000000004",
     "secret": "UExBTlRFRCBrcmFrZW4gYm9iIHNlY3JldCMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw==",
 }
-KR_SECRETS = [key["secret"] for key in (KR_READ, KR_TRADE, KR_IP, KR_BOB)]
+KR_WATCH = {
+    "apiKey": "krWatchKey+000000000000000000000000000000000000000000005",
+    "secret": "UExBTlRFRCBrcmFrZW4gd2F0Y2ggc2VjcmV0IyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw==",
+}
+KR_SECRETS = [key["secret"] for key in (KR_READ, KR_TRADE, KR_IP, KR_BOB, KR_WATCH)]
 DAY_MS = 86_400_000
 T0 = 1_700_000_000_000  # 2023-11-14
 SMALL_FILLS = 52  # with the 3 below: 55 trades, two pages of TradesHistory
 
 
-def kraken_state() -> dict[str, Any]:
+def kraken_state(small_fills: int = SMALL_FILLS) -> dict[str, Any]:
     """Every Kraken trap: legacy codes, Auto Earn beside a zero base row, ETH2 and ETH2.S, bonded
-    and staked sub-balances, a fee-credit code without a market; history over several pages."""
+    and staked sub-balances, a fee-credit code without a market; history over several pages
+    (``small_fills=0``: one page each, for the CLI journeys)."""
 
     def key(creds: dict[str, str], **extra: Any) -> dict[str, Any]:
         return {**creds, "perm": "read_only", "account": "alice", "label": "tracker", **extra}
@@ -51,7 +56,7 @@ def kraken_state() -> dict[str, Any]:
     ] + [
         {"symbol": "BTC-USD", "side": "buy", "price": "41000", "amount": "0.001", "fee": "0.041",
          "feeAsset": "USD", "ts": T0 + 2 * DAY_MS + i * 60_000}
-        for i in range(SMALL_FILLS)
+        for i in range(small_fills)
     ]  # fmt: skip
     return {
         "exchange": "kraken",
@@ -69,6 +74,7 @@ def kraken_state() -> dict[str, Any]:
             key(KR_TRADE, perm="read_only,trade,withdraw"),
             key(KR_IP, ip="203.0.113.9"),
             key(KR_BOB, account="bob"),
+            key(KR_WATCH),
         ],
         "accounts": {
             "alice": {
