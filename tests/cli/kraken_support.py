@@ -14,23 +14,33 @@ from urllib.parse import urlencode
 
 KR_READ = {
     "apiKey": "krReadKey+0000000000000000000000000000000000000000000001",
-    "secret": "UExBTlRFRCBrcmFrZW4gcmVhZCBzZWNyZXQjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw==",
+    "secret": (
+        "UExBTlRFRCBrcmFrZW4gcmVhZCBzZWNyZXQjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw=="
+    ),
 }
 KR_TRADE = {
     "apiKey": "krTradeKey+000000000000000000000000000000000000000000002",
-    "secret": "UExBTlRFRCBrcmFrZW4gdHJhZGUgc2VjcmV0IyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw==",
+    "secret": (
+        "UExBTlRFRCBrcmFrZW4gdHJhZGUgc2VjcmV0IyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw=="
+    ),
 }
 KR_IP = {
     "apiKey": "krIpKey+00000000000000000000000000000000000000000000003",
-    "secret": "UExBTlRFRCBrcmFrZW4gaXAgc2VjcmV0IyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw==",
+    "secret": (
+        "UExBTlRFRCBrcmFrZW4gaXAgc2VjcmV0IyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw=="
+    ),
 }
 KR_BOB = {
     "apiKey": "krBobKey+0000000000000000000000000000000000000000000004",
-    "secret": "UExBTlRFRCBrcmFrZW4gYm9iIHNlY3JldCMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw==",
+    "secret": (
+        "UExBTlRFRCBrcmFrZW4gYm9iIHNlY3JldCMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw=="
+    ),
 }
 KR_WATCH = {
     "apiKey": "krWatchKey+000000000000000000000000000000000000000000005",
-    "secret": "UExBTlRFRCBrcmFrZW4gd2F0Y2ggc2VjcmV0IyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw==",
+    "secret": (
+        "UExBTlRFRCBrcmFrZW4gd2F0Y2ggc2VjcmV0IyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIw=="
+    ),
 }
 KR_SECRETS = [key["secret"] for key in (KR_READ, KR_TRADE, KR_IP, KR_BOB, KR_WATCH)]
 DAY_MS = 86_400_000

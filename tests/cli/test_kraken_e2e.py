@@ -49,8 +49,10 @@ def test_a_sandbox_state_links_every_source_and_a_second_run_keeps_the_nonce(
     state.write_text(json.dumps(kraken_state(0)))
     proc = subprocess.Popen(
         [*CMD, "--exchange", "kraken", "--state", str(state), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip  (rate limits on: the link stays within Kraken's call counter)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # rate limits on: the link stays within Kraken's call counter
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().split(" on ", 1)[1].strip()
@@ -65,8 +67,10 @@ def test_a_sandbox_state_links_every_source_and_a_second_run_keeps_the_nonce(
         assert amounts["ETH"] == Decimal("5")  # XETH + ETH.B + ETH2 + ETH2.S, each once
         assert amounts["SOL"] == Decimal("10")  # SOL.F (the SOL row is 0)
         assert {s["source"] for s in holdings["ETH"]["sources"]} == {
-            "trading", "locked_earn", "staked",
-        }  # fmt: skip
+            "trading",
+            "locked_earn",
+            "staked",
+        }
         assert holdings["BTC"]["price_source"] == "kraken:BTC-USDT"
         assert holdings["BTC"]["change_24h_basis"] == "utc_day"  # Kraken's open is 00:00 UTC
         first_run = private_nonces(url)

@@ -18,13 +18,18 @@ from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import Source, SourceStatus
 from keyfolio.domain.history import LedgerEntry, Trade, Transfer
 from keyfolio.errors import (
+    ExchangeUnavailableError,
+    ExchangeUnsupportedError,
     InvalidKeyError,
     InvalidNonceError,
     InvalidSignatureError,
     PermissionDeniedError,
+    RateLimitedError,
 )
+from keyfolio.exchanges.catalog import credential_label, exchange_info
+from keyfolio.exchanges.errors import translate_error
 from keyfolio.exchanges.history import HistoryContext, HistoryStream
-from keyfolio.exchanges.kraken import COUNTER, KrakenConnector
+from keyfolio.exchanges.kraken import COUNTER, VENUE, KrakenConnector
 from keyfolio.exchanges.kraken_probes import key_info
 from keyfolio.sandbox.core.server import run_sandbox
 from keyfolio.sandbox.venues import parse_state
@@ -46,9 +51,12 @@ def connector_for(
 ) -> KrakenConnector:
     spec = AccountSpec(exchange="kraken", name=name, api_url=url)
     return KrakenConnector(
-        spec, Credentials(fields=dict(key)), settings=settings, retry_base_delay=0.01,
+        spec,
+        Credentials(fields=dict(key)),
+        settings=settings,
+        retry_base_delay=0.01,
         enable_rate_limit=False,
-    )  # fmt: skip
+    )
 
 
 async def test_every_sub_balance_lands_in_its_source_once(url: str, settings: Settings) -> None:
@@ -56,9 +64,12 @@ async def test_every_sub_balance_lands_in_its_source_once(url: str, settings: Se
         results = {r.source: r for r in await connector.fetch_balances()}
     assert all(r.status is SourceStatus.OK for r in results.values())
     assert results[Source.TRADING].amounts == {
-        "BTC": Decimal("0.5"), "ETH": Decimal("2"), "USD": Decimal("1000"),
-        "USDT": Decimal("500"), "KFEE": Decimal("250"),
-    }  # fmt: skip  (SOL is 0 in spot: Auto Earn holds it as SOL.F)
+        "BTC": Decimal("0.5"),
+        "ETH": Decimal("2"),
+        "USD": Decimal("1000"),
+        "USDT": Decimal("500"),
+        "KFEE": Decimal("250"),
+    }  # SOL is 0 in spot: Auto Earn holds it as SOL.F
     assert results[Source.SAVINGS].amounts == {"SOL": Decimal("10"), "BTC": Decimal("0.1")}
     assert results[Source.LOCKED_EARN].amounts == {"ETH": Decimal("1")}
     assert results[Source.STAKED].amounts == {"DOT": Decimal("100"), "ETH": Decimal("2")}
@@ -221,7 +232,76 @@ async def test_history_walks_trades_and_the_ledger_and_resumes(
     assert len(entries) == 2 * (SMALL_FILLS + 3) + 3 and len(transfers) == 3
     withdrawal = next(r for r in ledger if isinstance(r, Transfer) and r.kind.value == "withdrawal")
     assert (withdrawal.asset, withdrawal.amount, withdrawal.fee, withdrawal.txid) == (
-        "USDT", Decimal("100"), Decimal("1"), "0xw1",
-    )  # fmt: skip  (the txid comes from WithdrawStatus)
+        "USDT",
+        Decimal("100"),
+        Decimal("1"),
+        "0xw1",
+    )  # the txid comes from WithdrawStatus
     assert [t.side.value for t in again if isinstance(t, Trade)][:1] == ["sell"]
     assert len(again) < 5  # only what is new (and a short overlap), not the whole history
+
+
+KRAKEN_CASES = [
+    # (Kraken's error, the class ccxt 4.5.90 raises for it, the keyfolio class)
+    ("EAPI:Invalid key", "AuthenticationError", InvalidKeyError),
+    ("EAPI:Invalid signature", "ExchangeError", InvalidSignatureError),  # ccxt leaves it unmapped
+    ("EAPI:Invalid nonce", "InvalidNonce", InvalidNonceError),  # a NetworkError in ccxt
+    ("EGeneral:Permission denied", "PermissionDenied", PermissionDeniedError),
+    ("EAPI:Rate limit exceeded", "DDoSProtection", RateLimitedError),
+    ("EGeneral:Temporary lockout", "DDoSProtection", RateLimitedError),
+    ("EService:Unavailable", "ExchangeNotAvailable", ExchangeUnavailableError),
+    ("EGeneral:Unknown method", "ExchangeError", ExchangeUnsupportedError),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "raised", "expected"), KRAKEN_CASES, ids=[c[0] for c in KRAKEN_CASES]
+)
+def test_kraken_errors_are_classified_by_their_string(
+    code: str, raised: str, expected: type[Exception]
+) -> None:
+    import importlib
+
+    ccxt_errors = importlib.import_module("ccxt.base.errors")
+    body = json.dumps({"error": [code]}, separators=(",", ":"))
+    original = getattr(ccxt_errors, raised)(f"kraken {body}")
+    translated = translate_error(original, "kraken", account="alice")
+    assert type(translated) is expected and translated is not None
+    assert translated.exchange_code == code and "'alice'" in translated.message
+    assert translated.hint and translated.hint != expected.default_hint  # Kraken's own hint
+
+
+def test_every_kraken_code_in_the_table_translates() -> None:
+    import importlib
+
+    ccxt_errors = importlib.import_module("ccxt.base.errors")
+    for code, (cls, _) in VENUE.codes.items():
+        body = json.dumps({"error": [code]})
+        assert type(translate_error(ccxt_errors.ExchangeError(f"kraken {body}"), "kraken")) is cls
+
+
+def test_kraken_is_first_class_with_its_own_words() -> None:
+    info = exchange_info("kraken")
+    assert (
+        info.first_class
+        and info.has_permission_check
+        and info.required_credentials
+        == (
+            "apiKey",
+            "secret",
+        )
+    )
+    assert info.source_labels == ("Spot", "Earn (flexible)", "Earn (bonded)", "Staking")
+    assert [credential_label(f, "kraken") for f in ("apiKey", "secret")] == [
+        "API Key",
+        "Private Key",
+    ]
+    assert "Query Ledger Entries" in info.key_guide
+
+
+def test_the_demo_state_validates_and_its_key_reads() -> None:
+    from keyfolio.sandbox.venues import venue
+
+    kraken = venue("kraken")
+    state = kraken.demo_state()
+    assert kraken.demo_key()["apiKey"] in {key.api_key for key in state.keys}

@@ -123,8 +123,8 @@ async def test_ccxt_pro_watch_balance_uses_the_v2_balances_channel(url: str) -> 
     )
     ws = url.replace("http://", "ws://")
     exchange.urls["api"].update({"public": url, "private": url})
-    exchange.urls["api"]["ws"] = {name: ws + ("/v2" if name.endswith("V2") else "")
-                                  for name in ("public", "private", "publicV2", "privateV2")}  # fmt: skip
+    names = ("public", "private", "publicV2", "privateV2")
+    exchange.urls["api"]["ws"] = {n: ws + ("/v2" if n.endswith("V2") else "") for n in names}
     try:
         first = await asyncio.wait_for(exchange.watch_balance(), 10)
         assert first["BTC"]["total"] == 2.0  # the snapshot

@@ -48,7 +48,9 @@ def error(answer: tuple[int, Any]) -> str:
 
 
 def test_the_documented_signature_vector() -> None:
-    secret = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+    secret = (
+        "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+    )
     body = b"nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
     expected = (
         "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
@@ -94,8 +96,11 @@ def test_a_nonce_is_used_once_and_only_a_signed_request_consumes_it(url: str) ->
 def test_permissions_in_kraken_words_and_the_probes_that_change_nothing(url: str) -> None:
     read = result(private(url, "GetApiKeyInfo"))
     assert read["permissions"] == [
-        "query-funds", "query-open-trades", "query-closed-trades", "query-ledger",
-    ]  # fmt: skip
+        "query-funds",
+        "query-open-trades",
+        "query-closed-trades",
+        "query-ledger",
+    ]
     assert read["ipAllowlist"] == [] and read["nonceWindow"] == 0
     order = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "1",
              "volume": "0.00005", "validate": "true"}  # fmt: skip
@@ -133,8 +138,11 @@ def test_trades_page_newest_first_by_offset_and_window(url: str) -> None:
     assert len(rest["trades"]) == SMALL_FILLS + 3 - 50
     oldest = list(rest["trades"].values())[-1]
     assert (oldest["pair"], oldest["type"], oldest["vol"], oldest["fee"]) == (
-        "XXBTZUSD", "buy", "0.50000000", "20.00000",
-    )  # fmt: skip
+        "XXBTZUSD",
+        "buy",
+        "0.50000000",
+        "20.00000",
+    )
     window = result(private(url, "TradesHistory", {"start": T0 // 1000, "end": T0 // 1000 + 86400}))
     assert [t["price"] for t in window["trades"].values()] == ["2000.0"]  # start is exclusive
 

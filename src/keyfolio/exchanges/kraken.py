@@ -63,8 +63,9 @@ _GUIDE = (
 #: ``GetApiKeyInfo`` permissions and their names in Kraken's key settings. Only the read words
 #: may be on; unknown ``query-*`` words are taken as read-only with a warning (see check_key).
 PERMISSION_WORDS = PermissionWords(
-    read=frozenset({"query-funds", "query-open-trades", "query-closed-trades", "query-ledger",
-                    "export-data"}),  # fmt: skip
+    read=frozenset(
+        {"query-funds", "query-open-trades", "query-closed-trades", "query-ledger", "export-data"}
+    ),
     labels={
         "query-funds": "Query Funds",
         "deposit-funds": "Deposit Funds",
@@ -92,6 +93,14 @@ _PERMISSION_HINT = (
 )
 
 
+#: Kraken's legacy X/Z codes (``code=asset``); newer assets use their plain tickers.
+_LEGACY = (
+    "XXBT=BTC XBT=BTC XETH=ETH XXRP=XRP XLTC=LTC XXDG=DOGE XDG=DOGE XXLM=XLM XXMR=XMR "
+    "XZEC=ZEC XETC=ETC XMLN=MLN XREP=REP ZUSD=USD ZEUR=EUR ZGBP=GBP ZCAD=CAD ZJPY=JPY "
+    "ZAUD=AUD FEE=KFEE"
+)
+
+
 def _legacy(code: str, asset: str) -> AssetRule:
     return AssetRule(code=code, asset=asset, note="Kraken's legacy X/Z code")
 
@@ -112,18 +121,13 @@ VENUE = VenueInfo(
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.kraken:KrakenConnector",
     asset_rules=(
-        *(
-            _legacy(code, asset)
-            for code, asset in (
-                ("XXBT", "BTC"), ("XBT", "BTC"), ("XETH", "ETH"), ("XXRP", "XRP"),
-                ("XLTC", "LTC"), ("XXDG", "DOGE"), ("XDG", "DOGE"), ("XXLM", "XLM"),
-                ("XXMR", "XMR"), ("XZEC", "ZEC"), ("XETC", "ETC"), ("XMLN", "MLN"),
-                ("XREP", "REP"), ("ZUSD", "USD"), ("ZEUR", "EUR"), ("ZGBP", "GBP"),
-                ("ZCAD", "CAD"), ("ZJPY", "JPY"), ("ZAUD", "AUD"), ("FEE", "KFEE"),
-            )
-        ),  # fmt: skip
-        AssetRule(code="ETH2", asset="ETH", source=Source.STAKED,
-                  note="legacy staked ETH, beside ETH2.S; both are ETH"),  # fmt: skip
+        *(_legacy(*pair.split("=")) for pair in _LEGACY.split()),
+        AssetRule(
+            code="ETH2",
+            asset="ETH",
+            source=Source.STAKED,
+            note="legacy staked ETH, beside ETH2.S; both are ETH",
+        ),
         AssetRule(suffix=".S", source=Source.STAKED, note="staked (legacy on-chain staking)"),
         AssetRule(suffix=".P", source=Source.STAKED, note="parachain bonding (legacy)"),
         AssetRule(suffix=".F", source=Source.SAVINGS, note="Auto Earn (flexible rewards)"),
@@ -177,6 +181,16 @@ VENUE = VenueInfo(
         "again.",
         _UNKNOWN_METHOD: "This Kraken API does not offer the method; keyfolio uses another "
         "way where there is one.",
+        **dict.fromkeys(
+            (
+                "EService:Unavailable",
+                "EService:Busy",
+                "EGeneral:Internal error",
+                "EDatabase:Internal error",
+            ),
+            "Kraken is busy or in maintenance (see status.kraken.com). keyfolio retried; the "
+            "last good balances are kept. Sync again later.",
+        ),
     },
     streams=True,
 )
@@ -198,9 +212,12 @@ class KrakenConnector(VenueConnector):
 
     venue: ClassVar[VenueInfo] = VENUE
     feeds: ClassVar[tuple[Feed, ...]] = (
-        Feed(Source.TRADING, "_read_balances",
-             moves_to=(Source.SAVINGS, Source.LOCKED_EARN, Source.STAKED)),
-    )  # fmt: skip
+        Feed(
+            Source.TRADING,
+            "_read_balances",
+            moves_to=(Source.SAVINGS, Source.LOCKED_EARN, Source.STAKED),
+        ),
+    )
 
     def _config(self) -> dict[str, Any]:
         config = super()._config()
@@ -231,9 +248,12 @@ class KrakenConnector(VenueConnector):
         pace = self._enable_rate_limit
 
         async def request(
-            path: Any, api: Any = "public", method: str = "GET", params: Any = None,
+            path: Any,
+            api: Any = "public",
+            method: str = "GET",
+            params: Any = None,
             config: Any = None,
-        ) -> Any:  # fmt: skip
+        ) -> Any:
             name = api if isinstance(api, str) else api[0]
             if name != "private":
                 return await original(path, api, method, params or {}, config or {})
@@ -310,15 +330,19 @@ class KrakenConnector(VenueConnector):
         rows = result_of(await self.call("publicGetTicker", what="spot tickers"), "tickers")
         now = int(time.time() * 1000)
         found: list[Ticker] = []
-        for key, row in (rows.items() if isinstance(rows, Mapping) else ()):
+        for key, row in rows.items() if isinstance(rows, Mapping) else ():
             codes = pairs.get(key)
             if codes is None or not isinstance(row, Mapping):
                 continue  # a pair AssetPairs does not list (delisted or not spot)
             last = row.get("c")
             ticker = ticker_of(
-                "kraken", f"{codes[0]}-{codes[1]}", last[0] if isinstance(last, list) else None,
-                row.get("o"), now, open_basis="utc_day",
-            )  # fmt: skip
+                "kraken",
+                f"{codes[0]}-{codes[1]}",
+                last[0] if isinstance(last, list) else None,
+                row.get("o"),
+                now,
+                open_basis="utc_day",
+            )
             if ticker is not None:
                 found.append(ticker)
         return found

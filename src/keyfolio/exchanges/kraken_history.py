@@ -222,19 +222,27 @@ async def ledger_records(connector: KrakenConnector, rows: Rows) -> list[History
         subtype = row.get("subtype")
         records.append(
             LedgerEntry(
-                account=name, entry_id=entry_id, at=at, asset=resolved.asset,
-                change=amount - fee, balance_after=_decimal(row, "balance", what),
+                account=name,
+                entry_id=entry_id,
+                at=at,
+                asset=resolved.asset,
+                change=amount - fee,
+                balance_after=_decimal(row, "balance", what),
                 kind=f"{kind}:{subtype}" if isinstance(subtype, str) and subtype else kind,
                 source=(resolved.source.value if resolved.source else "trading"),
                 reference=refid,
             )
-        )  # fmt: skip
+        )
         if kind in ("deposit", "withdrawal"):
             transfer = Transfer(
-                account=name, transfer_id=refid or entry_id, at=at,
+                account=name,
+                transfer_id=refid or entry_id,
+                at=at,
                 kind=TransferKind.DEPOSIT if kind == "deposit" else TransferKind.WITHDRAWAL,
-                asset=resolved.asset, amount=abs(amount), fee=fee,
-            )  # fmt: skip
+                asset=resolved.asset,
+                amount=abs(amount),
+                fee=fee,
+            )
             transfers.append((transfer, row))
     for kind, method in ((TransferKind.DEPOSIT, "privatePostDepositStatus"),
                          (TransferKind.WITHDRAWAL, "privatePostWithdrawStatus")):  # fmt: skip
@@ -278,8 +286,13 @@ async def kraken_streams(
         return await ledger_records(connector, rows)
 
     return [
-        OffsetWalk("trades", HistoryKind.TRADES, _fetch(connector, "privatePostTradesHistory",
-                                                         "trades"), trades),  # fmt: skip
-        OffsetWalk("ledger", HistoryKind.LEDGER, _fetch(connector, "privatePostLedgers",
-                                                        "ledger"), ledger),  # fmt: skip
+        OffsetWalk(
+            "trades",
+            HistoryKind.TRADES,
+            _fetch(connector, "privatePostTradesHistory", "trades"),
+            trades,
+        ),
+        OffsetWalk(
+            "ledger", HistoryKind.LEDGER, _fetch(connector, "privatePostLedgers", "ledger"), ledger
+        ),
     ]

@@ -231,8 +231,7 @@ def _changes_of(app: App, view: PortfolioView, now: datetime) -> dict[str, Chang
     opens = {h.asset: h.price.open24h_usd for h in view.holdings if h.price is not None}
     open24h = open24h_value(amounts, prices, opens)
     utc = any(
-        h.price is not None and h.price.open_basis != "24h" and h.amount != 0
-        for h in view.holdings
+        h.price is not None and h.price.open_basis != "24h" and h.amount != 0 for h in view.holdings
     )
     open_basis = ChangeBasis.OPEN_UTC if utc else ChangeBasis.OPEN24H
     timed = [(key, length) for key, length in WINDOWS.items() if length is not None]
@@ -246,9 +245,12 @@ def _changes_of(app: App, view: PortfolioView, now: datetime) -> dict[str, Chang
     for key in WINDOWS:
         start_value = start_values[key] if key in start_values else first
         result[key] = change_between(
-            key, now_value=view.total_value, start_value=start_value, open24h=open24h,
+            key,
+            now_value=view.total_value,
+            start_value=start_value,
+            open24h=open24h,
             open_basis=open_basis,
-        )  # fmt: skip
+        )
     return result
 
 

@@ -33,6 +33,8 @@ def portfolio_summary(app: App, *, portfolio: str = "main") -> dict[str, Any]:
         if price is not None and price.open24h_usd is not None:
             pct = percent(subtract(price.usd, price.open24h_usd), price.open24h_usd)
         row["change_24h_pct"] = format_amount(pct) if pct is not None else None
-        row["change_24h_basis"] = price.open_basis if price is not None and pct is not None else None
+        row["change_24h_basis"] = (
+            price.open_basis if price is not None and pct is not None else None
+        )
         row["stale"] = holding.stale
     return {**document, **summary_extras(app, view)}

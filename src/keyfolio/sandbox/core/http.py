@@ -118,7 +118,5 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         extra = dict(rt.venue.log_fields(request))
         if concurrent:
             extra["concurrent"] = concurrent
-        rt.record(
-            request.method, request.raw_path, key, response[LOG_CODE], response.status, extra
-        )
+        rt.record(request.method, request.raw_path, key, response[LOG_CODE], response.status, extra)
     return response

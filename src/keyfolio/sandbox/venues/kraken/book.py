@@ -17,6 +17,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+
 from keyfolio.sandbox.core.book import FEE_RATE, Book, BookError, Fill, Ticker, now_ms, parse_amount
 from keyfolio.sandbox.core.state import CommonState
 

@@ -16,13 +16,17 @@ DEMO_ACCOUNT = "demo"
 
 DEMO_READ_ONLY_KEY: dict[str, str] = {
     "apiKey": "demoKrakenReadOnlyKey+keyfolio/0000000000000000000000001",
-    "secret": "a2V5Zm9saW8ga3Jha2VuIGRlbW8gcmVhZC1vbmx5IHByaXZhdGUga2V5Li4uLi4uLi4uLi4uLi4uLi4uLi4uLg==",
+    "secret": (
+        "a2V5Zm9saW8ga3Jha2VuIGRlbW8gcmVhZC1vbmx5IHByaXZhdGUga2V5Li4uLi4uLi4uLi4uLi4uLi4uLi4uLg=="
+    ),
 }
 """``perm: read_only`` on account ``demo`` (Query Funds, Query Orders & Trades, Query Ledger)."""
 
 DEMO_TRADING_KEY: dict[str, str] = {
     "apiKey": "demoKrakenTradeWithdrawKey+keyfolio/00000000000000000002",
-    "secret": "a2V5Zm9saW8ga3Jha2VuIGRlbW8gdHJhZGUrd2l0aGRyYXcgcHJpdmF0ZSBrZXkuLi4uLi4uLi4uLi4uLi4uLg==",
+    "secret": (
+        "a2V5Zm9saW8ga3Jha2VuIGRlbW8gdHJhZGUrd2l0aGRyYXcgcHJpdmF0ZSBrZXkuLi4uLi4uLi4uLi4uLi4uLg=="
+    ),
 }
 """``perm: read_only,trade,withdraw``: keyfolio must refuse it."""
 

@@ -80,9 +80,7 @@ def _window(
     times = {ident: ms for ident, ms, _ in rows}
     start, end = _bound(params, "start", times), _bound(params, "end", times)
     chosen = [
-        row
-        for row in rows
-        if (start is None or row[1] > start) and (end is None or row[1] <= end)
+        row for row in rows if (start is None or row[1] > start) and (end is None or row[1] <= end)
     ]
     chosen.sort(key=lambda row: (row[1], row[0]), reverse=True)
     offset = _offset(params)
@@ -169,9 +167,7 @@ def _cursor_offset(raw: str) -> int | None:
         raise KrakenFailure("EGeneral:Invalid arguments:cursor") from None
 
 
-def _funding(
-    book: KrakenBook, key: Key | None, params: Params, *, deposit: bool
-) -> Result:
+def _funding(book: KrakenBook, key: Key | None, params: Params, *, deposit: bool) -> Result:
     assert key is not None
     account = book.account(key.account)
     records = account.deposits if deposit else account.withdrawals
@@ -190,7 +186,9 @@ def _funding(
         and (not method or row["method"] == method)
     ]
     raw_limit = params.get("limit", "")
-    limit = int(raw_limit) if raw_limit.isdigit() and int(raw_limit) > 0 else (25 if deposit else 500)
+    limit = (
+        int(raw_limit) if raw_limit.isdigit() and int(raw_limit) > 0 else (25 if deposit else 500)
+    )
     cursor = params.get("cursor", "")
     if not cursor or cursor.lower() == "false":
         return chosen[:limit]

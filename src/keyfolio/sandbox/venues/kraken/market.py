@@ -52,7 +52,10 @@ def pair_decimals(price: Decimal) -> int:
 def server_time(book: KrakenBook, key: Key | None, params: Params) -> Result:
     """``Time``: unix seconds and the RFC 1123 form Kraken sends."""
     moment = datetime.fromtimestamp(now_ms() / 1000, tz=UTC)
-    return {"unixtime": int(moment.timestamp()), "rfc1123": moment.strftime("%a, %d %b %y %X +0000")}
+    return {
+        "unixtime": int(moment.timestamp()),
+        "rfc1123": moment.strftime("%a, %d %b %y %X +0000"),
+    }
 
 
 def system_status(book: KrakenBook, key: Key | None, params: Params) -> Result:
