@@ -88,8 +88,10 @@ def test_an_unknown_query_word_is_read_only_with_a_warning() -> None:
                      "iban": "AA11 2222", "queryFrom": "1700000000"})  # fmt: skip
     assert info.is_read_only and info.ip_whitelist == ("1.2.3.4",)
     assert "'query-everything'" in info.warnings[0] and "time range" in info.warnings[1]
-    unknown = key_info({"permissions": ["query-funds", "websocket-interface"]})
-    assert unknown.refused_permissions == {"websocket-interface"}
+    live = key_info({"permissions": ["query-funds", "websocket-interface"]})
+    assert live.is_read_only and "WebSocket interface" in live.warnings[0]
+    unknown = key_info({"permissions": ["query-funds", "stake-funds"]})
+    assert unknown.refused_permissions == {"stake-funds"}
 
 
 @pytest.mark.parametrize(

@@ -291,9 +291,12 @@ class KrakenConnector(VenueConnector):
         try:
             data = await self.call("privatePostGetApiKeyInfo", what="API key info")
         except ExchangeUnsupportedError as exc:
-            if exc.exchange_code != _UNKNOWN_METHOD:
-                raise
-            logger.info("Kraken has no GetApiKeyInfo for %s: probing", self.spec.name)
+            # EGeneral:Unknown method, or a bare 404/405 (its status is unverified): probe.
+            logger.info(
+                "Kraken has no GetApiKeyInfo for %s (%s): probing",
+                self.spec.name,
+                exc.exchange_code or exc.message,
+            )
             from keyfolio.exchanges.kraken_probes import probe_key
 
             return await probe_key(self)

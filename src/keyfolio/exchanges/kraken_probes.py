@@ -1,8 +1,8 @@
 """What a Kraken key may do: ``GetApiKeyInfo``, or requests that change nothing where it is absent.
 
 ``GetApiKeyInfo`` needs no permission and lists the key's permissions in Kraken's words. A word
-keyfolio does not know is refused, unless its name starts with ``query-`` (Kraken's read words):
-that one is taken as read-only and said so in a warning.
+keyfolio does not know is refused, unless its name starts with ``query-`` (Kraken's read words)
+or names the WebSocket interface: that one is taken as read-only and said so in a warning.
 
 Where Kraken answers ``EGeneral:Unknown method`` (``GetApiKeyInfo`` is recent), the key is
 probed with three requests that cannot trade or move funds:
@@ -47,6 +47,13 @@ def _words() -> PermissionWords:
     return PERMISSION_WORDS
 
 
+def _reads(word: str) -> bool:
+    """Whether an unknown ``GetApiKeyInfo`` word is taken as read-only: Kraken's read words are
+    ``query-*``, and the WebSocket interface (its word is not documented) grants nothing the
+    key's other permissions do not (docs/exchanges/kraken.md, "Unverified choices")."""
+    return word.startswith("query-") or "websocket" in word.lower()
+
+
 def key_info(result: Any) -> KeyInfo:
     """The :class:`KeyInfo` of a ``GetApiKeyInfo`` result."""
     from keyfolio.errors import ExchangeResponseError
@@ -55,10 +62,15 @@ def key_info(result: Any) -> KeyInfo:
         raise ExchangeResponseError("Kraken API key info: no list of permissions.")
     permissions = frozenset(str(word) for word in result["permissions"])
     words = _words()
-    guessed = sorted(w for w in permissions if w.startswith("query-") and w not in words.labels)
+    guessed = sorted(w for w in permissions if _reads(w) and w not in words.labels)
     warnings = [
         f"Kraken reported the permission '{word}', which keyfolio does not know; it is taken "
-        "as read-only because Kraken's read permissions are named query-*."
+        + (
+            "as read-only because Kraken's read permissions are named query-*."
+            if word.startswith("query-")
+            else "as the WebSocket interface, which only opens Kraken's WebSocket API to what "
+            "the key's other permissions allow."
+        )
         for word in guessed
     ]
     if str(result.get("queryFrom") or "0") != "0" or str(result.get("queryTo") or "0") != "0":
