@@ -25,6 +25,7 @@ KeyfolioError                          # message + .hint
 │   │   ├── InvalidSignatureError      # 50113: wrong secret
 │   │   ├── IpNotAllowedError          # 50110: IP not whitelisted
 │   │   ├── ClockSkewError             # 50102: timestamp out of the 30 s window
+│   │   ├── InvalidNonceError          # Kraken: a nonce not above the key's last one
 │   │   ├── EnvironmentMismatchError   # 50101: demo key on live or the reverse
 │   │   └── PermissionDeniedError      # 50120 / 50030: key lacks a permission
 │   ├── UnsafeKeyError                 # the key can trade or withdraw: refused
@@ -67,6 +68,7 @@ __all__ = [
     "ExchangeUnsupportedError",
     "InternalError",
     "InvalidKeyError",
+    "InvalidNonceError",
     "InvalidSignatureError",
     "IpNotAllowedError",
     "KeyNotInRegionError",
@@ -300,6 +302,17 @@ class ClockSkewError(ExchangeAuthError):
 
     default_hint = "Synchronise this machine's clock (e.g. `timedatectl set-ntp true`)."
     code = "clock_skew"
+
+
+class InvalidNonceError(ExchangeAuthError):
+    """The request's nonce is not above the last one the key accepted (Kraken
+    ``EAPI:Invalid nonce``): another program uses the same key, or its nonce went backwards."""
+
+    default_hint = (
+        "Another program is using this API key, or the key has seen a larger nonce than this "
+        "machine sends. Give keyfolio an API key of its own."
+    )
+    code = "invalid_nonce"
 
 
 class EnvironmentMismatchError(ExchangeAuthError):

@@ -110,7 +110,7 @@ async def test_other_exchanges_are_unsupported(settings: Settings) -> None:
         from keyfolio.domain.accounts import AccountSpec, Credentials
 
         connector = pool.connector(
-            AccountSpec(exchange="kraken", name="k"),
+            AccountSpec(exchange="gate", name="k"),
             Credentials(fields={"apiKey": "a", "secret": "b"}),
         )
         with pytest.raises(ExchangeUnsupportedError) as caught:

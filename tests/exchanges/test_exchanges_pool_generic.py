@@ -24,9 +24,9 @@ async def test_pool_picks_connector_classes_and_closes_everything(
 ) -> None:
     async with ConnectorPool(settings, retry_base_delay=DELAY) as pool:
         okx = pool.connector(spec_for(alice_url), alice_credentials())
-        kraken = pool.connector(AccountSpec(exchange="kraken", name="k"), alice_credentials())
+        gate = pool.connector(AccountSpec(exchange="gate", name="k"), alice_credentials())
         assert isinstance(okx, OkxConnector) and isinstance(okx, ExchangeConnector)
-        assert type(kraken) is GenericCcxtConnector
+        assert type(gate) is GenericCcxtConnector
         await okx.ping()
         session = pool._session
         assert session is not None and not session.closed
@@ -67,11 +67,11 @@ async def test_okx_client_urls_and_credentials(settings: Settings, alice_url: st
 async def test_generic_connector_drops_unneeded_credentials(settings: Settings) -> None:
     creds = alice_credentials(uid="12345")
     async with ConnectorPool(settings) as pool:
-        connector = pool.connector(AccountSpec(exchange="kraken", name="k"), creds)
+        connector = pool.connector(AccountSpec(exchange="gate", name="k"), creds)
         assert isinstance(connector, GenericCcxtConnector)
         client = connector._client()
         assert client.apiKey == creds.api_key and client.secret == creds.secret
-        assert not client.password and not client.uid  # kraken needs neither
+        assert not client.password and not client.uid  # gate needs neither
         info = await connector.check_key()
     assert info.permissions == frozenset() and info.verified is False
 

@@ -266,14 +266,14 @@ async def test_manual_and_unsupported_accounts_are_reported_not_raised(
     app = make_app(tmp_path)
     with app.db().session() as store:
         store.add_account(spec=AccountSpec(exchange="manual", name="cold"))
-        store.add_account(spec=AccountSpec(exchange="kraken", name="kr"))
+        store.add_account(spec=AccountSpec(exchange="gate", name="kc"))
     app.vault(create=True).set(
-        "kr", Credentials(fields={"apiKey": "kr-key-1", "secret": "kr-secret-2"})
+        "kc", Credentials(fields={"apiKey": "kc-key-1", "secret": "kc-secret-2"})
     )
     reports = {r.account: r for r in await import_all(app)}
     assert reports["cold"].skipped and reports["cold"].ok
-    assert isinstance(reports["kr"].errors[0], ExchangeUnsupportedError)
-    assert "csv" in (reports["kr"].errors[0].hint or "")
+    assert isinstance(reports["kc"].errors[0], ExchangeUnsupportedError)
+    assert "csv" in (reports["kc"].errors[0].hint or "")
     app.close()
 
 

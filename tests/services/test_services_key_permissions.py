@@ -74,7 +74,7 @@ def test_a_key_with_no_permission_at_all_is_refused() -> None:
 
 
 def test_generic_exchanges_are_not_verified_and_keep_their_warning() -> None:
-    spec = AccountSpec("kraken", "k")
+    spec = AccountSpec("gate", "k")
     key = KeyInfo(permissions=frozenset(), verified=False)
     refuse_unless_read_only(spec, key)  # nothing to check against: not refused...
     (warning,) = _key_warnings(spec, key)  # ...but the user is told so

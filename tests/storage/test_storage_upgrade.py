@@ -122,7 +122,10 @@ def test_data_written_at_0001_survives_the_upgrade_to_head(db_url: str) -> None:
         finally:
             engine.dispose()
         for table in TABLES_0001:  # every row, every column, unchanged
-            assert sorted(map(repr, after[table])) == sorted(map(repr, before[table])), table
+            width = len(before[table][0]) if before[table] else 0
+            kept = [row[:width] for row in after[table]]
+            assert sorted(map(repr, kept)) == sorted(map(repr, before[table])), table
+            assert all(v is None for row in after[table] for v in row[width:]), table  # added later
 
         with database.session(read_only=True) as store:
             assert [p.name for p in store.list_portfolios()] == ["long-term", "main"]

@@ -6,7 +6,8 @@ Definitions (docs/analytics.md, "Value change"):
 - The start value is the value of the last history point at or before ``start``
   (carry-forward). When there is one, the basis is ``history``.
 - Otherwise, for ``24h`` only, the start value is the holdings valued at each asset's
-  ticker ``open24h`` price (``open24h_value``); the basis is ``open24h``.
+  ticker ``open24h`` price (``open24h_value``); the basis is ``open24h``, or ``open_utc`` when
+  some of those opens are today's at 00:00 UTC (Kraken's ticker) rather than 24 hours ago.
 - Otherwise the basis is ``none`` and the change and percentage are ``None``.
 - ``value = now_value - start_value``; ``pct = value / start_value x 100`` rounded half-even to
   0.01, ``None`` when the start value is zero.
@@ -50,6 +51,8 @@ class ChangeBasis(StrEnum):
 
     HISTORY = "history"
     OPEN24H = "open24h"
+    OPEN_UTC = "open_utc"
+    """Ticker opens, at least one of them today's at 00:00 UTC (Kraken's), not 24 h ago."""
     NONE = "none"
 
 
@@ -123,13 +126,15 @@ def change_between(
     now_value: Decimal,
     start_value: Decimal | None,
     open24h: Decimal | None = None,
+    open_basis: ChangeBasis = ChangeBasis.OPEN24H,
 ) -> Change:
     """The change from ``start_value`` (the carried history value at the window's start, or
-    ``None`` when the history does not reach back that far) to ``now_value``."""
+    ``None`` when the history does not reach back that far) to ``now_value``. ``open_basis``
+    names what ``open24h`` is made of (``OPEN_UTC`` when some opens are today's at 00:00 UTC)."""
     key = parse_window(window)
     basis = ChangeBasis.HISTORY
     if start_value is None and key == "24h" and open24h is not None:
-        start_value, basis = open24h, ChangeBasis.OPEN24H
+        start_value, basis = open24h, open_basis
     if start_value is None:
         return Change(key, None, None, ChangeBasis.NONE, None, now_value)
     change = subtract(now_value, start_value)

@@ -6,7 +6,8 @@ Definitions (docs/analytics.md, "Top gainers and losers"):
   ``threshold`` USD (default 1). Cash is never a candidate.
 - **By price change.** ``change_pct = (price_now - price_then) / price_then x 100``, where
   ``price_then`` is the asset's last snapshot price at or before the window's start; for
-  ``24h`` without one, the ticker's ``open24h``. Assets with neither are left out.
+  ``24h`` without one, the ticker's ``open24h`` (basis ``open24h``, or ``open_utc`` for a
+  Kraken open at 00:00 UTC). Assets with neither are left out.
   Gainers are the assets with ``change_pct > 0``, largest first; losers those with
   ``change_pct < 0``, most negative first. Ranked on the exact ratio; ties by asset name.
 - **By position P/L.** ``pnl = unrealized`` of the asset's P/L report row (value of the
@@ -52,6 +53,8 @@ class HeldAsset:
     amount: Decimal
     price: Decimal | None
     open24h: Decimal | None = None
+    open_basis: str = "24h"
+    """``utc_day`` when ``open24h`` is today's open at 00:00 UTC (Kraken's ticker)."""
 
     @property
     def value(self) -> Decimal | None:
@@ -103,7 +106,8 @@ def top_movers(
         then = prices_then.get(item.asset)
         basis = ChangeBasis.HISTORY
         if then is None and key == "24h" and item.open24h is not None:
-            then, basis = item.open24h, ChangeBasis.OPEN24H
+            then = item.open24h
+            basis = ChangeBasis.OPEN24H if item.open_basis == "24h" else ChangeBasis.OPEN_UTC
         if then is None or then <= ZERO:
             continue
         ratio = Fraction(item.price) / Fraction(then) - 1  # exact, for the ranking only

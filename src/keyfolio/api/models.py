@@ -143,6 +143,8 @@ class SummaryHolding(_Out):
     value: DecimalStr | None
     sources: list[SummarySourceAmount]
     change_24h_pct: DecimalStr | None = None
+    change_24h_basis: str | None = None
+    """``24h`` (against the price 24 hours ago) or ``utc_day`` (today's open at 00:00 UTC)."""
     stale: bool = False
 
 

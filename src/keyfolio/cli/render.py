@@ -25,7 +25,12 @@ if TYPE_CHECKING:
 
 __all__ = ["refused_lines", "render_performance", "render_view", "view_renderable"]
 
-_BASIS = {"history": "from history", "open24h": "from 24h open prices", "none": "no data yet"}
+_BASIS = {
+    "history": "from history",
+    "open24h": "from 24h open prices",
+    "open_utc": "from opens at 00:00 UTC (Kraken)",
+    "none": "no data yet",
+}
 
 
 def render_view(view: PortfolioView) -> None:

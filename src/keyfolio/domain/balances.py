@@ -105,6 +105,9 @@ class KeyInfo:
     label: str = ""
     verified: bool = True
     words: PermissionWords | None = None
+    warnings: tuple[str, ...] = ()
+    """What the check could not establish (an ambiguous probe, a permission taken as read-only
+    by its name): shown at link and by doctor, never dropped."""
 
     def __post_init__(self) -> None:
         if self.verified and self.words is None:

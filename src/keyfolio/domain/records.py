@@ -48,7 +48,8 @@ class Price:
     """The USD price of one asset, where it came from and when.
 
     ``source`` names the market, e.g. ``okx:BTC-USDT`` or ``okx:ETH-BTC*BTC-USDT``,
-    or ``par`` for USD stablecoins counted 1:1.
+    or ``par`` for USD stablecoins counted 1:1. ``open_basis`` says what ``open24h_usd`` is:
+    ``24h`` (the price 24 hours ago) or ``utc_day`` (today's open at 00:00 UTC, Kraken's).
     """
 
     asset: str
@@ -56,6 +57,7 @@ class Price:
     source: str
     as_of: datetime
     open24h_usd: Decimal | None = None
+    open_basis: str = "24h"
 
 
 @dataclass(frozen=True)

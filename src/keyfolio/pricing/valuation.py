@@ -11,7 +11,8 @@ Rules on one venue's tickers, first match wins:
 Across venues (:func:`price_across`), an asset is priced first on the venues that hold it, then on
 the other linked venues, in the order given; an asset no venue prices maps to ``None`` and is
 never dropped. A market whose last price is zero counts as absent. ``open24h_usd`` follows the same
-route from each leg's ``open24h``; it is ``None`` when a leg has none.
+route from each leg's ``open24h``; it is ``None`` when a leg has none. ``open_basis`` is the
+ticker's (``utc_day`` when a leg's open is today's at 00:00 UTC, as on Kraken).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class _Quote:
     usd: Decimal
     open24h_usd: Decimal | None
     source: str
+    open_basis: str = "24h"
 
 
 def price_assets(
@@ -83,6 +85,7 @@ def price_across(
                 source=quote.source,
                 as_of=as_of,
                 open24h_usd=quote.open24h_usd,
+                open_basis=quote.open_basis,
             )
         )
     return result
@@ -108,7 +111,9 @@ def _quote(code: str, tickers: Market, venue: str) -> _Quote | None:
         symbol = f"{code}-{quote_ccy}"
         direct = _usable(tickers.get(symbol))
         if direct is not None:
-            return _Quote(direct.last, _positive(direct.open24h), f"{venue}:{symbol}")
+            return _Quote(
+                direct.last, _positive(direct.open24h), f"{venue}:{symbol}", direct.open_basis
+            )
     via_btc = _usable(tickers.get(f"{code}-BTC"))
     if via_btc is None:
         return None
@@ -123,6 +128,7 @@ def _quote(code: str, tickers: Market, venue: str) -> _Quote | None:
             if open_leg is None or open_btc is None
             else multiply(open_leg, open_btc),
             source=f"{venue}:{code}-BTC*BTC-{quote_ccy}",
+            open_basis=next((b for b in (via_btc.open_basis, btc.open_basis) if b != "24h"), "24h"),
         )
     return None
 

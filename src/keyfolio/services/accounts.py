@@ -225,12 +225,13 @@ def _key_warnings(spec: AccountSpec, key: KeyInfo) -> list[str]:
             f"{spec.exchange} offers no permission check: keyfolio cannot verify that this key is "
             "read-only. Make sure you created it with read permissions only."
         ]
+    found = list(key.warnings)
     if not key.is_ip_bound:
-        return [
+        found.append(
             "this key is not bound to an IP address. keyfolio runs on your own machine, so binding "
             "the key to your public IP in API Management makes a leaked key useless elsewhere."
-        ]
-    return []
+        )
+    return found
 
 
 async def validate(

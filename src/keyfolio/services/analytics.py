@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from keyfolio.analytics.changes import Change, change_between, open24h_value
+from keyfolio.analytics.changes import Change, ChangeBasis, change_between, open24h_value
 from keyfolio.analytics.movers import (
     DEFAULT_THRESHOLD,
     HeldAsset,
@@ -230,6 +230,10 @@ def _changes_of(app: App, view: PortfolioView, now: datetime) -> dict[str, Chang
     prices = {h.asset: h.price.usd for h in view.holdings if h.price is not None}
     opens = {h.asset: h.price.open24h_usd for h in view.holdings if h.price is not None}
     open24h = open24h_value(amounts, prices, opens)
+    utc = any(
+        h.price is not None and h.price.open_basis != "24h" and h.amount != 0 for h in view.holdings
+    )
+    open_basis = ChangeBasis.OPEN_UTC if utc else ChangeBasis.OPEN24H
     timed = [(key, length) for key, length in WINDOWS.items() if length is not None]
     starts, first = values_at(
         app, portfolio=view.portfolio, moments=[now - length for _, length in timed], now=now
@@ -241,7 +245,11 @@ def _changes_of(app: App, view: PortfolioView, now: datetime) -> dict[str, Chang
     for key in WINDOWS:
         start_value = start_values[key] if key in start_values else first
         result[key] = change_between(
-            key, now_value=view.total_value, start_value=start_value, open24h=open24h
+            key,
+            now_value=view.total_value,
+            start_value=start_value,
+            open24h=open24h,
+            open_basis=open_basis,
         )
     return result
 
@@ -261,6 +269,7 @@ def _movers_of(
             h.amount,
             None if h.price is None else h.price.usd,
             None if h.price is None else h.price.open24h_usd,
+            "24h" if h.price is None else h.price.open_basis,
         )
         for h in view.holdings
     ]

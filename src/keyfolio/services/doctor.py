@@ -129,6 +129,8 @@ def _permission_check(key: KeyInfo, guide: str) -> Check:
             f"the key can do more than read: {beyond or 'no permissions reported'} ({listing})",
             f"{guide} Rotate to it with `keyfolio account rotate NAME`, and delete this one.",
         )
+    if key.warnings:
+        return Check("permissions", "warn", f"read-only ({listing}); " + " ".join(key.warnings))
     return Check("permissions", "ok", f"read-only ({listing})")
 
 

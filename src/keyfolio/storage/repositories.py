@@ -516,6 +516,7 @@ class Store:
                     self._s.add(row)
                 row.usd = price.usd
                 row.open24h_usd = price.open24h_usd
+                row.open_basis = None if price.open_basis == "24h" else price.open_basis
                 row.source = price.source
                 row.as_of = price.as_of
         self._s.flush()
@@ -531,6 +532,7 @@ class Store:
                 source=row.source,
                 as_of=row.as_of,
                 open24h_usd=row.open24h_usd,
+                open_basis=row.open_basis or "24h",
             )
             for row in rows
         }

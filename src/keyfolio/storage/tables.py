@@ -128,6 +128,7 @@ class PriceRow(Base):
     asset: Mapped[str] = mapped_column(String(ASSET_LENGTH), unique=True)
     usd: Mapped[Decimal] = mapped_column(DecimalText())
     open24h_usd: Mapped[Decimal | None] = mapped_column(DecimalText())
+    open_basis: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(Text)
     as_of: Mapped[datetime] = mapped_column(UTCDateTime())
 

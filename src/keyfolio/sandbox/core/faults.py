@@ -12,6 +12,8 @@ Modes (applied before authentication; the venue renders each in its own error sh
   ends the wait early.
 * ``hold``        the request is held until the control API releases it (or the server
   stops), then answered normally.
+* ``not_found``   the venue's answer for a path it does not have (an endpoint an older
+  deployment lacks: Kraken's ``GetApiKeyInfo`` -> ``EGeneral:Unknown method``)
 
 Held requests (``hold`` and ``timeout``) are listed with an id, so a test can wait for
 "request N is held" and act at that known point, then release it.
@@ -30,7 +32,7 @@ from typing import Any
 
 __all__ = ["ALIASES", "MODES", "Fault", "FaultQueue", "HeldRequest", "parse_fault"]
 
-MODES = ("http500", "unavailable", "rate_limit", "timeout", "malformed", "hold")
+MODES = ("http500", "unavailable", "rate_limit", "timeout", "malformed", "hold", "not_found")
 ALIASES = {"code50001": "unavailable", "code50011": "rate_limit"}
 """OKX's historical mode names, still accepted."""
 

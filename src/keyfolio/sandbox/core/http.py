@@ -93,22 +93,35 @@ async def _apply_fault(rt: Runtime, request: web.Request) -> web.Response | None
 
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Latency, the venue's 404/405 answers, and the request log (not control or WS requests)."""
+    """Latency, the venue's 404/405 answers, and the request log (not control or WS requests).
+
+    A logged request also carries the venue's own fields (:meth:`Venue.log_fields`, e.g.
+    Kraken's nonce) and ``concurrent``: how many other requests with the same API key were in
+    flight when it arrived (left out when none), so a test can tell that a client serialises
+    its calls per key without looking at a clock.
+    """
     rt = request.app[RUNTIME]
     is_control = request.path.startswith(CONTROL_PREFIX)
-    if rt.latency_ms and not is_control:
-        await asyncio.sleep(rt.latency_ms / 1000)
-    faulted = None if is_control else await _apply_fault(rt, request)
+    key = None if is_control else rt.venue.request_key(request)
+    concurrent = rt.inflight.get(key, 0) if key else 0
+    if key:
+        rt.inflight[key] = concurrent + 1
     try:
+        if rt.latency_ms and not is_control:
+            await asyncio.sleep(rt.latency_ms / 1000)
+        faulted = None if is_control else await _apply_fault(rt, request)
         response = faulted if faulted is not None else await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400 or is_control:
             raise
         kind = "bad_method" if exc.status == 405 else "not_found"
         response = rt.venue.answer(kind, request)
+    finally:
+        if key:
+            rt.inflight[key] -= 1
     if not is_control and LOG_CODE in response:
-        rt.record(
-            request.method, request.raw_path, rt.venue.request_key(request), response[LOG_CODE],
-            response.status,
-        )  # fmt: skip
+        extra = dict(rt.venue.log_fields(request))
+        if concurrent:
+            extra["concurrent"] = concurrent
+        rt.record(request.method, request.raw_path, key, response[LOG_CODE], response.status, extra)
     return response

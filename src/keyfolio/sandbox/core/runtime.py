@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,16 +110,22 @@ class Runtime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     extras: dict[str, Any] = field(default_factory=dict)
     """Venue-owned mutable state (e.g. Binance's IP bans), reset with the limits."""
+    inflight: dict[str, int] = field(default_factory=dict)
+    """API key -> requests in flight (the request log's ``concurrent``)."""
 
     def count(self, what: str) -> None:
         """Count a WebSocket event (``opened``, ``logins``, ``login_failures``)."""
         self.ws_stats[what] = self.ws_stats.get(what, 0) + 1
 
-    def record(self, method: str, path: str, key: str | None, code: str, status: int) -> None:
+    def record(
+        self, method: str, path: str, key: str | None, code: str, status: int,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:  # fmt: skip
         """Append one entry to the request log (never secrets: the API key is public)."""
         self.log.append(
-            {"method": method, "path": path, "key": key, "code": code, "status": status}
-        )
+            {"method": method, "path": path, "key": key, "code": code, "status": status,
+             **(extra or {})}
+        )  # fmt: skip
 
     @property
     def common_book(self) -> Book:

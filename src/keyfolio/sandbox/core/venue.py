@@ -75,6 +75,10 @@ class Venue(ABC):
     def answer(self, kind: str, request: web.Request, *, retry_after: int = 0) -> web.Response:
         """The venue's own answer for one of :data:`FAULT_KINDS`."""
 
+    def log_fields(self, request: web.Request) -> Mapping[str, Any]:
+        """Extra fields of the request's log entry (Kraken: the ``nonce`` it carried)."""
+        return {}
+
     def fill_json(self, fill: Fill) -> dict[str, Any]:
         """The control API's echo of a trade, in the venue's fill shape."""
         return {

@@ -85,7 +85,8 @@
     var text = D.signedUsd(change.value);
     if (change.pct !== null && change.pct !== undefined) text += " (" + D.pct(change.pct) + ")";
     el.textContent = text + " over " + state.window;
-    el.title = change.basis === "open24h" ? "From the exchange's 24 h open prices" : "";
+    el.title = change.basis === "open24h" ? "From the exchange's 24 h open prices"
+      : change.basis === "open_utc" ? "From today's opens at 00:00 UTC (Kraken's ticker)" : "";
   }
 
   function badge(kind, text, title) {
@@ -178,12 +179,13 @@
     return String(source || "").replace(/_/g, " ");
   }
 
-  function changeCell(value) {
+  function changeCell(value, basis) {
     var parsed = D.parse(value);
     var cls = "num col-24h";
     if (parsed && D.sign(D.round(parsed, 2)) > 0) cls += " up";
     if (parsed && D.sign(D.round(parsed, 2)) < 0) cls += " down";
-    return h("td", { class: cls, text: D.pct(value) });
+    var title = basis === "utc_day" ? "Since today's open at 00:00 UTC (Kraken's ticker)" : null;
+    return h("td", { class: cls, text: D.pct(value), title: title });
   }
 
   function holdingRows(item, index, total) {
@@ -211,7 +213,7 @@
       h("td", { class: "num col-price", text: D.price(item.price) }),
       h("td", { class: "num", text: D.usd(item.value) }),
       h("td", { class: "num col-share", text: share ? D.fixed(share, 1, false) + "%" : D.DASH }),
-      changeCell(item.change_24h_pct));
+      changeCell(item.change_24h_pct, item.change_24h_basis));
     var list = h("ul", { class: "source-list" });
     (item.sources || []).forEach(function (src) {
       var price = D.parse(item.price);
