@@ -34,7 +34,7 @@ KEY = {
     "secret": "imp-secret-PLANTED-3d4e",
     "passphrase": "imp-pass-5f6a",
 }
-T0 = 1_760_000_000_000
+T0 = (int(time.time()) - 2 * 86_400) * 1000  # two days ago: inside every API window
 
 
 def make_state(fills: int, deposits: int = 0, pending_deposit: bool = False) -> dict[str, Any]:
