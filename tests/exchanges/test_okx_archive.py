@@ -23,7 +23,7 @@ from exchanges_support import control, requests_log
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.history import LedgerEntry, Trade, TradeSide
-from keyfolio.errors import PermissionDeniedError
+from keyfolio.errors import ExchangeResponseError, PermissionDeniedError
 from keyfolio.exchanges.exports import decode_file
 from keyfolio.exchanges.okx import OkxConnector
 from keyfolio.exchanges.okx_archive import (
@@ -40,7 +40,7 @@ from keyfolio.exchanges.pool import ConnectorPool
 DAY = 86_400_000
 NOW = time.time_ns() // 1_000_000
 BILLS, FILLS = ARCHIVES
-NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace")
+NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
 
 
 def quarter_start(back: int) -> int:
@@ -273,6 +273,41 @@ async def test_quarters_okx_does_not_offer_are_skipped_for_a_day(
     state = ArchiveState.load(cursor)
     assert list(state.unavailable) == [stream.quarters()[-1]]  # the 9th quarter back: 51000
     assert len(state.applied) == 8
+
+
+async def test_a_file_cut_short_imports_nothing_of_its_quarter_and_is_fetched_again_a_day_later(
+    url: str, pool: ConnectorPool
+) -> None:
+    okx = connector(pool, url, "heidi")
+    clock = Clock()
+    stream = ArchiveStream(okx, BILLS, clock=clock, budget=2)
+    _, cursor, _ = await run(stream, None)
+    newest, older = stream.quarters()[:2]
+    await control(url, "okx/archives", {"ready": True, "cut": True})
+    try:
+        got, cursor, error = await run(stream, cursor)  # the zip is half there
+    finally:
+        await control(url, "okx/archives", {"cut": False})
+    assert got == [] and isinstance(error, ExchangeResponseError)
+    assert f"OKX bills archive {newest}" in error.message and "cut short" in error.message
+    assert "Nothing of this quarter was imported" in error.hint
+    state = ArchiveState.load(cursor)
+    assert list(state.damaged) == [newest] and not state.imported
+    assert "1 whose file was unreadable" in (stream.progress(cursor) or "")
+
+    got, cursor, error = await run(stream, cursor)  # the next sync: the older quarter goes on
+    assert error is None and ArchiveState.load(cursor).imported == {older}
+    assert {r.at.year * 4 + (r.at.month - 1) // 3 for r in got} <= {_quarter_index(older)}
+    clock.offset = DAY_S + 1  # a day later the damaged quarter is downloaded again, whole now
+    got, cursor, error = await run(stream, cursor)
+    state = ArchiveState.load(cursor)
+    assert error is None and state.imported == {newest, older} and not state.damaged
+    assert len([r for r in got if isinstance(r, LedgerEntry)]) == 4  # a buy and a sell's bills
+
+
+def _quarter_index(label: str) -> int:
+    year, q = label.split("Q")
+    return int(year) * 4 + int(q) - 1
 
 
 # -- files and links -----------------------------------------------------------------------

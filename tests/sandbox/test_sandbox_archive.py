@@ -51,10 +51,15 @@ def _fill(ts: int, side: str = "buy", px: str = "50000") -> dict[str, str]:
     return {"instId": "BTC-USDT", "side": side, "fillPx": px, "fillSz": "0.1", "ts": str(ts)}
 
 
-def _state(okx: Any) -> dict[str, Any]:
+def _key(who: str) -> dict[str, str]:
+    """The key the ``okx`` fixture signs with (tests/sandbox/conftest.py's KEYS)."""
+    return {"apiKey": f"{who}-key", "secret": f"{who}-secret", "passphrase": f"{who}-pass"}
+
+
+def _state() -> dict[str, Any]:
     keys = [
-        {"perm": "read_only", "account": "alice", **okx.keys["alice"]},
-        {"perm": "read_only", "account": "bob", **okx.keys["bob"]},
+        {"perm": "read_only", "account": "alice", **_key("alice")},
+        {"perm": "read_only", "account": "bob", **_key("bob")},
     ]
     fills = [_fill(NOW - DAY), _fill(NOW - 5 * DAY), _fill(NOW - 100 * DAY, "sell", "51000")]
     fills += [_fill(inside(2)), _fill(inside(2, 20), "sell", "52000"), _fill(inside(5))]
@@ -67,9 +72,7 @@ def _state(okx: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    from conftest import Okx
-
-    with SandboxThread(parse_state(_state(Okx()))) as server:
+    with SandboxThread(parse_state(_state())) as server:
         yield server.url
 
 
@@ -204,7 +207,13 @@ def test_apply_again_reuses_the_quarter_and_renews_an_expired_link(url: str, okx
     assert again == {"result": "true", "ts": first["ts"]}  # prepared in the last 30 days
     [renewed] = status(url, okx, BILLS, year, q)
     assert renewed["fileHref"] != done["fileHref"]
-    assert zipfile.is_zipfile(io.BytesIO(body_of(renewed["fileHref"])))
+    whole = body_of(renewed["fileHref"])
+    assert zipfile.is_zipfile(io.BytesIO(whole))
+    assert control(url, {"cut": True})["cut"] is True
+    try:
+        assert body_of(renewed["fileHref"]) == whole[: len(whole) // 2]  # a dropped download
+    finally:
+        control(url, {"cut": False})
 
 
 def test_a_quarter_never_applied_for_has_no_row_and_a_failed_job_is_redone(
@@ -294,5 +303,5 @@ def test_applications_are_limited_per_account_and_day(url: str, okx: Any) -> Non
 
 def test_unknown_links_and_control_mistakes(url: str) -> None:
     assert fetch(url + "/__files__/okx/nothing-here") == 404
-    for body in ({"polls": -1}, {"apply_permission": "withdraw"}, {"later": True}):
+    for body in ({"polls": -1}, {"apply_permission": "withdraw"}, {"later": True}, {"cut": 1}):
         assert control(url, body) == 400

@@ -23,6 +23,7 @@ import gzip
 import importlib
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -87,8 +88,24 @@ class ExportFormat:
 def decode_file(data: bytes, *, name: str) -> str:
     """The text of a downloaded export: a zip's single CSV, a gzip'd CSV, or the bytes as UTF-8.
 
-    Raises ``ValueError`` naming the problem (not a CSV, too large, not UTF-8).
+    Raises ``ValueError`` naming the problem (not a CSV, too large, cut short, not UTF-8).
     """
+    try:
+        data = _unpack(data, name=name)
+    except (zipfile.BadZipFile, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        kind = "zip" if data.startswith(b"PK") else "gzip"
+        raise ValueError(
+            f"{name}: the {kind} file is damaged or cut short ({exc or type(exc).__name__})"
+        ) from None
+    except (NotImplementedError, RuntimeError) as exc:  # zipfile: unknown method, encrypted
+        raise ValueError(f"{name}: the zip file cannot be read ({exc})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}: not UTF-8 text") from None
+
+
+def _unpack(data: bytes, *, name: str) -> bytes:
     if data.startswith(b"PK\x03\x04"):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
@@ -103,26 +120,32 @@ def decode_file(data: bytes, *, name: str) -> str:
             data = unpacked.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise ValueError(f"{name}: the gzip'd CSV is larger than 1 GiB")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(f"{name}: not UTF-8 text") from None
+    return data
 
 
 def read_table(text: str) -> tuple[list[str], list[Row], list[str]]:
     """(normalised header, data rows, problems) of a CSV text. Blank lines are skipped; a row
-    with more fields than the header has is a problem (``line 4: more fields than columns``)."""
+    with more or fewer fields than the header has is a problem (``line 4: more fields than
+    columns``): exchanges write every field, so a short row is a file cut short."""
     reader = csv.reader(io.StringIO(text))
-    header = [normalise(name) for name in next(reader, [])]
+    header: list[str] = []
     rows: list[Row] = []
     problems: list[str] = []
-    for fields in reader:
-        if not any(value.strip() for value in fields):
-            continue
-        if len(fields) > len(header):
-            problems.append(f"line {reader.line_num}: more fields than columns")
-            continue
-        rows.append((reader.line_num, dict(zip(header, fields, strict=False))))
+    try:
+        header = [normalise(name) for name in next(reader, [])]
+        for fields in reader:
+            if not any(value.strip() for value in fields):
+                continue
+            if len(fields) != len(header):
+                more = "more" if len(fields) > len(header) else "fewer"
+                problems.append(
+                    f"line {reader.line_num}: {more} fields ({len(fields)}) than columns "
+                    f"({len(header)})" + ("; is the file cut short?" if more == "fewer" else "")
+                )
+                continue
+            rows.append((reader.line_num, dict(zip(header, fields, strict=True))))
+    except csv.Error as exc:  # a field over the csv module's limit
+        problems.append(f"line {reader.line_num}: {exc}")
     return header, rows, problems
 
 

@@ -122,6 +122,7 @@ class ArchiveState:
     applied: dict[str, float] = field(default_factory=dict)
     applies: list[float] = field(default_factory=list)
     unavailable: dict[str, float] = field(default_factory=dict)
+    damaged: dict[str, float] = field(default_factory=dict)
     refused: float | None = None
     limited: float | None = None
     unsupported: float | None = None
@@ -133,6 +134,7 @@ class ArchiveState:
                 "applied": dict(sorted(self.applied.items())),
                 "applies": self.applies,
                 "unavailable": dict(sorted(self.unavailable.items())),
+                "damaged": dict(sorted(self.damaged.items())),
                 "refused": self.refused,
                 "limited": self.limited,
                 "unsupported": self.unsupported,
@@ -148,6 +150,7 @@ class ArchiveState:
                 applied=_times(data.get("applied", {})),
                 applies=[float(t) for t in data.get("applies", [])],
                 unavailable=_times(data.get("unavailable", {})),
+                damaged=_times(data.get("damaged", {})),
                 refused=_moment(data.get("refused")),
                 limited=_moment(data.get("limited")),
                 unsupported=_moment(data.get("unsupported")),
@@ -212,7 +215,9 @@ class ArchiveStream(HistoryStream):
         return [
             q
             for q in self.quarters()
-            if q not in state.imported and now - state.unavailable.get(q, -DAY_S) >= DAY_S
+            if q not in state.imported
+            and now - state.unavailable.get(q, -DAY_S) >= DAY_S
+            and now - state.damaged.get(q, -DAY_S) >= DAY_S
         ]
 
     def _can_apply(self, state: ArchiveState) -> bool:
@@ -242,6 +247,9 @@ class ArchiveStream(HistoryStream):
             parts.append("OKX refused to prepare it for this key (asked again daily)")
         if state.unsupported is not None:
             parts.append("OKX does not offer it here (asked again daily)")
+        damaged = [q for q in state.damaged if q not in state.imported]
+        if damaged:
+            parts.append(f"{len(damaged)} whose file was unreadable (downloaded again daily)")
         waiting = [q for q in left if q in state.applied]
         if waiting:
             parts.append(f"{len(waiting)} being prepared by OKX")
@@ -283,9 +291,14 @@ class ArchiveStream(HistoryStream):
                     records = await self._download(quarter, str(row["fileHref"]))
                 except _LinkExpiredError:
                     logger.info("%s %s: the link expired", self.archive.what, quarter)
+                except ExchangeResponseError as exc:  # damaged, cut short, unreadable rows
+                    state.damaged[quarter] = self.clock()
+                    return HistoryPage([], state.dump(), done=True, requests=requests + 1,
+                                       error=exc)  # fmt: skip
                 else:
                     state.imported.add(quarter)
                     state.applied.pop(quarter, None)
+                    state.damaged.pop(quarter, None)
                     return HistoryPage(records, state.dump(), done=False, requests=requests + 1)
             # no job at OKX, a failed one, or an expired link: apply again
             page = await self._apply(state, quarter, requests)
@@ -344,8 +357,8 @@ class ArchiveStream(HistoryStream):
             hint=f"keyfolio only links read-only keys. Its 3-month history is still imported. "
             f"For older history, download OKX's bills and trade history files on okx.com and "
             f"import them: `keyfolio import csv FILE --account {name}` (zip or CSV). keyfolio "
-            "asks OKX again once a day (docs/exchanges/okx.md, 'History import and its "
-            "windows').",
+            "asks OKX again once a day (docs/exchanges/okx.md, 'Older history: the quarterly "
+            "archives').",
             exchange_code=exc.exchange_code,
         )
         error.__cause__ = exc
@@ -379,17 +392,21 @@ class ArchiveStream(HistoryStream):
             what=f"{self.archive.what} {quarter} download",
         )
         name = f"OKX {self.archive.what} {quarter}"
+        hint = (
+            "Nothing of this quarter was imported. The other quarters go on at the next sync; "
+            "this one is downloaded again a day later. If it stays unreadable, report this "
+            "with the --debug output."
+        )
         try:
             _, rows, problems = read_table(decode_file(data, name=name))
         except ValueError as exc:
-            raise ExchangeResponseError(f"{exc}.") from exc
+            raise ExchangeResponseError(f"{exc}.", hint=hint) from exc
         assets = AssetMap(self.connector.venue.id, self.connector.venue.asset_rules)
         records, bad = self.archive.format.parse(self.connector.spec.name, rows, assets)
         if problems or bad:
             raise ExchangeResponseError(
                 f"{name} has rows keyfolio cannot read: {'; '.join([*problems, *bad][:5])}.",
-                hint="Nothing of this quarter was imported; the other quarters go on. Report "
-                "this with the --debug output.",
+                hint=hint,
             )
         logger.info("%s %s: %d records", self.archive.what, quarter, len(records))
         return list(records)

@@ -88,7 +88,9 @@ def _read(path: Path) -> str:
         ) from None
     except ValueError as exc:
         raise UsageError(
-            f"cannot read {exc}", hint="Give a UTF-8 CSV file, or a zip holding one."
+            f"cannot read {exc}",
+            hint="Nothing was imported. Give a UTF-8 CSV file, or the zip or gzip file as the "
+            "exchange served it; a damaged or cut-short download must be downloaded again.",
         ) from None
 
 

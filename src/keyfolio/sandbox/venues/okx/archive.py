@@ -18,7 +18,8 @@ first; the fills file is a gzip'd CSV with the fields of ``/trade/fills-history`
 Bills are served from 2021 Q1, fills for the last 8 complete quarters (OKX: "about two years";
 unverified), never the current quarter. Applications are limited per account and day (bills 12,
 fills 10). The control API (``/__sandbox__/okx/archives``) sets the number of polls, finishes,
-fails or expires jobs, and can make applications need more than a read-only key.
+fails or expires jobs, can make applications need more than a read-only key, and can serve
+every file cut short (``cut``), as a dropped download leaves it.
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ class Archives:
     """How many ``GET`` answers say ``ongoing`` before a new job is finished."""
     apply_permission: str = "read_only"
     """The permission an application needs: ``read_only`` (OKX's docs) or ``trade``."""
+    cut: bool = False
+    """Serve every file cut to half its bytes, as a dropped download leaves it."""
     jobs: dict[tuple[str, str, int, int], Job] = field(default_factory=dict)
 
     def job(self, account: str, kind: str, year: int, quarter: int) -> Job | None:
@@ -267,8 +270,9 @@ async def download(request: web.Request) -> web.StreamResponse:
         return response
     name = f"{job.kind}-{job.year}-Q{job.quarter}"
     zipped = job.kind == "bills"
+    body = job.body[: len(job.body) // 2] if archives_of(rt).cut else job.body
     response = web.Response(
-        body=job.body,
+        body=body,
         content_type="application/zip" if zipped else "application/gzip",
         headers={
             "Content-Disposition": f'attachment; filename="{name}.{"zip" if zipped else "csv.gz"}"'
@@ -321,14 +325,14 @@ def register(router: web.UrlDispatcher) -> None:
 
 async def control(request: web.Request) -> web.StreamResponse:
     """``POST /__sandbox__/okx/archives``: ``{"polls"?, "apply_permission"?, "ready"?,
-    "fail"?, "expire"?}``; ``GET``: the settings and every job."""
+    "fail"?, "expire"?, "cut"?}``; ``GET``: the settings and every job."""
     rt = request.app[RUNTIME]
     archives = archives_of(rt)
     if request.method == "POST":
         body = json.loads(await request.text() or "{}")
         if not isinstance(body, dict):
             raise ValueError("the body must be a JSON object")
-        unknown = set(body) - {"polls", "apply_permission", "ready", "fail", "expire"}
+        unknown = set(body) - {"polls", "apply_permission", "ready", "fail", "expire", "cut"}
         if unknown:
             raise ValueError(f"unknown fields {sorted(unknown)}")
         polls = body.get("polls", archives.polls)
@@ -337,10 +341,11 @@ async def control(request: web.Request) -> web.StreamResponse:
         permission = body.get("apply_permission", archives.apply_permission)
         if permission not in ("read_only", "trade"):
             raise ValueError("apply_permission must be read_only or trade")
-        for flag in ("ready", "fail", "expire"):
+        for flag in ("ready", "fail", "expire", "cut"):
             if not isinstance(body.get(flag, False), bool):
                 raise ValueError(f"{flag} must be true or false")
         archives.polls, archives.apply_permission = polls, permission
+        archives.cut = body.get("cut", archives.cut)
         for job in archives.jobs.values():
             if job.state == "ongoing" and body.get("ready"):
                 archives.finish(job, rt.book.accounts[job.account])
@@ -352,6 +357,7 @@ async def control(request: web.Request) -> web.StreamResponse:
         {
             "polls": archives.polls,
             "apply_permission": archives.apply_permission,
+            "cut": archives.cut,
             "jobs": [job.describe() for job in archives.jobs.values()],
         }
     )
