@@ -160,7 +160,7 @@ def test_an_export_goes_to_its_exchange_or_a_manual_account(tmp_path: Path, okx_
     fills, _ = okx_files(tmp_path)
     with pytest.raises(UsageError) as caught:
         import_csv(app, fills, account="bn")
-    assert "OKX fills (trade history) export; account 'bn' is a binance account" in str(
+    assert "'OKX fills (trade history)', and account 'bn' is an account of Binance" in str(
         caught.value.message
     )
     assert import_csv(app, fills, account="old-okx").new == 5

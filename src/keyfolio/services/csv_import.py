@@ -168,9 +168,13 @@ def _check_venue(spec: AccountSpec, fmt: ExportFormat) -> None:
     info = venue_info(spec.exchange)
     if spec.exchange == MANUAL_EXCHANGE or (info is not None and info.id == fmt.venue):
         return
+    owner = venue_info(fmt.venue)
+    venue = owner.name if owner is not None else fmt.venue
+    account_venue = info.name if info is not None else spec.exchange
     raise UsageError(
-        f"this file is an {fmt.name} export; account {spec.name!r} is a {spec.exchange} account",
-        hint=f"Import it into the {fmt.venue} account it came from (--account NAME), or into a "
+        f"this file is the export '{fmt.name}', and account {spec.name!r} is an account of "
+        f"{account_venue}, not of {venue}",
+        hint=f"Import it into the {venue} account it came from (--account NAME), or into a "
         "manual account, which is created with `keyfolio trade add` or `keyfolio holding add`.",
     )
 
