@@ -35,23 +35,35 @@ def import_csv_command(
         Path,
         typer.Argument(
             help="CSV file: keyfolio's format (time,pair,side,amount,price[,fee,fee_asset,"
-            "trade_id]) or an exchange's own export (OKX fills or bills, Binance trade "
-            "history); zip and gzip files are read as they are.",
+            "trade_id]) or an exchange's own export (OKX fills or bills, Binance spot trade "
+            "history); a zip holding one CSV and a gzip'd CSV are read as downloaded.",
             show_default=False,
         ),
     ],
     account: Annotated[
-        str, typer.Option("--account", help="Account the trades belong to.", show_default=False)
+        str,
+        typer.Option(
+            "--account",
+            help="Account the records belong to: the exchange account an export came from, or "
+            "a manual one.",
+            show_default=False,
+        ),
     ],
 ) -> None:
-    """Import trades (and an exchange export's bills) from a CSV file; see docs/import.md.
+    """Import trades (and an exchange export's bills) from a CSV file; see
+    docs/import.md.
 
-    The header tells the format: keyfolio's own columns, or an exchange's export, recognised
-    by its columns. An export keeps the exchange's ids, so nothing the API import (or the OKX
-    archive) stored is counted twice, and an export is imported into its exchange's account (or
-    a manual one). Every bad row is reported with its line number and then nothing is imported.
-    Amounts, prices and fees are at most 10^18 with at most 18 decimal places. Importing the
-    same file again adds nothing.
+    The header tells the format: keyfolio's own columns, or an exchange's
+    export, recognised by its columns (OKX fills and bills, as its archives and
+    API name them; Binance's spot trade history). An OKX export keeps OKX's ids
+    and a Binance one is matched to the API's trades by content, so nothing the
+    API import (or the OKX archives) stored is counted twice. An export goes
+    into an account of its exchange, or a manual one.
+
+    All or nothing: every bad row is reported with its line number (a row cut
+    short is one), a damaged zip or gzip is refused, and then nothing is
+    imported. Amounts, prices and fees are at most 10^18 with at most 18 decimal
+    places. Importing the same file again adds nothing.
     """
     from keyfolio.services.csv_import import import_csv
 
