@@ -67,9 +67,11 @@ def test_a_field_over_the_csv_limit_is_a_problem_not_a_crash() -> None:
 
 def test_every_first_class_venue_names_its_formats_once() -> None:
     formats = export_formats()
-    assert {fmt.venue for fmt in formats} == {
-        info.id for info in first_class() if info.exports is not None
-    } >= {"okx", "binance"}
+    assert (
+        {fmt.venue for fmt in formats}
+        == {info.id for info in first_class() if info.exports is not None}
+        >= {"okx", "binance"}
+    )
     assert len({fmt.name for fmt in formats}) == len(formats)
     assert all(isinstance(fmt, ExportFormat) and fmt.required for fmt in formats)
     # no format's columns contain another's, so a file is never read by the wrong one

@@ -74,7 +74,9 @@ def url() -> Iterator[str]:
     state = {
         "tickers": {"BTC-USDT": {"last": "60000"}},
         "keys": [{**_key(n), "perm": "read_only", "account": n} for n in NAMES],
-        "accounts": {n: {"trading": {"BTC": "1", "USDT": "1000"}, "fills": _fills()} for n in NAMES},
+        "accounts": {
+            n: {"trading": {"BTC": "1", "USDT": "1000"}, "fills": _fills()} for n in NAMES
+        },
     }
     with SandboxThread(parse_state(state), rate_limit=False) as server:
         yield server.url
@@ -122,9 +124,7 @@ async def run(stream: ArchiveStream, cursor: str | None) -> tuple[list[Any], str
 
 def posts(log: list[dict[str, Any]], key: str, archive: Archive) -> int:
     return sum(
-        1
-        for e in log
-        if e["method"] == "POST" and e["key"] == key and archive.path in e["path"]
+        1 for e in log if e["method"] == "POST" and e["key"] == key and archive.path in e["path"]
     )
 
 

@@ -101,9 +101,7 @@ def counts(app: App, account: str = "alice") -> tuple[int, int]:
     return len(trades), len(ledger)
 
 
-async def test_okx_exports_add_only_what_the_api_cannot_reach(
-    tmp_path: Path, okx_url: str
-) -> None:
+async def test_okx_exports_add_only_what_the_api_cannot_reach(tmp_path: Path, okx_url: str) -> None:
     from cli_support import control
 
     app = okx_app(tmp_path, okx_url)

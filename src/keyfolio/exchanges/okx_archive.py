@@ -287,24 +287,31 @@ class ArchiveStream(HistoryStream):
             if row.get("state") == "ongoing":
                 continue
             if row.get("state") == "finished" and row.get("fileHref"):
-                try:
-                    records = await self._download(quarter, str(row["fileHref"]))
-                except _LinkExpiredError:
-                    logger.info("%s %s: the link expired", self.archive.what, quarter)
-                except ExchangeResponseError as exc:  # damaged, cut short, unreadable rows
-                    state.damaged[quarter] = self.clock()
-                    return HistoryPage([], state.dump(), done=True, requests=requests + 1,
-                                       error=exc)  # fmt: skip
-                else:
-                    state.imported.add(quarter)
-                    state.applied.pop(quarter, None)
-                    state.damaged.pop(quarter, None)
-                    return HistoryPage(records, state.dump(), done=False, requests=requests + 1)
+                taken = await self._take(state, quarter, str(row["fileHref"]), requests + 1)
+                if taken is not None:
+                    return taken
             # no job at OKX, a failed one, or an expired link: apply again
             page = await self._apply(state, quarter, requests)
             if page is not None:
                 return page
         return HistoryPage([], state.dump(), done=True, requests=requests)
+
+    async def _take(
+        self, state: ArchiveState, quarter: str, href: str, requests: int
+    ) -> HistoryPage | None:
+        """The quarter's page from its file; None when the link expired (apply again)."""
+        try:
+            records = await self._download(quarter, href)
+        except _LinkExpiredError:
+            logger.info("%s %s: the link expired", self.archive.what, quarter)
+            return None
+        except ExchangeResponseError as exc:  # damaged, cut short, unreadable rows
+            state.damaged[quarter] = self.clock()  # the others go on; this one a day later
+            return HistoryPage([], state.dump(), done=True, requests=requests, error=exc)
+        state.imported.add(quarter)
+        state.applied.pop(quarter, None)
+        state.damaged.pop(quarter, None)
+        return HistoryPage(records, state.dump(), done=False, requests=requests)
 
     async def _apply(self, state: ArchiveState, quarter: str, requests: int) -> HistoryPage | None:
         """Apply for ``quarter`` (none, failed, or an expired link); a page when state moved."""
