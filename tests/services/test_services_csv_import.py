@@ -144,7 +144,7 @@ def test_a_bad_export_row_imports_nothing(tmp_path: Path, okx_url: str) -> None:
     assert message.startswith("3 bad row(s) in the OKX fills (trade history) file:")
     assert "line 3: unknown side 'hold'" in message
     assert "line 5:" in message and "fillSz" in message
-    assert "line 7: more fields (13) than columns (12)" in message
+    assert "line 7: more fields (26) than columns (25)" in message
     assert "Nothing was imported" in caught.value.hint
     assert counts(app) == (0, 0)
     app.close()
