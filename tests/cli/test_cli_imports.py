@@ -120,3 +120,101 @@ def test_holdings_by_hand_are_shown(linked: Runner) -> None:
     refused = linked("holding", "add", "BTC", "1", "--account", "alice")
     assert refused.returncode == 1 and "linked okx account" in refused.stderr
     assert "Hint:" in refused.stderr
+
+
+# -- the exchanges' own exports --------------------------------------------------------------
+
+OKX_FILLS = """instType,instId,tradeId,ordId,billId,side,fillPx,fillSz,fee,feeCcy,ts
+SPOT,BTC-USDT,901,81,7001,buy,40000,0.1,-0.0001,BTC,1704189600000
+SPOT,BTC-USDT,902,82,7003,sell,45000,0.05,-2.25,USDT,1706745600000
+SPOT,ETH-USDT,903,83,7005,buy,2200.5,2,-0.002,ETH,1704272400000
+"""
+OKX_BILLS = """billId,type,subType,ts,ccy,balChg,bal,sz,px,fee,instType,instId,tradeId,ordId
+8002,2,1,1704355200000,USDT,-6000,4000,0.1,60000,0,SPOT,BTC-USDT,904,84
+8001,2,1,1704355200000,BTC,0.0999,0.0999,0.1,60000,-0.0001,SPOT,BTC-USDT,904,84
+"""
+
+
+def _zip(path: Path, text: str) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bills-2024Q1.csv", text)
+    return path
+
+
+def _trade_ids(run: Runner) -> list[str]:
+    return sorted(t["id"] for t in run("trade", "list", "--account", "alice", "--json").json())
+
+
+def test_okx_exports_are_recognised_and_imported_once(linked: Runner, tmp_path: Path) -> None:
+    fills = tmp_path / "fills.csv"
+    fills.write_text(OKX_FILLS)
+    first = linked("import", "csv", str(fills), "--account", "alice")
+    assert first.returncode == 0, first.stderr
+    assert "Recognised OKX fills (trade history): 3 row(s) read." in first.stdout
+    assert "Imported 3 trades into 'alice'" in first.stdout
+    again = linked("import", "csv", str(fills), "--account", "alice")
+    assert "Imported nothing new into 'alice'" in again.stdout
+    assert _trade_ids(linked) == ["BTC-USDT:901", "BTC-USDT:902", "ETH-USDT:903"]
+
+    bills = _zip(tmp_path / "bills.zip", OKX_BILLS)  # zipped, as OKX's archive serves it
+    result = linked("import", "csv", str(bills), "--account", "alice")
+    assert result.returncode == 0, result.stderr
+    assert "Recognised OKX bills (trading account): 2 row(s) read." in result.stdout
+    assert "1 trade, 2 ledger entries" in result.stdout  # the buy the two bills make
+    trades = linked("trade", "list", "--account", "alice", "--json").json()
+    made = next(t for t in trades if t["id"] == "BTC-USDT:904")
+    assert (made["side"], made["amount"], made["price"], made["fee"], made["fee_asset"]) == (
+        "buy", "0.1", "60000", "0.0001", "BTC",
+    )  # fmt: skip
+    assert {t["origin"] for t in trades} == {"export"}
+
+
+def test_a_cut_or_damaged_export_is_an_error_and_imports_nothing(
+    linked: Runner, tmp_path: Path
+) -> None:
+    whole = _zip(tmp_path / "whole.zip", OKX_BILLS).read_bytes()
+    cut_zip = tmp_path / "cut.zip"
+    cut_zip.write_bytes(whole[: len(whole) // 2])  # a download that stopped half way
+    result = linked("import", "csv", str(cut_zip), "--account", "alice")
+    assert result.returncode == 2
+    assert "Error: cannot read" in result.stderr and "damaged or cut short" in result.stderr
+    assert "Hint: Nothing was imported" in result.stderr and "Traceback" not in result.stderr
+
+    cut_csv = tmp_path / "cut.csv"  # the last row stops after its balance change
+    cut_csv.write_text(OKX_BILLS + "8003,2,2,1704441600000,BTC,-0.05\n")
+    result = linked("import", "csv", str(cut_csv), "--account", "alice")
+    assert result.returncode == 2
+    assert "Error: 1 bad row(s) in the OKX bills (trading account) file:" in result.stderr
+    assert "line 4: fewer fields (6) than columns (14); is the file cut short?" in result.stderr
+    assert "Hint: Nothing was imported." in result.stderr
+
+    bad = tmp_path / "bad-fills.csv"
+    bad.write_text(OKX_FILLS.replace("40000,0.1", "40000,lots").replace(",sell,", ",short,"))
+    result = linked("import", "csv", str(bad), "--account", "alice")
+    assert result.returncode == 2 and "2 bad row(s)" in result.stderr
+    assert "line 2:" in result.stderr and "line 3: unknown side 'short'" in result.stderr
+
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(OKX_FILLS.splitlines()[0] + "\n")
+    result = linked("import", "csv", str(header_only), "--account", "alice")
+    assert result.returncode == 2 and "has a header but no rows" in result.stderr
+    assert "Hint: Export a period" in result.stderr
+    assert _trade_ids(linked) == []  # none of the bills' or fills' trades
+
+
+def test_an_export_of_another_exchange_is_refused(linked: Runner, tmp_path: Path) -> None:
+    binance = tmp_path / "binance.csv"
+    binance.write_text(
+        "Date(UTC),Pair,Side,Price,Executed,Amount,Fee\n"
+        "2024-01-02 10:00:00,BTCUSDT,BUY,40000,0.1BTC,4000USDT,0.0001BTC\n"
+    )
+    result = linked("import", "csv", str(binance), "--account", "alice")
+    assert result.returncode == 2
+    assert (
+        "Error: this file is the export 'Binance spot trade history', and account 'alice' is "
+        "an account of OKX, not of Binance" in result.stderr
+    )
+    assert "Hint: Import it into the Binance account" in result.stderr
+    assert _trade_ids(linked) == []

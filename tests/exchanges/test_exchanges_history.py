@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,10 +20,11 @@ from keyfolio.exchanges.okx_history import OkxStream, fetch_page, okx_streams
 from keyfolio.exchanges.okx_records import trade_from_okx, withdrawal_from_okx
 from keyfolio.exchanges.pool import ConnectorPool
 
-T0 = 1_760_000_000_000
+T0 = (int(time.time()) - 86_400) * 1000  # a whole second a day ago: inside every API window
 KEYS = [
     "trades:SPOT", "trades:MARGIN", "trades:SWAP", "trades:FUTURES", "trades:OPTION",
-    "deposits", "withdrawals", "ledger:trading", "ledger:funding",
+    "deposits", "withdrawals", "ledger:trading", "ledger:funding", "archive:bills",
+    "archive:fills",
 ]  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +34,10 @@ KEYS: dict[str, dict[str, Any]] = {
         "perm": "trade",
     },
 }
+
+
+T0 = (time.time_ns() // 60_000_000_000 - 24 * 60) * 60_000
+"""A whole minute a day ago: recent enough for every window (OKX serves fills 3 days back)."""
 
 
 def state_data() -> dict[str, Any]:
@@ -75,7 +80,7 @@ def state_data() -> dict[str, Any]:
                         "fillSz": "0.5",
                         "fee": "-0.0005",
                         "feeCcy": "BTC",
-                        "ts": "1700000000000",
+                        "ts": str(T0),
                     },
                     {
                         "instId": "ETH-USDT",
@@ -84,15 +89,15 @@ def state_data() -> dict[str, Any]:
                         "fillSz": "1",
                         "fee": "-2",
                         "feeCcy": "USDT",
-                        "ts": "1700000100000",
+                        "ts": str(T0 + 100_000),
                     },
                 ],  # fmt: skip
                 "deposits": [
-                    {"ccy": "USDT", "amt": "20000", "ts": "1699990000000"},
-                    {"ccy": "ETH", "amt": "3", "ts": "1699995000000", "txId": "0xabc"},
+                    {"ccy": "USDT", "amt": "20000", "ts": str(T0 - 10_000_000)},
+                    {"ccy": "ETH", "amt": "3", "ts": str(T0 - 5_000_000), "txId": "0xabc"},
                 ],
                 "withdrawals": [
-                    {"ccy": "USDT", "amt": "100", "fee": "1", "ts": "1700000200000"},
+                    {"ccy": "USDT", "amt": "100", "fee": "1", "ts": str(T0 + 200_000)},
                 ],
             },
             "bob": {"trading": {"ETH": "1"}},
@@ -137,6 +142,7 @@ class Okx:
     """Signing and client helpers shared by the tests (an independent OKX implementation)."""
 
     keys = KEYS
+    t0 = T0
 
     @staticmethod
     def iso_now(offset_seconds: float = 0.0) -> str:

@@ -95,7 +95,7 @@ async def test_ccxt_balances_and_deposits(sandbox: str, okx: Any) -> None:
             ("ETH", 3.0, "ok"),
         ]
         assert deposits[1]["txid"] == "0xabc" and deposits[1]["type"] == "deposit"
-        since = await exchange.fetch_deposits(since=1_699_995_000_000)
+        since = await exchange.fetch_deposits(since=okx.t0 - 5_000_000)
         assert [d["currency"] for d in since] == ["ETH"]
         withdrawals = await exchange.fetch_withdrawals()
         assert withdrawals[0]["fee"] == {"currency": "USDT", "cost": 1.0}
@@ -106,11 +106,11 @@ async def test_ccxt_balances_and_deposits(sandbox: str, okx: Any) -> None:
         await exchange.close()
 
 
-def _many_fills(count: int) -> list[dict[str, str]]:
+def _many_fills(count: int, start: int) -> list[dict[str, str]]:
     return [
         {"instId": "BTC-USDT", "side": "buy" if i % 3 else "sell", "fillPx": str(50000 + i),
          "fillSz": "0.01", "fee": "-0.00001" if i % 3 else "-0.5",
-         "ts": str(1_700_000_000_000 + i * 60_000)}
+         "ts": str(start + i * 60_000)}
         for i in range(count)
     ]  # fmt: skip
 
@@ -120,7 +120,7 @@ async def busy_url(okx: Any) -> Any:
     data = {
         "tickers": {"BTC-USDT": {"last": "60000"}},
         "keys": [{"perm": "read_only", "account": "alice", **okx.keys["alice"]}],
-        "accounts": {"alice": {"trading": {"BTC": "1"}, "fills": _many_fills(250)}},
+        "accounts": {"alice": {"trading": {"BTC": "1"}, "fills": _many_fills(250, okx.t0)}},
     }
     async with run_sandbox(parse_state(data)) as url:
         yield url
@@ -135,7 +135,7 @@ async def test_ccxt_my_trades_paginate_true(busy_url: str, okx: Any) -> None:
     assert len(trades) == 250
     assert len({t["id"] for t in trades}) == 250
     stamps = [t["timestamp"] for t in trades]
-    assert stamps == sorted(stamps) and stamps[0] == 1_700_000_000_000
+    assert stamps == sorted(stamps) and stamps[0] == okx.t0
     sell = trades[0]
     assert (sell["side"], sell["fee"]["currency"], sell["fee"]["cost"]) == ("sell", "USDT", 0.5)
     assert trades[1]["fee"] == {"currency": "BTC", "cost": 0.00001}
@@ -158,7 +158,7 @@ async def test_ccxt_my_trades_manual_pages(busy_url: str, okx: Any) -> None:
 async def test_ccxt_since_uses_begin(busy_url: str, okx: Any) -> None:
     exchange = ccxt.okx(okx.ccxt_config(busy_url))
     try:
-        trades = await exchange.fetch_my_trades(since=1_700_000_000_000 + 245 * 60_000)
+        trades = await exchange.fetch_my_trades(since=okx.t0 + 245 * 60_000)
     finally:
         await exchange.close()
     assert len(trades) == 5

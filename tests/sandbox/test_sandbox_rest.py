@@ -220,7 +220,7 @@ async def test_wrong_method_is_json_405(api: Api) -> None:
 # -- history ------------------------------------------------------------------------------
 
 
-def _fills(count: int, start: int = 1_700_000_000_000) -> list[dict[str, str]]:
+def _fills(count: int, start: int) -> list[dict[str, str]]:
     return [
         {"instId": "BTC-USDT" if i % 2 else "ETH-USDT", "side": "buy", "fillPx": "100",
          "fillSz": "1", "fee": "-0.001", "ts": str(start + i * 1000)}
@@ -235,10 +235,9 @@ async def many(http: aiohttp.ClientSession, okx: Any) -> Any:
         "keys": [{"perm": "read_only", "account": "alice", **okx.keys["alice"]}],
         "accounts": {
             "alice": {
-                "fills": _fills(250),
+                "fills": _fills(250, okx.t0),
                 "deposits": [
-                    {"ccy": "USDT", "amt": str(i + 1), "ts": str(1_700_000_000_000 + i)}
-                    for i in range(150)
+                    {"ccy": "USDT", "amt": str(i + 1), "ts": str(okx.t0 + i)} for i in range(150)
                 ],
             }
         },
@@ -266,7 +265,7 @@ async def test_fill_row_shape(api: Api) -> None:
         "USDT",
         "-0.001",
     )
-    assert btc["ts"] == btc["fillTime"] == "1700000000000"
+    assert btc["ts"] == btc["fillTime"] == str(api.okx.t0)
     assert int(eth["billId"]) > int(btc["billId"])
     assert all(r[f].isdigit() for r in rows for f in ("billId", "tradeId", "ordId"))
     assert await api.data("/api/v5/trade/fills?instType=SPOT") == rows
@@ -299,7 +298,7 @@ async def test_fills_paging_by_bill_id(many: Api) -> None:
 
 async def test_fills_filters(many: Api) -> None:
     path = "/api/v5/trade/fills-history?instType=SPOT"
-    begin, end = 1_700_000_000_000 + 10_000, 1_700_000_000_000 + 19_000
+    begin, end = many.okx.t0 + 10_000, many.okx.t0 + 19_000
     rows = await many.data(f"{path}&begin={begin}&end={end}")
     assert [int(r["ts"]) for r in rows] == list(range(end, begin - 1, -1000))
     btc = await many.data(f"{path}&instId=BTC-USDT&limit=5")
@@ -337,7 +336,7 @@ async def test_deposits_and_withdrawals(api: Api) -> None:
     assert [d["ccy"] for d in deposits] == ["ETH", "USDT"]
     eth = deposits[0]
     assert (eth["amt"], eth["txId"], eth["state"], eth["chain"]) == ("3", "0xabc", "2", "ETH-ERC20")
-    assert eth["depId"].isdigit() and eth["ts"] == "1699995000000"
+    assert eth["depId"].isdigit() and eth["ts"] == str(api.okx.t0 - 5_000_000)
     assert [d["ccy"] for d in await api.data("/api/v5/asset/deposit-history?ccy=USDT")] == ["USDT"]
     [wd] = await api.data("/api/v5/asset/withdrawal-history")
     assert (wd["ccy"], wd["amt"], wd["fee"], wd["feeCcy"], wd["state"]) == (
@@ -351,6 +350,6 @@ async def test_deposits_paging_by_ts(many: Api) -> None:
     assert len(first) == 100 and first[0]["amt"] == "150"
     rest = await many.data(f"{path}&after={first[-1]['ts']}".replace("history&", "history?"))
     assert len(rest) == 50 and rest[0]["amt"] == "50"
-    since = 1_700_000_000_000 + 139
+    since = many.okx.t0 + 139
     newer = await many.data(f"{path}?before={since}")
     assert [d["amt"] for d in newer] == [str(i) for i in range(150, 140, -1)]

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,7 @@ KEY = {
     "secret": "imp-secret-PLANTED-3d4e",
     "passphrase": "imp-pass-5f6a",
 }
-T0 = 1_760_000_000_000
+T0 = (int(time.time()) - 2 * 86_400) * 1000  # two days ago: inside every API window
 FILLS_HISTORY = "/api/v5/trade/fills-history"
 
 

@@ -17,7 +17,7 @@ from keyfolio.domain.money import format_amount
 __all__ = ["holding_app", "import_app", "trade_app"]
 
 import_app = typer.Typer(
-    help="Import history from files (trades older than the exchange API reaches).",
+    help="Import history from files: keyfolio's CSV format, or an exchange's own export.",
     no_args_is_help=True,
 )
 trade_app = typer.Typer(
@@ -32,25 +32,55 @@ holding_app = typer.Typer(
 @import_app.command("csv")
 def import_csv_command(
     file: Annotated[
-        Path, typer.Argument(help="CSV file: time,pair,side,amount,price[,fee,fee_asset,trade_id].")
+        Path,
+        typer.Argument(
+            help="CSV file: keyfolio's format (time,pair,side,amount,price[,fee,fee_asset,"
+            "trade_id]) or an exchange's own export (OKX fills or bills, Binance spot trade "
+            "history); a zip holding one CSV and a gzip'd CSV are read as downloaded.",
+            show_default=False,
+        ),
     ],
     account: Annotated[
-        str, typer.Option("--account", help="Account the trades belong to.", show_default=False)
+        str,
+        typer.Option(
+            "--account",
+            help="Account the records belong to: the exchange account an export came from, or "
+            "a manual one.",
+            show_default=False,
+        ),
     ],
 ) -> None:
-    """Import trades from a CSV file (see docs/import.md for the format).
+    """Import trades (and an exchange export's bills) from a CSV file; see
+    docs/import.md.
 
-    Every bad row is reported with its line number and then nothing is imported. Amounts,
-    prices and fees are at most 10^18 with at most 18 decimal places. Importing the same file
-    again adds nothing.
+    The header tells the format: keyfolio's own columns, or an exchange's
+    export, recognised by its columns (OKX fills and bills, as its archives and
+    API name them; Binance's spot trade history). An OKX export keeps OKX's ids
+    and a Binance one is matched to the API's trades by content, so nothing the
+    API import (or the OKX archives) stored is counted twice. An export goes
+    into an account of its exchange, or a manual one.
+
+    All or nothing: every bad row is reported with its line number (a row cut
+    short is one), a damaged zip or gzip is refused, and then nothing is
+    imported. Amounts, prices and fees are at most 10^18 with at most 18 decimal
+    places. Importing the same file again adds nothing.
     """
-    from keyfolio.services.manual import import_csv
+    from keyfolio.services.csv_import import import_csv
 
     report = import_csv(state.app(), file, account=account)
-    console.print(
-        f"Imported {report.new} new trade(s) into '{account}' "
-        f"({report.rows} row(s) read, {report.rows - report.new} already stored)."
-    )
+    if report.format == "keyfolio CSV":
+        console.print(
+            f"Imported {report.new} new trade(s) into '{account}' "
+            f"({report.rows} row(s) read, {report.rows - report.new} already stored)."
+        )
+        return
+    console.print(f"Recognised {report.format}: {report.rows} row(s) read.")
+    console.print(f"Imported {report.summary()} into '{account}'; the rest was stored already.")
+    if report.matched:
+        console.print(
+            f"{report.matched} trade(s) of the file are the same fills as trades imported from "
+            "the exchange: kept once."
+        )
 
 
 @trade_app.command("add")

@@ -175,6 +175,8 @@ def _print_imports(report: SyncReport) -> None:
             continue
         if imported.total_new:
             console.print(f"{imported.account}: imported {imported.summary()}")
+        for note in imported.progress.values():
+            console.print(f"{imported.account}: {escape(note)}; it goes on at the next sync.")
         for error in imported.errors:
             err_console.print(
                 f"[yellow]Warning:[/] {imported.account}: history import: {escape(error.message)}"
@@ -211,6 +213,8 @@ def _report_json(report: SyncReport) -> dict[str, object]:
                 "account": imported.account,
                 "new": {kind.value: count for kind, count in sorted(imported.new.items())},
                 "skipped": imported.skipped,
+                "unfinished": imported.unfinished,
+                "progress": imported.progress,
                 "errors": [{"error": e.message, "hint": e.hint} for e in imported.errors],
             }
             for imported in report.imports

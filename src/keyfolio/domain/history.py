@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 __all__ = [
+    "CONTENT_ID_PREFIX",
     "HistoryKind",
     "LedgerEntry",
     "Snapshot",
@@ -21,6 +22,12 @@ __all__ = [
     "Transfer",
     "TransferKind",
 ]
+
+
+CONTENT_ID_PREFIX = "export:"
+"""The id prefix of a trade imported from an exchange export whose rows carry no trade id (its id
+is made from its content). The exchange's own record of the same fill (same pair, side, amount,
+price and second), imported later through the API, replaces it."""
 
 
 class TradeSide(StrEnum):
@@ -44,7 +51,8 @@ class HistoryKind(StrEnum):
 
 @dataclass(frozen=True)
 class Trade:
-    """One fill. ``origin`` is ``exchange``, ``csv`` or ``manual``.
+    """One fill. ``origin`` is ``exchange``, ``export`` (an exchange's own CSV file), ``csv``
+    or ``manual``.
 
     ``trade_id`` is unique per account (OKX's ``tradeId`` qualified by ``instId``; CSV and
     manual ids are derived from the row). ``inst_type`` is OKX's ``SPOT``/``MARGIN``/... .

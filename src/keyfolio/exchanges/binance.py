@@ -126,6 +126,7 @@ VENUE = VenueInfo(
         "the IP address is never banned. Sync again in a minute.",
     },
     streams=True,
+    exports="keyfolio.exchanges.binance_exports",
 )
 
 _PAGE = 100  # Simple Earn pages: at most 100 rows

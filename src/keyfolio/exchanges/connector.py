@@ -171,12 +171,21 @@ class VenueConnector(GenericCcxtConnector, ABC):
 
     # ----------------------------------------------------------------- requests
 
-    async def call(self, method: str, params: dict[str, Any] | None = None, *, what: str) -> Any:
-        """One raw implicit-API call (``privateGetAccount``...), retried; the raw JSON."""
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, what: str, retry: bool = True
+    ) -> Any:
+        """One raw implicit-API call (``privateGetAccount``...), retried; the raw JSON.
+
+        ``retry=False`` sends it once (a request that spends a scarce allowance, such as OKX's
+        archive applications, is never repeated blindly); errors are translated all the same.
+        """
 
         async def once() -> Any:
             return await getattr(self._client(), method)(params or {})
 
+        if not retry:
+            with self._errors():
+                return await once()
         return await self._retrying(once, what)
 
     @abstractmethod

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
+from keyfolio.errors import KeyfolioError
 
 __all__ = [
     "HistoryContext",
@@ -80,6 +81,8 @@ class HistoryPage:
     cursor: str
     done: bool
     requests: int = 1
+    error: KeyfolioError | None = None
+    """A problem to report once this page is stored (the stream then stops for this run)."""
 
 
 class HistoryStream(ABC):
@@ -97,6 +100,14 @@ class HistoryStream(ABC):
     def resting(self, cursor: str | None, written_at: datetime | None) -> bool:
         """Whether a walk still under way should wait before its next run (a paced backfill)."""
         return False
+
+    def progress(self, cursor: str | None) -> str | None:
+        """How far a stream that is not finished has come, in words (``None``: nothing left).
+
+        Shown after an import; a stream with progress counts as unfinished, so the next sync
+        imports the account's history again. Streams that read to their end need not say.
+        """
+        return None
 
     @abstractmethod
     async def next_page(self, cursor: str | None) -> HistoryPage:

@@ -172,6 +172,7 @@ VENUE = VenueInfo(
     regions=(Region.GLOBAL, Region.EEA, Region.US),
     has_demo=True,
     streams=True,
+    exports="keyfolio.exchanges.okx_exports",
 )
 OKX_SOURCES = VENUE.source_kinds
 
@@ -441,10 +442,15 @@ class OkxConnector(VenueConnector):
         )
 
     async def history_streams(self, context: HistoryContext) -> list[HistoryStream]:
-        """Fills of every instrument type, deposits, withdrawals, trading and funding bills."""
+        """Fills of every instrument type, deposits, withdrawals, trading and funding bills, and
+        (live keys) the quarterly bills and fills archives before the API's 3 months."""
+        from keyfolio.exchanges.okx_archive import archive_streams
         from keyfolio.exchanges.okx_history import okx_streams
 
-        return list(okx_streams(self))
+        streams: list[HistoryStream] = list(okx_streams(self))
+        if not self.spec.demo:  # Demo Trading has no archives
+            streams += archive_streams(self)
+        return streams
 
     async def server_time_ms(self) -> int:
         data = await self._raw("publicGetPublicTime", "server time")

@@ -47,6 +47,21 @@ _BILL_TYPES = {
     "15": "quick_margin",
     "22": "repay",
 }
+#: Bill subtypes, for rows without a ``type`` (the bills archive's CSV has only ``subType``).
+_BILL_SUBTYPES = {
+    "1": "trade",
+    "2": "trade",
+    "3": "trade",
+    "4": "trade",
+    "5": "trade",
+    "6": "trade",
+    "9": "interest",
+    "11": "transfer",
+    "12": "transfer",
+    "14": "interest",
+    "173": "funding_fee",
+    "174": "funding_fee",
+}
 _FUNDING_BILL_TYPES = {
     "1": "deposit",
     "2": "withdrawal",
@@ -161,12 +176,20 @@ def withdrawal_from_okx(account: str, row: Mapping[str, Any]) -> tuple[int, Tran
     )
 
 
+def _bill_kind(row: Mapping[str, Any]) -> str:
+    bill_type = str(row.get("type") or "")
+    if bill_type:
+        return _BILL_TYPES.get(bill_type, f"type {bill_type}")
+    sub_type = str(row.get("subType") or "")
+    return _BILL_SUBTYPES.get(sub_type, f"subType {sub_type}")
+
+
 def bill_from_okx(account: str, row: Mapping[str, Any]) -> tuple[int, LedgerEntry]:
-    """A trading-account bill (``/account/bills-archive``) as (billId, LedgerEntry)."""
+    """A trading-account bill (``/account/bills-archive``, or a row of the bills archive's CSV,
+    which has ``subType`` but no ``type``) as (billId, LedgerEntry)."""
     what = "trading bills"
     bill_id = _text(row, "billId", what)
     bal = row.get("bal")
-    bill_type = str(row.get("type", ""))
     return int(bill_id), LedgerEntry(
         account=account,
         entry_id=bill_id,
@@ -174,7 +197,7 @@ def bill_from_okx(account: str, row: Mapping[str, Any]) -> tuple[int, LedgerEntr
         asset=_text(row, "ccy", what),
         change=_decimal(row, "balChg", what),
         balance_after=_decimal(row, "bal", what) if isinstance(bal, str) and bal else None,
-        kind=_BILL_TYPES.get(bill_type, f"type {bill_type}"),
+        kind=_bill_kind(row),
         source="trading",
         reference=str(row.get("tradeId") or row.get("ordId") or "") or None,
     )

@@ -65,6 +65,9 @@ class VenueInfo:
     """A private WebSocket pushes the trading balance (through ccxt.pro)."""
     multiline_secret: bool = False
     """The secret is a multi-line PEM key (Coinbase)."""
+    exports: str | None = None
+    """The module of the venue's own CSV exports (``keyfolio.exchanges.okx_exports``), whose
+    ``FORMATS`` ``keyfolio import csv`` recognises (:mod:`keyfolio.exchanges.exports`)."""
 
     @property
     def source_kinds(self) -> tuple[Source, ...]:

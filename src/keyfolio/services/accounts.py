@@ -62,6 +62,8 @@ class LinkReport:
     status: str
     warnings: list[str] = field(default_factory=list)
     history_new: dict[str, int] = field(default_factory=dict)
+    history_progress: list[str] = field(default_factory=list)
+    """How far the streams that go on at later syncs have come (OKX's archives)."""
 
     @property
     def notes(self) -> list[str]:
@@ -73,6 +75,7 @@ class LinkReport:
         imported = describe_counts(self.history_new)
         if imported:
             notes.append(f"History imported: {imported}.")
+        notes += [f"{note}; it goes on at the next sync." for note in self.history_progress]
         return notes
 
 
@@ -346,6 +349,7 @@ async def link_account(app: App, spec: AccountSpec, credentials: Credentials) ->
         status=status,
         warnings=warnings,
         history_new={kind.value: count for kind, count in sorted(history.new.items())},
+        history_progress=list(history.progress.values()),
     )
 
 

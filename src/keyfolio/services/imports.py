@@ -70,6 +70,9 @@ class ImportReport:
     skipped: str | None = None
     unfinished: list[str] = field(default_factory=list)
     """Streams that read their page budget for this run and continue at the next sync."""
+    progress: dict[str, str] = field(default_factory=dict)
+    """How far each unfinished stream that says so has come (stream key -> words), e.g.
+    ``OKX bills archive: 8 of 23 quarters imported, 10 being prepared by OKX``."""
 
     @property
     def ok(self) -> bool:
@@ -115,18 +118,16 @@ def _save_page(
     entries = [r for r in records if isinstance(r, LedgerEntry)]
     with app.db().session() as store:
         history = store.history
-        added = {
-            HistoryKind.TRADES: history.add_trades(trades),
-            HistoryKind.DEPOSITS: history.add_transfers(
-                [t for t in transfers if t.kind is TransferKind.DEPOSIT]
-            ),
-            HistoryKind.WITHDRAWALS: history.add_transfers(
-                [t for t in transfers if t.kind is TransferKind.WITHDRAWAL]
-            ),
-            HistoryKind.LEDGER: history.add_ledger(entries),
-        }
+        added = {HistoryKind.TRADES: history.add_trades(trades)}
+        added[HistoryKind.DEPOSITS] = history.add_transfers(
+            [t for t in transfers if t.kind is TransferKind.DEPOSIT]
+        )
+        added[HistoryKind.WITHDRAWALS] = history.add_transfers(
+            [t for t in transfers if t.kind is TransferKind.WITHDRAWAL]
+        )
+        added[HistoryKind.LEDGER] = history.add_ledger(entries)
         history.set_cursor(account=account, kind=stream_key, cursor=cursor)
-    return added
+    return {kind: count for kind, count in added.items() if count}
 
 
 def _load_cursor(app: App, account: str, stream_key: str) -> tuple[str, datetime] | None:
@@ -157,7 +158,35 @@ async def _import_stream(
     cursor, written_at = stored if stored is not None else (None, None)
     if stream.resting(cursor, written_at):
         report.unfinished.append(stream.key)  # a paced walk: it continues at a later sync
+        _note_progress(stream, cursor, report)
         return
+    saved = [cursor]  # the last cursor stored, kept up to date by _read_pages
+    try:
+        await _read_pages(app, stream, saved, report, write_lock)
+    finally:
+        _note_progress(stream, saved[0], report)
+
+
+def _note_progress(stream: HistoryStream, cursor: str | None, report: ImportReport) -> None:
+    """A stream that says how far it has come is unfinished: the next sync goes on."""
+    note = stream.progress(cursor)
+    if note is None:
+        return
+    report.progress[stream.key] = note
+    if stream.key not in report.unfinished:
+        report.unfinished.append(stream.key)
+
+
+async def _read_pages(
+    app: App,
+    stream: HistoryStream,
+    saved: list[str | None],
+    report: ImportReport,
+    write_lock: asyncio.Lock,
+) -> None:
+    """Pages from ``saved[0]`` on, each stored with its cursor (``saved[0]`` follows)."""
+    name = report.account
+    cursor = saved[0]
     budget = stream.pages_per_run or _MAX_PAGES
     for pages in range(1, _MAX_PAGES + 1):
         page = await stream.next_page(cursor)
@@ -167,15 +196,17 @@ async def _import_stream(
                 added = await asyncio.to_thread(
                     _save_page, app, name, stream.key, page.records, page.cursor
                 )
-            report.new[stream.kind] = report.new.get(stream.kind, 0) + added[stream.kind]
+            saved[0] = page.cursor
+            report.new.setdefault(stream.kind, 0)
             for kind, count in added.items():
-                if count and kind is not stream.kind:
-                    report.new[kind] = report.new.get(kind, 0) + count
+                report.new[kind] = report.new.get(kind, 0) + count
             logger.debug(
                 "import %s %s: %d rows, %d new",
                 name, stream.key, len(page.records), sum(added.values()),
             )  # fmt: skip
         cursor = page.cursor
+        if page.error is not None:
+            raise page.error  # stored first: the stream knows not to ask again at once
         if page.done:
             return
         if pages >= budget:

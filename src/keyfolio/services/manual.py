@@ -1,26 +1,19 @@
-"""Trades and holdings entered by the user: by hand, or from a CSV file.
+"""Trades and holdings entered by the user by hand (CSV files: `services.csv_import`).
 
 * Holdings held elsewhere live in an account of exchange ``manual`` (created on first use,
   no credentials, never contacted). Its balances are written with ``Store.record_sync`` as
   one TRADING source, so ``keyfolio show`` counts them like any other account.
-* Trades can be added to any account (exchange or manual), by hand or from a CSV file. Their
-  ids are derived from their content, so importing the same file twice adds nothing.
-  A CSV file is imported in one transaction: if any row is bad, every bad row is reported
-  with its line number and nothing is imported.
+* Trades can be added to any account (exchange or manual). Their ids are derived from their
+  content, so the same trade is not recorded twice by accident.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keyfolio.domain.accounts import AccountSpec
@@ -43,39 +36,20 @@ if TYPE_CHECKING:
     from keyfolio.storage import Store
 
 __all__ = [
-    "CSV_COLUMNS",
     "DEFAULT_MANUAL_ACCOUNT",
-    "CsvReport",
     "add_holding",
     "add_trade",
-    "import_csv",
     "list_holdings",
     "list_trades",
     "parse_pair",
     "parse_time",
-    "parse_trades_csv",
     "remove_holding",
+    "trade_from_fields",
 ]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MANUAL_ACCOUNT = "manual"
-CSV_COLUMNS = ("time", "pair", "side", "amount", "price", "fee", "fee_asset", "trade_id")
-_REQUIRED = CSV_COLUMNS[:5]
-_CSV_HINT = (
-    "Fix the rows listed and import the file again; nothing was imported. The format is "
-    "described in docs/import.md (columns: time,pair,side,amount,price[,fee,fee_asset,trade_id])."
-)
-
-
-@dataclass(frozen=True)
-class CsvReport:
-    """What a CSV import did: rows read, and how many trades were new."""
-
-    account: str
-    rows: int
-    new: int
-    created_account: bool = False
 
 
 def parse_time(text: str) -> datetime:
@@ -128,7 +102,7 @@ def _derived_id(prefix: str, parts: list[str], occurrence: int) -> str:
     return f"{prefix}:{digest[:24]}"
 
 
-def _trade(
+def trade_from_fields(
     account: str,
     fields: Mapping[str, str],
     *,
@@ -168,54 +142,6 @@ def _trade(
     )
 
 
-def parse_trades_csv(text: str, *, account: str) -> list[Trade]:
-    """Every row of a trades CSV as a Trade; ``UsageError`` listing every bad row otherwise."""
-    if not text.lstrip("\ufeff").strip():
-        raise UsageError(
-            "the CSV file is empty",
-            hint="Start it with the header line time,pair,side,amount,price (optional: fee, "
-            "fee_asset, trade_id); see docs/import.md.",
-        )
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [name.strip().lower() for name in reader.fieldnames or []]
-    missing = [name for name in _REQUIRED if name not in header]
-    unknown = [name for name in header if name not in CSV_COLUMNS]
-    if missing or unknown:
-        problems = [f"missing column(s): {', '.join(missing)}"] if missing else []
-        problems += [f"unknown column(s): {', '.join(unknown)}"] if unknown else []
-        raise UsageError("line 1 (header): " + "; ".join(problems), hint=_CSV_HINT)
-    reader.fieldnames = header
-    trades: list[Trade] = []
-    problems = []
-    out_of_bounds = False
-    seen: Counter[tuple[str, ...]] = Counter()
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            problems.append(f"line {line}: more fields than columns")
-            continue
-        fields = {key: (value or "").strip() for key, value in row.items() if key is not None}
-        if not any(fields.values()):
-            continue  # a blank line
-        short = [name for name in _REQUIRED if name in header and row.get(name) is None]
-        if short:
-            problems.append(f"line {line}: missing field(s): {', '.join(short)}")
-            continue
-        content = tuple(fields.get(name, "") for name in CSV_COLUMNS)
-        try:
-            trades.append(_trade(account, fields, origin="csv", occurrence=seen[content]))
-        except ValueError as exc:
-            problems.append(f"line {line}: {exc}")
-            out_of_bounds = out_of_bounds or (isinstance(exc, AmountError) and exc.out_of_bounds)
-        seen[content] += 1
-    if problems:
-        raise UsageError(
-            f"{len(problems)} bad row(s) in the CSV file:\n" + "\n".join(problems),
-            hint=_CSV_HINT + (" " + BOUNDS_HINT if out_of_bounds else ""),
-        )
-    return trades
-
-
 def _ensure_account(
     store: Store, name: str, *, portfolio: str | None, create: bool
 ) -> tuple[AccountSpec, bool]:
@@ -238,23 +164,6 @@ def _ensure_account(
             "or name another account with --account.",
         )
     return spec, False
-
-
-def import_csv(app: App, path: Path, *, account: str) -> CsvReport:
-    """Import the trades of a CSV file into an existing account, all or nothing."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(
-            f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
-            hint="Give the path of a UTF-8 CSV file.",
-        ) from None
-    with app.db().session() as store:
-        store.get_account(name=account)
-        trades = parse_trades_csv(text, account=account)
-        new = store.history.add_trades(trades)
-    logger.info("imported %s into %s: %d rows, %d new", path, account, len(trades), new)
-    return CsvReport(account=account, rows=len(trades), new=new)
 
 
 def add_trade(
@@ -286,7 +195,7 @@ def add_trade(
         "trade_id": trade_id or "",
     }
     try:
-        trade = _trade(account, fields, origin="manual")
+        trade = trade_from_fields(account, fields, origin="manual")
     except ValueError as exc:
         raise _usage(exc, "See `keyfolio trade add --help`.") from None
     with app.db().session() as store:

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from keyfolio.domain.history import LedgerEntry, Trade, TradeSide, Transfer, TransferKind
+from keyfolio.domain.history import (
+    CONTENT_ID_PREFIX,
+    LedgerEntry,
+    Trade,
+    TradeSide,
+    Transfer,
+    TransferKind,
+)
 from keyfolio.errors import NotFoundError, StorageError
 from keyfolio.storage._errors import translated
 from keyfolio.storage._lookup import account_ids
@@ -41,6 +48,13 @@ def _check_text(value: object, field: str, limit: int) -> str:
     if not isinstance(value, str) or not value or len(value) > limit:
         raise ValueError(f"{field}: {value!r} must be a non-empty string of at most {limit}")
     return value
+
+
+def _content_key(account_id: int, trade: Trade | TradeRow) -> tuple[Any, ...]:
+    """What identifies a fill without an id: pair, side, amount, price and its second."""
+    at = as_utc(trade.at).replace(microsecond=0)
+    side = TradeSide(trade.side).value
+    return (account_id, trade.base, trade.quote, side, trade.amount, trade.price, at)
 
 
 def _check_trade(trade: Trade) -> None:
@@ -105,9 +119,39 @@ class HistoryRepo:
 
     # -- writes -------------------------------------------------------------------------
 
+    def _replace_exported(self, chunk: Sequence[Trade], ids: dict[str, int], seen: Any) -> None:
+        """Drop the content-id export rows (``export:...``) that new exchange trades replace."""
+        fresh = [
+            t for t in chunk if t.origin == "exchange" and (ids[t.account], t.trade_id) not in seen
+        ]
+        if not fresh:
+            return
+        start = min(as_utc(t.at) for t in fresh).replace(microsecond=0)
+        end = max(as_utc(t.at) for t in fresh) + timedelta(seconds=1)
+        rows = self._session.scalars(
+            select(TradeRow).where(
+                TradeRow.account_id.in_({ids[t.account] for t in fresh}),
+                TradeRow.trade_id.startswith(CONTENT_ID_PREFIX, autoescape=True),
+                TradeRow.at >= start,
+                TradeRow.at < end,
+            )
+        )
+        stored: dict[tuple[Any, ...], list[TradeRow]] = {}
+        for row in rows:
+            stored.setdefault(_content_key(row.account_id, row), []).append(row)
+        for trade in fresh:
+            matches = stored.get(_content_key(ids[trade.account], trade))
+            if matches:
+                self._session.delete(matches.pop())
+        self._session.flush()
+
     @translated
     def add_trades(self, trades: Iterable[Trade]) -> int:
-        """Insert trades not stored yet (key: account, trade_id); returns how many were new."""
+        """Insert trades not stored yet (key: account, trade_id); returns how many were new.
+
+        An exchange trade replaces a stored export row of the same fill that had no exchange id
+        (:data:`~keyfolio.domain.history.CONTENT_ID_PREFIX`), so a fill is never counted twice.
+        """
         items = list(trades)
         for trade in items:
             _check_trade(trade)
@@ -121,6 +165,7 @@ class HistoryRepo:
                     TradeRow.trade_id.in_({t.trade_id for t in chunk}),
                 )
             )
+            self._replace_exported(chunk, ids, seen)
             for trade in chunk:
                 key = (ids[trade.account], trade.trade_id)
                 if key in seen:

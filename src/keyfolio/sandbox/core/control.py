@@ -21,6 +21,9 @@ POST     /__sandbox__/ws/drop            close WebSockets ``{"kind"?: "all", "co
 POST     /__sandbox__/ws/idle            ``{"seconds", "subscribed"?: false}`` idle close
 =======  ==============================  ===================================================
 
+A venue adds its own routes under ``/__sandbox__/<venue>/`` (``Venue.control_routes``; OKX's
+archives: ``/__sandbox__/okx/archives``), behind the same loopback check.
+
 Errors answer ``{"error": "..."}`` with HTTP 400 (bad body), 404 (unknown account) or 403
 (a caller that is not on a loopback address).
 """
@@ -286,8 +289,11 @@ async def ws_idle(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, "seconds": float(seconds), "subscribed": subscribed})
 
 
-def register(router: web.UrlDispatcher) -> None:
-    """Add the control routes, each guarded by the loopback check."""
+def register(
+    router: web.UrlDispatcher, extra: list[tuple[str, str, Handler]] | None = None
+) -> None:
+    """Add the control routes and the venue's ``extra`` ones, each guarded by the loopback
+    check."""
     routes: list[tuple[str, str, Handler]] = [
         ("POST", "/__sandbox__/faults", add_fault),
         ("GET", "/__sandbox__/faults", list_faults),
@@ -305,5 +311,5 @@ def register(router: web.UrlDispatcher) -> None:
         ("POST", "/__sandbox__/ws/drop", ws_drop),
         ("POST", "/__sandbox__/ws/idle", ws_idle),
     ]
-    for method, path, handler in routes:
+    for method, path, handler in [*routes, *(extra or [])]:
         router.add_route(method, path, _loopback_only(handler))

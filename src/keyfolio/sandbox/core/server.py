@@ -39,7 +39,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(middlewares=[middleware])
     app[RUNTIME] = runtime
     runtime.venue.register(app)
-    control.register(app.router)
+    control.register(app.router, runtime.venue.control_routes())
 
     async def on_shutdown(app: web.Application) -> None:
         rt = app[RUNTIME]

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from keyfolio.sandbox.core.book import Fill
+    from keyfolio.sandbox.core.http import Handler
     from keyfolio.sandbox.core.runtime import Runtime
 
 __all__ = ["FAULT_KINDS", "Venue"]
@@ -91,6 +92,11 @@ class Venue(ABC):
             "feeAsset": fill.fee_asset,
             "ts": fill.ts,
         }
+
+    def control_routes(self) -> list[tuple[str, str, Handler]]:
+        """The venue's own control routes, ``(method, path, handler)`` under
+        ``/__sandbox__/<venue>/`` (the core admits loopback callers only). None by default."""
+        return []
 
     async def push_balances(self, rt: Runtime, account: str, changed: list[str]) -> int:
         """Push a balance change to the account's private WebSocket subscribers; returns count."""

@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from keyfolio.sandbox.core.http import Handler
 from keyfolio.sandbox.core.runtime import Runtime
 from keyfolio.sandbox.core.venue import Venue
-from keyfolio.sandbox.venues.okx import rest, ws
+from keyfolio.sandbox.venues.okx import archive, rest, ws
 from keyfolio.sandbox.venues.okx.book import Book
 from keyfolio.sandbox.venues.okx.history import fill_row
 from keyfolio.sandbox.venues.okx.state import REGIONS, SandboxState, parse_state
@@ -61,7 +62,10 @@ class OkxVenue(Venue):
         return rest.header_key(request)
 
     def is_private(self, path: str) -> bool:
-        return path in rest.PRIVATE_ROUTES or path == rest.CONFIG_PATH
+        return path in rest.PRIVATE_ROUTES or path == rest.CONFIG_PATH or path in archive.KINDS
+
+    def control_routes(self) -> list[tuple[str, str, Handler]]:
+        return archive.control_routes()
 
     def answer(self, kind: str, request: web.Request, *, retry_after: int = 0) -> web.Response:
         return rest.answer(kind)

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from keyfolio.sandbox.core.book import BookError, now_ms
+from keyfolio.sandbox.venues.okx.archive import Archives
 from keyfolio.sandbox.venues.okx.state import (
     AccountState,
     DepositState,
@@ -342,6 +343,8 @@ class Book:
             name: _account_from_state(name, acc, self.start_ms)
             for name, acc in state.accounts.items()
         }
+        self.archives = Archives()
+        """The quarterly archive jobs (:mod:`keyfolio.sandbox.venues.okx.archive`)."""
 
     # -- prices ---------------------------------------------------------------------------
 

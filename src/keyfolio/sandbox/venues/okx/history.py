@@ -9,8 +9,12 @@ capped at 100, as OKX does).
   older, ``before`` newer. Funding bills are derived from the deposits (type ``1``) and
   withdrawals (type ``2``, amount plus fee) of the funding account.
 
-OKX's retention windows (3 days for ``fills``, 7 days for ``bills``, 3 months for
-``fills-history``) are not enforced: every stored record is returned.
+OKX's retention windows are enforced against the server's clock, so a client cannot read
+an old record where OKX no longer serves it: ``/trade/fills`` 3 days, ``/trade/fills-history``
+3 months (90 days), ``/account/bills`` 7 days, ``/account/bills-archive`` 3 months (90 days).
+Older fills and bills are served only through the quarterly archives
+(:mod:`keyfolio.sandbox.venues.okx.archive`). Deposits, withdrawals and funding bills have no
+window.
 """
 
 from __future__ import annotations
@@ -20,14 +24,20 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from keyfolio.sandbox.venues.okx.book import Account, Book, Fill
-from keyfolio.sandbox.venues.okx.protocol import failure, fmt
+from keyfolio.sandbox.venues.okx.protocol import failure, fmt, now_ms
 
 __all__ = [
+    "WINDOWS_MS",
     "account_bills",
+    "bill_rows",
+    "bills_archive",
     "deposit_history",
     "fill_row",
     "fills",
+    "fills_history",
     "funding_bills",
+    "recent_bills",
+    "recent_fills",
     "withdrawal_history",
 ]
 
@@ -35,6 +45,15 @@ Row = dict[str, Any]
 Query = Mapping[str, str]
 T = TypeVar("T")
 _FEE_RATE_STEP = Decimal("0.0000000001")
+_DAY_MS = 86_400_000
+
+WINDOWS_MS: dict[str, int] = {
+    "/api/v5/trade/fills": 3 * _DAY_MS,
+    "/api/v5/trade/fills-history": 90 * _DAY_MS,
+    "/api/v5/account/bills": 7 * _DAY_MS,
+    "/api/v5/account/bills-archive": 90 * _DAY_MS,
+}
+"""How far back each windowed endpoint reaches (OKX: 3 days, 3 months, 7 days, 3 months)."""
 
 
 def _int_param(query: Query, name: str) -> int | None:
@@ -56,9 +75,16 @@ def _limit(query: Query) -> int:
 
 
 def _page(
-    records: Sequence[T], query: Query, cursor: Callable[[T], int], ts: Callable[[T], int]
+    records: Sequence[T],
+    query: Query,
+    cursor: Callable[[T], int],
+    ts: Callable[[T], int],
+    *,
+    window_ms: int | None = None,
 ) -> list[T]:
-    """Newest-first page of ``records`` (sorted oldest first) under OKX's cursor rules."""
+    """Newest-first page of ``records`` (sorted oldest first) under OKX's cursor rules; with
+    ``window_ms`` only records of the last ``window_ms`` exist."""
+    since = None if window_ms is None else now_ms() - window_ms
     after = _int_param(query, "after")
     before = _int_param(query, "before")
     begin = _int_param(query, "begin")
@@ -67,7 +93,8 @@ def _page(
     chosen = [
         r
         for r in records
-        if (after is None or cursor(r) < after)
+        if (since is None or ts(r) >= since)
+        and (after is None or cursor(r) < after)
         and (before is None or cursor(r) > before)
         and (begin is None or ts(r) >= begin)
         and (end is None or ts(r) <= end)
@@ -122,7 +149,7 @@ def _matches(fill_like: Mapping[str, str], query: Query, names: Iterable[str]) -
     return all(not query.get(n) or fill_like.get(n) == query.get(n) for n in names)
 
 
-def fills(book: Book, account: Account, query: Query) -> list[Row]:
+def fills(book: Book, account: Account, query: Query, *, window_ms: int) -> list[Row]:
     """``/api/v5/trade/fills`` and ``/fills-history``; ``instType`` is required."""
     inst_type = query.get("instType", "")
     if inst_type not in ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION"):
@@ -135,8 +162,23 @@ def fills(book: Book, account: Account, query: Query) -> list[Row]:
             for f in account.fills
             if _matches({"instId": f.inst_id, "ordId": f.ord_id}, query, ("instId", "ordId"))
         ]
-    page = _page(chosen, query, lambda f: f.bill_id, lambda f: f.ts)
+    page = _page(chosen, query, lambda f: f.bill_id, lambda f: f.ts, window_ms=window_ms)
     return [fill_row(f) for f in page]
+
+
+def recent_fills(book: Book, account: Account, query: Query) -> list[Row]:
+    """``/api/v5/trade/fills``: the last 3 days."""
+    return fills(book, account, query, window_ms=WINDOWS_MS["/api/v5/trade/fills"])
+
+
+def fills_history(book: Book, account: Account, query: Query) -> list[Row]:
+    """``/api/v5/trade/fills-history``: the last 3 months."""
+    return fills(book, account, query, window_ms=WINDOWS_MS["/api/v5/trade/fills-history"])
+
+
+def bill_rows(account: Account) -> list[Row]:
+    """Every trading-account bill of ``account`` (Decimal amounts), oldest first."""
+    return _bills(account)
 
 
 def _bills(account: Account) -> list[Row]:
@@ -193,15 +235,28 @@ def _bills(account: Account) -> list[Row]:
     return rows
 
 
-def account_bills(book: Book, account: Account, query: Query) -> list[Row]:
+def account_bills(book: Book, account: Account, query: Query, *, window_ms: int) -> list[Row]:
     """``/api/v5/account/bills`` and ``/bills-archive``: trade bills of the trading account."""
     names = ("instType", "ccy", "mgnMode", "type", "subType", "instId")
     chosen = [r for r in _bills(account) if _matches({n: str(r[n]) for n in names}, query, names)]
-    page = _page(chosen, query, lambda r: int(r["billId"]), lambda r: int(r["ts"]))
+    page = _page(
+        chosen, query, lambda r: int(r["billId"]), lambda r: int(r["ts"]), window_ms=window_ms
+    )
     return [
         {**r, "bal": fmt(r["bal"]), "balChg": fmt(r["balChg"]), "billId": str(r["billId"])}
         for r in page
     ]
+
+
+def recent_bills(book: Book, account: Account, query: Query) -> list[Row]:
+    """``/api/v5/account/bills``: the last 7 days."""
+    return account_bills(book, account, query, window_ms=WINDOWS_MS["/api/v5/account/bills"])
+
+
+def bills_archive(book: Book, account: Account, query: Query) -> list[Row]:
+    """``/api/v5/account/bills-archive``: the last 3 months."""
+    window = WINDOWS_MS["/api/v5/account/bills-archive"]
+    return account_bills(book, account, query, window_ms=window)
 
 
 def _transfers(records: list[Row], query: Query, names: tuple[str, ...]) -> list[Row]:

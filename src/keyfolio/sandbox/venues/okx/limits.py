@@ -26,7 +26,11 @@ PRIVATE_LIMITS: dict[str, tuple[int, float]] = {
     "/api/v5/finance/staking-defi/eth/balance": (6, 1.0),
     "/api/v5/trade/fills": (60, 2.0),
     "/api/v5/trade/fills-history": (10, 2.0),
+    "/api/v5/account/bills-history-archive": (10, 2.0),
+    "/api/v5/trade/fills-archive": (5, 2.0),
 }
+"""``GET`` limits. The archives' applications (``POST``) are limited per account and day in
+:mod:`keyfolio.sandbox.venues.okx.archive`."""
 
 # path -> (requests, window seconds); per caller IP (instruments: per IP and instType).
 PUBLIC_LIMITS: dict[str, tuple[int, float]] = {

@@ -26,8 +26,10 @@ __all__ = [
 # code -> (HTTP status, official message). Sources: OKX V5 docs, "Error codes" (REST).
 ERRORS: dict[str, tuple[int, str]] = {
     "50001": (503, "Service temporarily unavailable. Try again later"),
+    "50002": (400, "Json data format error"),
     "50004": (400, "API endpoint request timeout"),
     "50011": (429, "Too Many Requests"),
+    "50014": (400, "Parameter {param} can not be empty."),
     "50026": (500, "System error. Try again later"),
     "50101": (401, "APIKey does not match current environment."),
     "50102": (401, "Timestamp request expired."),

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from keyfolio.sandbox.core.http import Handler, respond
 from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
-from keyfolio.sandbox.venues.okx import history, market, views
+from keyfolio.sandbox.venues.okx import archive, history, market, views
 from keyfolio.sandbox.venues.okx.auth import authenticate_rest, require_read
 from keyfolio.sandbox.venues.okx.book import Account, Book
 from keyfolio.sandbox.venues.okx.limits import PRIVATE_LIMITS, PUBLIC_LIMITS
@@ -26,6 +26,7 @@ __all__ = [
     "PRIVATE_ROUTES",
     "PUBLIC_ROUTES",
     "answer",
+    "authenticate",
     "failure_response",
     "header_key",
     "register",
@@ -49,8 +50,8 @@ PUBLIC_ROUTES: dict[str, PublicView] = {
 PRIVATE_ROUTES: dict[str, PrivateView] = {
     "/api/v5/account/balance": views.account_balance,
     "/api/v5/account/positions": views.positions,
-    "/api/v5/account/bills": history.account_bills,
-    "/api/v5/account/bills-archive": history.account_bills,
+    "/api/v5/account/bills": history.recent_bills,
+    "/api/v5/account/bills-archive": history.bills_archive,
     "/api/v5/asset/balances": views.asset_balances,
     "/api/v5/asset/bills": history.funding_bills,
     "/api/v5/asset/currencies": views.asset_currencies,
@@ -60,8 +61,8 @@ PRIVATE_ROUTES: dict[str, PrivateView] = {
     "/api/v5/finance/savings/balance": views.savings_balance,
     "/api/v5/finance/staking-defi/orders-active": views.staking_orders,
     "/api/v5/finance/staking-defi/eth/balance": views.eth_staking_balance,
-    "/api/v5/trade/fills": history.fills,
-    "/api/v5/trade/fills-history": history.fills,
+    "/api/v5/trade/fills": history.recent_fills,
+    "/api/v5/trade/fills-history": history.fills_history,
 }
 CONFIG_PATH = "/api/v5/account/config"
 
@@ -100,7 +101,9 @@ def _check_rate(rt: Runtime, who: str, what: str, limit: tuple[int, float] | Non
         raise failure("50011")
 
 
-async def _authenticate(rt: Runtime, request: web.Request) -> KeyState:
+async def authenticate(rt: Runtime, request: web.Request) -> KeyState:
+    """The key of a signed request that may read, within the endpoint's rate limit (a ``POST``
+    counts against its own limits, which its handler checks)."""
     body = await request.text()
     key = authenticate_rest(
         headers=request.headers,
@@ -113,7 +116,8 @@ async def _authenticate(rt: Runtime, request: web.Request) -> KeyState:
         now=time.time(),
     )
     require_read(key)
-    _check_rate(rt, "key:" + key.api_key, request.path, PRIVATE_LIMITS.get(request.path))
+    if request.method == "GET":
+        _check_rate(rt, "key:" + key.api_key, request.path, PRIVATE_LIMITS.get(request.path))
     return key
 
 
@@ -137,7 +141,7 @@ def _private_handler(view: PrivateView | None) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         rt = request.app[RUNTIME]
         try:
-            key = await _authenticate(rt, request)
+            key = await authenticate(rt, request)
             account = rt.book.accounts[key.account]
             if view is None:
                 data = views.account_config(rt.book, account, key)
@@ -157,3 +161,4 @@ def register(router: web.UrlDispatcher) -> None:
     for path, private_view in PRIVATE_ROUTES.items():
         router.add_get(path, _private_handler(private_view), allow_head=False)
     router.add_get(CONFIG_PATH, _private_handler(None), allow_head=False)
+    archive.register(router)
