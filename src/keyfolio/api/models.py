@@ -139,7 +139,12 @@ class SummaryHolding(_Out):
     amount: DecimalStr | None
     price: DecimalStr | None
     price_source: str | None = None
-    """Where the price came from: ``binance:BTC-USDT``, ``okx:ABC-BTC*BTC-USDT``, ``par``."""
+    """Where the price came from: ``binance:BTC-USDT``, ``okx:ABC-BTC*BTC-USDT``,
+    ``okx:USDC-USDT*USDT-USD``, ``usd``, or ``par`` (a stablecoin assumed 1:1: no market)."""
+    price_as_of: Timestamp | None = None
+    """The price's time: its oldest ticker's own time (the time of pricing for usd and par)."""
+    price_stale: bool = False
+    """The price is older than ``KEYFOLIO_PRICE_MAX_AGE_MINUTES``."""
     value: DecimalStr | None
     sources: list[SummarySourceAmount]
     change_24h_pct: DecimalStr | None = None
@@ -198,6 +203,7 @@ class SummaryOut(_Out):
     as_of: Timestamp | None
     total_value: DecimalStr | None
     unpriced: list[str]
+    stale_prices: list[str] | None = None
     holdings: list[SummaryHolding]
     accounts: list[SummaryAccount]
     change: dict[str, Change] | None = None
