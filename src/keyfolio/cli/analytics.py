@@ -65,7 +65,7 @@ def render_pnl(report: PnlReport, *, portfolio: str) -> None:
         f"[bold]Total realized: {_signed(report.total_realized)} USD   "
         f"unrealized: {_signed(report.total_unrealized)} USD[/]"
     )
-    from keyfolio.services.analytics import pnl_rankings_json
+    from keyfolio.services.analytics import BASIS_FLAGS, pnl_rankings_json
 
     ranks = pnl_rankings_json(report)
     for title, key in (
@@ -85,6 +85,11 @@ def render_pnl(report: PnlReport, *, portfolio: str) -> None:
         for flag in report.flags:
             times = f" ({flag.count} times)" if flag.count > 1 else ""
             console.print(f"  - {escape(flag.message)}{times}")
+        if any(flag.kind in BASIS_FLAGS for flag in report.flags):
+            console.print(
+                "  Unknown basis: run `keyfolio reconcile` to see which balances the imported "
+                "history does not explain, and the likely cause."
+            )
     console.print(
         "Fees are included in cost basis and realized P/L. Cash (USD, USDT, USDC, …) has no P/L."
     )

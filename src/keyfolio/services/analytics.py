@@ -34,7 +34,14 @@ from keyfolio.analytics.movers import (
     pnl_movers,
     top_movers,
 )
-from keyfolio.analytics.pnl import CASH_ASSETS, SPOT_TYPES, CostMethod, PnlReport, compute_pnl
+from keyfolio.analytics.pnl import (
+    CASH_ASSETS,
+    SPOT_TYPES,
+    CostMethod,
+    FlagKind,
+    PnlReport,
+    compute_pnl,
+)
 from keyfolio.analytics.windows import WINDOWS, parse_window
 from keyfolio.domain.history import Trade
 from keyfolio.domain.money import PRICE, format_amount, round_to
@@ -47,7 +54,9 @@ if TYPE_CHECKING:
     from keyfolio.storage import Store
 
 __all__ = [
+    "BASIS_FLAGS",
     "RATE_WINDOW",
+    "RECONCILE_COMMAND",
     "change_to_json",
     "changes",
     "lots_report",
@@ -68,6 +77,20 @@ RATE_WINDOW = timedelta(hours=1)
 #: USD figures in JSON are rounded half-even to this (amounts are exact): an explicit rounding.
 USD_QUANTUM = Decimal("1e-12")
 MOVERS_WINDOW = "24h"
+
+
+#: Flags of amounts whose basis the imported history does not explain: `keyfolio reconcile`
+#: shows which balances differ from the history, and why.
+BASIS_FLAGS = frozenset(
+    {
+        FlagKind.HELD_BEFORE_HISTORY,
+        FlagKind.UNKNOWN_BASIS_DEPOSIT,
+        FlagKind.SOLD_UNKNOWN_BASIS,
+        FlagKind.SOLD_BEYOND_HISTORY,
+        FlagKind.HOLDINGS_BELOW_HISTORY,
+    }
+)
+RECONCILE_COMMAND = "keyfolio reconcile"
 
 
 def parse_method(text: str) -> CostMethod:
@@ -265,6 +288,7 @@ def pnl_to_json(report: PnlReport) -> dict[str, Any]:
                 "amount": _amount(flag.amount),
                 "count": flag.count,
                 "message": flag.message,
+                "see": RECONCILE_COMMAND if flag.kind in BASIS_FLAGS else None,
             }
             for flag in report.flags
         ],
