@@ -15,7 +15,11 @@ from keyfolio.cli.render import refused_lines
 from keyfolio.domain.money import format_amount
 
 if TYPE_CHECKING:
-    from keyfolio.analytics.reconcile import AccountReconciliation, AssetReconciliation
+    from keyfolio.analytics.reconcile import (
+        AccountReconciliation,
+        AssetReconciliation,
+        ReconcileReport,
+    )
 
 __all__ = ["reconcile_command"]
 
@@ -29,18 +33,18 @@ def _difference(value: Decimal) -> str:
 
 
 def _explain(row: AssetReconciliation, since: str) -> str:
-    """The cause in words, with the amounts that support it."""
+    """The cause in a few words, with the amounts that support it."""
     from keyfolio.analytics.reconcile import Cause
-    from keyfolio.services.reconcile import CAUSE_TEXT
+    from keyfolio.services.reconcile import CAUSE_LABEL
 
     if row.cause is None:
         return "[green]explained[/]"
-    text = CAUSE_TEXT[row.cause]
+    text = CAUSE_LABEL[row.cause]
     asset = row.asset
     if row.cause is Cause.HISTORY_BEFORE_WINDOW and row.opening:
-        text += f"; the first imported bill shows {format_amount(row.opening)} {asset} held"
-    elif row.cause is Cause.HISTORY_BEFORE_WINDOW and row.difference > 0:
-        text += f"; the history starts {since}"
+        text += f" ({format_amount(row.opening)} {asset} held before the first bill)"
+    elif row.cause is Cause.HISTORY_BEFORE_WINDOW:
+        text += f" (before {since})"
     elif row.cause is Cause.UNPARSED_BILL_TYPE:
         kinds = ", ".join(row.unparsed_kinds)
         text += f" ({kinds}: {format_amount(row.unparsed)} {asset})"
@@ -68,6 +72,15 @@ def _render(item: AccountReconciliation) -> None:
             _explain(row, since),
         )
     console.print(table)
+
+
+def _legend(report: ReconcileReport) -> None:
+    from keyfolio.services.reconcile import CAUSE_LABEL, CAUSE_TEXT
+
+    causes = {row.cause for _, row in report.differences}
+    for cause, label in CAUSE_LABEL.items():
+        if cause in causes:
+            console.print(f"  [bold]{escape(label)}[/]: {escape(CAUSE_TEXT[cause])}.")
 
 
 def reconcile_command(
@@ -111,6 +124,7 @@ def reconcile_command(
         _render(item)
     differences = result.report.differences
     if differences:
+        _legend(result.report)
         console.print(
             f"[yellow]{len(differences)} balance{'s' if len(differences) > 1 else ''} not "
             "explained by the imported history.[/] P/L counts such amounts as of unknown basis "

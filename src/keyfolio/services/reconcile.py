@@ -22,6 +22,7 @@ from keyfolio.services.bounds import check_balances, check_ledger, check_trades,
 from keyfolio.services.context import App
 
 __all__ = [
+    "CAUSE_LABEL",
     "CAUSE_TEXT",
     "EARN_SOURCES",
     "Reconciliation",
@@ -34,15 +35,25 @@ logger = logging.getLogger(__name__)
 #: Sources where a balance earns rewards (interest, staking) that may arrive without a bill.
 EARN_SOURCES = frozenset({Source.SAVINGS, Source.LOCKED_EARN, Source.ONCHAIN_EARN, Source.STAKED})
 
-#: What each cause means, for the faces (the dashboard has the same words).
+#: Each cause in a few words, and what it means: for the faces (the dashboard has the same).
+CAUSE_LABEL: dict[Cause, str] = {
+    Cause.NO_HISTORY: "no history imported",
+    Cause.HISTORY_BEFORE_WINDOW: "history before the window",
+    Cause.UNPARSED_BILL_TYPE: "an unparsed bill type",
+    Cause.EARN_INTEREST: "earn interest",
+    Cause.MISSING_OUTFLOW: "an outflow the history lacks",
+}
 CAUSE_TEXT: dict[Cause, str] = {
-    Cause.NO_HISTORY: "no history imported for this account yet",
-    Cause.HISTORY_BEFORE_WINDOW: "history before the window: held, bought or deposited before "
-    "the imported history begins (or a deposit the import does not have)",
-    Cause.UNPARSED_BILL_TYPE: "an unparsed bill type: ledger entries of a kind keyfolio does "
-    "not read",
-    Cause.EARN_INTEREST: "earn interest: rewards credited to an earn position without a bill",
-    Cause.MISSING_OUTFLOW: "a withdrawal, fee or transfer out that the imported history lacks",
+    Cause.NO_HISTORY: "no trades, transfers or bills of this account are imported yet: run "
+    "`keyfolio sync`, or `keyfolio import csv` for older trades",
+    Cause.HISTORY_BEFORE_WINDOW: "held, bought or deposited before the imported history "
+    "begins (exchange APIs reach back a few months), or a deposit the import does not have",
+    Cause.UNPARSED_BILL_TYPE: "ledger entries of a kind keyfolio does not read: their amounts "
+    "are left out of the implied balance",
+    Cause.EARN_INTEREST: "rewards credited to an earn position without a bill (the excess is "
+    "at most a tenth of what is held in earn)",
+    Cause.MISSING_OUTFLOW: "the exchange reports less than the history implies: a withdrawal, "
+    "fee or transfer out that the import does not have",
 }
 
 

@@ -9,14 +9,21 @@
   var D = window.KFDec;
   var h = KF.h;
 
-  /* The same words as `keyfolio reconcile` (services/reconcile.py CAUSE_TEXT). */
+  /* The same words as `keyfolio reconcile` (services/reconcile.py CAUSE_LABEL, CAUSE_TEXT). */
   var CAUSES = {
-    no_history: "No history imported for this account yet",
-    history_before_window: "History before the window: held, bought or deposited before the " +
-      "imported history begins (or a deposit the import does not have)",
-    unparsed_bill_type: "An unparsed bill type: ledger entries of a kind keyfolio does not read",
-    earn_interest: "Earn interest: rewards credited to an earn position without a bill",
-    missing_outflow: "A withdrawal, fee or transfer out that the imported history lacks",
+    no_history: ["No history imported",
+      "No trades, transfers or bills of this account are imported yet: sync, or import a CSV " +
+      "of older trades"],
+    history_before_window: ["History before the window",
+      "Held, bought or deposited before the imported history begins (exchange APIs reach back " +
+      "a few months), or a deposit the import does not have"],
+    unparsed_bill_type: ["An unparsed bill type",
+      "Ledger entries of a kind keyfolio does not read: their amounts are left out"],
+    earn_interest: ["Earn interest",
+      "Rewards credited to an earn position without a bill"],
+    missing_outflow: ["An outflow the history lacks",
+      "The exchange reports less than the history implies: a withdrawal, fee or transfer out " +
+      "that the import does not have"],
   };
 
   var state = { portfolio: KF.portfolio(), seq: 0 };
@@ -63,7 +70,8 @@
         h("td", { class: "num col-rec", text: D.amount(row.reported) }),
         h("td", { class: "num col-rec", text: D.amount(row.implied) }),
         h("td", { class: "num " + (down ? "down" : ""), text: signed(row.difference) }),
-        h("td", { class: "cause", "data-cause": row.cause, text: CAUSES[row.cause] || row.cause })));
+        h("td", { class: "cause", "data-cause": row.cause,
+          text: (CAUSES[row.cause] || [row.cause])[0], title: (CAUSES[row.cause] || [])[1] || null })));
     });
   }
 
