@@ -5,6 +5,7 @@ test syncs or writes them), real sandbox OKX.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -51,6 +52,7 @@ def test_the_balance_check_explains_the_unknown_basis(page: Any, server: str, sa
     expect(row).to_contain_text("+0.3")
     expect(row.locator("td.cause")).to_have_attribute("data-cause", "history_before_window")
     expect(row.locator("td.cause")).to_contain_text("History before the window")
+    expect(row.locator("td.cause")).to_have_attribute("title", re.compile("a deposit the import"))
     expect(page.locator("#reconcile-count")).to_contain_text("not explained")
     flag = page.locator("#basis-link")
     expect(flag).to_be_visible()
@@ -59,6 +61,24 @@ def test_the_balance_check_explains_the_unknown_basis(page: Any, server: str, sa
     flag.click()
     expect(page).to_have_url(server + "/#reconcile")
     expect(page.locator("#reconcile")).to_be_in_viewport()
+
+
+def test_the_balance_check_follows_a_sync(page: Any, server: str, sandbox: str) -> None:
+    post(server + "/api/v1/accounts", link_body("alice", READ_KEY, sandbox))
+    page.goto(server + "/")
+    btc = page.locator("#reconcile-table tr[data-asset=BTC]")
+    expect(btc).to_contain_text("+0.3")
+    count = page.locator("#reconcile-count")
+    expect(count).to_contain_text("not explained")
+    before = count.text_content() or ""
+    (unexplained, _, balances) = before.partition(" of ")
+
+    # the exchange now reports the 0.2 BTC the history implies: the sync's event redraws it
+    post(sandbox + "/__sandbox__/balances", {"account": "alice", "source": "trading",
+                                            "asset": "BTC", "amount": "0.2"})  # fmt: skip
+    post(server + "/api/v1/sync", {"accounts": None})
+    expect(btc).to_have_count(0)
+    expect(count).to_have_text(f"{int(unexplained) - 1} of {balances}")
 
 
 def test_a_depeg_moves_the_total_and_prices_say_where_they_come_from(

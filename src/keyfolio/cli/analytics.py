@@ -162,8 +162,14 @@ def pnl_command(
 ) -> None:
     """Profit and loss per asset and in total, from the imported trades and transfers.
 
-    Reads the local database only. An unknown cost basis is flagged, never taken as zero; run
-    `keyfolio reconcile` to see which balances the imported history does not explain.
+    Reads the local database only. An unknown cost basis is flagged,
+    never taken as zero: `keyfolio reconcile` shows which balances the
+    imported history does not explain, and why.
+
+    With --lots: every disposal lot by lot (FIFO: each lot taken; average
+    cost: each pool, dated at its mean acquisition), with its cost,
+    proceeds, fee, gain and holding days; the gains add up to the
+    realized P/L exactly. Columns: docs/analytics.md, "Tax lots".
     """
     from keyfolio.services.analytics import parse_method, pnl_report, pnl_to_json
 
