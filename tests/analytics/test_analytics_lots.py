@@ -265,3 +265,18 @@ def test_selling_everything_lists_every_unit_once(
             assert total_gain(lots) == realized == held * price - cost
         if method is CostMethod.FIFO:
             assert len(lots) == len(buys)
+
+
+def test_the_worked_example_of_docs_analytics() -> None:
+    """docs/analytics.md, "Tax lots": two buys and one sale, at both methods."""
+    trades = [buy(1, "1", "20000", "10"), buy(2, "1", "30000", days=59)]
+    trades.append(sell(3, "1.5", "40000", "60", days=151))
+    fifo, realized = lots_of(trades, [], CostMethod.FIFO)
+    assert realized == 24930
+    rows = [(lot.amount, lot.cost, lot.proceeds, lot.fee, lot.gain, lot.holding_days) for lot in fifo]
+    assert rows == [(1, 20010, 39960, 40, 19950, 151), (D("0.5"), 15000, 19980, 20, 4980, 92)]
+    (pool,), realized = lots_of(trades, [], CostMethod.AVERAGE)
+    assert realized == D("22432.5") == pool.gain
+    assert (pool.amount, pool.cost, pool.proceeds, pool.fee) == (D("1.5"), D("37507.5"), 59940, 60)
+    assert pool.acquired_at == T0 + timedelta(days=29, hours=12, seconds=90)
+    assert pool.holding_days == 121
