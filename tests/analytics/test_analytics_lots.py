@@ -273,7 +273,9 @@ def test_the_worked_example_of_docs_analytics() -> None:
     trades.append(sell(3, "1.5", "40000", "60", days=151))
     fifo, realized = lots_of(trades, [], CostMethod.FIFO)
     assert realized == 24930
-    rows = [(lot.amount, lot.cost, lot.proceeds, lot.fee, lot.gain, lot.holding_days) for lot in fifo]
+    rows = [
+        (lot.amount, lot.cost, lot.proceeds, lot.fee, lot.gain, lot.holding_days) for lot in fifo
+    ]
     assert rows == [(1, 20010, 39960, 40, 19950, 151), (D("0.5"), 15000, 19980, 20, 4980, 92)]
     (pool,), realized = lots_of(trades, [], CostMethod.AVERAGE)
     assert realized == D("22432.5") == pool.gain
