@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     """``KEYFOLIO_VAULT_IDLE_MINUTES``: `keyfolio serve` re-locks the vault after this many
     minutes without a use of it by the user (unlock, sync, link, rotate, remove); 0 never."""
 
+    price_max_age_minutes: float = Field(default=60.0, gt=0)
+    """``KEYFOLIO_PRICE_MAX_AGE_MINUTES``: a price whose ticker time (the venue's own ``ts``) is
+    older than this is marked stale in `keyfolio show`, its JSON and the dashboard."""
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:

@@ -48,3 +48,64 @@ async def test_pnl_is_the_services_report(linked: httpx.AsyncClient, api: FastAP
         assert response.json()["method"] == method
     assert (await client.get("/api/v1/pnl", params={"method": "lifo"})).status_code == 422
     assert (await client.get("/api/v1/pnl", params={"portfolio": "nope"})).status_code == 404
+
+
+async def test_pnl_lots_total_is_the_realized_pnl(linked: httpx.AsyncClient, api: FastAPI) -> None:
+    from keyfolio.services.analytics import lots_report, lots_to_json
+    from keyfolio.services.manual import add_trade
+
+    client = linked
+    app = api.state.keyfolio.app
+    for side, price, day in (("buy", "40000", 2), ("sell", "50000", 3)):
+        add_trade(
+            app,
+            account="cold",
+            pair="BTC-USDT",
+            side=side,
+            amount="0.5",
+            price=price,
+            fee="10",
+            at=f"2025-01-0{day}T00:00:00Z",
+        )
+    for method in ("fifo", "average"):
+        response = await client.get("/api/v1/pnl/lots", params={"method": method})
+        assert response.status_code == 200, response.text
+        doc = response.json()
+        assert doc == lots_to_json(lots_report(app, method=method))
+        assert list(doc) == ["method", "currency", "lots", "total_gain"]
+        pnl = (await client.get("/api/v1/pnl", params={"method": method})).json()
+        assert doc["total_gain"] == pnl["total_realized"] == "4980"
+        (lot,) = doc["lots"]
+        assert lot == {
+            "asset": "BTC",
+            "account": "cold",
+            "disposed_at": "2025-01-03T00:00:00Z",
+            "acquired_at": "2025-01-02T00:00:00Z",
+            "amount": "0.5",
+            "cost": "20010",
+            "proceeds": "24990",
+            "fee": "10",
+            "gain": "4980",
+            "holding_days": 1,
+        }
+    assert (await client.get("/api/v1/pnl/lots", params={"portfolio": "nope"})).status_code == 404
+
+
+async def test_reconcile_is_the_services_report(linked: httpx.AsyncClient, api: FastAPI) -> None:
+    from keyfolio.services.reconcile import reconcile_accounts, reconcile_to_json
+
+    client = linked
+    app = api.state.keyfolio.app
+    response = await client.get("/api/v1/reconcile", params={"portfolio": "main"})
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert doc == reconcile_to_json(reconcile_accounts(app, portfolio="main").report)
+    (alice,) = doc["accounts"]
+    assert alice["account"] == "alice" and alice["assets"]
+    for row in alice["assets"]:
+        assert list(row) == ["asset", "reported", "implied", "difference", "cause"]
+        assert all(isinstance(row[key], str) for key in ("reported", "implied", "difference"))
+    assert (await client.get("/api/v1/reconcile", params={"account": "alice"})).json() == doc
+    missing = await client.get("/api/v1/reconcile", params={"account": "nobody"})
+    assert missing.status_code == 404 and missing.json()["hint"]
+    assert (await client.get("/api/v1/reconcile", params={"portfolio": "nope"})).status_code == 404

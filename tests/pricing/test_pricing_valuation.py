@@ -9,16 +9,23 @@ import pytest
 
 import keyfolio.pricing
 from keyfolio.domain.records import Price
-from keyfolio.pricing import PAR_ASSETS, Ticker, price_across, price_assets, value_of
+from keyfolio.pricing import (
+    STABLECOINS,
+    Ticker,
+    price_across,
+    price_assets,
+    route_of,
+    value_of,
+)
 
 AS_OF = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 TS = datetime(2025, 1, 2, 3, 4, 0, tzinfo=UTC)
 D = Decimal
 
 
-def t(symbol: str, last: str, open24h: str | None = None) -> Ticker:
+def t(symbol: str, last: str, open24h: str | None = None, ts: datetime = TS) -> Ticker:
     return Ticker(
-        symbol=symbol, last=D(last), open24h=None if open24h is None else D(open24h), ts=TS
+        symbol=symbol, last=D(last), open24h=None if open24h is None else D(open24h), ts=ts
     )
 
 
@@ -31,8 +38,58 @@ BTC = t("BTC-USDT", "60000", "58000")
 # (case id, tickers, asset, expected usd, expected open24h_usd, expected source)
 CASES = [
     ("usdt-par", market(t("USDT-USDC", "0.999")), "USDT", "1", "1", "par"),
-    ("usdc-par", market(t("USDC-USDT", "1.0002", "1")), "USDC", "1", "1", "par"),
-    ("usd-par", market(), "USD", "1", "1", "par"),
+    ("usdc-par", market(BTC), "USDC", "1", "1", "par"),
+    ("usd", market(), "USD", "1", "1", "usd"),
+    ("usdt-usd", market(t("USDT-USD", "0.9991", "1")), "USDT", "0.9991", "1", "okx:USDT-USD"),
+    ("usdc-usdt", market(t("USDC-USDT", "1.0002", "1")), "USDC", "1.0002", "1", "okx:USDC-USDT"),
+    (
+        "usdc-usdt-usd",
+        market(t("USDC-USDT", "0.87", "1"), t("USDT-USD", "0.999", "1.001")),
+        "USDC",
+        "0.86913",
+        "1.001",
+        "okx:USDC-USDT*USDT-USD",
+    ),
+    (
+        "usdc-usd-wins-over-usdc-usdt",
+        market(t("USDC-USDT", "0.87"), t("USDC-USD", "0.88")),
+        "USDC",
+        "0.88",
+        None,
+        "okx:USDC-USD",
+    ),
+    (
+        "dai-usdt-comes-before-dai-usdc",
+        market(t("DAI-USDC", "0.95"), t("DAI-USDT", "0.97"), t("USDC-USD", "0.99")),
+        "DAI",
+        "0.97",
+        None,
+        "okx:DAI-USDT",
+    ),
+    (
+        "dai-usdc-usd",
+        market(t("DAI-USDC", "0.95", "1"), t("USDC-USD", "0.99", "1")),
+        "DAI",
+        "0.9405",
+        "1",
+        "okx:DAI-USDC*USDC-USD",
+    ),
+    (
+        "btc-quoted-in-a-depegged-usdt",
+        market(BTC, t("USDT-USD", "0.5", "1")),
+        "BTC",
+        "30000",
+        "58000",
+        "okx:BTC-USDT*USDT-USD",
+    ),
+    (
+        "btc-route-through-usdt-usd",
+        market(BTC, t("ABC-BTC", "0.00002", "0.00003"), t("USDT-USD", "0.5", "1")),
+        "ABC",
+        "0.6",
+        "1.74",
+        "okx:ABC-BTC*BTC-USDT*USDT-USD",
+    ),
     ("usdt-route", market(BTC), "BTC", "60000", "58000", "okx:BTC-USDT"),
     ("usdt-no-open", market(t("SOL-USDT", "150.25")), "SOL", "150.25", None, "okx:SOL-USDT"),
     ("usdt-zero-open", market(t("SOL-USDT", "150", "0")), "SOL", "150", None, "okx:SOL-USDT"),
@@ -93,7 +150,7 @@ CASES = [
         "2900.00",
         "okx:ETH-BTC*BTC-USDT",
     ),
-    ("par-wins-over-market", market(t("USDC-USDT", "0.98")), "USDC", "1", "1", "par"),
+    ("market-wins-over-par", market(t("USDC-USDT", "0.98")), "USDC", "0.98", None, "okx:USDC-USDT"),
     ("lower-case-asset", market(BTC), "btc", "60000", "58000", "okx:BTC-USDT"),
 ]
 
@@ -110,7 +167,7 @@ def test_price_rules(
         asset=asset,
         usd=D(usd),
         source=source,
-        as_of=AS_OF,
+        as_of=AS_OF if source in ("par", "usd") else TS,
         open24h_usd=None if open24h_usd is None else D(open24h_usd),
     )
     assert type(price.usd) is Decimal
@@ -190,7 +247,7 @@ def test_package_exports() -> None:
     assert keyfolio.pricing.__all__ == sorted(keyfolio.pricing.__all__)
     for name in keyfolio.pricing.__all__:
         assert hasattr(keyfolio.pricing, name)
-    assert {"USDT", "USDC", "USD"} == PAR_ASSETS
+    assert {"USDT", "USDC", "DAI"} <= STABLECOINS and "USD" not in STABLECOINS
 
 
 def test_an_asset_is_priced_on_the_venue_that_holds_it_first() -> None:
@@ -219,3 +276,46 @@ def test_usd_quoted_markets_and_btc_via_usd() -> None:
     assert prices["ADA"] is not None and prices["ADA"].source == "kraken:ADA-USD"
     xtz = prices["XTZ"]
     assert xtz is not None and xtz.usd == D("0.60000") and xtz.source == "kraken:XTZ-BTC*BTC-USD"
+
+
+def test_a_chain_can_cross_venues_and_is_as_old_as_its_oldest_leg() -> None:
+    old = datetime(2025, 1, 2, 2, 0, tzinfo=UTC)
+    venues = {
+        "binance": market(t("BTC-USDT", "60000", "58000")),
+        "kraken": market(t("USDT-USD", "0.99", "1", ts=old), t("BTC-USD", "59000")),
+    }
+    prices = price_across(["BTC", "USDT"], venues, as_of=AS_OF, holders={"BTC": ["binance"]})
+    btc, usdt = prices["BTC"], prices["USDT"]
+    assert btc is not None and usdt is not None
+    assert (btc.usd, btc.source, btc.as_of) == (
+        D("59400"),
+        "binance:BTC-USDT*kraken:USDT-USD",
+        old,
+    )
+    assert (usdt.usd, usdt.source, usdt.as_of) == (D("0.99"), "kraken:USDT-USD", old)
+
+
+def test_a_stablecoin_is_priced_on_the_venue_that_holds_it_first() -> None:
+    venues = {"okx": market(t("USDC-USDT", "0.9")), "kraken": market(t("USDC-USD", "0.95"))}
+    held = price_across(["USDC"], venues, as_of=AS_OF, holders={"USDC": ["okx"]})["USDC"]
+    assert held is not None and held.source == "kraken:USDC-USD"  # a USD market comes first
+    venues = {"okx": market(t("USDC-USDT", "0.9")), "binance": market(t("USDC-USDT", "0.8"))}
+    held = price_across(["USDC"], venues, as_of=AS_OF, holders={"USDC": ["binance"]})["USDC"]
+    assert held is not None and (held.usd, held.source) == (D("0.8"), "binance:USDC-USDT")
+
+
+@pytest.mark.parametrize(
+    ("source", "legs"),
+    [
+        ("par", ()),
+        ("usd", ()),
+        ("okx:BTC-USDT", (("okx", "BTC-USDT"),)),
+        ("okx:ABC-BTC*BTC-USDT", (("okx", "ABC-BTC"), ("okx", "BTC-USDT"))),
+        (
+            "binance:BTC-USDT*kraken:USDT-USD",
+            (("binance", "BTC-USDT"), ("kraken", "USDT-USD")),
+        ),
+    ],
+)
+def test_route_of_names_every_leg(source: str, legs: tuple[tuple[str, str], ...]) -> None:
+    assert route_of(source) == legs

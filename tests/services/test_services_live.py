@@ -249,8 +249,10 @@ async def test_ticker_changes_reprice_held_assets_along_their_route(tmp_path: Pa
         with app.db().session(read_only=True) as store:
             prices = store.prices()
         view = portfolio_view(app)
-    # the live tickers vouch for the prices: a trade does not make them look stale
-    assert not view.has_stale_prices and view.prices_as_of == view.as_of
+    # each price carries its ticker's own time (the tick pushed for BTC-USDT, ABC-BTC)
+    assert not view.has_stale_prices
+    # ABC's price is as old as its older leg: the BTC-USDT tick, set before ABC-BTC's
+    assert prices["ABC"].as_of == prices["BTC"].as_of
     assert event.data == {"portfolio": "main", "account": None, "reason": "price"}
     assert (prices["BTC"].usd, prices["BTC"].source) == (Decimal(61000), "okx:BTC-USDT")
     assert prices["ABC"].usd == Decimal("12.2")  # ABC-BTC x BTC-USDT

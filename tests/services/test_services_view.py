@@ -56,7 +56,7 @@ def test_holdings_are_summed_across_accounts_valued_and_sorted(app: App) -> None
     assert view.total_value == Decimal(31000)
     assert view.unpriced == ["ZZZ"]
     assert view.share(view.holdings[0]) == Decimal("96.8")  # 96.77..., half-even to 0.1
-    assert not view.is_partial and not view.has_stale_prices
+    assert not view.is_partial
 
 
 def test_import_balance_off_leaves_the_account_out_of_totals(app: App) -> None:
@@ -79,17 +79,35 @@ def test_failed_source_is_partial_and_stale_not_zero(app: App) -> None:
     assert view.is_partial
     zzz = next(h for h in view.holdings if h.asset == "ZZZ")
     assert zzz.amount == Decimal(7) and zzz.stale
-    assert view.has_stale_prices  # prices are from T0+1s, balances from T0+5min
+
+
+def test_a_price_older_than_the_max_age_is_stale(app: App) -> None:
+    fresh = portfolio_view(app, now=T0 + timedelta(minutes=60, seconds=1))
+    assert not fresh.has_stale_prices and fresh.stale_prices == []
+    later = T0 + timedelta(minutes=60, seconds=2)
+    view = portfolio_view(app, now=later)
+    assert view.stale_prices == ["BTC", "USDT"] and view.has_stale_prices
+    rows = {row["asset"]: row for row in view_to_json(view)["holdings"]}
+    assert rows["BTC"]["price_stale"] is True and rows["ZZZ"]["price_stale"] is False
+    assert rows["BTC"]["price_as_of"] == "2026-11-01T12:00:01Z"
+    app.settings.price_max_age_minutes = 5.0
+    assert portfolio_view(app, now=T0 + timedelta(minutes=5, seconds=2)).has_stale_prices
+    assert not portfolio_view(app, now=T0 + timedelta(minutes=5)).has_stale_prices
+
+
+def test_stablecoins_at_par_are_named(app: App) -> None:
+    assert portfolio_view(app).at_par == ["USDT"]
 
 
 def test_json_shape_and_decimal_strings(app: App) -> None:
-    data = view_to_json(portfolio_view(app))
+    data = view_to_json(portfolio_view(app, now=T0))
     assert list(data) == [
         "portfolio",
         "currency",
         "as_of",
         "total_value",
         "unpriced",
+        "stale_prices",
         "holdings",
         "accounts",
         "refused",
@@ -101,6 +119,8 @@ def test_json_shape_and_decimal_strings(app: App) -> None:
         "amount": "0.5",
         "price": "60000",
         "price_source": "okx:BTC-USDT",
+        "price_as_of": "2026-11-01T12:00:01Z",
+        "price_stale": False,
         "value": "30000",
         "sources": [{"account": "a", "source": "trading", "amount": "0.5"}],
     }

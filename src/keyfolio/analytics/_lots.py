@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from keyfolio.domain.money import prorate, total
+from keyfolio.domain.money import divide, prorate, total
 
-__all__ = ["AverageBook", "Book", "FifoBook", "Lot", "Removed"]
+__all__ = ["AverageBook", "Book", "FifoBook", "Lot", "Piece", "Removed"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,10 @@ Removed = tuple[Decimal, Decimal, Decimal, Decimal]
 """``(known_units, known_cost, unknown_units, missing_units)`` taken by a removal.
 
 ``missing_units`` is what was asked for beyond every lot the book holds."""
+
+Piece = tuple[Decimal, Decimal | None, datetime | None]
+"""One part of a removal, for the lot list: ``(units, cost, acquired_at)``; ``cost`` is None for
+unknown basis, and ``acquired_at`` None for units beyond every lot."""
 
 
 class Lot:
@@ -55,8 +59,11 @@ class Book:
         """Add ``units`` (> 0) bought for ``cost`` (``None``: unknown basis)."""
         raise NotImplementedError
 
-    def remove(self, account: str, asset: str, units: Decimal) -> Removed:
-        """Take ``units`` out (a disposal) and say what basis left with them."""
+    def remove(
+        self, account: str, asset: str, units: Decimal, pieces: list[Piece] | None = None
+    ) -> Removed:
+        """Take ``units`` out (a disposal) and say what basis left with them; with ``pieces``,
+        also append each lot taken (and the units missing) to it."""
         raise NotImplementedError
 
     def extract(self, account: str, asset: str, units: Decimal) -> tuple[list[Lot], Decimal]:
@@ -97,7 +104,9 @@ class FifoBook(Book):
             queue = self._lots[key] = deque()
         queue.append((units, cost, at))
 
-    def remove(self, account: str, asset: str, units: Decimal) -> Removed:
+    def remove(
+        self, account: str, asset: str, units: Decimal, pieces: list[Piece] | None = None
+    ) -> Removed:
         queue = self._lots.get((account, asset))
         known_units = known_cost = unknown_units = ZERO
         need = units
@@ -111,7 +120,10 @@ class FifoBook(Book):
                 else:
                     known_units += amount
                     known_cost += cost
+                if pieces is not None:
+                    pieces.append((amount, cost, at))
             else:
+                part = None
                 if cost is None:
                     unknown_units += need
                     queue[0] = (amount - need, None, at)
@@ -120,7 +132,11 @@ class FifoBook(Book):
                     known_units += need
                     known_cost += part
                     queue[0] = (amount - need, cost - part, at)
+                if pieces is not None:
+                    pieces.append((need, part, at))
                 need = ZERO
+        if pieces is not None and need > ZERO:
+            pieces.append((need, None, None))
         return known_units, known_cost, unknown_units, need
 
     def extract(self, account: str, asset: str, units: Decimal) -> tuple[list[Lot], Decimal]:
@@ -199,25 +215,43 @@ class FifoBook(Book):
         return known_units, known_cost, unknown_units, need
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = Decimal("0.000001")
+
+
+def _seconds(at: datetime) -> Decimal:
+    """``at`` as exact seconds since the epoch (microseconds kept; no float)."""
+    delta = at - _EPOCH
+    return Decimal(delta.days * 86_400 + delta.seconds) + Decimal(delta.microseconds).scaleb(-6)
+
+
 class _Pool:
-    __slots__ = ("at", "known_cost", "known_units", "unknown_units")
+    __slots__ = ("at", "known_cost", "known_units", "mean", "unknown_units")
 
     def __init__(self, at: datetime) -> None:
         self.known_units = ZERO
         self.known_cost = ZERO
         self.unknown_units = ZERO
         self.at = at
+        self.mean = ZERO  # the units' mean acquisition time in epoch seconds (dated books)
+
+    @property
+    def mean_at(self) -> datetime:
+        return _EPOCH + timedelta(seconds=int(self.mean), microseconds=int(self.mean % 1 * 10**6))
 
 
 class AverageBook(Book):
     """Average cost: one pool per (account, asset) with known units and cost and unknown units.
 
     A removal takes known and unknown units in proportion to the pool, at the pool's average
-    cost per known unit.
+    cost per known unit. A *dated* book also keeps each pool's unit-weighted mean acquisition
+    time (to the microsecond), which the lot list shows as the acquisition time of the units
+    taken; a removal leaves the mean unchanged.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, dated: bool = False) -> None:
         self._pools: dict[tuple[str, str], _Pool] = {}
+        self._dated = dated
 
     def add(
         self, account: str, asset: str, units: Decimal, cost: Decimal | None, at: datetime
@@ -226,6 +260,10 @@ class AverageBook(Book):
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = _Pool(at)
+        if self._dated:
+            held = pool.known_units + pool.unknown_units
+            weighted = pool.mean * held + _seconds(at) * units
+            pool.mean = divide(weighted, held + units, quantum=_MICROSECOND)
         if cost is None:
             pool.unknown_units += units
         else:
@@ -252,22 +290,37 @@ class AverageBook(Book):
         pool.unknown_units = unknown - unknown_part
         return known_part, cost, unknown_part, ZERO
 
-    def remove(self, account: str, asset: str, units: Decimal) -> Removed:
+    def remove(
+        self, account: str, asset: str, units: Decimal, pieces: list[Piece] | None = None
+    ) -> Removed:
         pool = self._pools.get((account, asset))
         if pool is None:
+            if pieces is not None:
+                pieces.append((units, None, None))
             return ZERO, ZERO, ZERO, units
-        return self._take(pool, units)
+        taken = self._take(pool, units)
+        if pieces is not None:
+            known_units, known_cost, unknown_units, missing = taken
+            at = pool.mean_at if self._dated else pool.at
+            if known_units or known_cost:
+                pieces.append((known_units, known_cost, at))
+            if unknown_units:
+                pieces.append((unknown_units, None, at))
+            if missing:
+                pieces.append((missing, None, None))
+        return taken
 
     def extract(self, account: str, asset: str, units: Decimal) -> tuple[list[Lot], Decimal]:
         pool = self._pools.get((account, asset))
         if pool is None:
             return [], units
+        at = pool.mean_at if self._dated else pool.at
         known_units, known_cost, unknown_units, missing = self._take(pool, units)
         lots = []
         if known_units > ZERO:
-            lots.append(Lot(known_units, known_cost, pool.at))
+            lots.append(Lot(known_units, known_cost, at))
         if unknown_units > ZERO:
-            lots.append(Lot(unknown_units, None, pool.at))
+            lots.append(Lot(unknown_units, None, at))
         return lots, missing
 
     def totals(self) -> dict[str, tuple[Decimal, Decimal, Decimal]]:

@@ -1,7 +1,9 @@
-"""``/api/v1/history`` (value over time) and ``/api/v1/pnl`` (cost basis and P&L).
+"""``/api/v1/history`` (value over time), ``/api/v1/pnl`` (cost basis and P&L), its tax lots
+``/api/v1/pnl/lots``, and ``/api/v1/reconcile`` (history against reported balances).
 
-Both read the database only (they work while the vault is locked) and call the services
-that the CLI uses: :mod:`keyfolio.services.history` and :mod:`keyfolio.services.analytics`.
+All read the database only (they work while the vault is locked) and call the services that
+the CLI uses: :mod:`keyfolio.services.history`, :mod:`keyfolio.services.analytics` and
+:mod:`keyfolio.services.reconcile`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from keyfolio.api.deps import StateDep
-from keyfolio.api.models import HistoryOut, PnlOut
+from keyfolio.api.models import HistoryOut, LotsOut, PnlOut, ReconcileOut
 
 __all__ = ["router"]
 
@@ -51,3 +53,31 @@ def pnl(
 
     report = pnl_report(state.ready(), portfolio=portfolio, method=method)
     return PnlOut.model_validate(pnl_to_json(report))
+
+
+@router.get("/pnl/lots", response_model=LotsOut)
+def pnl_lots(
+    state: StateDep,
+    portfolio: Name = "main",
+    method: Literal["fifo", "average"] = "fifo",
+) -> LotsOut:
+    """Tax lots: each disposal with the lots it used; ``total_gain`` is the realized P&L."""
+    from keyfolio.services.analytics import lots_report, lots_to_json
+
+    report = lots_report(state.ready(), portfolio=portfolio, method=method)
+    return LotsOut.model_validate(lots_to_json(report))
+
+
+@router.get("/reconcile", response_model=ReconcileOut)
+def reconcile(
+    state: StateDep,
+    portfolio: OptionalName = None,
+    account: OptionalName = None,
+) -> ReconcileOut:
+    """Per account and asset: the reported balance, the one the imported history implies,
+    the difference and its likely cause (every exchange account, or those of ``portfolio``,
+    or ``account``)."""
+    from keyfolio.services.reconcile import reconcile_accounts, reconcile_to_json
+
+    result = reconcile_accounts(state.ready(), account=account, portfolio=portfolio)
+    return ReconcileOut.model_validate(reconcile_to_json(result.report))

@@ -25,6 +25,8 @@ __all__ = [
     "LinkOut",
     "LinkSourceOut",
     "LinkSync",
+    "LotOut",
+    "LotsOut",
     "Mover",
     "PnlAsset",
     "PnlFlag",
@@ -32,6 +34,9 @@ __all__ = [
     "PortfolioCreate",
     "PortfolioOut",
     "PortfolioRename",
+    "ReconcileAccount",
+    "ReconcileAsset",
+    "ReconcileOut",
     "RefusedOut",
     "SummaryAccount",
     "SummaryHolding",
@@ -139,7 +144,12 @@ class SummaryHolding(_Out):
     amount: DecimalStr | None
     price: DecimalStr | None
     price_source: str | None = None
-    """Where the price came from: ``binance:BTC-USDT``, ``okx:ABC-BTC*BTC-USDT``, ``par``."""
+    """Where the price came from: ``binance:BTC-USDT``, ``okx:ABC-BTC*BTC-USDT``,
+    ``okx:USDC-USDT*USDT-USD``, ``usd``, or ``par`` (a stablecoin assumed 1:1: no market)."""
+    price_as_of: Timestamp | None = None
+    """The price's time: its oldest ticker's own time (the time of pricing for usd and par)."""
+    price_stale: bool = False
+    """The price is older than ``KEYFOLIO_PRICE_MAX_AGE_MINUTES``."""
     value: DecimalStr | None
     sources: list[SummarySourceAmount]
     change_24h_pct: DecimalStr | None = None
@@ -200,6 +210,7 @@ class SummaryOut(_Out):
     as_of: Timestamp | None
     total_value: DecimalStr | None
     unpriced: list[str]
+    stale_prices: list[str] | None = None
     holdings: list[SummaryHolding]
     accounts: list[SummaryAccount]
     change: dict[str, Change] | None = None
@@ -368,6 +379,11 @@ class PnlFlag(_Out):
     amount: DecimalStr | None = None
     count: int | None = None
     message: str
+    see: str | None = Field(
+        default=None,
+        description="where the cause is shown: 'keyfolio reconcile' (GET /api/v1/reconcile) "
+        "for amounts whose basis the imported history does not explain",
+    )
 
 
 class PnlRank(_Out):
@@ -392,3 +408,55 @@ class PnlOut(_Out):
     top_pnl_gainers: list[PnlRank] | None = None
     top_pnl_losers: list[PnlRank] | None = None
     refused: list[RefusedOut] | None = None
+
+
+class LotOut(_Out):
+    """Part of one lot given up by one disposal (USD; null: unknown)."""
+
+    asset: str
+    account: str
+    disposed_at: Timestamp
+    acquired_at: Timestamp | None
+    amount: DecimalStr
+    cost: DecimalStr | None
+    proceeds: DecimalStr | None
+    fee: DecimalStr | None
+    gain: DecimalStr | None
+    holding_days: int | None
+
+
+class LotsOut(_Out):
+    """The `keyfolio pnl --lots --json` document; ``total_gain`` is the realized P/L."""
+
+    method: str
+    currency: str
+    lots: list[LotOut]
+    total_gain: DecimalStr | None
+
+
+class ReconcileAsset(_Out):
+    asset: str
+    reported: DecimalStr
+    implied: DecimalStr
+    difference: DecimalStr
+    cause: (
+        Literal[
+            "no_history",
+            "history_before_window",
+            "unparsed_bill_type",
+            "earn_interest",
+            "missing_outflow",
+        ]
+        | None
+    ) = Field(description="the likely cause of a difference; null when there is none")
+
+
+class ReconcileAccount(_Out):
+    account: str
+    assets: list[ReconcileAsset]
+
+
+class ReconcileOut(_Out):
+    """The `keyfolio reconcile --json` document."""
+
+    accounts: list[ReconcileAccount]

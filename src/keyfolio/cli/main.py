@@ -25,6 +25,7 @@ from keyfolio.cli import history as history_cli
 from keyfolio.cli import imports as imports_cli
 from keyfolio.cli import live as live_cli
 from keyfolio.cli import portfolios as portfolios_cli
+from keyfolio.cli import reconcile as reconcile_cli
 from keyfolio.cli import vault as vault_cli
 from keyfolio.cli import views as views_cli
 from keyfolio.cli._context import err_console
@@ -102,6 +103,7 @@ app.command("sync")(views_cli.sync_command)
 app.command("show")(views_cli.show_command)
 app.command("history")(history_cli.history_command)
 app.command("pnl")(analytics_cli.pnl_command)
+app.command("reconcile")(reconcile_cli.reconcile_command)
 app.command("watch")(live_cli.watch_command)
 app.command("serve")(serve_command)
 app.add_typer(portfolios_cli.app, name="portfolio")

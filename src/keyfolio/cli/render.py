@@ -21,7 +21,7 @@ from keyfolio.domain.money import (
 )
 
 if TYPE_CHECKING:
-    from keyfolio.services.view import PortfolioView
+    from keyfolio.services.view import Holding, PortfolioView
 
 __all__ = ["refused_lines", "render_performance", "render_view", "view_renderable"]
 
@@ -47,8 +47,13 @@ def view_renderable(view: PortfolioView) -> RenderableType:
         badges.append("[yellow]STALE DATA[/]")
     if view.unpriced:
         badges.append(f"[magenta]{len(view.unpriced)} UNPRICED[/]")
-    if view.has_stale_prices and view.prices_as_of is not None:
-        badges.append(f"[yellow]PRICES FROM {view.prices_as_of:%Y-%m-%d %H:%M} UTC[/]")
+    stale_prices = view.stale_prices
+    if stale_prices and view.prices_as_of is not None:
+        count = len(stale_prices)
+        badges.append(
+            f"[yellow]{count} STALE PRICE{'S' if count > 1 else ''}, "
+            f"PRICES FROM {view.prices_as_of:%Y-%m-%d %H:%M} UTC[/]"
+        )
     as_of = view.as_of.strftime("%Y-%m-%d %H:%M:%S UTC") if view.as_of else "never synced"
     parts: list[RenderableType] = [
         Text.from_markup(f"[bold]Portfolio {escape(view.portfolio)}[/] — as of {as_of} ")
@@ -64,7 +69,7 @@ def view_renderable(view: PortfolioView) -> RenderableType:
         table.add_row(
             holding.asset,
             format_amount(holding.amount),
-            format_amount(holding.price.usd) if holding.price else "[magenta]unpriced[/]",
+            _price_cell(view, holding),
             format_usd(holding.value) if holding.value is not None else "-",
             f"{format_fixed(share, 1)}%" if share is not None else "-",
             escape(sources),
@@ -77,6 +82,7 @@ def view_renderable(view: PortfolioView) -> RenderableType:
             f"{'s' if len(view.unpriced) > 1 else ''}: {escape(', '.join(view.unpriced))})"
         )
     parts.append(Text.from_markup(total_line))
+    parts.extend(_price_notes(view))
     parts.extend(refused_lines(view.refused))
     if view.accounts:
         parts.append(_sources_table(view))
@@ -88,6 +94,40 @@ def view_renderable(view: PortfolioView) -> RenderableType:
             )
         )
     return Group(*parts)
+
+
+def _price_cell(view: PortfolioView, holding: Holding) -> str:
+    price = holding.price
+    if price is None:
+        return "[magenta]unpriced[/]"
+    text = format_amount(price.usd)
+    if price.source == "par":
+        text += " [cyan](par)[/]"
+    if view.is_price_stale(holding):
+        text = f"[yellow]{text} (stale)[/]"
+    return text
+
+
+def _price_notes(view: PortfolioView) -> list[Text]:
+    """Which prices are assumed (par) and which are old (stale), and why."""
+    notes = []
+    if view.at_par:
+        notes.append(
+            Text.from_markup(
+                f"[cyan](par)[/] {escape(', '.join(view.at_par))}: assumed 1:1 with USD "
+                "(no linked venue has a market for it); a depeg would not show."
+            )
+        )
+    if view.stale_prices:
+        minutes = f"{view.price_max_age.total_seconds() / 60:g}"
+        notes.append(
+            Text.from_markup(
+                f"[yellow](stale)[/] {escape(', '.join(view.stale_prices))}: the price's ticker "
+                f"time is over {minutes} minutes old (KEYFOLIO_PRICE_MAX_AGE_MINUTES). Run "
+                "`keyfolio sync` to refresh."
+            )
+        )
+    return notes
 
 
 def refused_lines(refused: list[RefusedValue]) -> list[Text]:

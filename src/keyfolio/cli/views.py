@@ -33,7 +33,15 @@ def show_command(
         bool, typer.Option("--json", help="Print JSON (decimals as strings).")
     ] = False,
 ) -> None:
-    """Show a portfolio: holdings, values, sources and badges. Reads the local database only."""
+    """Show a portfolio: holdings, values, sources and badges.
+
+    Reads the local database only. Each price names its market and carries
+    its ticker's own time: one older than KEYFOLIO_PRICE_MAX_AGE_MINUTES
+    (60) is marked stale. Stablecoins are priced from their markets
+    (USDT-USD, USDC-USDT, ...); one no linked venue has a market for is
+    assumed 1:1 and marked (par). In JSON: price_source, price_as_of,
+    price_stale and stale_prices.
+    """
     from keyfolio.services.summary import portfolio_summary
     from keyfolio.services.view import portfolio_view
 

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from keyfolio.domain.balances import Source
 
-__all__ = ["AssetMap", "AssetRule", "Resolved"]
+__all__ = ["USD", "USD_STABLECOINS", "AssetMap", "AssetRule", "Resolved"]
+
+USD = "USD"
+"""The currency every value is in."""
+
+USD_STABLECOINS: tuple[str, ...] = ("USDT", "USDC", "DAI", "FDUSD", "TUSD", "USDP", "PYUSD", "BUSD")
+"""The USD stablecoins, in the order their prices chain (docs/analytics.md, "Prices"): each one
+is priced from its USD market, else from its market against an earlier one, else at par."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,23 @@ by a price. Decimal throughout. The tickers come from the venue connectors (``ex
 """
 
 from keyfolio.domain.records import Ticker
-from keyfolio.pricing.valuation import PAR_ASSETS, price_across, price_assets, value_of
+from keyfolio.pricing.valuation import (
+    PAR_SOURCE,
+    STABLECOINS,
+    USD_SOURCE,
+    price_across,
+    price_assets,
+    route_of,
+    value_of,
+)
 
-__all__ = ["PAR_ASSETS", "Ticker", "price_across", "price_assets", "value_of"]
+__all__ = [
+    "PAR_SOURCE",
+    "STABLECOINS",
+    "Ticker",
+    "USD_SOURCE",
+    "price_across",
+    "price_assets",
+    "route_of",
+    "value_of",
+]

@@ -13,15 +13,19 @@ module gathers its inputs:
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keyfolio.analytics.changes import Change, ChangeBasis, change_between, open24h_value
+from keyfolio.analytics.lots import LOT_COLUMNS, LotsReport, LotUse, total_gain
 from keyfolio.analytics.movers import (
     DEFAULT_THRESHOLD,
     HeldAsset,
@@ -30,11 +34,18 @@ from keyfolio.analytics.movers import (
     pnl_movers,
     top_movers,
 )
-from keyfolio.analytics.pnl import CASH_ASSETS, SPOT_TYPES, CostMethod, PnlReport, compute_pnl
+from keyfolio.analytics.pnl import (
+    CASH_ASSETS,
+    SPOT_TYPES,
+    CostMethod,
+    FlagKind,
+    PnlReport,
+    compute_pnl,
+)
 from keyfolio.analytics.windows import WINDOWS, parse_window
 from keyfolio.domain.history import Trade
 from keyfolio.domain.money import PRICE, format_amount, round_to
-from keyfolio.errors import UsageError
+from keyfolio.errors import StorageUnavailableError, UsageError
 from keyfolio.services.bounds import check_prices, check_trades, check_transfers, refused_to_json
 from keyfolio.services.context import App
 from keyfolio.services.view import PortfolioView, portfolio_view
@@ -43,15 +54,20 @@ if TYPE_CHECKING:
     from keyfolio.storage import Store
 
 __all__ = [
-    "pnl_rankings_json",
+    "BASIS_FLAGS",
     "RATE_WINDOW",
+    "RECONCILE_COMMAND",
     "change_to_json",
     "changes",
+    "lots_report",
+    "lots_to_json",
     "movers",
     "parse_method",
+    "pnl_rankings_json",
     "pnl_report",
     "pnl_to_json",
     "summary_extras",
+    "write_lots_csv",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,6 +77,20 @@ RATE_WINDOW = timedelta(hours=1)
 #: USD figures in JSON are rounded half-even to this (amounts are exact): an explicit rounding.
 USD_QUANTUM = Decimal("1e-12")
 MOVERS_WINDOW = "24h"
+
+
+#: Flags of amounts whose basis the imported history does not explain: `keyfolio reconcile`
+#: shows which balances differ from the history, and why.
+BASIS_FLAGS = frozenset(
+    {
+        FlagKind.HELD_BEFORE_HISTORY,
+        FlagKind.UNKNOWN_BASIS_DEPOSIT,
+        FlagKind.SOLD_UNKNOWN_BASIS,
+        FlagKind.SOLD_BEYOND_HISTORY,
+        FlagKind.HOLDINGS_BELOW_HISTORY,
+    }
+)
+RECONCILE_COMMAND = "keyfolio reconcile"
 
 
 def parse_method(text: str) -> CostMethod:
@@ -113,8 +143,10 @@ def pnl_report(
     portfolio: str = "main",
     method: CostMethod | str = CostMethod.FIFO,
     view: PortfolioView | None = None,
+    lots: list[LotUse] | None = None,
 ) -> PnlReport:
-    """P/L of one portfolio (see the module docstring for the inputs)."""
+    """P/L of one portfolio (see the module docstring for the inputs); with ``lots`` (a list),
+    every disposal is appended to it lot by lot."""
     cost_method = method if isinstance(method, CostMethod) else parse_method(method)
     view = view or portfolio_view(app, portfolio=portfolio)
     holdings = {holding.asset: holding.amount for holding in view.holdings}
@@ -135,6 +167,7 @@ def pnl_report(
             prices=prices,
             method=cost_method,
             usd_rate=_Rates(store, trades),
+            lots=lots,
         )
     logger.debug(
         "pnl of %s: %d trades, %d transfers, %d flags",
@@ -145,6 +178,67 @@ def pnl_report(
     )
     # The view already reports the held assets' refused prices: the same stored prices.
     return replace(report, refused=[*view.refused, *bad_trades, *bad_transfers])
+
+
+def lots_report(
+    app: App, *, portfolio: str = "main", method: CostMethod | str = CostMethod.FIFO
+) -> LotsReport:
+    """The tax lots of one portfolio: each disposal with the lots it used (``pnl --lots``)."""
+    lots: list[LotUse] = []
+    report = pnl_report(app, portfolio=portfolio, method=method, lots=lots)
+    return LotsReport(method=report.method, lots=lots, total_gain=total_gain(lots), pnl=report)
+
+
+def _lot_row(lot: LotUse, usd: Callable[[Decimal | None], str | None]) -> dict[str, Any]:
+    return {
+        "asset": lot.asset,
+        "account": lot.account,
+        "disposed_at": _iso(lot.disposed_at),
+        "acquired_at": _iso(lot.acquired_at),
+        "amount": format_amount(lot.amount),
+        "cost": usd(lot.cost),
+        "proceeds": usd(lot.proceeds),
+        "fee": usd(lot.fee),
+        "gain": usd(lot.gain),
+        "holding_days": lot.holding_days,
+    }
+
+
+def lots_to_json(report: LotsReport) -> dict[str, Any]:
+    """``{"method", "currency", "lots": [{"asset", "account", "disposed_at", "acquired_at",
+    "amount", "cost", "proceeds", "fee", "gain", "holding_days"}], "total_gain"}``: decimals as
+    strings, USD figures rounded half-even to 12 decimals (``total_gain`` is then the string of
+    `pnl --json`'s ``total_realized``), ``null`` where unknown."""
+    return {
+        "method": report.method.value,
+        "currency": report.currency,
+        "lots": [_lot_row(lot, _usd) for lot in report.lots],
+        "total_gain": _usd(report.total_gain),
+    }
+
+
+def write_lots_csv(report: LotsReport, path: Path) -> int:
+    """Write the lots to ``path`` as CSV (:data:`LOT_COLUMNS`, exact decimals, empty where
+    unknown): their ``gain`` column adds up to the realized P/L exactly. Returns the row count.
+    """
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for lot in report.lots:
+        row = _lot_row(lot, _amount)
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    try:
+        path.write_text(buffer.getvalue(), encoding="utf-8")
+    except OSError as exc:
+        raise StorageUnavailableError.from_os_error(exc, what=f"the CSV file {path}") or UsageError(
+            f"could not write the CSV file {path}: {exc.strerror or exc}",
+            hint="Check the path, and that its directory exists and is writable by you.",
+        ) from exc
+    return len(report.lots)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 def _usd(value: Decimal | None) -> str | None:
@@ -194,6 +288,7 @@ def pnl_to_json(report: PnlReport) -> dict[str, Any]:
                 "amount": _amount(flag.amount),
                 "count": flag.count,
                 "message": flag.message,
+                "see": RECONCILE_COMMAND if flag.kind in BASIS_FLAGS else None,
             }
             for flag in report.flags
         ],

@@ -16,12 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from keyfolio.domain.accounts import MANUAL_EXCHANGE
-from keyfolio.domain.history import Trade, Transfer
+from keyfolio.domain.history import LedgerEntry, Trade, Transfer
 from keyfolio.domain.money import INPUT, PRICE, VALUE, RefusedValue
 from keyfolio.domain.records import BalanceRecord, Price
 
 __all__ = [
     "check_balances",
+    "check_ledger",
     "check_prices",
     "check_snapshot",
     "check_trades",
@@ -147,6 +148,34 @@ def check_transfers(transfers: Sequence[Transfer]) -> tuple[list[Transfer], list
             _refused(where, transfer.account, transfer.asset, field, value, problem, _HISTORY_HINT)
         )
     return kept, refused
+
+
+def check_ledger(entries: Sequence[LedgerEntry]) -> tuple[list[LedgerEntry], list[RefusedValue]]:
+    """``(kept, refused)``: ledger entries whose change and balance are within the bounds."""
+    kept: list[LedgerEntry] = []
+    refused: list[RefusedValue] = []
+    for entry in entries:
+        problem, field, value = INPUT.problem(entry.change), "change", entry.change
+        if problem is None and entry.balance_after is not None:
+            problem, field, value = (
+                INPUT.problem(entry.balance_after),
+                "balance",
+                entry.balance_after,
+            )
+        if problem is None:
+            kept.append(entry)
+            continue
+        where = f"{entry.source} ledger entry {entry.entry_id}"
+        refused.append(
+            _refused(where, entry.account, entry.asset, field, value, problem, _LEDGER_HINT)
+        )
+    return kept, refused
+
+
+_LEDGER_HINT = (
+    "It was stored by an older keyfolio and is left out of `keyfolio reconcile`, which may "
+    "then show a difference for this asset."
+)
 
 
 def check_snapshot(

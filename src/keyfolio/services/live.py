@@ -378,34 +378,9 @@ class LiveEngine:
     ) -> tuple[bool, bool]:
         """Write the results and their snapshots: (a balance changed, an asset has no price)."""
         async with self._lock:
-            fresh = self._current_prices(at)
-            if fresh:
-                await asyncio.to_thread(self._save_prices, fresh)
             changed, unpriced = await asyncio.to_thread(self._save, acct.name, results, at)
             await asyncio.to_thread(self._snapshots, acct.name, results, at)
         return changed, unpriced
-
-    def _current_prices(self, at: datetime) -> list[Price]:
-        """The held assets' prices re-stamped ``at``, while the tickers stream is live.
-
-        Tickers push every change, so a live stream's last tick *is* the price now; without
-        this a trade would make the balances newer than the prices and the view would show
-        them as stale. Par-priced stablecoins are re-stamped too; other assets are left.
-        """
-        from keyfolio.pricing.valuation import price_assets
-
-        if self._tickers is None or not self._tickers.live:
-            return []
-        fresh = []
-        for asset, price in self._prices.items():
-            route = self._routes.get(asset)
-            if price.source == "par" or (route and all(inst in self._ticks for inst in route)):
-                ticks = {inst: self._ticks[inst] for inst in route or ()}
-                now = price_assets([asset], ticks, as_of=at)[asset]
-                if now is not None:
-                    fresh.append(now)
-                    self._prices[asset] = now
-        return fresh
 
     def _save(self, name: str, results: list[SourceResult], at: datetime) -> tuple[bool, bool]:
         sources = {result.source for result in results}
@@ -507,7 +482,9 @@ class LiveEngine:
     # ----------------------------------------------------------------- prices
 
     async def _refresh_routes(self) -> None:
-        """Follow the markets that price the held assets (from the stored prices' routes)."""
+        """Follow the markets that price the held assets (from the stored prices' routes:
+        those whose every leg is an OKX market)."""
+        from keyfolio.pricing.valuation import route_of
 
         def read() -> tuple[dict[str, Price], dict[str, set[str]]]:
             names = set(self._accounts)
@@ -524,10 +501,11 @@ class LiveEngine:
         self._portfolio_assets = held
         assets = set().union(*held.values()) if held else set()
         self._prices = {**prices, **self._pending_prices}
+        routes = {asset: route_of(price.source) for asset, price in prices.items()}
         self._routes = {
-            asset: tuple(price.source.removeprefix("okx:").split("*"))
-            for asset, price in prices.items()
-            if asset in assets and price.source.startswith("okx:")
+            asset: tuple(market for _venue, market in route)
+            for asset, route in routes.items()
+            if asset in assets and route and all(venue == "okx" for venue, _ in route)
         }
         if self._tickers is not None:
             self._tickers.watch({inst for route in self._routes.values() for inst in route})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ from keyfolio.domain.money import (
     total,
 )
 from keyfolio.domain.records import Price, SourceState
+from keyfolio.pricing.valuation import PAR_SOURCE
 from keyfolio.services.bounds import check_balances, check_prices, refused_to_json
 from keyfolio.services.context import App
 
@@ -67,6 +68,9 @@ class PortfolioView:
     other_portfolios: list[str] = field(default_factory=list)
     refused: list[RefusedValue] = field(default_factory=list)
     """Stored balances and prices outside the money bounds, left out of everything above."""
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    price_max_age: timedelta = timedelta(hours=1)
+    """A price older than this (by its ticker time) is stale: ``KEYFOLIO_PRICE_MAX_AGE_MINUTES``."""
 
     @property
     def unpriced(self) -> list[str]:
@@ -74,18 +78,28 @@ class PortfolioView:
 
     @property
     def prices_as_of(self) -> datetime | None:
-        """The oldest price in use.
-
-        Prices are refreshed after the balances of every sync, so a price older than the
-        newest balances means the last price refresh failed.
-        """
+        """The time of the oldest price in use (its ticker's own time)."""
         times = [h.price.as_of for h in self.holdings if h.price is not None]
         return min(times) if times else None
 
+    def is_price_stale(self, holding: Holding) -> bool:
+        """Whether the holding's price is older than :attr:`price_max_age` (by ticker time)."""
+        price = holding.price
+        return price is not None and self.now - price.as_of > self.price_max_age
+
+    @property
+    def stale_prices(self) -> list[str]:
+        """The held assets whose price is stale, in holdings order."""
+        return [holding.asset for holding in self.holdings if self.is_price_stale(holding)]
+
     @property
     def has_stale_prices(self) -> bool:
-        prices, balances = self.prices_as_of, self.as_of
-        return prices is not None and balances is not None and prices < balances
+        return any(self.is_price_stale(holding) for holding in self.holdings)
+
+    @property
+    def at_par(self) -> list[str]:
+        """The held stablecoins priced at par (assumed 1:1: no linked venue has a market)."""
+        return [h.asset for h in self.holdings if h.price and h.price.source == PAR_SOURCE]
 
     @property
     def is_partial(self) -> bool:
@@ -105,8 +119,10 @@ _HUNDRED = Decimal(100)
 _SHARE = Decimal("0.1")
 
 
-def portfolio_view(app: App, *, portfolio: str = "main") -> PortfolioView:
-    """Build the view of one portfolio from the database."""
+def portfolio_view(
+    app: App, *, portfolio: str = "main", now: datetime | None = None
+) -> PortfolioView:
+    """Build the view of one portfolio from the database; prices are judged stale at ``now``."""
     with app.db().session(read_only=True) as store:
         store.get_portfolio(name=portfolio)
         accounts = store.list_accounts(portfolio=portfolio)
@@ -139,6 +155,8 @@ def portfolio_view(app: App, *, portfolio: str = "main") -> PortfolioView:
         accounts=[AccountView(spec, states_by_account.get(spec.name, [])) for spec in accounts],
         other_portfolios=others,
         refused=refused + [item for item in refused_prices if item.asset in held],
+        now=now or datetime.now(UTC),
+        price_max_age=timedelta(minutes=app.settings.price_max_age_minutes),
     )
 
 
@@ -158,12 +176,15 @@ def view_to_json(view: PortfolioView) -> dict[str, Any]:
         "as_of": _iso(view.as_of),
         "total_value": _dec(view.total_value),
         "unpriced": view.unpriced,
+        "stale_prices": view.stale_prices,
         "holdings": [
             {
                 "asset": holding.asset,
                 "amount": _dec(holding.amount),
                 "price": _dec(holding.price.usd) if holding.price else None,
                 "price_source": holding.price.source if holding.price else None,
+                "price_as_of": _iso(holding.price.as_of) if holding.price else None,
+                "price_stale": view.is_price_stale(holding),
                 "value": _dec(holding.value),
                 "sources": [
                     {

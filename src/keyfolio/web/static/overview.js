@@ -108,6 +108,16 @@
         "Last known balances (the latest sync failed) for " +
         stale.map(function (item) { return item.asset; }).join(", ")));
     }
+    var oldPrices = summary.stale_prices || [];
+    if (oldPrices.length) {
+      list.appendChild(badge("warn", oldPrices.length + (oldPrices.length > 1 ? " old prices" : " old price"),
+        "Prices older than the max age (KEYFOLIO_PRICE_MAX_AGE_MINUTES): " + oldPrices.join(", ")));
+    }
+    var par = (summary.holdings || []).filter(function (item) { return item.price_source === "par"; });
+    if (par.length) {
+      list.appendChild(badge("muted", "At par: " + par.map(function (item) { return item.asset; }).join(", "),
+        "Assumed 1:1 with USD: no linked exchange has a market for them, so a depeg would not show"));
+    }
     var unpriced = summary.unpriced || [];
     if (unpriced.length) {
       list.appendChild(badge("info", unpriced.length + " unpriced",
@@ -205,12 +215,23 @@
     });
     var marks = h("span", { class: "marks" },
       item.price === null ? h("span", { class: "badge badge-info", text: "unpriced" }) : null,
-      item.stale ? h("span", { class: "badge badge-warn", text: "stale" }) : null);
+      item.stale ? h("span", { class: "badge badge-warn", text: "stale" }) : null,
+      item.price_source === "par" ? h("span", {
+        class: "badge badge-muted", text: "par",
+        title: "Assumed 1:1 with USD: no linked exchange has a market for " + item.asset,
+      }) : null,
+      item.price_stale ? h("span", {
+        class: "badge badge-warn", text: "old price",
+        title: "Price from " + KF.localTime(item.price_as_of) + ": older than the price max age",
+      }) : null);
+    var priceTitle = item.price_source
+      ? item.price_source + (item.price_as_of ? " \u00b7 " + KF.localTime(item.price_as_of) : "")
+      : null;
     var share = D.share(item.value, total, 1);
     var row = h("tr", { class: "holding", "data-asset": item.asset },
       h("th", { scope: "row" }, toggle, h("span", { class: "asset", text: item.asset }), marks),
       h("td", { class: "num", text: D.amount(item.amount) }),
-      h("td", { class: "num col-price", text: D.price(item.price) }),
+      h("td", { class: "num col-price", text: D.price(item.price), title: priceTitle }),
       h("td", { class: "num", text: D.usd(item.value) }),
       h("td", { class: "num col-share", text: share ? D.fixed(share, 1, false) + "%" : D.DASH }),
       changeCell(item.change_24h_pct, item.change_24h_basis));
