@@ -28,6 +28,7 @@ EXPECTED = {
     "InvalidSignatureError": 400,
     "IpNotAllowedError": 400,
     "ClockSkewError": 400,
+    "InvalidNonceError": 400,
     "EnvironmentMismatchError": 400,
     "PermissionDeniedError": 400,
     "UnsafeKeyError": 400,

@@ -8,7 +8,9 @@ P/L, and see `show` mark the stablecoin priced at par.
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +18,9 @@ import pytest
 from cli_support import READ_KEY, Runner, base_state
 
 DAY = 86_400_000
-TS = 1_761_955_200_000  # 2025-11-01
+TS = (
+    int(time.time() * 1000) // DAY - 60
+) * DAY  # a UTC midnight 60 days ago: in OKX's 3-month windows
 
 
 @pytest.fixture
@@ -55,7 +59,8 @@ def test_reconcile_pnl_and_tax_lots(kf: Runner, sandbox_url: str, tmp_path: Path
     }
     text = kf("reconcile", "--account", "alice")
     assert text.returncode == 0, text.stderr
-    assert "Account alice (imported history since 2025-11-01)" in text.stdout
+    since = datetime.fromtimestamp(TS / 1000, UTC).date().isoformat()
+    assert f"Account alice (imported history since {since})" in text.stdout
     assert "history before the window" in text.stdout
     assert "not explained by the imported history" in text.stdout
     nobody = kf("reconcile", "--account", "nobody")
@@ -73,7 +78,8 @@ def test_reconcile_pnl_and_tax_lots(kf: Runner, sandbox_url: str, tmp_path: Path
     assert doc["total_gain"] == realized
     (lot,) = doc["lots"]
     assert (lot["asset"], lot["amount"], lot["holding_days"]) == ("BTC", "0.1", 39)
-    assert lot["acquired_at"] == "2025-11-02T00:00:00Z" and lot["fee"] == "5.8"
+    acquired = datetime.fromtimestamp((TS + DAY) / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert lot["acquired_at"] == acquired and lot["fee"] == "5.8"
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == [

@@ -71,7 +71,7 @@ def test_a_sandbox_state_links_every_source_and_a_second_run_keeps_the_nonce(
             "locked_earn",
             "staked",
         }
-        assert holdings["BTC"]["price_source"] == "kraken:BTC-USDT"
+        assert holdings["BTC"]["price_source"] == "kraken:BTC-USDT*USDT-USD"  # USDT from its market
         assert holdings["BTC"]["change_24h_basis"] == "utc_day"  # Kraken's open is 00:00 UTC
         first_run = private_nonces(url)
         [kept] = (tmp_path / "home" / "keys").iterdir()

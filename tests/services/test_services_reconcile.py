@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,7 +24,9 @@ from keyfolio.services.sync import sync_accounts
 PASSWORD = "pw-services-reconcile-7ab"
 KEY = {"apiKey": "rec-key-1a2b", "secret": "rec-secret-3c4d", "passphrase": "rec-pass-5e"}
 DAY = 86_400_000
-TS = 1_761_955_200_000  # 2025-11-01
+TS = (
+    int(time.time() * 1000) // DAY - 60
+) * DAY  # a UTC midnight 60 days ago: in OKX's 3-month windows
 
 
 @pytest.fixture
@@ -126,8 +129,8 @@ async def test_an_unparsed_bill_is_the_cause(app: App) -> None:
         store.history.add_ledger(
             [
                 LedgerEntry(
-                    "alice", "X1", datetime(2025, 11, 5, tzinfo=UTC), "USDT", Decimal(100),
-                    None, "type 250", "funding",
+                    "alice", "X1", datetime.fromtimestamp((TS + 4 * DAY) / 1000, UTC), "USDT",
+                    Decimal(100), None, "type 250", "funding",
                 )
             ]
         )  # fmt: skip

@@ -6,6 +6,7 @@ test syncs or writes them), real sandbox OKX.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,7 +18,8 @@ from web_support import PASSWORD, READ_KEY, base_state, link_body, post
 
 pytestmark = pytest.mark.browser
 
-TS = 1_761_955_200_000  # 2025-11-01
+DAY = 86_400_000
+TS = (int(time.time() * 1000) // DAY - 60) * DAY  # 60 days ago: in OKX's 3-month windows
 
 
 @pytest.fixture

@@ -225,6 +225,7 @@ async def _import_with(
     kinds: Collection[HistoryKind] | None,
     write_lock: asyncio.Lock,
     credentials: Credentials | None = None,
+    keys: Collection[str] | None = None,
 ) -> ImportReport:
     from keyfolio.exchanges.ccxt_generic import is_fatal
 
@@ -257,7 +258,11 @@ async def _import_with(
                 report.errors.append(exc)
                 stopped.set()
 
-    chosen = [stream for stream in streams if kinds is None or stream.kind in kinds]
+    chosen = [
+        stream
+        for stream in streams
+        if (kinds is None or stream.kind in kinds) and (keys is None or stream.key in keys)
+    ]
     if chosen:  # the first alone: a wrong key fails one request, not one per stream
         await one(chosen[0])
     try:
@@ -309,40 +314,56 @@ def _fingerprint(store: Any, account: str) -> str:
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
-def history_due(app: App, names: Sequence[str]) -> list[str]:
-    """The accounts whose history could have changed since their last import.
+def history_due(app: App, names: Sequence[str]) -> dict[str, frozenset[str] | None]:
+    """The accounts whose history could have changed since their last import, each with the
+    streams to read: ``None`` for all of them, or the keys of the walks still under way.
 
     Every trade, deposit, withdrawal, transfer between sources and fee or reward changes a
     balance, so an account whose balances are what they were at its last complete import has
-    nothing new to read. An account is due when its balances differ from then, when a walk is
-    still under way, when it was never checked, or when the periodic full check is due
-    (``KEYFOLIO_HISTORY_CHECK_HOURS``, 6 by default). docs/exchanges/okx.md gives the argument.
+    nothing new to read. An account is due when its balances differ from then, when it was
+    never checked, or when the periodic full check is due (``KEYFOLIO_HISTORY_CHECK_HOURS``, 6
+    by default): all its streams are read. When only a walk is still under way (a backfill at
+    its page budget, an archive OKX is still preparing), only those streams are read.
+    docs/exchanges/okx.md gives the argument.
     """
     now = datetime.now(UTC)
     period = app.settings.history_check_hours * 3600
-    due: list[str] = []
+    due: dict[str, frozenset[str] | None] = {}
     with app.db().session(read_only=True) as store:
         for name in names:
             state = load_cursor(store.history.get_cursor(account=name, kind=CHECK_KIND))
             checked = state.get("checked_at")
             stale = not isinstance(checked, int | float) or now.timestamp() - checked >= period
-            if state.get("unfinished") or stale or state.get("fp") != _fingerprint(store, name):
-                due.append(name)
+            unfinished = state.get("unfinished")
+            if stale or state.get("fp") != _fingerprint(store, name):
+                due[name] = None
+            elif isinstance(unfinished, list) and unfinished:
+                due[name] = frozenset(str(key) for key in unfinished)
+            elif unfinished:  # written by an older keyfolio: a flag, not the streams
+                due[name] = None
     return due
 
 
-def mark_checked(app: App, reports: Sequence[ImportReport]) -> None:
-    """Remember the balances each complete import saw (an import with errors stays due)."""
+def mark_checked(app: App, reports: Sequence[ImportReport], partial: Collection[str] = ()) -> None:
+    """Remember the balances each complete import saw (an import with errors stays due).
+
+    An account in ``partial`` had only its unfinished walks read: its balances and the time of
+    its last full check stay as they were, only the walks still under way are updated.
+    """
     now = datetime.now(UTC).timestamp()
     with app.db().session() as store:
         for report in reports:
             if report.errors or report.skipped:
                 continue
-            state = {
+            state: dict[str, Any] = {
                 "fp": _fingerprint(store, report.account),
                 "checked_at": now,
-                "unfinished": bool(report.unfinished),
             }
+            if report.account in partial:
+                state = load_cursor(
+                    store.history.get_cursor(account=report.account, kind=CHECK_KIND)
+                )
+            state["unfinished"] = sorted(report.unfinished)
             store.history.set_cursor(
                 account=report.account, kind=CHECK_KIND, cursor=json.dumps(state)
             )
@@ -354,8 +375,11 @@ async def import_all(
     *,
     pool: ConnectorPool | None = None,
     credentials: Mapping[str, Credentials] | None = None,
+    streams: Mapping[str, Collection[str] | None] | None = None,
 ) -> list[ImportReport]:
     """Import the history of the named accounts (default: all), a few at a time.
+
+    ``streams`` limits an account to the streams with those keys (``None``: all of them).
 
     Manual accounts are reported as skipped. Never raises for one account's failure: an
     expected error, or a bug (logged with its traceback, reported as
@@ -386,8 +410,9 @@ async def import_all(
                         reports[spec.name] = ImportReport(spec.name, errors=[halted[0]])
                         return
                     reports[spec.name] = await _import_guarded(
-                        app, shared, spec, lock, known.get(spec.name), halted
-                    )
+                        app, shared, spec, lock, known.get(spec.name), halted,
+                        (streams or {}).get(spec.name),
+                    )  # fmt: skip
 
             async with asyncio.TaskGroup() as group:
                 for spec in contacted:
@@ -404,10 +429,11 @@ async def _import_guarded(
     lock: asyncio.Lock,
     credentials: Credentials | None,
     halted: list[StorageUnavailableError],
+    keys: Collection[str] | None = None,
 ) -> ImportReport:
     """One account's import; its failure (even a bug) never cancels the other accounts."""
     try:
-        return await _import_with(app, pool, spec, None, lock, credentials)
+        return await _import_with(app, pool, spec, None, lock, credentials, keys)
     except StorageUnavailableError as exc:  # the machine: the caller stops the import
         halted.append(exc)
         error: KeyfolioError = exc

@@ -116,11 +116,14 @@ async def sync_accounts(
                 from keyfolio.services.imports import history_due, import_all, mark_checked
 
                 reached = [outcome.account for outcome in ordered if outcome.status != "failed"]
-                due = await asyncio.to_thread(history_due, app, reached) if reached else []
+                due = await asyncio.to_thread(history_due, app, reached) if reached else {}
                 held = {n: c for n, c in keys.items() if isinstance(c, Credentials)}
                 if due:
-                    imports = await import_all(app, due, pool=pool, credentials=held)
-                    await asyncio.to_thread(mark_checked, app, imports)
+                    imports = await import_all(
+                        app, list(due), pool=pool, credentials=held, streams=due
+                    )
+                    partial = [name for name, only in due.items() if only is not None]
+                    await asyncio.to_thread(mark_checked, app, imports, partial)
                 held.clear()
     finally:
         keys.clear()
