@@ -160,6 +160,9 @@ def _body_code(body: dict[str, Any]) -> tuple[str | None, str]:
         code = error[0]  # kraken style: {"error": ["EAPI:Invalid key"]}
     elif code is None and isinstance(error, str) and error:
         code, msg = error, body.get("message", msg)  # coinbase: {"error": "PERMISSION_DENIED"}
+    errors = body.get("errors")
+    if code is None and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code, msg = errors[0].get("id"), errors[0].get("message", msg)  # coinbase v2
     return (None if code is None else str(code)), (msg if isinstance(msg, str) else "")
 
 
@@ -207,15 +210,21 @@ def _venue_error(
     region: Region | None,
     host: str | None,
 ) -> ExchangeError | None:
-    """The error a venue's own code names (``VenueInfo.codes``), or None for an unknown code."""
-    if detail.code is None or detail.code not in venue.codes:
+    """The error a venue's own code names (``VenueInfo.codes``), or None for an unknown code.
+
+    An answer without a code in its body (Coinbase's text ``Unauthorized``) is looked up by its
+    HTTP status as ``"HTTP 401"``."""
+    code = detail.code
+    if code is None and detail.http_status is not None:
+        code = f"HTTP {detail.http_status}"
+    if code is None or code not in venue.codes:
         return None
-    cls, what = venue.codes[detail.code]
+    cls, what = venue.codes[code]
     said = detail.msg.strip().rstrip(".")
     said = f": {said}" if said else ""
     name = venue.name
-    message = f"{name} {what.format(account=_for_account(account))} (code {detail.code}{said})."
-    hint = venue.hints.get(detail.code)
+    message = f"{name} {what.format(account=_for_account(account))} (code {code}{said})."
+    hint = venue.hints.get(code)
     if cls is KeyNotInRegionError:
         hint = _region_hint(region, host)
     elif cls is IpNotAllowedError:
@@ -231,7 +240,7 @@ def _venue_error(
             f"({detail.msg.strip()}). keyfolio sends nothing to {name} until the ban ends; "
             "sync again later."
         )
-    return cls(message, hint=hint, exchange_code=detail.code)
+    return cls(message, hint=hint, exchange_code=code)
 
 
 def _ccxt_class(exc: BaseException) -> type[ExchangeError] | None:

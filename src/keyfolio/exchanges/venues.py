@@ -16,6 +16,7 @@ __all__ = ["FIRST_CLASS", "first_class", "venue_info"]
 FIRST_CLASS: dict[str, str] = {
     "okx": "keyfolio.exchanges.okx",
     "binance": "keyfolio.exchanges.binance",
+    "coinbase": "keyfolio.exchanges.coinbase",
 }
 """First-class venue id -> its connector module, in the order keyfolio lists them."""
 

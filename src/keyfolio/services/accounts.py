@@ -225,6 +225,14 @@ def _key_warnings(spec: AccountSpec, key: KeyInfo) -> list[str]:
             f"{spec.exchange} offers no permission check: keyfolio cannot verify that this key is "
             "read-only. Make sure you created it with read permissions only."
         ]
+    if not key.ip_reported:
+        venue = _venue(spec.exchange)
+        name = venue.name if venue is not None else spec.exchange
+        return [
+            f"{name} does not report whether this key is bound to an IP address. keyfolio runs "
+            "on your own machine, so an IP allowlist with your public IP makes a leaked key "
+            "useless elsewhere."
+        ]
     if not key.is_ip_bound:
         return [
             "this key is not bound to an IP address. keyfolio runs on your own machine, so binding "

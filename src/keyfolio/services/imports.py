@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from keyfolio.domain.accounts import MANUAL_EXCHANGE, AccountSpec, Credentials
-from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer
+from keyfolio.domain.history import HistoryKind, LedgerEntry, Trade, Transfer, TransferKind
 from keyfolio.errors import (
     ExchangeError,
     InternalError,
@@ -104,15 +104,23 @@ def describe_counts(counts: dict[str, int]) -> str:
 
 def _save_page(
     app: App, account: str, stream_key: str, records: Sequence[HistoryRecord], cursor: str
-) -> int:
-    """One transaction: the page's records and the cursor advance. Returns how many were new."""
+) -> dict[HistoryKind, int]:
+    """One transaction: the page's records and the cursor advance. Returns how many were new,
+    by kind (a stream may carry more than its own: a Coinbase ledger row can be a deposit)."""
     trades = [r for r in records if isinstance(r, Trade)]
     transfers = [r for r in records if isinstance(r, Transfer)]
+    deposits = [t for t in transfers if t.kind is TransferKind.DEPOSIT]
     entries = [r for r in records if isinstance(r, LedgerEntry)]
     with app.db().session() as store:
         history = store.history
-        added = history.add_trades(trades) + history.add_transfers(transfers)
-        added += history.add_ledger(entries)
+        added = {
+            HistoryKind.TRADES: history.add_trades(trades),
+            HistoryKind.DEPOSITS: history.add_transfers(deposits),
+            HistoryKind.WITHDRAWALS: history.add_transfers(
+                [t for t in transfers if t.kind is not TransferKind.DEPOSIT]
+            ),
+            HistoryKind.LEDGER: history.add_ledger(entries),
+        }
         history.set_cursor(account=account, kind=stream_key, cursor=cursor)
     return added
 
@@ -155,9 +163,13 @@ async def _import_stream(
                 added = await asyncio.to_thread(
                     _save_page, app, name, stream.key, page.records, page.cursor
                 )
-            report.new[stream.kind] = report.new.get(stream.kind, 0) + added
+            total = sum(added.values())
+            report.new[stream.kind] = report.new.get(stream.kind, 0) + added.pop(stream.kind)
+            for kind, count in added.items():
+                if count:
+                    report.new[kind] = report.new.get(kind, 0) + count
             logger.debug(
-                "import %s %s: %d rows, %d new", name, stream.key, len(page.records), added
+                "import %s %s: %d rows, %d new", name, stream.key, len(page.records), total
             )
         cursor = page.cursor
         if page.done:
