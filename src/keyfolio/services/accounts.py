@@ -46,6 +46,7 @@ __all__ = [
     "refuse_unless_read_only",
     "remove_account",
     "rotate_credentials",
+    "secret_is_multiline",
     "validate",
 ]
 
@@ -101,6 +102,14 @@ def credential_fields(exchange: str) -> list[tuple[str, str]]:
 
     info = exchange_info(exchange.lower())
     return [(field, credential_label(field, info.id)) for field in info.required_credentials]
+
+
+def secret_is_multiline(exchange: str) -> bool:
+    """Whether the exchange's secret is a multi-line key (a PEM): it is then read from a
+    multi-line prompt or a file (``VenueInfo.multiline_secret``)."""
+    from keyfolio.exchanges.catalog import exchange_info
+
+    return exchange_info(exchange.lower()).multiline_secret
 
 
 def refuse_manual(spec: AccountSpec, what: str) -> None:
