@@ -103,7 +103,8 @@ class NewestFirstWalk(HistoryStream):
         held = [ms for ms, record in pairs if _pending(record)]
         if held:
             walk["hold"] = min([*held, *([walk["hold"]] if walk["hold"] is not None else [])])
-        records = [record for _, record in pairs]
+        # Rows older than the mark (less the overlap) are stored already: not handed on.
+        records = [record for ms, record in pairs if since is None or ms >= since]
         reached = since is not None and bool(stamps) and min(stamps) < since
         if token is not None and pairs and not reached:
             walk["token"] = token
