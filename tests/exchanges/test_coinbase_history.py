@@ -153,8 +153,10 @@ class Listing:
 
 
 def _entry(ms: int) -> LedgerEntry:
-    return LedgerEntry(account="a", entry_id=str(ms), at=at_ms(ms), asset="BTC",
-                       change=Decimal(1), balance_after=None, kind="send", source="trading")  # fmt: skip
+    return LedgerEntry(
+        account="a", entry_id=str(ms), at=at_ms(ms), asset="BTC", change=Decimal(1),
+        balance_after=None, kind="send", source="trading",
+    )  # fmt: skip
 
 
 async def test_the_walk_resumes_where_it_stopped_and_misses_nothing_that_arrives() -> None:
