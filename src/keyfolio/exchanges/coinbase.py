@@ -259,12 +259,19 @@ class CoinbaseConnector(VenueConnector):
         self._secret = secret
         return secret
 
+    @property
+    def _has_key(self) -> bool:
+        """False for the credential-less connector of public requests (tickers)."""
+        return bool(self._credentials.api_key or self._credentials.secret)
+
     def _client(self) -> Any:
-        if self._exchange is None and not self._closed:
+        if self._exchange is None and not self._closed and self._has_key:
             self._checked_secret()
         return super()._client()
 
     def _set_credentials(self, exchange: Any) -> None:
+        if not self._has_key:
+            return
         secret = self._checked_secret()
         exchange.apiKey = self._credentials.api_key.strip()
         exchange.secret = secret.for_ccxt
@@ -405,13 +412,15 @@ class CoinbaseConnector(VenueConnector):
 
     async def _spot_tickers(self) -> list[Ticker]:
         """Every spot product (one public request): ``price`` and the open derived from
-        ``price_percentage_change_24h`` (Coinbase gives no 24 h open)."""
+        ``price_percentage_change_24h`` (Coinbase gives no 24 h open). A USDC book that is an
+        alias of the USD book (``"alias": "BTC-USD"``) is the same book: left out, so a price
+        names the real one."""
         data = await self.call("v3PublicGetBrokerageMarketProducts", what="spot tickers")
         now = int(time.time() * 1000)
         found: list[Ticker] = []
         for row in _rows(data, "products", "spot tickers"):
             base, quote = row.get("base_currency_id"), row.get("quote_currency_id")
-            if row.get("product_type") != "SPOT" or not base or not quote:
+            if row.get("product_type") != "SPOT" or not base or not quote or row.get("alias"):
                 continue
             ticker = ticker_of("coinbase", f"{base}-{quote}", row.get("price"), None, now)
             if ticker is None:
