@@ -106,7 +106,7 @@ def test_keys_that_can_trade_or_transfer_are_refused_with_the_portal_s_guide(
 def test_a_wrong_or_malformed_private_key_is_named(
     kf: Runner, coinbase_url: str, tmp_path: Path
 ) -> None:
-    add = ("account", "add", "coinbase", "--name", "cb", "--api-url", coinbase_url)
+    add = ("--debug", "account", "add", "coinbase", "--name", "cb", "--api-url", coinbase_url)
     wrong = kf(*add, creds={**CB_READ, "secret": CB_TRADE["secret"]})
     assert wrong.returncode != 0
     assert "401 Unauthorized" in wrong.stderr

@@ -30,7 +30,9 @@ from keyfolio.errors import (
     InvalidSignatureError,
     KeyRefusedError,
 )
-from keyfolio.exchanges.coinbase import CoinbaseConnector
+from keyfolio.exchanges.catalog import exchange_info
+from keyfolio.exchanges.coinbase import VENUE, CoinbaseConnector
+from keyfolio.exchanges.errors import translate_error
 from keyfolio.exchanges.pool import ConnectorPool
 from keyfolio.sandbox.core.server import run_sandbox
 from keyfolio.sandbox.venues import parse_state
@@ -236,3 +238,36 @@ async def test_tickers_come_from_one_products_request(url: str, settings: Settin
     assert [e["path"] for e in await control(url, "requests")] == [
         "/api/v3/brokerage/market/products"
     ]
+
+
+def _raised_by_ccxt(code: str) -> Exception:
+    """The exception ccxt 4.5.90 raises for an answer carrying ``code`` (a v3 or v2 body, or a
+    bare status): the body is in the message, a status only in the text of a non-JSON answer."""
+    import ccxt
+
+    if code.startswith("HTTP "):
+        status = code.split()[1]
+        return ccxt.ExchangeError(
+            f"coinbase GET https://api.coinbase.com/api/v3/brokerage/accounts?limit=250 {status} "
+            "Unauthorized Unauthorized"
+        )
+    if code.isupper():
+        body = {"error": code, "error_details": "details", "message": "details"}
+    else:
+        body = {"errors": [{"id": code, "message": "details"}]}
+    return ccxt.ExchangeError("coinbase " + json.dumps(body, separators=(",", ":")))
+
+
+@pytest.mark.parametrize("code", sorted(VENUE.codes))
+def test_every_coinbase_code_translates_to_its_class(code: str) -> None:
+    translated = translate_error(_raised_by_ccxt(code), "coinbase", account="cb")
+    cls, _ = VENUE.codes[code]
+    assert type(translated) is cls and translated.exchange_code == code
+    assert "for account 'cb'" in translated.message and "?limit" not in translated.message
+
+
+def test_the_catalog_knows_coinbase_and_its_multiline_secret() -> None:
+    info = exchange_info("coinbase")
+    assert info.first_class and info.multiline_secret and info.has_permission_check
+    assert info.source_labels == ("Wallets", "Staked")
+    assert info.required_credentials == ("apiKey", "secret")
