@@ -271,3 +271,14 @@ def test_the_catalog_knows_coinbase_and_its_multiline_secret() -> None:
     assert info.first_class and info.multiline_secret and info.has_permission_check
     assert info.source_labels == ("Wallets", "Staked")
     assert info.required_credentials == ("apiKey", "secret")
+
+
+def test_each_line_of_a_private_key_is_masked_in_the_log() -> None:
+    from keyfolio.logging import redact
+    from keyfolio.services.context import protect
+
+    protect(Credentials(fields=dict(CB_TRADE)))
+    body = CB_TRADE["secret"].splitlines()[2]
+    assert redact(f"a traceback quoting {body} here") == "a traceback quoting *** here"
+    escaped = redact(CB_TRADE["secret"].replace("\n", "\\n"))  # as a .env file holds it
+    assert all(line not in escaped for line in CB_TRADE["secret"].splitlines()[1:-1])
