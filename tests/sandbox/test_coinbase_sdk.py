@@ -45,15 +45,20 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
-def sdk(tls: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> Any:
-    """``RESTClient(key, secret, base_url=host:port)``, the CA bundle given as requests reads it."""
+def sdk(tls: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``RESTClient(key, secret, base_url=host:port)``, the CA bundle given as requests reads it;
+    each client's session is closed after the test."""
     host, cert = tls
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    made: list[RESTClient] = []
 
     def make(key: dict[str, str] = CB_READ) -> RESTClient:
-        return RESTClient(api_key=key["apiKey"], api_secret=key["secret"], base_url=host)
+        made.append(RESTClient(api_key=key["apiKey"], api_secret=key["secret"], base_url=host))
+        return made[-1]
 
-    return make
+    yield make
+    for client in made:
+        client.session.close()
 
 
 @pytest.mark.parametrize("key", [CB_READ, CB_ED, CB_ED_PEM], ids=["ecdsa", "ed25519", "ed-pem"])
@@ -119,14 +124,26 @@ def url() -> Iterator[str]:
         yield server.url
 
 
-def exchange(url: str, key: dict[str, str]) -> Any:
-    return ccxt.coinbase({"apiKey": key["apiKey"], "secret": key["secret"],
-                          "enableRateLimit": False, "urls": {"api": {"rest": url}}})  # fmt: skip
+@pytest.fixture
+def exchange(url: str) -> Iterator[Any]:
+    """``ccxt.coinbase`` with the sandbox as ``urls.api.rest``; closed after the test."""
+    made: list[Any] = []
+
+    def make(key: dict[str, str]) -> Any:
+        made.append(ccxt.coinbase({"apiKey": key["apiKey"], "secret": key["secret"],
+                                   "enableRateLimit": False, "urls": {"api": {"rest": url}}}))  # fmt: skip
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
 
 
 @pytest.mark.parametrize("key", [CB_READ, CB_ED], ids=["es256", "eddsa"])
-def test_ccxt_loads_markets_and_reads_both_balance_apis(url: str, key: dict[str, str]) -> None:
-    client = exchange(url, key)
+def test_ccxt_loads_markets_and_reads_both_balance_apis(
+    exchange: Any, key: dict[str, str]
+) -> None:
+    client = exchange(key)
     client.load_markets()  # v2 currencies and rates, v3 products, the private fee summary
     assert {"BTC/USD", "BTC/USDC", "CELO/USD"} <= set(client.markets)
     v2 = client.fetch_balance()  # ccxt's default: /v2/accounts, the staking wallet summed in
@@ -136,8 +153,8 @@ def test_ccxt_loads_markets_and_reads_both_balance_apis(url: str, key: dict[str,
     assert client.fetch_time() > 0
 
 
-def test_ccxt_reads_trades_the_ledger_and_transfers(url: str) -> None:
-    client = exchange(url, CB_READ)
+def test_ccxt_reads_trades_the_ledger_and_transfers(exchange: Any) -> None:
+    client = exchange(CB_READ)
     client.load_markets()
     trades = client.fetch_my_trades("BTC/USD")
     assert [t["info"]["size"] for t in trades] == ["0.5"] * 3
@@ -152,8 +169,8 @@ def test_ccxt_reads_trades_the_ledger_and_transfers(url: str) -> None:
     assert {t["info"]["type"] for t in crypto} == {"send", "advanced_trade_fill"}
 
 
-def test_ccxt_maps_the_401_and_the_403(url: str) -> None:
+def test_ccxt_maps_the_401_and_the_403(exchange: Any) -> None:
     with pytest.raises(ccxt.AuthenticationError):
-        exchange(url, {**CB_READ, "secret": CB_TRADE["secret"]}).fetch_balance({"v3": True})
+        exchange({**CB_READ, "secret": CB_TRADE["secret"]}).fetch_balance({"v3": True})
     with pytest.raises(ccxt.PermissionDenied):
-        exchange(url, CB_NO_VIEW).fetch_balance({"v3": True})
+        exchange(CB_NO_VIEW).fetch_balance({"v3": True})

@@ -99,7 +99,14 @@ async def run_sandbox(
         yield url
     finally:
         runtime.stopping.set()
+        server = runner.server
+        held = [conn.transport for conn in (server.connections if server else [])]
         await runner.cleanup()
+        # A TLS connection closed by the server waits for the client's close_notify, which
+        # clients rarely send: end it now rather than leave its socket to the closed loop.
+        for transport in held:
+            if transport is not None:
+                transport.abort()
         logger.info("sandbox stopped")
 
 
