@@ -130,8 +130,9 @@ def exchange(url: str) -> Iterator[Any]:
     made: list[Any] = []
 
     def make(key: dict[str, str]) -> Any:
-        made.append(ccxt.coinbase({"apiKey": key["apiKey"], "secret": key["secret"],
-                                   "enableRateLimit": False, "urls": {"api": {"rest": url}}}))  # fmt: skip
+        options = {"apiKey": key["apiKey"], "secret": key["secret"], "enableRateLimit": False,
+                   "urls": {"api": {"rest": url}}}  # fmt: skip
+        made.append(ccxt.coinbase(options))
         return made[-1]
 
     yield make
@@ -140,9 +141,7 @@ def exchange(url: str) -> Iterator[Any]:
 
 
 @pytest.mark.parametrize("key", [CB_READ, CB_ED], ids=["es256", "eddsa"])
-def test_ccxt_loads_markets_and_reads_both_balance_apis(
-    exchange: Any, key: dict[str, str]
-) -> None:
+def test_ccxt_loads_markets_and_reads_both_balance_apis(exchange: Any, key: dict[str, str]) -> None:
     client = exchange(key)
     client.load_markets()  # v2 currencies and rates, v3 products, the private fee summary
     assert {"BTC/USD", "BTC/USDC", "CELO/USD"} <= set(client.markets)
