@@ -1,4 +1,4 @@
-"""Shared CLI state: consoles, global options, password and credential prompts."""
+"""Shared CLI state: consoles, global options, password and credential prompts, secret files."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ __all__ = [
     "err_console",
     "prompt_password",
     "prompt_secret",
+    "read_secret_file",
     "state",
 ]
 
@@ -130,19 +131,110 @@ def prompt_password(*, confirm: bool) -> str:
     return value
 
 
-def prompt_secret(label: str, env_var: str) -> str:
-    """One credential: from ``env_var`` or a hidden prompt. Surrounding whitespace is stripped."""
+def prompt_secret(label: str, env_var: str, *, multiline: bool = False) -> str:
+    """One credential: from ``env_var`` or a hidden prompt. Surrounding whitespace is stripped.
+
+    ``multiline`` (a PEM key) reads every pasted line without echo, up to the key's END line.
+    """
     raw = os.environ.get(env_var)
     if raw is None:
         if not _interactive():
+            also = ", or give the file with --secret-file PATH" if multiline else ""
             raise UsageError(
                 f"no {label}: {env_var} is not set and there is no terminal to ask",
-                hint=f"Set {env_var}, or run the command in a terminal to be prompted.",
+                hint=f"Set {env_var}{also}, or run the command in a terminal to be prompted.",
             )
-        raw = str(typer.prompt(label, hide_input=True, err=True))
+        raw = (
+            _hidden_lines(label)
+            if multiline
+            else str(typer.prompt(label, hide_input=True, err=True))
+        )
     value = raw.strip()
-    if value != raw:
+    if value != raw and not multiline:
         err_console.print(f"Notice: removed surrounding whitespace from the {label}.")
     if not value:
         raise UsageError(f"the {label} is empty", hint=f"Paste the {label} shown by the exchange.")
+    return value
+
+
+def _ends(lines: list[str]) -> bool:
+    """Whether the pasted lines are a whole key: a PEM up to its END line, a JSON key file up
+    to its closing brace, or any other key on one line."""
+    first, last = lines[0], lines[-1]
+    if first.startswith("-----BEGIN"):
+        return last.startswith("-----END")
+    if first.startswith("{"):
+        return last.endswith("}")
+    return True
+
+
+def _hidden_lines(label: str) -> str:
+    """A key pasted at the terminal, every line, without echo (``getpass`` reads one line and
+    discards the rest of a paste)."""
+    import termios
+
+    fd = sys.stdin.fileno()
+    before = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+    lines: list[str] = []
+    try:
+        err_console.print(f"{label} (input hidden; paste every line, it ends at the END line):")
+        while not lines or not _ends(lines):
+            line = sys.stdin.readline()
+            if not line:  # end of input
+                break
+            text = line.strip()
+            if text:
+                lines.append(text)
+            elif lines:  # an empty line ends a paste that has no END line
+                break
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, before)
+        err_console.print()  # the Enter that ended the paste was not echoed
+    return "\n".join(lines)
+
+
+_MAX_SECRET_FILE = 64 * 1024
+
+
+def read_secret_file(path: Path, label: str, env_var: str) -> str:
+    """A secret from a file the user names (``--secret-file``): read once, never copied.
+
+    The path, not the content, appears in every message. A file other users can read gets a
+    notice; a second source of the same secret (``env_var``) is refused as ambiguous.
+    """
+    if os.environ.get(env_var) is not None:
+        raise UsageError(
+            f"the {label} is given twice: by --secret-file and by {env_var}",
+            hint=f"Unset {env_var}, or drop --secret-file.",
+        )
+    try:
+        with path.open("rb") as handle:
+            if path.is_file() and path.stat().st_mode & 0o077:
+                err_console.print(
+                    f"Notice: {path} can be read by other users of this machine; "
+                    f"`chmod 600 {path}`, or delete it once the key is linked."
+                )
+            data = handle.read(_MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise UsageError(
+            f"--secret-file {path}: cannot read it: {exc.strerror or exc}",
+            hint="Give the path of the key file the exchange let you download.",
+        ) from None
+    if len(data) > _MAX_SECRET_FILE:
+        raise UsageError(
+            f"--secret-file {path} is larger than 64 KiB: not a key file",
+            hint="Give the path of the key file the exchange let you download.",
+        )
+    try:
+        value = data.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"--secret-file {path} is not text", hint="Give the key file, not another file."
+        ) from None
+    if not value:
+        raise UsageError(f"--secret-file {path} is empty", hint="Give the key file.")
+    register_secret(value)
     return value

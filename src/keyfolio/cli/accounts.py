@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from keyfolio.cli._context import console, err_console, prompt_secret, state
+from keyfolio.cli._context import (
+    console,
+    err_console,
+    prompt_secret,
+    read_secret_file,
+    state,
+)
 from keyfolio.domain.accounts import Credentials, Region
 from keyfolio.domain.money import format_amount
 from keyfolio.errors import UsageError
@@ -33,14 +40,39 @@ def _env_name(field: str) -> str:
     return ENV_NAMES.get(field) or "KEYFOLIO_API_" + re.sub(r"(?<!^)([A-Z])", r"_\1", field).upper()
 
 
-def read_credentials(exchange_id: str) -> Credentials:
-    """Ask for every credential the exchange requires: env variables or hidden prompts."""
-    from keyfolio.services.accounts import credential_fields
+SecretFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--secret-file",
+        help="Read the secret (a multi-line private key, e.g. Coinbase's PEM or its downloaded "
+        "cdp_api_key.json) from this file, once; keyfolio keeps only the encrypted copy in "
+        "its vault.",
+        show_default=False,
+        dir_okay=False,
+    ),
+]
 
-    fields = {
-        field: prompt_secret(label, _env_name(field))
-        for field, label in credential_fields(exchange_id)
-    }
+
+def read_credentials(exchange_id: str, *, secret_file: Path | None = None) -> Credentials:
+    """Ask for every credential the exchange requires: env variables or hidden prompts (a
+    multi-line one for a PEM secret), or the secret from ``secret_file``."""
+    from keyfolio.services.accounts import credential_fields, secret_is_multiline
+
+    multiline = secret_is_multiline(exchange_id)
+    if secret_file is not None and not multiline:
+        raise UsageError(
+            f"--secret-file is for secrets that are multi-line keys; the {exchange_id} secret "
+            "is one line",
+            hint="Set KEYFOLIO_API_SECRET, or paste the secret at the hidden prompt.",
+        )
+    fields = {}
+    for field, label in credential_fields(exchange_id):
+        if field == "secret" and secret_file is not None:
+            fields[field] = read_secret_file(secret_file, label, _env_name(field))
+        else:
+            fields[field] = prompt_secret(
+                label, _env_name(field), multiline=multiline and field == "secret"
+            )
     return Credentials(fields=fields)
 
 
@@ -108,12 +140,14 @@ def add(
             show_default=False,
         ),
     ] = None,
+    secret_file: SecretFile = None,
 ) -> None:
     """Link an account with a READ-ONLY API key and import its balances.
 
     The key, secret and passphrase are asked for with hidden prompts, or read from
-    KEYFOLIO_API_KEY, KEYFOLIO_API_SECRET and KEYFOLIO_API_PASSPHRASE. Keys that can trade
-    or withdraw are refused. Nothing is stored unless every check passes.
+    KEYFOLIO_API_KEY, KEYFOLIO_API_SECRET and KEYFOLIO_API_PASSPHRASE. A multi-line secret (a
+    PEM private key, as Coinbase's) is pasted whole at its prompt, or read with --secret-file.
+    Keys that can trade or withdraw are refused. Nothing is stored unless every check passes.
     """
     from keyfolio.services.accounts import account_spec, link_account
 
@@ -124,7 +158,7 @@ def add(
         err_console.print(f"Notice: {exchange} is OKX with --region {spec.region.value}.")
     exchange = spec.exchange
     app_ = state.app()
-    credentials = read_credentials(exchange)
+    credentials = read_credentials(exchange, secret_file=secret_file)
     report = asyncio.run(link_account(app_, spec, credentials))
     print_link_report(report)
     console.print("Run `keyfolio show` to see the portfolio, `keyfolio sync` to refresh it.")
@@ -185,14 +219,19 @@ def remove(name: Annotated[str, typer.Argument(help="Account to remove.")]) -> N
 
 
 @app.command("rotate")
-def rotate(name: Annotated[str, typer.Argument(help="Account whose key to replace.")]) -> None:
-    """Replace an account's key: the new one is validated before the old one is swapped out."""
+def rotate(
+    name: Annotated[str, typer.Argument(help="Account whose key to replace.")],
+    secret_file: SecretFile = None,
+) -> None:
+    """Replace an account's key: the new one is validated before the old one is swapped out.
+
+    The new key is asked for as by `account add` (prompts, KEYFOLIO_API_*, --secret-file)."""
     from keyfolio.services.accounts import get_account, refuse_manual, rotate_credentials
 
     app_ = state.app()
     spec = get_account(app_, name)
     refuse_manual(spec, "rotate")  # before asking for a key it would not use
-    credentials = read_credentials(spec.exchange)
+    credentials = read_credentials(spec.exchange, secret_file=secret_file)
     report = asyncio.run(rotate_credentials(app_, name, credentials))
     print_link_report(report, verb="Rotated the key of")
     console.print("Delete the old key at the exchange now.")

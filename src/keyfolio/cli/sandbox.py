@@ -55,8 +55,8 @@ def sandbox_command(
         str | None,
         typer.Option(
             "--exchange",
-            help="Which exchange the server plays: okx, binance, bybit or kraken. Default: the "
-            'state file\'s "exchange", else okx.',
+            help="Which exchange the server plays (okx, binance, ...; an unknown id lists them "
+            'all). Default: the state file\'s "exchange", else okx.',
             show_default=False,
         ),
     ] = None,

@@ -49,7 +49,15 @@ class Credentials:
         return self.fields.get("password", "")
 
     def secrets(self) -> list[str]:
-        return [value for value in self.fields.values() if value]
+        """Every credential value, and each line of a multi-line one (a PEM key's body, also
+        where written with literal ``\\n``), so a log line holding part of a key is masked."""
+        found = [value for value in self.fields.values() if value]
+        for value in list(found):
+            for line in value.replace("\\n", "\n").splitlines():
+                part = line.strip().strip('",')
+                if len(part) >= 16 and not part.startswith("-----") and part not in found:
+                    found.append(part)
+        return found
 
     def __repr__(self) -> str:
         return f"Credentials({', '.join(f'{name}=***' for name in sorted(self.fields))})"

@@ -95,7 +95,8 @@ class KeyInfo:
 
     ``permissions`` are the exchange's own words. ``verified`` is False where the exchange
     offers no permission check (then nothing is known about them); a verified key carries its
-    venue's :class:`PermissionWords`.
+    venue's :class:`PermissionWords`. ``ip_reported`` is False where the exchange does not say
+    whether the key is bound to IP addresses (Coinbase): the binding is then unknown, not absent.
     """
 
     permissions: frozenset[str]
@@ -108,6 +109,8 @@ class KeyInfo:
     warnings: tuple[str, ...] = ()
     """What the check could not establish (an ambiguous probe, a permission taken as read-only
     by its name): shown at link and by doctor, never dropped."""
+    ip_reported: bool = True
+    """False when the venue does not say whether the key is bound to an IP (Coinbase)."""
 
     def __post_init__(self) -> None:
         if self.verified and self.words is None:

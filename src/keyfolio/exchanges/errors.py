@@ -160,6 +160,9 @@ def _body_code(body: dict[str, Any]) -> tuple[str | None, str]:
         code = error[0]  # kraken style: {"error": ["EAPI:Invalid key"]}
     elif code is None and isinstance(error, str) and error:
         code, msg = error, body.get("message", msg)  # coinbase: {"error": "PERMISSION_DENIED"}
+    errors = body.get("errors")
+    if code is None and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code, msg = errors[0].get("id"), errors[0].get("message", msg)  # coinbase v2
     return (None if code is None else str(code)), (msg if isinstance(msg, str) else "")
 
 
@@ -209,7 +212,8 @@ def _venue_error(
 ) -> ExchangeError | None:
     """The error a venue's own code names (``VenueInfo.codes``), or None for an unknown code.
 
-    An answer without a code in its body is looked up as ``HTTP <status>`` (Bybit's 403)."""
+    An answer without a code in its body (Bybit's 403, Coinbase's text ``Unauthorized``) is
+    looked up by its HTTP status, as ``"HTTP 401"``."""
     code = detail.code
     if code is None and detail.http_status is not None:
         code = f"HTTP {detail.http_status}"

@@ -17,6 +17,7 @@ FIRST_CLASS: dict[str, str] = {
     "okx": "keyfolio.exchanges.okx",
     "binance": "keyfolio.exchanges.binance",
     "bybit": "keyfolio.exchanges.bybit",
+    "coinbase": "keyfolio.exchanges.coinbase",
     "kraken": "keyfolio.exchanges.kraken",
 }
 """First-class venue id -> its connector module, in the order keyfolio lists them."""

@@ -46,6 +46,7 @@ __all__ = [
     "refuse_unless_read_only",
     "remove_account",
     "rotate_credentials",
+    "secret_is_multiline",
     "validate",
 ]
 
@@ -104,6 +105,14 @@ def credential_fields(exchange: str) -> list[tuple[str, str]]:
 
     info = exchange_info(exchange.lower())
     return [(field, credential_label(field, info.id)) for field in info.required_credentials]
+
+
+def secret_is_multiline(exchange: str) -> bool:
+    """Whether the exchange's secret is a multi-line key (a PEM): it is then read from a
+    multi-line prompt or a file (``VenueInfo.multiline_secret``)."""
+    from keyfolio.exchanges.catalog import exchange_info
+
+    return exchange_info(exchange.lower()).multiline_secret
 
 
 def refuse_manual(spec: AccountSpec, what: str) -> None:
@@ -229,6 +238,15 @@ def _key_warnings(spec: AccountSpec, key: KeyInfo) -> list[str]:
             "read-only. Make sure you created it with read permissions only."
         ]
     found = list(key.warnings)
+    if not key.ip_reported:
+        venue = _venue(spec.exchange)
+        name = venue.name if venue is not None else spec.exchange
+        found.append(
+            f"{name} does not report whether this key is bound to an IP address. keyfolio runs "
+            "on your own machine, so an IP allowlist with your public IP makes a leaked key "
+            "useless elsewhere."
+        )
+        return found
     if not key.is_ip_bound:
         found.append(
             "this key is not bound to an IP address. keyfolio runs on your own machine, so binding "

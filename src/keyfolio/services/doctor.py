@@ -69,7 +69,16 @@ async def diagnose(app: App, name: str, *, confirm_probe: ConfirmProbe) -> list[
             return checks
         checks.append(Check("key", "ok", f"the key is valid (uid {key.uid or 'unknown'})"))
         checks.append(_permission_check(key, _key_guide(spec.exchange)))
-        if key.verified:
+        if key.verified and not key.ip_reported:
+            checks.append(
+                Check(
+                    "ip binding",
+                    "warn",
+                    "not reported by the exchange: unknown",
+                    "If the key has no IP allowlist, add this machine's public IP to it.",
+                )
+            )
+        elif key.verified:
             bound = ", ".join(key.ip_whitelist) or "the addresses set in API Management"
             checks.append(
                 Check("ip binding", "ok", f"bound to {bound}")

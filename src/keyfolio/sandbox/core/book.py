@@ -216,6 +216,8 @@ class Book:
     """Everything one venue's sandbox serves, in Decimal, mutated only through its methods.
 
     ``trading_source`` is the source a control-API trade settles in (spot, unified, wallets...).
+    ``fee_in_quote``: the venue charges every fee in the quote currency (Coinbase), not in what
+    the trade receives.
     """
 
     def __init__(
@@ -225,10 +227,12 @@ class Book:
         sources: tuple[str, ...],
         trading_source: str,
         start_ms: int | None = None,
+        fee_in_quote: bool = False,
     ) -> None:
         self.start_ms = start_ms if start_ms is not None else now_ms()
         self.sources = sources
         self.trading_source = trading_source
+        self.fee_in_quote = fee_in_quote
         self.tickers: dict[str, Ticker] = {
             symbol: Ticker.from_state(symbol, ticker, self.start_ms)
             for symbol, ticker in state.tickers.items()
@@ -258,7 +262,8 @@ class Book:
             ordered = sorted(enumerate(acc.fills), key=lambda pair: (pair[1].ts, pair[0]))
             for number, (_, fill) in enumerate(ordered, start=1):
                 base, quote = fill.symbol.split("-")
-                fee_asset = fill.fee_asset or (base if fill.side == "buy" else quote)
+                received = base if fill.side == "buy" else quote
+                fee_asset = fill.fee_asset or (quote if fee_in_quote else received)
                 fill_id = int(fill.id) if fill.id and fill.id.isdigit() else number
                 account.fills.append(
                     Fill(fill_id, fill.symbol, fill.side, Decimal(fill.price),
@@ -317,8 +322,8 @@ class Book:
     ) -> tuple[Fill, list[str]]:
         """A spot trade in the trading source at ``price`` (default: last), with a 0.1 % fee.
 
-        The fee is charged in what is received: base on a buy, quote on a sell. Returns the fill
-        and the assets whose balance changed.
+        The fee is charged in what is received (base on a buy, quote on a sell), or always in the
+        quote with ``fee_in_quote``. Returns the fill and the assets whose balance changed.
         """
         account = self.account(name)
         ticker = self.tickers.get(symbol)
@@ -333,16 +338,18 @@ class Book:
             else parse_amount(price_text, what="price", positive=True)
         )
         holdings = account.source(self.trading_source)
+        fee_asset = ticker.quote if self.fee_in_quote or side == "sell" else ticker.base
+        fee = (price * amount if fee_asset == ticker.quote else amount) * FEE_RATE
         spend_asset, spend = (
             (ticker.quote, price * amount) if side == "buy" else (ticker.base, amount)
         )
+        if fee_asset == spend_asset:
+            spend += fee
         have = holdings.get(spend_asset, Decimal(0))
         if have < spend:
             raise BookError(
                 f"insufficient {spend_asset} in {self.trading_source}: have {have}, need {spend}"
             )
-        fee_asset = ticker.base if side == "buy" else ticker.quote
-        fee = (amount if side == "buy" else price * amount) * FEE_RATE
         ts = now_ms()
         fill_id = account.next_fill_id()
         fill = Fill(

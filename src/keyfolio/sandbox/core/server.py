@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -50,9 +51,9 @@ def build_app(runtime: Runtime) -> web.Application:
     return app
 
 
-def _url(host: str, port: int) -> str:
+def _url(host: str, port: int, *, tls: bool = False) -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
 @asynccontextmanager
@@ -65,12 +66,14 @@ async def run_sandbox(
     latency_ms: int = 0,
     rate_limit: bool = True,
     ws_idle_timeout: float = 30.0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[str]:
     """Serve ``state`` on ``host:port`` (0 picks a free port) and yield the base URL.
 
     ``region`` is the server's region (keys of another region fail as the venue says),
     ``latency_ms`` delays every API response, ``rate_limit=False`` turns the venue's limits off,
     and ``ws_idle_timeout`` closes WebSockets without a subscription after that many seconds.
+    ``ssl_context`` serves HTTPS (for a client that only speaks HTTPS, such as Coinbase's SDK).
     The state object is not modified; the server works on its own books.
     """
     venue = venue_of(state)
@@ -89,14 +92,21 @@ async def run_sandbox(
     runner = web.AppRunner(build_app(runtime), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
-        url = _url(host, int(runner.addresses[0][1]))
+        url = _url(host, int(runner.addresses[0][1]), tls=ssl_context is not None)
         logger.info("%s sandbox listening on %s (region %s)", venue.name, url, region)
         yield url
     finally:
         runtime.stopping.set()
+        server = runner.server
+        held = [conn.transport for conn in (server.connections if server else [])]
         await runner.cleanup()
+        # A TLS connection closed by the server waits for the client's close_notify, which
+        # clients rarely send: end it now rather than leave its socket to the closed loop.
+        for transport in held:
+            if transport is not None:
+                transport.abort()
         logger.info("sandbox stopped")
 
 

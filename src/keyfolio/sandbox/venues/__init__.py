@@ -16,7 +16,7 @@ from keyfolio.sandbox.core.venue import Venue
 
 __all__ = ["VENUE_IDS", "load_state", "parse_state", "venue", "venue_of"]
 
-VENUE_IDS: tuple[str, ...] = ("okx", "binance", "bybit", "kraken")
+VENUE_IDS: tuple[str, ...] = ("okx", "binance", "bybit", "coinbase", "kraken")
 """Every venue the sandbox can play (``keyfolio.sandbox.venues.<id>``), OKX first."""
 
 

@@ -44,8 +44,23 @@
     return (exchange && exchange.labels && exchange.labels[field]) || fallback;
   }
 
+  /** A multi-line secret (a PEM private key) is pasted into a masked textarea, any other into
+   * a password field; the element keeps the id "secret". */
+  function fitSecret(multiline) {
+    var current = $("secret");
+    if ((current.tagName === "TEXTAREA") === multiline) return;
+    var common = { id: "secret", name: "secret", required: true, autocomplete: "off",
+                   spellcheck: "false", "aria-describedby": multiline ? "secret-help" : null };
+    var next = multiline
+      ? h("textarea", Object.assign({ rows: 6, class: "secret-text" }, common))
+      : h("input", Object.assign({ type: "password" }, common));
+    current.parentNode.replaceChild(next, current);
+    KF.show($("secret-help"), multiline);
+  }
+
   function fitExchange() {
     var exchange = selected();
+    fitSecret(Boolean(exchange && exchange.multiline_secret));
     var isOkx = !exchange || exchange.id === "okx";
     KF.show($("passphrase-field"), needsPassphrase());
     KF.show($("guide-okx"), isOkx);
