@@ -28,12 +28,22 @@ def test_vault_change_password(linked: Runner) -> None:
     assert linked("sync", password="new-pw-2b7f").returncode == 0
 
 
-def test_exchanges_lists_okx_first_with_its_credentials(kf: Runner) -> None:
+def test_exchanges_lists_the_first_class_venues_first_with_their_credentials(kf: Runner) -> None:
     result = kf("exchanges")
     assert result.returncode == 0
-    lines = [line for line in result.stdout.splitlines() if "okx" in line]
-    assert lines and "Passphrase" in lines[0]
-    assert "binance" in result.stdout and "kraken" in result.stdout
+    table, generic = result.stdout.split("Generic (")
+    for venue in ("okx", "binance", "bybit", "coinbase", "kraken"):
+        assert f"│ {venue} " in table
+    assert "Passphrase" in table and "bitstamp" in generic and "kraken," not in generic
+    listed = kf("exchanges", "--json").json()
+    first = [row for row in listed if row["first_class"]]
+    assert [row["id"] for row in first] == [
+        "okx", "myokx", "okxus", "binance", "bybit", "coinbase", "kraken",
+    ]  # fmt: skip
+    assert first[0]["credentials"] == ["API key", "Secret key", "Passphrase"]
+    assert {row["live"] for row in first} == {"WebSocket", "polling"}  # Coinbase polls
+    generic = [row for row in listed if not row["first_class"]]
+    assert generic and all(not row["permission_check"] for row in generic)
 
 
 def test_unknown_exchange_is_refused_with_hint(kf: Runner) -> None:

@@ -324,23 +324,50 @@ def _doctor_vault(fix: bool | None) -> bool:
     return _print_checks("doctor: vault", vault_checks(orphans, removed))
 
 
-def exchanges_command() -> None:
+def exchanges_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Every exchange as JSON.")] = False,
+) -> None:
     """List the supported exchanges: first-class ones (every balance source, a permission check,
     history, live updates, tested against keyfolio's own sandbox) first, then every other ccxt
     exchange (one balance through ccxt, no permission check, untested)."""
     from keyfolio.exchanges.catalog import credential_label, list_exchanges
 
-    table = Table("id", "name", "support", "sources", "credentials", "permission check")
-    for info in list_exchanges():
+    infos = list_exchanges()
+    if as_json:
+        typer.echo(json.dumps([
+            {
+                "id": info.id, "name": info.name, "first_class": info.first_class,
+                "alias_of": info.alias_of,
+                "credentials": [credential_label(f, info.id) for f in info.required_credentials],
+                "sources": list(info.source_labels) or ["one balance"],
+                "permission_check": info.has_permission_check, "live": info.live,
+                "tested_offline": info.verified_offline,
+            }
+            for info in infos
+        ], indent=2))  # fmt: skip
+        return
+    table = Table(
+        "id", "name", "credentials", "live", "balance sources",
+        title="First-class: every source, a permission check, history, tested on a sandbox",
+        title_justify="left",
+    )  # fmt: skip
+    for info in (info for info in infos if info.first_class):
         table.add_row(
             info.id,
             info.name,
-            "[green]first-class[/]" if info.first_class else "generic (ccxt, untested)",
-            ", ".join(info.source_labels) or "one balance",
             ", ".join(credential_label(f, info.id) for f in info.required_credentials),
-            "yes" if info.has_permission_check else "no (warns)",
+            info.live,
+            ", ".join(info.source_labels),
         )
     console.print(table)
+    generic = [info.id for info in infos if not info.first_class]
+    console.print(
+        f"\n[bold]Generic[/] ({len(generic)} more ccxt exchanges): one balance through ccxt, no "
+        "permission check (linking warns), no history, polling, untested against keyfolio's "
+        "sandbox. `keyfolio account add ID` asks for the credentials the exchange needs.\n"
+        + ", ".join(generic),
+        soft_wrap=False,
+    )
 
 
 def demo_command() -> None:

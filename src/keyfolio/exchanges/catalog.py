@@ -61,6 +61,8 @@ class ExchangeInfo:
     multiline_secret: bool = False
     alias_of: str | None = None
     """The venue an alias id names (``myokx`` is OKX in the EEA)."""
+    live: str = "polling"
+    """How ``watch`` and ``serve`` follow the balances: ``WebSocket`` or ``polling``."""
 
 
 def _first_class_info(exchange_id: str, venue: VenueInfo) -> ExchangeInfo:
@@ -79,6 +81,7 @@ def _first_class_info(exchange_id: str, venue: VenueInfo) -> ExchangeInfo:
         regions=tuple(region.value for region in venue.regions),
         multiline_secret=venue.multiline_secret,
         alias_of=venue.id if fixed is not None else None,
+        live="WebSocket" if venue.streams else "polling",
     )
 
 
