@@ -262,7 +262,7 @@ async def test_a_429_storm_is_waited_out_per_retry_after_and_the_sync_succeeds(
 
 @pytest.mark.fault(
     "rate_limit",
-    sees="Error: Binance is rate limiting requests … Hint: keyfolio waits as long as Retry-After asks",
+    sees="Error: Binance is rate limiting requests … Hint: sync again in a minute",
 )
 async def test_a_429_storm_longer_than_the_retries_keeps_the_last_good_data(
     tmp_path: Path, binance_url: str
