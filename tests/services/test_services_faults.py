@@ -9,6 +9,11 @@ log, never timed.
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -281,3 +286,61 @@ async def test_a_429_storm_longer_than_the_retries_keeps_the_last_good_data(
     assert_clear_error(app, report, "rate", venue="Binance")
     assert codes(await control(binance_url, "requests"), SPOT) == ["-1003", "-1003"]
     app.close()
+
+
+_SYNC_CHILD = """
+import asyncio, sys
+from pathlib import Path
+from keyfolio.config import Settings
+from keyfolio.services.context import App
+from keyfolio.services.sync import sync_accounts
+app = App(settings=Settings(home=Path(sys.argv[1]), retries=1), password=lambda **_: sys.argv[2])
+asyncio.run(sync_accounts(app))
+print("finished")
+"""
+
+
+@pytest.mark.fault("kill_sync", sees="the last good data, intact; the next sync completes")
+async def test_a_sync_killed_mid_flight_leaves_the_last_good_data_intact(
+    tmp_path: Path, url: str
+) -> None:
+    app = await synced_once(tmp_path, url)
+    before, good = snapshot_amounts(app), stored(app)
+    app.close()
+    # new amounts on the exchange; the child reads all but the trading balance, which is held
+    for source, ccy, amount in (("trading", "BTC", "0.75"), ("funding", "ETH", "3")):
+        body = {"account": "alice", "source": source, "ccy": ccy, "amount": amount}
+        await control(url, "balances", body)
+    await control(url, "faults", {"path": BALANCE, "mode": "hold"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
+    log = tmp_path / "child.log"
+    home = str(tmp_path / "home")
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _SYNC_CHILD, home, PASSWORD], env=env, stderr=out
+        )
+    try:
+        held = await control(url, "faults/held?wait=60")  # the child is at a known point
+        assert [h["path"] for h in held["held"]] == [BALANCE], log.read_text()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+    await control(url, "faults/release", {})
+    with sqlite3.connect(tmp_path / "home" / "keyfolio.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    app = make_app_again(tmp_path / "home")
+    assert stored(app) == good  # not half of the new sync, not stale, no zero
+    assert snapshot_amounts(app) == before
+    report = await sync_accounts(app, history=False)  # the next sync completes
+    assert [o.status for o in report.outcomes] == ["ok"]
+    assert stored(app)[Source.TRADING, "BTC"] == (Decimal("0.75"), False)
+    assert stored(app)[Source.FUNDING, "ETH"] == (Decimal(3), False)
+    app.close()
+
+
+def make_app_again(home: Path) -> App:
+    return App(settings=Settings(home=home, retries=1), password=lambda **_: PASSWORD)
