@@ -344,3 +344,54 @@ async def test_a_sync_killed_mid_flight_leaves_the_last_good_data_intact(
 
 def make_app_again(home: Path) -> App:
     return App(settings=Settings(home=home, retries=1), password=lambda **_: PASSWORD)
+
+
+def _flip_last_byte(data: bytes) -> bytes:
+    return data[:-1] + bytes([data[-1] ^ 0x01])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(
+            _flip_last_byte,
+            marks=pytest.mark.fault(
+                "vault_tampered",
+                sees="Error: could not unlock the vault … Hint: wrong password or damaged file",
+            ),
+            id="tampered",
+        ),
+        pytest.param(
+            lambda data: data[: len(data) // 2],
+            marks=pytest.mark.fault(
+                "vault_truncated",
+                sees="Error: … the file is truncated … Hint: restore it from a backup",
+            ),
+            id="truncated",
+        ),
+    ],
+)
+async def test_a_damaged_vault_syncs_nothing_and_keeps_the_last_good_data(
+    tmp_path: Path, url: str, damage: Any
+) -> None:
+    from keyfolio.errors import VaultError
+
+    app = await synced_once(tmp_path, url)
+    before = snapshot_amounts(app)
+    app.close()
+    vault = tmp_path / "home" / "vault.bin"
+    damaged = damage(vault.read_bytes())
+    vault.write_bytes(damaged)
+    app = make_app_again(tmp_path / "home")
+    with pytest.raises(VaultError) as caught:
+        await sync_accounts(app, history=False)
+    error = caught.value
+    assert "vault" in error.message.lower() and error.hint, error
+    assert error.exit_code == 2
+    assert "PLANTED" not in f"{error.message} {error.hint}"
+    assert await control(url, "requests") == []  # nothing was sent: no key was read
+    assert vault.read_bytes() == damaged  # refused, never rewritten
+    after = stored(app)
+    assert {k: amount for k, (amount, _) in after.items()} == GOOD
+    assert Decimal(0) not in snapshot_amounts(app) and snapshot_amounts(app) == before
+    app.close()
