@@ -15,9 +15,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 DOC = ROOT / "docs" / "reliability.md"
+UPDATE = os.environ.get("KEYFOLIO_UPDATE_DOCS") == "1"  # read before the autouse env clean-up
 
 FAULTS: dict[str, tuple[str, str]] = {
     "http500": (
@@ -133,18 +136,29 @@ def _is_fault_mark(node: ast.AST) -> bool:
     )
 
 
-def _mark_args(call: ast.Call, where: str) -> tuple[str, str]:
-    sees = next((k.value for k in call.keywords if k.arg == "sees"), None)
-    if not (
-        len(call.args) == 1
-        and isinstance(call.args[0], ast.Constant)
-        and isinstance(call.args[0].value, str)
-        and isinstance(sees, ast.Constant)
-        and isinstance(sees.value, str)
-        and sees.value.strip()
-    ):
-        raise AssertionError(f'{where}: write @pytest.mark.fault("name", sees="...") literally')
-    return call.args[0].value, sees.value
+def _text(node: ast.AST | None, module: dict[str, ast.AST]) -> str | None:
+    """A string written in the source: a literal, a module-level constant, or an f-string of
+    those; None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in module:
+        return _text(module[node.id], module)
+    if isinstance(node, ast.FormattedValue) and node.conversion == -1 and not node.format_spec:
+        return _text(node.value, module)
+    if isinstance(node, ast.JoinedStr):
+        parts = [_text(part, module) for part in node.values]
+        return None if None in parts else "".join(p for p in parts if p is not None)
+    return None
+
+
+def _mark_args(call: ast.Call, module: dict[str, ast.AST], where: str) -> tuple[str, str]:
+    name = _text(call.args[0], module) if len(call.args) == 1 else None
+    sees = _text(next((k.value for k in call.keywords if k.arg == "sees"), None), module)
+    if not name or not sees or not sees.strip():
+        raise AssertionError(
+            f'{where}: write @pytest.mark.fault("name", sees="...") with strings in the source'
+        )
+    return name, sees
 
 
 def _param_id(call: ast.Call) -> str | None:
@@ -190,7 +204,7 @@ def collect(tests: Path = TESTS) -> list[Proof]:
                 for call, param in _marks(decorator, dict(module)):
                     assert isinstance(call, ast.Call)
                     where = f"{relative}:{call.lineno}"
-                    fault, sees = _mark_args(call, where)
+                    fault, sees = _mark_args(call, module, where)
                     test = f"{relative}::{node.name}" + (f"[{param}]" if param else "")
                     proofs.append(Proof(fault, sees, test))
     return proofs
@@ -227,7 +241,8 @@ def test_the_collector_reads_decorators_and_params(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_x.py").write_text(
         "import pytest\n"
-        "CASES = [pytest.param(1, marks=pytest.mark.fault('reset', sees='b'), id='r'), 2]\n"
+        "B = 'b'\n"
+        "CASES = [pytest.param(1, marks=pytest.mark.fault('reset', sees=f'{B}!'), id='r'), 2]\n"
         "@pytest.mark.fault('http500', sees='a')\n"
         "def test_one(): ...\n"
         "@pytest.mark.parametrize('n', CASES)\n"
@@ -235,13 +250,22 @@ def test_the_collector_reads_decorators_and_params(tmp_path: Path) -> None:
     )
     assert collect(tmp_path / "tests") == [
         Proof("http500", "a", "tests/test_x.py::test_one"),
-        Proof("reset", "b", "tests/test_x.py::test_two[r]"),
+        Proof("reset", "b!", "tests/test_x.py::test_two[r]"),
     ]
+
+
+def test_a_mark_the_collector_cannot_read_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_y.py").write_text(
+        "import pytest\n@pytest.mark.fault('reset', sees=compute())\ndef test_one(): ...\n"
+    )
+    with pytest.raises(AssertionError, match="test_y.py:2"):
+        collect(tmp_path / "tests")
 
 
 def test_docs_reliability_md_is_generated_from_the_markers() -> None:
     text = render(collect())
-    if os.environ.get("KEYFOLIO_UPDATE_DOCS") == "1":
+    if UPDATE:
         DOC.write_text(text, encoding="utf-8")
     current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
     assert current == text, (
