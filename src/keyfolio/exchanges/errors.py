@@ -286,6 +286,7 @@ def translate_error(
 
     ``region`` and ``host`` only sharpen the hint of an OKX wrong-region error.
     """
+    cls: type[ExchangeError]
     cause = _network_cause(exc)
     if cause is not None:  # ccxt's bare ExchangeError around a network failure (a reset body)
         cls, exc = ExchangeUnavailableError, cause
