@@ -38,7 +38,7 @@ from keyfolio.analytics._lots import AverageBook, Book, FifoBook
 from keyfolio.analytics.lots import LotUse
 from keyfolio.domain.assets import USD, USD_STABLECOINS
 from keyfolio.domain.history import Trade, Transfer
-from keyfolio.domain.money import RefusedValue, money_context, total
+from keyfolio.domain.money import RefusedValue, format_amount, money_context, total
 
 __all__ = [
     "CASH_ASSETS",
@@ -100,7 +100,7 @@ class PnlFlag:
 
     @property
     def message(self) -> str:
-        return f"{self.asset}: {self.amount:f} {_FLAG_TEXT[self.kind]}"
+        return f"{self.asset}: {format_amount(self.amount)} {_FLAG_TEXT[self.kind]}"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ __all__ = ["refused_lines", "render_performance", "render_view", "view_renderabl
 _BASIS = {
     "history": "from history",
     "open24h": "from 24h open prices",
-    "open_utc": "from opens at 00:00 UTC (Kraken)",
+    "open_utc": "from 24h open prices (Kraken's: today 00:00 UTC)",
     "none": "no data yet",
 }
 
@@ -62,10 +62,7 @@ def view_renderable(view: PortfolioView) -> RenderableType:
     table = Table("asset", "amount", "price (USD)", "value (USD)", "share", "sources")
     for holding in view.holdings:
         share = view.share(holding)
-        sources = ", ".join(
-            f"{item.account}/{item.source.label}{' (stale)' if item.stale else ''}"
-            for item in holding.sources
-        )
+        sources = _holding_sources(view, holding)
         table.add_row(
             holding.asset,
             format_amount(holding.amount),
@@ -138,6 +135,19 @@ def refused_lines(refused: list[RefusedValue]) -> list[Text]:
         )
         for item in refused
     ]
+
+
+def _holding_sources(view: PortfolioView, holding: Holding) -> str:
+    """Where a holding sits, per account in the venue's words: ``main: Spot, Simple Earn``."""
+    from keyfolio.services.accounts import source_label
+
+    exchanges = {account.spec.name: account.spec.exchange for account in view.accounts}
+    grouped: dict[str, list[str]] = {}
+    for item in holding.sources:
+        exchange = exchanges.get(item.account)
+        label = item.source.label if exchange is None else source_label(exchange, item.source)
+        grouped.setdefault(item.account, []).append(label + (" (stale)" if item.stale else ""))
+    return "; ".join(f"{account}: {', '.join(labels)}" for account, labels in grouped.items())
 
 
 def _sources_table(view: PortfolioView) -> Table:

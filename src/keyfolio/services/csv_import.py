@@ -28,7 +28,7 @@ from keyfolio.domain.history import CONTENT_ID_PREFIX, HistoryKind, LedgerEntry,
 from keyfolio.domain.money import BOUNDS_HINT, AmountError
 from keyfolio.errors import UsageError
 from keyfolio.services.context import App
-from keyfolio.services.imports import MANUAL_EXCHANGE, describe_counts
+from keyfolio.services.imports import MANUAL_EXCHANGE, describe_counts, recheck
 from keyfolio.services.manual import trade_from_fields
 
 if TYPE_CHECKING:
@@ -251,6 +251,7 @@ def import_csv(app: App, path: Path, *, account: str) -> CsvReport:
         if fmt is None:
             trades = parse_trades_csv(text, account=account)
             new = store.history.add_trades(trades)
+            recheck(store, account)  # the file may name markets the API walks did not know
             logger.info("imported %s into %s: %d rows, %d new", path, account, len(trades), new)
             return CsvReport(account, len(trades), new, new_by_kind={HistoryKind.TRADES: new})
         _check_venue(spec, fmt)
@@ -272,6 +273,7 @@ def import_csv(app: App, path: Path, *, account: str) -> CsvReport:
                 [r for r in records if isinstance(r, LedgerEntry)]
             ),
         }
+        recheck(store, account)  # the export may name markets the API walks did not know
     logger.info("imported %s (%s) into %s: %d rows, %s", path, fmt.name, account, rows, added)
     return CsvReport(
         account,

@@ -44,8 +44,11 @@ __all__ = [
     "MANUAL_EXCHANGE",
     "ImportReport",
     "describe_counts",
+    "history_due",
     "import_all",
     "import_history",
+    "mark_checked",
+    "recheck",
 ]
 
 logger = logging.getLogger(__name__)
@@ -115,7 +118,6 @@ def _save_page(
     per kind (a stream may carry several: Kraken's ledger also holds deposits)."""
     trades = [r for r in records if isinstance(r, Trade)]
     transfers = [r for r in records if isinstance(r, Transfer)]
-    deposits = [t for t in transfers if t.kind is TransferKind.DEPOSIT]
     entries = [r for r in records if isinstance(r, LedgerEntry)]
     with app.db().session() as store:
         history = store.history
@@ -343,6 +345,12 @@ def history_due(app: App, names: Sequence[str]) -> dict[str, frozenset[str] | No
             elif unfinished:  # written by an older keyfolio: a flag, not the streams
                 due[name] = None
     return due
+
+
+def recheck(store: Any, account: str) -> None:
+    """Make the next sync read every stream of ``account`` (records were added another way,
+    e.g. an imported file, and may name markets the walks did not know)."""
+    store.history.set_cursor(account=account, kind=CHECK_KIND, cursor="{}")
 
 
 def mark_checked(app: App, reports: Sequence[ImportReport], partial: Collection[str] = ()) -> None:

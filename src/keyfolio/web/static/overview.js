@@ -86,7 +86,7 @@
     if (change.pct !== null && change.pct !== undefined) text += " (" + D.pct(change.pct) + ")";
     el.textContent = text + " over " + state.window;
     el.title = change.basis === "open24h" ? "From the exchange's 24 h open prices"
-      : change.basis === "open_utc" ? "From today's opens at 00:00 UTC (Kraken's ticker)" : "";
+      : change.basis === "open_utc" ? "From 24h open prices; Kraken's ticker opens at 00:00 UTC today" : "";
   }
 
   function badge(kind, text, title) {

@@ -1,7 +1,7 @@
 """The OKX V5 venue: REST (``/api/v5``), the private ``account`` and public ``tickers`` channels.
 
 OKX keeps its own state format (``trading``, ``funding``, ``savings``, ``onchain_earn``; fills with
-``instId``/``fillSz``/``fillPx``), documented in docs/sandbox.md, and its own books, which carry
+``instId``/``fillSz``/``fillPx``), documented in docs/sandbox/okx.md, and its own books, which carry
 what OKX answers beyond the common ones: Simple Earn rates and earnings, On-chain Earn orders,
 bill ids. Faults, limits, the request log, the WebSocket registry and the control API are the
 core's.

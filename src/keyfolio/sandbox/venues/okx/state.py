@@ -7,7 +7,7 @@ problem, one line per problem::
 
     state.json: accounts.alice.trading.BTC: amounts must be JSON strings such as "0.5", not numbers
 
-The format is documented field by field in ``docs/sandbox.md``.
+The format is documented field by field in ``docs/sandbox/okx.md``.
 """
 
 from __future__ import annotations
