@@ -218,6 +218,7 @@ def test_full_disk_efbig(tmp_path: Path, sandbox_url: str) -> None:
     assert_environment_error(results, "size limit", "ulimit -f")
 
 
+@pytest.mark.fault("disk_full", sees="Error: could not write the database Hint: … kept; exit 2")
 def test_full_disk_during_sync_keeps_the_last_good_data(linked: Runner, sandbox_url: str) -> None:
     control(
         sandbox_url,
@@ -291,6 +292,7 @@ def held_lock(home: Path, *, readers_too: bool) -> Iterator[None]:
 LOCK_ENV = {"KEYFOLIO_DB_LOCK_TIMEOUT_SECONDS": "0.2"}  # the documented bound, set low
 
 
+@pytest.mark.fault("db_locked", sees="Error: … is locked Hint: Another keyfolio process …; exit 2")
 def test_locked_database_writers_wait_then_report(linked: Runner, sandbox_url: str) -> None:
     before = holdings(linked)
     with held_lock(linked.home, readers_too=False):

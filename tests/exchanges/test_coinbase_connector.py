@@ -162,6 +162,7 @@ async def test_a_wrong_secret_is_the_401_whose_hint_names_every_cause(
     assert re.search(r"clock is [0-9.]+ s (ahead of|behind) Coinbase: not the cause", error.hint)
 
 
+@pytest.mark.fault("clock_skew", sees="Error: … clock is 300 s ahead of/behind Coinbase … Hint")
 @pytest.mark.parametrize(("correction", "word"), [(300_000, "ahead of"), (-300_000, "behind")])
 async def test_a_skewed_clock_is_named_as_the_cause_of_the_401(
     url: str, settings: Settings, correction: int, word: str

@@ -186,6 +186,21 @@ def test_network_exceptions_outside_ccxt_are_temporary(exc: Exception) -> None:
         raise exc
 
 
+def test_a_body_cut_short_inside_a_bare_ccxt_exchange_error_is_temporary() -> None:
+    import aiohttp
+
+    # ccxt wraps every aiohttp ClientError but a connection error in a bare ExchangeError
+    cut = aiohttp.ClientPayloadError("Response payload is not completed")
+    wrapped = ccxt_errors.ExchangeError("okx GET http://127.0.0.1/api/v5/account/balance")
+    wrapped.__cause__ = cut
+    translated = translate_error(wrapped, "okx", account="main")
+    assert type(translated) is ExchangeUnavailableError
+    assert translated.message.startswith("OKX is unavailable or did not answer for account 'main'")
+    assert "ClientPayloadError" in translated.message
+    bare = translate_error(ccxt_errors.ExchangeError("okx said no"), "okx")
+    assert type(bare) is ExchangeError  # without a network cause it stays what it was
+
+
 def test_unrelated_exceptions_and_keyfolio_errors_pass_through() -> None:
     with pytest.raises(ZeroDivisionError), map_ccxt_errors("okx"):
         raise ZeroDivisionError

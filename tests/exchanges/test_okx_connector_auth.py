@@ -116,6 +116,7 @@ async def test_50101_demo_flag_with_a_live_key(settings: Settings) -> None:
     assert "--demo" in error.hint
 
 
+@pytest.mark.fault("clock_skew", sees="Error: … this machine's clock is 45.2 s ahead of OKX Hint")
 async def test_50102_clock_skew_measured_against_okx(settings: Settings) -> None:
     # A clean way to be 45.2 s off without patching: the connector's signing-clock correction
     # (ccxt's options['timeDifference']) makes every request timestamp 45.2 s in the future.

@@ -148,3 +148,26 @@ async def test_put_state_refuses_a_bad_document_and_keeps_the_old_one(
     status, answer = await _control(http, sandbox, "PUT", "state", body)
     assert status == 400 and answer["error"]
     assert await _funding_status(http, sandbox, okx) == 200
+
+
+@pytest.mark.parametrize(
+    ("exchange", "path"),
+    [("okx", FUNDING), ("binance", "/api/v3/account"), ("kraken", "/0/private/Balance")],
+)
+async def test_reset_sends_part_of_the_body_then_aborts_the_connection(
+    http: aiohttp.ClientSession, exchange: str, path: str
+) -> None:
+    from keyfolio.sandbox.venues import parse_state
+
+    # the core middleware applies it before any venue code: no key, no signature needed
+    async with run_sandbox(parse_state({"exchange": exchange}), rate_limit=False) as url:
+        await _control(http, url, "POST", "faults", {"path": path, "mode": "reset"})
+        async with http.get(url + path) as response:
+            assert response.status == 200
+            assert response.content_length is not None
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await response.read()
+        _, log = await _control(http, url, "GET", "requests")
+        assert [(entry["path"], entry["code"]) for entry in log] == [(path, "reset")]
+        status, _ = await _control(http, url, "GET", "faults")  # the server is still serving
+        assert status == 200

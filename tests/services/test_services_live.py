@@ -181,12 +181,16 @@ async def test_eea_account_streams_to_its_regional_host(tmp_path: Path) -> None:
     assert seen_world["opened"] == 0 and seen_world["logins"] == 0  # nothing went global
 
 
+@pytest.mark.fault("ws_drop", sees="the account 'reconnecting' with Error/Hint; balances kept")
 async def test_ws_drop_reconnects_with_a_hint_and_later_trades_arrive(tmp_path: Path) -> None:
     async with sandbox() as url, linked(tmp_path, url) as app, app.bus.subscribe() as sub:
         async with LiveEngine(app, **FAST) as engine:
             await started(engine)
+            before = amounts(app, "alice", Source.TRADING)
+            assert before["BTC"] == Decimal("0.5")
             await control(url, "ws/drop", {"kind": "private"})
             drop = await wait_for(sub, status("alice", "reconnecting"))
+            assert amounts(app, "alice", Source.TRADING) == before  # kept while the WS is down
             await wait_for(sub, status("alice", "live"))
             await control(
                 url,

@@ -57,6 +57,7 @@ def test_a_bug_in_balances_or_history_marks_the_report() -> None:
     assert SyncReport(outcomes=[ok], imports=[history_bug]).has_bug
 
 
+@pytest.mark.fault("db_locked", sees="Error: the database … is locked; nothing written; exit 2")
 async def test_a_locked_database_stops_the_whole_sync(tmp_path: Path, sandbox_url: str) -> None:
     app = make_app(tmp_path / "home", sandbox_url, db_lock_timeout_seconds=0.1)
     holder = sqlite3.connect(app.settings.home / "keyfolio.db", isolation_level=None)

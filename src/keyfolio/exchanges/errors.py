@@ -254,6 +254,16 @@ def _is_ccxt_error(exc: BaseException) -> bool:
     return any(k.__module__.startswith("ccxt") for k in type(exc).__mro__)
 
 
+def _network_cause(exc: BaseException) -> BaseException | None:
+    """The network error under a ccxt error that ccxt did not classify (it wraps every aiohttp
+    ``ClientError`` but a connection one, e.g. a body cut short by a reset, in a bare
+    ``ExchangeError``): the request never got a whole answer, so it is a temporary failure."""
+    cause = exc.__cause__
+    if _is_ccxt_error(exc) and _ccxt_class(exc) is ExchangeError and cause is not None:
+        return cause if _foreign_class(cause) is not None else None
+    return None
+
+
 def _foreign_class(exc: BaseException) -> type[ExchangeError] | None:
     """Non-ccxt exceptions that can escape a ccxt call: timeouts and network errors."""
     if isinstance(exc, TimeoutError | ConnectionError):
@@ -276,7 +286,11 @@ def translate_error(
 
     ``region`` and ``host`` only sharpen the hint of an OKX wrong-region error.
     """
-    if _is_ccxt_error(exc):
+    cls: type[ExchangeError]
+    cause = _network_cause(exc)
+    if cause is not None:  # ccxt's bare ExchangeError around a network failure (a reset body)
+        cls, exc = ExchangeUnavailableError, cause
+    elif _is_ccxt_error(exc):
         cls = _ccxt_class(exc) or ExchangeError
     else:
         foreign = _foreign_class(exc)

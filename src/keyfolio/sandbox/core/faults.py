@@ -7,6 +7,8 @@ Modes (applied before authentication; the venue renders each in its own error sh
 * ``rate_limit``  the venue's rate-limit answer (HTTP 429 with ``Retry-After`` where the venue
   sends one; OKX ``50011``); alias ``code50011``
 * ``malformed``   HTTP 200 with a truncated, non-JSON body
+* ``reset``       HTTP 200 headers announcing a full JSON body, part of that body, then the
+  connection is aborted (a reset mid-body: the client's read fails, not its JSON parser)
 * ``timeout``     the request is held ``seconds`` (default 30) -- longer than a client's
   timeout -- then answered with the venue's timeout error; releasing it or a server shutdown
   ends the wait early.
@@ -32,7 +34,16 @@ from typing import Any
 
 __all__ = ["ALIASES", "MODES", "Fault", "FaultQueue", "HeldRequest", "parse_fault"]
 
-MODES = ("http500", "unavailable", "rate_limit", "timeout", "malformed", "hold", "not_found")
+MODES = (
+    "http500",
+    "unavailable",
+    "rate_limit",
+    "timeout",
+    "malformed",
+    "reset",
+    "hold",
+    "not_found",
+)
 ALIASES = {"code50001": "unavailable", "code50011": "rate_limit"}
 """OKX's historical mode names, still accepted."""
 

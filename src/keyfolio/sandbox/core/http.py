@@ -37,6 +37,8 @@ LOG_CODE = web.ResponseKey("keyfolio_sandbox_code", str)
 CONTROL_PREFIX = "/__sandbox__/"
 MALFORMED_BODY = '{"code":"0","msg":"","data":[{"ccy":"BTC","bal":"0.'
 """The body of a ``malformed`` fault: valid JSON cut short."""
+RESET_MISSING = 64
+"""A ``reset`` fault announces this many bytes more than it sends before the reset."""
 
 
 def dumps(payload: Any) -> str:
@@ -61,12 +63,28 @@ def respond(
     return response
 
 
-async def _fault_answer(rt: Runtime, request: web.Request, fault: Fault) -> web.Response:
+async def _reset_mid_body(request: web.Request) -> web.StreamResponse:
+    """Headers announcing a whole JSON body, the first part of it, then the connection aborted
+    (no FIN, no rest of the body): what a proxy or a server dying mid-answer looks like."""
+    body = MALFORMED_BODY.encode()
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.content_length = len(body) + RESET_MISSING
+    response[LOG_CODE] = "reset"
+    await response.prepare(request)
+    await response.write(body)
+    if request.transport is not None:
+        request.transport.abort()
+    return response
+
+
+async def _fault_answer(rt: Runtime, request: web.Request, fault: Fault) -> web.StreamResponse:
     """The answer to a request that met an injected fault (``timeout`` is held first)."""
     logger.info("sandbox fault %s on %s", fault.mode, request.path)
     kind = fault.kind
     if kind == "malformed":
         return respond(MALFORMED_BODY, code="malformed")
+    if kind == "reset":
+        return await _reset_mid_body(request)
     if kind == "timeout":
         answer = rt.venue.answer("timeout", request)
         # Log now: the client will have given up long before the answer.
@@ -79,7 +97,7 @@ async def _fault_answer(rt: Runtime, request: web.Request, fault: Fault) -> web.
     return rt.venue.answer(kind, request, retry_after=1)
 
 
-async def _apply_fault(rt: Runtime, request: web.Request) -> web.Response | None:
+async def _apply_fault(rt: Runtime, request: web.Request) -> web.StreamResponse | None:
     """The fault's answer, or None to answer normally (no fault, or a released ``hold``)."""
     fault = rt.faults.take(request.path, private=rt.venue.is_private(request.path))
     if fault is None:
