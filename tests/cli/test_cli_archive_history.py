@@ -6,9 +6,9 @@ known and `reconcile` explain every balance.
 
 The account's trades and deposits span the last 8 complete quarters and the current one: the
 fills archive (8 quarters) holds every trade older than the API's window, and OKX's deposit
-history has no window (docs/sandbox/okx.md). The bills archive reaches back to 2021 Q1, more
-quarters than OKX prepares in a day: its newest 10 cover the account's whole life, the older
-ones wait for the next days' applications, and the numbers do not need them.
+history has no window (docs/sandbox/okx.md). The bills archive reaches back to 2021 Q1: more
+quarters than keyfolio applies for in a day (10). Its newest 10 cover the account's whole
+life; the older ones wait for the next days' applications, and the numbers do not need them.
 """
 
 from __future__ import annotations
