@@ -63,10 +63,12 @@ def _state() -> dict[str, Any]:
     ]
     fills = [_fill(NOW - DAY), _fill(NOW - 5 * DAY), _fill(NOW - 100 * DAY, "sell", "51000")]
     fills += [_fill(inside(2)), _fill(inside(2, 20), "sell", "52000"), _fill(inside(5))]
+    deposits = [{"ccy": "USDT", "amt": "100", "ts": str(NOW - d * DAY)} for d in (10, 40, 700)]
+    alice = {"trading": {"BTC": "1"}, "funding": {"USDT": "300"}, "fills": fills}
     return {
         "tickers": {"BTC-USDT": {"last": "60000"}},
         "keys": keys,
-        "accounts": {"alice": {"trading": {"BTC": "1"}, "fills": fills}, "bob": {}},
+        "accounts": {"alice": {**alice, "deposits": deposits}, "bob": {}},
     }
 
 
@@ -146,6 +148,9 @@ def test_each_endpoint_serves_its_window_only(url: str, okx: Any) -> None:
     assert len(times("/api/v5/account/bills")) == 4  # 7 days: two fills, two bills each
     archive = times("/api/v5/account/bills-archive")  # 3 months: the 100-day fill is gone
     assert len(archive) == 4 and min(archive) == NOW - 5 * DAY
+    assert times("/api/v5/asset/bills") == [NOW - 10 * DAY]  # funding bills: 1 month
+    deposits = [NOW - d * DAY for d in (700, 40, 10)]
+    assert times("/api/v5/asset/deposit-history") == deposits  # no window
 
 
 # -- apply, poll, download -----------------------------------------------------------------

@@ -25,8 +25,8 @@ PASSWORD = "pw-services-reconcile-7ab"
 KEY = {"apiKey": "rec-key-1a2b", "secret": "rec-secret-3c4d", "passphrase": "rec-pass-5e"}
 DAY = 86_400_000
 TS = (
-    int(time.time() * 1000) // DAY - 60
-) * DAY  # a UTC midnight 60 days ago: in OKX's 3-month windows
+    int(time.time() * 1000) // DAY - 20
+) * DAY  # a UTC midnight 20 days ago: in OKX's 1-month (funding bills) and 3-month windows
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ capped at 100, as OKX does).
 
 OKX's retention windows are enforced against the server's clock, so a client cannot read
 an old record where OKX no longer serves it: ``/trade/fills`` 3 days, ``/trade/fills-history``
-3 months (90 days), ``/account/bills`` 7 days, ``/account/bills-archive`` 3 months (90 days).
-Older fills and bills are served only through the quarterly archives
-(:mod:`keyfolio.sandbox.venues.okx.archive`). Deposits, withdrawals and funding bills have no
-window.
+3 months (90 days), ``/account/bills`` 7 days, ``/account/bills-archive`` 3 months (90 days),
+``/asset/bills`` 1 month (30 days). Older fills and trading bills are served only through the
+quarterly archives (:mod:`keyfolio.sandbox.venues.okx.archive`). Deposits and withdrawals have
+no window (OKX documents no depth limit).
 """
 
 from __future__ import annotations
@@ -52,8 +52,10 @@ WINDOWS_MS: dict[str, int] = {
     "/api/v5/trade/fills-history": 90 * _DAY_MS,
     "/api/v5/account/bills": 7 * _DAY_MS,
     "/api/v5/account/bills-archive": 90 * _DAY_MS,
+    "/api/v5/asset/bills": 30 * _DAY_MS,
 }
-"""How far back each windowed endpoint reaches (OKX: 3 days, 3 months, 7 days, 3 months)."""
+"""How far back each windowed endpoint reaches (OKX: 3 days, 3 months, 7 days, 3 months,
+1 month)."""
 
 
 def _int_param(query: Query, name: str) -> int | None:
@@ -314,11 +316,12 @@ def _funding_bills(account: Account) -> list[Row]:
 
 
 def funding_bills(book: Book, account: Account, query: Query) -> list[Row]:
-    """``/api/v5/asset/bills``: funding-account bills, paged by ``ts``."""
+    """``/api/v5/asset/bills``: funding-account bills of the last month, paged by ``ts``."""
     names = ("ccy", "type", "clientId")
     chosen = [
         r for r in _funding_bills(account) if _matches({n: str(r[n]) for n in names}, query, names)
     ]
     ts_query = {k: v for k, v in query.items() if k not in ("begin", "end")}
-    page = _page(chosen, ts_query, lambda r: int(r["ts"]), lambda r: int(r["ts"]))
+    window = WINDOWS_MS["/api/v5/asset/bills"]
+    page = _page(chosen, ts_query, lambda r: int(r["ts"]), lambda r: int(r["ts"]), window_ms=window)
     return [{**r, "bal": fmt(r["bal"]), "balChg": fmt(r["balChg"])} for r in page]
