@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     `keyfolio worker` processes fed by `keyfolio scheduler` through this Redis (Dramatiq), the
     vault's ciphertext lives in the database (``KEYFOLIO_DATABASE_URL``, PostgreSQL) and events
     cross processes. Unset: everything runs in this process, as always (docs/deploy.md)."""
+    broker_namespace: str = Field(default="keyfolio", min_length=1, max_length=64)
+    """``KEYFOLIO_BROKER_NAMESPACE``: the prefix of every Redis key and channel keyfolio uses
+    (two deployments can share one Redis with two namespaces)."""
     broker_heartbeat_seconds: float = Field(default=60.0, gt=0, le=3600)
     """``KEYFOLIO_BROKER_HEARTBEAT_SECONDS``: a worker silent this long is taken for dead and its
     unfinished jobs are delivered again to another worker."""

@@ -102,22 +102,22 @@ def hosted_broker(settings: Settings) -> _Hosted:
     """This process's Dramatiq broker on ``KEYFOLIO_BROKER_URL`` and the sync actor on it."""
     url = settings.broker_url
     assert url, "require_hosted() first"
+    key = f"{settings.broker_namespace}@{url}"
     with _hosted_lock:
-        found = _hosted.get(url)
+        found = _hosted.get(key)
         if found is not None:
             return found
         import dramatiq
         from dramatiq.brokers.redis import RedisBroker
 
-        broker = RedisBroker(
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
             url=url,
-            namespace="keyfolio",
+            namespace=settings.broker_namespace,
             heartbeat_timeout=round(settings.broker_heartbeat_seconds * 1000),
             maintenance_chance=_MAINTENANCE_CHANCE,
         )
         dramatiq.set_broker(broker)
         actor: dramatiq.Actor[[str, int], None] = dramatiq.actor(
-            _sync_job,
             actor_name=ACTOR_NAME,
             queue_name=QUEUE,
             broker=broker,
@@ -125,8 +125,8 @@ def hosted_broker(settings: Settings) -> _Hosted:
             min_backoff=1000,
             max_backoff=60_000,
             time_limit=JOB_TIME_LIMIT_MS,
-        )
-        found = _hosted[url] = _Hosted(broker, actor)
+        )(_sync_job)
+        found = _hosted[key] = _Hosted(broker, actor)
         return found
 
 

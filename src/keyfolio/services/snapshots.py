@@ -16,6 +16,7 @@ from keyfolio.domain.balances import SourceResult
 from keyfolio.domain.history import Snapshot
 from keyfolio.domain.money import ZERO, multiply
 from keyfolio.domain.records import Price
+from keyfolio.errors import ConflictError
 from keyfolio.services.bounds import check_prices
 from keyfolio.services.context import App
 from keyfolio.storage import Store
@@ -107,11 +108,15 @@ def maybe_compact(
     """Compact when the last compaction is ``every`` (default an hour) old or more, or never
     ran; ``None`` when it was not due. Call it after each sync."""
     when = now or datetime.now(UTC)
-    with app.db().session() as store:
-        repo = store.snapshots
-        last = repo.last_compaction()
-        if last is not None and when - last < every:
-            return None
-        report = repo.compact(now=when)
+    try:
+        with app.db().session() as store:
+            repo = store.snapshots
+            last = repo.last_compaction()
+            if last is not None and when - last < every:
+                return None
+            report = repo.compact(now=when)
+    except ConflictError:  # another process (a hosted worker) compacted at the same moment
+        logger.debug("snapshot compaction: done by another process just now")
+        return None
     logger.info("snapshot compaction removed %d sets", report.sets_removed)
     return report

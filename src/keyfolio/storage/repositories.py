@@ -39,8 +39,8 @@ from keyfolio.storage.tables import (
 
 if TYPE_CHECKING:
     from keyfolio.storage.aliases import AliasRepo
-    from keyfolio.storage.hosted import HostedRepo
     from keyfolio.storage.history import HistoryRepo
+    from keyfolio.storage.hosted import HostedRepo
     from keyfolio.storage.snapshots import SnapshotRepo
 
 __all__ = ["ACCOUNT_STATUSES", "DEFAULT_PORTFOLIO", "Store", "SyncRun"]
