@@ -137,3 +137,40 @@ async def test_a_worker_runs_the_rounds_jobs_once_each(hosted_app: App) -> None:
         runs, _sets, rounds = _counts(hosted_app, name)
         assert runs == 1 and rounds == [(name, 42)]
     assert events.dropped == 0
+
+
+@needs_servers
+def test_the_vault_lives_in_the_database_encrypted(hosted_app: App, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    from keyfolio.errors import VaultDecryptError
+    from keyfolio.vault.crypto import MAGIC
+
+    hosted_app.vault()  # created by the fixture, in the database
+    assert not (tmp_path / "home" / "vault.bin").exists()
+    engine = create_engine(hosted_app.settings.db_url)
+    try:
+        with engine.connect() as connection:
+            (blob,) = connection.execute(text("SELECT blob FROM vault_blobs")).one()
+            dump = " ".join(
+                str(row) for row in connection.execute(text("SELECT * FROM vault_blobs"))
+            )
+    finally:
+        engine.dispose()
+    assert bytes(blob).startswith(MAGIC)
+    for secret in (*KEY.values(), PASSWORD):
+        assert secret.encode() not in bytes(blob) and secret not in dump
+    # Another machine (its own data directory) opens it with the password, and only with it.
+    other = App(
+        settings=hosted_app.settings.model_copy(update={"home": tmp_path / "b"}),
+        password=lambda **_: PASSWORD,
+    )
+    assert other.vault().get("alice").fields["apiKey"] == KEY["apiKey"]
+    other.vault().delete("bob")
+    hosted_app.vault().refresh()  # a change made elsewhere is seen here
+    assert hosted_app.vault().names() == ["alice"]
+    other.close()
+    wrong = App(settings=other.settings, password=lambda **_: "not-the-password")
+    with pytest.raises(VaultDecryptError):
+        wrong.vault()
+    wrong.close()
