@@ -136,8 +136,9 @@ class App:
         elif Vault.exists(path):
             self.unlock()
         elif not create:
+            where = f"at {path}" if isinstance(path, Path) else f"in {path.where}"
             raise VaultError(
-                f"there is no vault yet {f'at {path}' if isinstance(path, Path) else f'in {path.where}'}",
+                f"there is no vault yet {where}",
                 hint="Link an account first: `keyfolio account add okx --name NAME`.",
             )
         else:
