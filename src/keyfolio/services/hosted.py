@@ -42,6 +42,7 @@ __all__ = [
     "ACTOR_NAME",
     "QUEUE",
     "JobResult",
+    "enqueue_now",
     "enqueue_round",
     "hosted_broker",
     "queue_depth",
@@ -151,6 +152,22 @@ def enqueue_round(app: App, *, round: int, jitter: float = 0.0) -> list[str]:
     return names
 
 
+def enqueue_now(app: App, names: list[str] | None = None) -> list[str]:
+    """Sync these accounts (default: every non-manual one) as soon as a worker is free.
+
+    Such jobs get a round of their own (minus the time in milliseconds), never one of the
+    scheduler's, so they neither skip nor replace a scheduled round."""
+    hosted = hosted_broker(app.settings)
+    if names is None:
+        with app.db().session(read_only=True) as store:
+            names = [spec.name for spec in store.list_accounts() if not spec.is_manual]
+    number = -round_ms(time.time())
+    for name in names:
+        hosted.actor.send(name, number)
+    logger.info("sent %d sync jobs to run now", len(names))
+    return names
+
+
 def round_ms(seconds: float) -> int:
     return int(seconds * 1000)
 
@@ -224,7 +241,11 @@ def run_worker(app: App, *, concurrency: int, stop: threading.Event) -> None:
     require_hosted(app.settings, command="worker")
     app.db()
     app.vault()
+    from keyfolio.services.hosted_events import EventRelay
+
     hosted = hosted_broker(app.settings)
+    relay = EventRelay(app.settings, app.bus, receive=False)
+    relay.start()
     _worker_app = app
     worker = Worker(hosted.broker, queues={QUEUE}, worker_threads=concurrency, worker_timeout=500)
     worker.start()
@@ -234,6 +255,9 @@ def run_worker(app: App, *, concurrency: int, stop: threading.Event) -> None:
     finally:
         worker.stop(timeout=JOB_TIME_LIMIT_MS)
         hosted.broker.close()
+        with _hosted_lock:
+            _hosted.pop(f"{app.settings.broker_namespace}@{app.settings.broker_url}", None)
+        relay.close()
         _worker_app = None
         logger.info("worker stopped")
 
