@@ -87,6 +87,7 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
         await state.tasks.cancel_all()
         if relay is not None:
             await asyncio.to_thread(relay.close)
+        state.app.close()  # the database's pooled connections (a server's, on PostgreSQL)
 
 
 def _docs_page(api: FastAPI) -> str:
