@@ -14,6 +14,7 @@ from keyfolio.logging import register_secret
 from keyfolio.services.events import EventBus
 
 if TYPE_CHECKING:
+    from keyfolio.exchanges.pool import RequestGate
     from keyfolio.storage import Database
     from keyfolio.vault import Vault
     from keyfolio.vault.store import BlobStore
@@ -41,6 +42,8 @@ class App:
     _db: Database | None = field(default=None, repr=False)
     _vault: Vault | None = field(default=None, repr=False)
     _new_password: str | None = field(default=None, repr=False)
+    rate_budget: RequestGate | None = field(default=None, repr=False)
+    """Hosted workers' shared rate budgets, awaited before every exchange request."""
 
     def db(self) -> Database:
         """The database, migrated to the current schema on first use."""

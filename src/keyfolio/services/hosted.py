@@ -246,6 +246,11 @@ def run_worker(app: App, *, concurrency: int, stop: threading.Event) -> None:
     hosted = hosted_broker(app.settings)
     relay = EventRelay(app.settings, app.bus, receive=False)
     relay.start()
+    budget = None
+    if app.settings.rate_limits:
+        from keyfolio.services.rate_budget import SharedRateBudget
+
+        app.rate_budget = budget = SharedRateBudget(app.settings)
     _worker_app = app
     worker = Worker(hosted.broker, queues={QUEUE}, worker_threads=concurrency, worker_timeout=500)
     worker.start()
@@ -258,6 +263,9 @@ def run_worker(app: App, *, concurrency: int, stop: threading.Event) -> None:
         with _hosted_lock:
             _hosted.pop(f"{app.settings.broker_namespace}@{app.settings.broker_url}", None)
         relay.close()
+        if budget is not None:
+            app.rate_budget = None
+            budget.close()
         _worker_app = None
         logger.info("worker stopped")
 
