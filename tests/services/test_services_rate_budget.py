@@ -18,7 +18,8 @@ from keyfolio.services.sync import sync_accounts
 
 needs_redis = pytest.mark.skipif(
     not REDIS_URL,
-    reason="set KEYFOLIO_TEST_REDIS_URL to run the rate budget tests (scripts/redis_test_server.sh)",
+    reason="set KEYFOLIO_TEST_REDIS_URL to run the rate budget tests "
+    "(scripts/redis_test_server.sh)",
 )
 KEY = {"apiKey": "budget-key-1a2b", "secret": "budget-secret-3c4d", "passphrase": "budget-pp-5e"}
 

@@ -36,9 +36,8 @@ import os
 import secrets
 import stat
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import NoReturn, Protocol
+from typing import NoReturn
 
 from keyfolio.domain.accounts import Credentials
 from keyfolio.errors import (
@@ -48,6 +47,7 @@ from keyfolio.errors import (
     VaultCorruptError,
     VaultError,
 )
+from keyfolio.vault.blobs import BlobStore
 from keyfolio.vault.crypto import VaultKey, unseal
 from keyfolio.vault.lockfile import exclusive_lock
 
@@ -60,22 +60,6 @@ FILE_MODE = 0o600
 
 _Accounts = dict[str, dict[str, str]]
 _PRIVATE = object()  # only create() and open() may build a Vault
-
-
-class BlobStore(Protocol):
-    """Where a vault's ciphertext lives when it is not a file (hosted mode: a database row)."""
-
-    where: str
-    """How messages name it, e.g. ``the database postgresql://…``."""
-
-    def read(self) -> bytes | None:
-        """The ciphertext, or None when there is no vault yet."""
-
-    def write(self, blob: bytes, *, create: bool) -> None:
-        """Store ``blob``; with ``create`` raise :class:`FileExistsError` if a vault exists."""
-
-    def lock(self) -> AbstractContextManager[None]:
-        """The exclusive write lock, held around read-modify-write."""
 
 
 Location = Path | BlobStore
