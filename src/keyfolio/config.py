@@ -64,6 +64,27 @@ class Settings(BaseSettings):
     """``KEYFOLIO_PRICE_MAX_AGE_MINUTES``: a price whose ticker time (the venue's own ``ts``) is
     older than this is marked stale in `keyfolio show`, its JSON and the dashboard."""
 
+    broker_url: str | None = None
+    """``KEYFOLIO_BROKER_URL`` (e.g. ``redis://127.0.0.1:6379/0``): hosted mode. Syncs run on
+    `keyfolio worker` processes fed by `keyfolio scheduler` through this Redis (Dramatiq), the
+    vault's ciphertext lives in the database (``KEYFOLIO_DATABASE_URL``, PostgreSQL) and events
+    cross processes. Unset: everything runs in this process, as always (docs/deploy.md)."""
+    broker_namespace: str = Field(default="keyfolio", min_length=1, max_length=64)
+    """``KEYFOLIO_BROKER_NAMESPACE``: the prefix of every Redis key and channel keyfolio uses
+    (two deployments can share one Redis with two namespaces)."""
+    broker_heartbeat_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """``KEYFOLIO_BROKER_HEARTBEAT_SECONDS``: a worker silent this long is taken for dead and its
+    unfinished jobs are delivered again to another worker."""
+    password_file: Path | None = None
+    """``KEYFOLIO_PASSWORD_FILE``: a file holding the vault password (hosted workers), read
+    when ``KEYFOLIO_PASSWORD`` is unset."""
+    rate_limits: bool = True
+    """``KEYFOLIO_RATE_LIMITS``: in hosted mode, share each venue's request budget per egress
+    IP through Redis (``false`` only for a private venue without limits)."""
+    egress_ip: str = "default"
+    """``KEYFOLIO_EGRESS_IP``: the label of this machine's public IP for the shared rate budgets;
+    workers behind the same IP must use the same label (docs/deploy.md)."""
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -73,6 +94,11 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """The database URL: ``KEYFOLIO_DATABASE_URL``, else SQLite in the data directory."""
         return self.database_url or f"sqlite:///{self.home / 'keyfolio.db'}"
+
+    @property
+    def is_hosted(self) -> bool:
+        """Whether ``KEYFOLIO_BROKER_URL`` is set (hosted mode, docs/deploy.md)."""
+        return bool(self.broker_url)
 
     @property
     def vault_path(self) -> Path:

@@ -63,6 +63,12 @@ _ERRORS = {
 async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
     state: ServerState = api.state.keyfolio
     state.streams.reopen()
+    relay = None
+    if state.settings.is_hosted:  # the workers' events, from Redis to this server's streams
+        from keyfolio.services.hosted_events import EventRelay
+
+        relay = EventRelay(state.settings, state.app.bus, receive=True)
+        await asyncio.to_thread(relay.start)
     await state.live.start()
     relocker = asyncio.get_running_loop().create_task(state.vault.watch(), name="keyfolio-relock")
     # Everything imported and built so far lives as long as the server: take it out of the
@@ -79,6 +85,9 @@ async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
         state.streams.close_all()
         await state.live.stop()
         await state.tasks.cancel_all()
+        if relay is not None:
+            await asyncio.to_thread(relay.close)
+        state.app.close()  # the database's pooled connections (a server's, on PostgreSQL)
 
 
 def _docs_page(api: FastAPI) -> str:

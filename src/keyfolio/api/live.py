@@ -1,5 +1,9 @@
 """What keeps the served portfolio fresh: the live engine, or a polling sync.
 
+In hosted mode (``KEYFOLIO_BROKER_URL``) nothing syncs here: the workers do, and their events
+arrive through Redis (:mod:`keyfolio.services.hosted_events`). Starting, and linking or
+removing accounts, sends a sync job per account to the queue at once (mode ``hosted``).
+
 On startup the server runs :class:`keyfolio.services.live.LiveEngine` when it is importable,
 live mode is on (no ``--no-live``) and the vault is unlocked. Otherwise it syncs every
 ``poll_seconds`` through the same task registry as ``POST /api/v1/sync`` (so the polls publish
@@ -35,7 +39,7 @@ __all__ = ["LiveRunner", "RefreshMode"]
 
 logger = logging.getLogger(__name__)
 
-RefreshMode = Literal["live", "polling", "locked", "off"]
+RefreshMode = Literal["live", "polling", "locked", "hosted", "off"]
 
 
 class LiveRunner:
@@ -123,6 +127,11 @@ class LiveRunner:
     async def _launch(self) -> None:
         state = self._state
         runner: Callable[[], Awaitable[None]]
+        if state.settings.is_hosted:  # `keyfolio worker` processes sync; linked ones at once
+            self.mode = "hosted"
+            if state.unlocked or not state.vault_exists:
+                await asyncio.to_thread(self._enqueue_now)
+            return
         if not state.unlocked and state.vault_exists:
             self.mode = "locked"
             return
@@ -134,6 +143,14 @@ class LiveRunner:
             runner = self._poll
         self._task = asyncio.get_running_loop().create_task(runner(), name=f"keyfolio-{self.mode}")
         self._task.add_done_callback(self._log_end)
+
+    def _enqueue_now(self) -> None:
+        from keyfolio.services.hosted import enqueue_now
+
+        try:
+            enqueue_now(self._state.ready())
+        except KeyfolioError as exc:
+            logger.warning("could not send the sync jobs: %s", exc.message)
 
     async def _run_engine(self) -> None:
         from keyfolio.services.live import LiveEngine

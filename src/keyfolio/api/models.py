@@ -97,9 +97,10 @@ class HealthOut(_Out):
     version: str
     vault: VaultOut
     live: bool
-    refresh: Literal["live", "polling", "locked", "off"]
+    refresh: Literal["live", "polling", "locked", "hosted", "off"]
     """What keeps the data fresh: the live engine, a polling sync, nothing while the vault is
-    locked, or nothing yet (before start-up)."""
+    locked, hosted mode's workers (their events reach this server through Redis), or nothing
+    yet (before start-up)."""
 
 
 class ExchangeOut(_Out):

@@ -109,7 +109,7 @@ def _interactive() -> bool:
 
 def prompt_password(*, confirm: bool) -> str:
     """The vault password: KEYFOLIO_PASSWORD, else a hidden prompt (asked twice on creation)."""
-    value = os.environ.get("KEYFOLIO_PASSWORD")
+    value = os.environ.get("KEYFOLIO_PASSWORD") or _password_from_file()
     if value:
         if confirm and not value.strip():
             raise UsageError("KEYFOLIO_PASSWORD is blank", hint="Choose a real vault password.")
@@ -128,6 +128,28 @@ def prompt_password(*, confirm: bool) -> str:
     if confirm and not value.strip():
         raise UsageError("the vault password is blank", hint="Choose a real vault password.")
     register_secret(value)
+    return value
+
+
+def _password_from_file() -> str | None:
+    """The vault password from the file named by KEYFOLIO_PASSWORD_FILE (a hosted worker's
+    key file, e.g. a systemd credential), or None when that variable is unset."""
+    name = os.environ.get("KEYFOLIO_PASSWORD_FILE")
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not text"
+        raise ConfigError(
+            f"KEYFOLIO_PASSWORD_FILE={path}: cannot read the vault password ({reason})",
+            hint="Point KEYFOLIO_PASSWORD_FILE at a file (mode 0600) holding the password.",
+        ) from None
+    if not value:
+        raise ConfigError(
+            f"KEYFOLIO_PASSWORD_FILE={path} is empty", hint="Write the vault password in it."
+        )
     return value
 
 

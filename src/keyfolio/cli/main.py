@@ -22,6 +22,7 @@ from keyfolio.cli import analytics as analytics_cli
 from keyfolio.cli import assets as assets_cli
 from keyfolio.cli import backup as backup_cli
 from keyfolio.cli import history as history_cli
+from keyfolio.cli import hosted as hosted_cli
 from keyfolio.cli import imports as imports_cli
 from keyfolio.cli import live as live_cli
 from keyfolio.cli import portfolios as portfolios_cli
@@ -106,6 +107,8 @@ app.command("pnl")(analytics_cli.pnl_command)
 app.command("reconcile")(reconcile_cli.reconcile_command)
 app.command("watch")(live_cli.watch_command)
 app.command("serve")(serve_command)
+app.command("worker")(hosted_cli.worker_command)
+app.command("scheduler")(hosted_cli.scheduler_command)
 app.add_typer(portfolios_cli.app, name="portfolio")
 app.add_typer(imports_cli.import_app, name="import")
 app.add_typer(imports_cli.trade_app, name="trade")

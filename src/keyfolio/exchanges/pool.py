@@ -15,7 +15,7 @@ import logging
 import ssl
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
@@ -54,10 +54,21 @@ def default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+class RequestGate(Protocol):
+    """Paces every HTTP request of a pool (hosted mode's shared rate budgets)."""
+
+    async def acquire(self, host: str) -> None:
+        """Return when a request to ``host`` fits the budget."""
+
+    async def aclose(self) -> None:
+        """Release its connections (the pool calls it when it closes)."""
+
+
 class ConnectorPool:
     """Creates connectors that share one session; ``async with`` closes them all.
 
-    ``retry_base_delay`` is the first retry backoff in seconds for every connector.
+    ``retry_base_delay`` is the first retry backoff in seconds for every connector. ``gate``
+    is awaited before each HTTP request the connectors send (hosted mode's shared budgets).
     """
 
     def __init__(
@@ -66,8 +77,10 @@ class ConnectorPool:
         *,
         retry_base_delay: float = 0.25,
         aliases: Mapping[str, Mapping[str, str]] | None = None,
+        gate: RequestGate | None = None,
     ) -> None:
         self.settings = settings
+        self.gate = gate
         self.retry_base_delay = retry_base_delay
         self.aliases = {venue: dict(codes) for venue, codes in (aliases or {}).items()}
         """The user's asset overrides per venue: ``{venue: {code: asset}}``."""
@@ -138,8 +151,20 @@ class ConnectorPool:
         import aiohttp
 
         self._ssl_context = default_ssl_context()
+        traces = []
+        if self.gate is not None:
+            gate = self.gate
+
+            async def paced(session: Any, context: Any, params: Any) -> None:
+                await gate.acquire(params.url.host or "")
+
+            trace = aiohttp.TraceConfig()
+            trace.on_request_start.append(paced)
+            traces.append(trace)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=self._ssl_context), trust_env=False
+            connector=aiohttp.TCPConnector(ssl=self._ssl_context),
+            trust_env=False,
+            trace_configs=traces or None,
         )
         return self
 
@@ -158,5 +183,7 @@ class ConnectorPool:
         await asyncio.gather(*(connector.close() for connector in connectors), *self._retired)
         self._retired.clear()
         session, self._session = self._session, None
+        if self.gate is not None:
+            await self.gate.aclose()
         if session is not None:
             await session.close()

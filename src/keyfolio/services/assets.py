@@ -68,6 +68,8 @@ def connector_pool(app: App, **options: Any) -> ConnectorPool:
     """A connector pool that knows the user's asset overrides (``async with`` it)."""
     from keyfolio.exchanges.pool import ConnectorPool
 
+    if app.rate_budget is not None and "gate" not in options:
+        options["gate"] = app.rate_budget
     return ConnectorPool(app.settings, aliases=overrides(app), **options)
 
 

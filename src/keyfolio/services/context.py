@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keyfolio.config import Settings
@@ -13,8 +14,10 @@ from keyfolio.logging import register_secret
 from keyfolio.services.events import EventBus
 
 if TYPE_CHECKING:
+    from keyfolio.exchanges.pool import RequestGate
     from keyfolio.storage import Database
     from keyfolio.vault import Vault
+    from keyfolio.vault.store import BlobStore
 
 __all__ = ["App", "PasswordProvider", "protect"]
 
@@ -39,6 +42,8 @@ class App:
     _db: Database | None = field(default=None, repr=False)
     _vault: Vault | None = field(default=None, repr=False)
     _new_password: str | None = field(default=None, repr=False)
+    rate_budget: RequestGate | None = field(default=None, repr=False)
+    """Hosted workers' shared rate budgets, awaited before every exchange request."""
 
     def db(self) -> Database:
         """The database, migrated to the current schema on first use."""
@@ -52,6 +57,15 @@ class App:
             self._db = database
         return self._db
 
+    def vault_location(self) -> Path | BlobStore:
+        """Where the vault's ciphertext lives: ``vault.bin`` in the data directory, or in
+        hosted mode (``KEYFOLIO_BROKER_URL``) the shared database, for every machine."""
+        if self.settings.is_hosted:
+            from keyfolio.services.vault_db import DatabaseVaultBlobs
+
+            return DatabaseVaultBlobs(self.db())
+        return self.settings.vault_path
+
     def check_formats(self) -> None:
         """Refuse a data directory written by a newer keyfolio before anything is changed.
 
@@ -62,6 +76,8 @@ class App:
         """
         from keyfolio.vault.crypto import HEADER_SIZE, check_format_version
 
+        if self.settings.is_hosted:  # the blob is checked when the vault is opened
+            return
         try:
             with self.settings.vault_path.open("rb") as handle:
                 head = handle.read(HEADER_SIZE)
@@ -77,7 +93,7 @@ class App:
     def has_vault(self) -> bool:
         from keyfolio.vault import Vault
 
-        return self._vault is not None or Vault.exists(self.settings.vault_path)
+        return self._vault is not None or Vault.exists(self.vault_location())
 
     def unlock(self) -> None:
         """Ask for the password now (before any network call), without creating a file.
@@ -89,7 +105,7 @@ class App:
             return
         from keyfolio.vault import Vault
 
-        path = self.settings.vault_path
+        path = self.vault_location()
         if Vault.exists(path):
             self._vault = Vault.open(path, self.password(confirm=False))
         else:
@@ -99,7 +115,7 @@ class App:
         """Raise VaultDecryptError unless ``password`` opens the vault file (nothing is kept)."""
         from keyfolio.vault import Vault
 
-        Vault.open(self.settings.vault_path, password)
+        Vault.open(self.vault_location(), password)
 
     def lock(self) -> None:
         """Drop the open vault (its derived key and decrypted credentials) and a new password.
@@ -115,7 +131,7 @@ class App:
             return self._vault
         from keyfolio.vault import Vault
 
-        path = self.settings.vault_path
+        path = self.vault_location()
         if Vault.exists(path) and self._new_password is not None:
             # Another process created the vault since the password was asked: open it.
             self._vault = Vault.open(path, self._new_password)
@@ -123,8 +139,9 @@ class App:
         elif Vault.exists(path):
             self.unlock()
         elif not create:
+            where = f"at {path}" if isinstance(path, Path) else f"in {path.where}"
             raise VaultError(
-                f"there is no vault yet at {path}",
+                f"there is no vault yet {where}",
                 hint="Link an account first: `keyfolio account add okx --name NAME`.",
             )
         else:

@@ -15,6 +15,10 @@ bus.publish("portfolio.updated", {"portfolio": "main", "account": "okx1", "reaso
 
 ``publish`` never blocks and may be called from any thread; a slow subscriber loses its oldest
 events (counted in ``Subscription.dropped``) instead of holding up the publisher.
+
+A sink (:meth:`EventBus.add_sink`) also gets every event published here; hosted mode's relay
+(:mod:`keyfolio.services.hosted_events`) uses one to send them to the other processes, and
+publishes theirs here with ``forward=False``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import asyncio
 import itertools
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,14 +85,29 @@ class EventBus:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._queue_size = queue_size
+        self._sinks: list[Callable[[Event], None]] = []
 
-    def publish(self, type: str, data: dict[str, Any]) -> Event:
-        """Send an event to every subscriber (thread-safe, never blocks)."""
+    def add_sink(self, sink: Callable[[Event], None]) -> None:
+        """Also hand every event published with ``forward`` to ``sink`` (it must not block)."""
+        with self._lock:
+            self._sinks.append(sink)
+
+    def remove_sink(self, sink: Callable[[Event], None]) -> None:
+        with self._lock:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+
+    def publish(self, type: str, data: dict[str, Any], *, forward: bool = True) -> Event:
+        """Send an event to every subscriber (thread-safe, never blocks); with ``forward``
+        also to the sinks (``False``: an event relayed from another process)."""
         if type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {type!r}")
         with self._lock:
             event = Event(id=next(self._ids), type=type, data=data)
             subscriptions = list(self._subscriptions)
+            sinks = list(self._sinks) if forward else []
+        for sink in sinks:
+            sink(event)
         for subscription in subscriptions:
             try:
                 running = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.records import Ticker
-from keyfolio.errors import ExchangeError, PricingError
+from keyfolio.errors import ConflictError, ExchangeError, PricingError
 from keyfolio.services.context import App
 
 if TYPE_CHECKING:
@@ -83,8 +83,15 @@ async def refresh_prices(
     from keyfolio.pricing.valuation import price_across
 
     priced = price_across(assets, books, holders=holders, as_of=datetime.now(UTC))
-    with app.db().session() as store:
-        store.upsert_prices(prices=[price for price in priced.values() if price is not None])
+    found = [price for price in priced.values() if price is not None]
+    for attempt in range(3):
+        try:
+            with app.db().session() as store:
+                store.upsert_prices(prices=found)
+            break
+        except ConflictError:  # another process (a hosted worker) added the same new asset
+            if attempt == 2:
+                raise
     logger.info(
         "priced %d of %d assets from %s",
         sum(p is not None for p in priced.values()),

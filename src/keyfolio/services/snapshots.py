@@ -9,15 +9,17 @@ applies it now (`keyfolio db compact`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from keyfolio.domain.balances import SourceResult
 from keyfolio.domain.history import Snapshot
 from keyfolio.domain.money import ZERO, multiply
 from keyfolio.domain.records import Price
+from keyfolio.errors import ConflictError
 from keyfolio.services.bounds import check_prices
 from keyfolio.services.context import App
+from keyfolio.storage import Store
 from keyfolio.storage.snapshots import CompactReport
 
 __all__ = [
@@ -69,15 +71,21 @@ def record_snapshots(
 
 
 def record_snapshot_batch(
-    app: App, batch: Sequence[tuple[str, Sequence[SourceResult], datetime]]
+    app: App,
+    batch: Sequence[tuple[str, Sequence[SourceResult], datetime]],
+    *,
+    also: Callable[[Store], None] | None = None,
 ) -> None:
     """:func:`record_snapshots` for many accounts in one transaction (a sync of 50 accounts
-    writes its 200 sets with one commit, not 50)."""
+    writes its 200 sets with one commit, not 50). ``also`` writes in the same transaction
+    (a hosted worker's round marker: the snapshots and the marker commit together)."""
     work = [(account, [r for r in results if r.is_ok], at) for account, results, at in batch]
     work = [(account, ok, at) for account, ok, at in work if ok]
-    if not work:
+    if not work and also is None:
         return
     with app.db().session() as store:
+        if also is not None:
+            also(store)
         prices, _refused = check_prices(store.prices())  # a refused price values nothing
         repo = store.snapshots
         for account, ok, at in work:
@@ -100,11 +108,15 @@ def maybe_compact(
     """Compact when the last compaction is ``every`` (default an hour) old or more, or never
     ran; ``None`` when it was not due. Call it after each sync."""
     when = now or datetime.now(UTC)
-    with app.db().session() as store:
-        repo = store.snapshots
-        last = repo.last_compaction()
-        if last is not None and when - last < every:
-            return None
-        report = repo.compact(now=when)
+    try:
+        with app.db().session() as store:
+            repo = store.snapshots
+            last = repo.last_compaction()
+            if last is not None and when - last < every:
+                return None
+            report = repo.compact(now=when)
+    except ConflictError:  # another process (a hosted worker) compacted at the same moment
+        logger.debug("snapshot compaction: done by another process just now")
+        return None
     logger.info("snapshot compaction removed %d sets", report.sets_removed)
     return report

@@ -20,6 +20,7 @@ from keyfolio.services.pricing import refresh_prices
 if TYPE_CHECKING:
     from keyfolio.exchanges.pool import ConnectorPool
     from keyfolio.services.imports import ImportReport
+    from keyfolio.storage import Store
 
 __all__ = ["SyncOutcome", "SyncReport", "sync_accounts"]
 
@@ -63,6 +64,7 @@ async def sync_accounts(
     names: list[str] | None = None,
     progress: ProgressCallback | None = None,
     history: bool = True,
+    commit_with: Callable[[Store], None] | None = None,
 ) -> SyncReport:
     """Sync the named accounts (default: all). Never raises for one account's failure.
 
@@ -111,7 +113,7 @@ async def sync_accounts(
             outcomes = run.outcomes
             pricing_error = await refresh_prices(app, accounts, pool=pool)
             ordered = [outcomes[spec.name] for spec in accounts]
-            await asyncio.to_thread(_record_snapshots, app, ordered)
+            await asyncio.to_thread(_record_snapshots, app, ordered, commit_with)
             if history:
                 from keyfolio.services.imports import history_due, import_all, mark_checked
 
@@ -149,7 +151,9 @@ def _read_credentials(
     return keys
 
 
-def _record_snapshots(app: App, outcomes: list[SyncOutcome]) -> None:
+def _record_snapshots(
+    app: App, outcomes: list[SyncOutcome], also: Callable[[Store], None] | None = None
+) -> None:
     """After the prices: one snapshot set per OK source, then compaction when it is due."""
     from keyfolio.services.snapshots import maybe_compact, record_snapshot_batch
 
@@ -160,6 +164,7 @@ def _record_snapshots(app: App, outcomes: list[SyncOutcome]) -> None:
             for outcome in outcomes
             if outcome.results and outcome.at is not None
         ],
+        also=also,
     )
     maybe_compact(app)
 

@@ -40,6 +40,7 @@ from keyfolio.storage.tables import (
 if TYPE_CHECKING:
     from keyfolio.storage.aliases import AliasRepo
     from keyfolio.storage.history import HistoryRepo
+    from keyfolio.storage.hosted import HostedRepo
     from keyfolio.storage.snapshots import SnapshotRepo
 
 __all__ = ["ACCOUNT_STATUSES", "DEFAULT_PORTFOLIO", "Store", "SyncRun"]
@@ -124,6 +125,13 @@ class Store:
         from keyfolio.storage.aliases import AliasRepo
 
         return AliasRepo(self._s, where=self._where)
+
+    @property
+    def hosted(self) -> HostedRepo:
+        """Hosted mode's finished sync rounds and vault ciphertext (same transaction)."""
+        from keyfolio.storage.hosted import HostedRepo
+
+        return HostedRepo(self._s)
 
     def close(self) -> None:
         """Detach from the transaction; later calls raise ``StorageError``."""

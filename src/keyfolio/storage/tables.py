@@ -163,4 +163,4 @@ class SyncRunRow(Base):
 
 # The history and snapshot tables live in their own modules on the same Base; importing them
 # here registers them in Base.metadata wherever the tables are used.
-from keyfolio.storage import tables_history, tables_snapshots  # noqa: E402, F401
+from keyfolio.storage import hosted, tables_history, tables_snapshots  # noqa: E402, F401

@@ -16,6 +16,10 @@ still holding the lock. So two writers can never interleave the check and the re
 change is lost. A file re-encrypted under another password (or replaced by something that is not
 this vault) is never overwritten.
 
+In hosted mode the same ciphertext lives in a database row instead of a file: pass a
+:class:`BlobStore` (read, write, lock) wherever a path is taken. The format, the scheme and the
+rules above are the same; the database's lock replaces the lock file.
+
 Plaintext, before encryption::
 
     {"version": 1, "accounts": {"main": {"apiKey": "...", "secret": "...", "password": "..."}}}
@@ -43,10 +47,11 @@ from keyfolio.errors import (
     VaultCorruptError,
     VaultError,
 )
+from keyfolio.vault.blobs import BlobStore
 from keyfolio.vault.crypto import VaultKey, unseal
 from keyfolio.vault.lockfile import exclusive_lock
 
-__all__ = ["PLAINTEXT_VERSION", "Vault"]
+__all__ = ["PLAINTEXT_VERSION", "BlobStore", "Vault"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +60,9 @@ FILE_MODE = 0o600
 
 _Accounts = dict[str, dict[str, str]]
 _PRIVATE = object()  # only create() and open() may build a Vault
+
+
+Location = Path | BlobStore
 
 
 class Vault:
@@ -68,15 +76,19 @@ class Vault:
     Not thread-safe: use one ``Vault`` per file at a time within a process.
     """
 
-    path: Path
+    path: Path | None
+    """The vault file (None when the ciphertext lives in a :class:`BlobStore`)."""
 
     def __init__(
-        self, path: Path, key: VaultKey, accounts: _Accounts, digest: bytes, *, _token: object
+        self, where: Location, key: VaultKey, accounts: _Accounts, digest: bytes, *, _token: object
     ) -> None:
         if _token is not _PRIVATE:
             raise TypeError("use Vault.create() or Vault.open() to get a Vault")
-        self.path = path
-        self.lock_path = path.with_name(path.name + ".lock")
+        if isinstance(where, Path):
+            self.path, self._blobs, self.where = where, None, str(where)
+            self.lock_path = where.with_name(where.name + ".lock")
+        else:
+            self.path, self._blobs, self.where = None, where, where.where
         self._key = key
         self._accounts = accounts
         self._digest = digest
@@ -84,8 +96,10 @@ class Vault:
     # -- construction -------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: Path, password: str) -> Vault:
+    def create(cls, path: Location, password: str) -> Vault:
         """Create a new, empty vault at ``path``; refuse if anything exists there."""
+        if not isinstance(path, Path):
+            return cls._create_blob(path, password)
         path = Path(path)
         if os.path.lexists(path):
             _refuse_existing(path)
@@ -105,22 +119,34 @@ class Vault:
         return cls(path, key, {}, _sha256(blob), _token=_PRIVATE)
 
     @classmethod
-    def open(cls, path: Path, password: str) -> Vault:
+    def _create_blob(cls, blobs: BlobStore, password: str) -> Vault:
+        key = VaultKey.derive(password)
+        blob = key.seal(_encode({}))
+        try:
+            blobs.write(blob, create=True)
+        except FileExistsError:
+            _refuse_existing(blobs.where)
+        logger.info("created vault in %s", blobs.where)
+        return cls(blobs, key, {}, _sha256(blob), _token=_PRIVATE)
+
+    @classmethod
+    def open(cls, path: Location, password: str) -> Vault:
         """Decrypt the vault at ``path`` into memory.
 
         Raises :class:`~keyfolio.errors.VaultDecryptError` for a wrong password or a modified
         or truncated file, :class:`~keyfolio.errors.VaultCorruptError` for a file that is not
         a keyfolio vault, and :class:`~keyfolio.errors.VaultError` if there is no file.
         """
-        path = Path(path)
-        blob = _read(path)
+        blob = _read(path) if isinstance(path, Path) else _read_blob(path)
+        where = path if isinstance(path, Path) else path.where
         try:
             key, plaintext = unseal(blob, password)
             accounts = _decode(plaintext)
         except VaultError as exc:
-            raise type(exc)(f"{exc.message} ({path})", hint=exc.hint) from None
-        _warn_if_exposed(path)
-        logger.debug("opened vault %s (%d accounts)", path, len(accounts))
+            raise type(exc)(f"{exc.message} ({where})", hint=exc.hint) from None
+        if isinstance(path, Path):
+            _warn_if_exposed(path)
+        logger.debug("opened vault %s (%d accounts)", where, len(accounts))
         return cls(path, key, accounts, _sha256(blob), _token=_PRIVATE)
 
     @staticmethod
@@ -151,8 +177,10 @@ class Vault:
         logger.info("installed vault %s", path)
 
     @staticmethod
-    def exists(path: Path) -> bool:
+    def exists(path: Location) -> bool:
         """Whether something exists at ``path`` (then :meth:`create` would refuse)."""
+        if not isinstance(path, Path):
+            return path.read() is not None
         return os.path.lexists(path)
 
     # -- reading ------------------------------------------------------------------------
@@ -219,7 +247,7 @@ class Vault:
     def change_password(self, new_password: str) -> None:
         """Re-encrypt the vault under ``new_password`` with a new salt, atomically."""
         self._commit(lambda accounts: accounts, key=VaultKey.derive(new_password))
-        logger.info("changed the password of vault %s", self.path)
+        logger.info("changed the password of vault %s", self.where)
 
     def refresh(self) -> None:
         """Re-read the file if another process changed it (under the same password).
@@ -237,7 +265,7 @@ class Vault:
         ``change`` gets the accounts as on disk now and returns the new ones, or None when there
         is nothing to write. Returns whether the file was written.
         """
-        with exclusive_lock(self.lock_path):
+        with self._blobs.lock() if self._blobs else exclusive_lock(self.lock_path):
             self._reload_if_changed()
             accounts = change(dict(self._accounts))
             if accounts is None:
@@ -245,19 +273,27 @@ class Vault:
             if key is None:
                 key = self._key
             blob = key.seal(_encode(accounts))
-            try:
-                _write_atomic(self.path, blob, overwrite=True)
-            except OSError as exc:
-                raise _write_error(self.path, exc) from None
+            if self._blobs is not None:
+                self._blobs.write(blob, create=False)
+            else:
+                assert self.path is not None
+                try:
+                    _write_atomic(self.path, blob, overwrite=True)
+                except OSError as exc:
+                    raise _write_error(self.path, exc) from None
             self._key, self._accounts, self._digest = key, accounts, _sha256(blob)
-        logger.debug("wrote vault %s (%d accounts)", self.path, len(accounts))
+        logger.debug("wrote vault %s (%d accounts)", self.where, len(accounts))
         return True
 
     def _reload_if_changed(self) -> None:
-        try:
-            blob = self.path.read_bytes()
-        except OSError:
-            blob = b""
+        if self._blobs is not None:
+            blob = self._blobs.read() or b""
+        else:
+            assert self.path is not None
+            try:
+                blob = self.path.read_bytes()
+            except OSError:
+                blob = b""
         digest = _sha256(blob)
         if digest == self._digest:
             return
@@ -265,16 +301,16 @@ class Vault:
             accounts = _decode(self._key.open(blob))
         except VaultError:
             raise VaultError(
-                f"the vault file {self.path} changed on disk after it was opened (re-encrypted "
+                f"the vault {self.where} changed on disk after it was opened (re-encrypted "
                 "under another password, replaced or removed); refusing to overwrite it",
                 hint="Another keyfolio may have changed it. Run the command again to open the "
                 "current file.",
             ) from None
-        logger.debug("vault %s changed on disk; re-read it", self.path)
+        logger.debug("vault %s changed on disk; re-read it", self.where)
         self._accounts, self._digest = accounts, digest
 
     def __repr__(self) -> str:
-        return f"Vault(path={str(self.path)!r}, accounts={len(self._accounts)})"
+        return f"Vault(path={self.where!r}, accounts={len(self._accounts)})"
 
     def __reduce_ex__(self, protocol: object) -> NoReturn:
         raise TypeError("a Vault holds a decryption key and cannot be pickled or copied")
@@ -358,7 +394,17 @@ def _read(path: Path) -> bytes:
         ) from None
 
 
-def _refuse_existing(path: Path) -> NoReturn:
+def _read_blob(blobs: BlobStore) -> bytes:
+    blob = blobs.read()
+    if blob is None:
+        raise VaultError(
+            f"there is no vault in {blobs.where}",
+            hint="Add an account with `keyfolio account add` to create one.",
+        )
+    return blob
+
+
+def _refuse_existing(path: Path | str) -> NoReturn:
     raise ConflictError(
         f"a vault already exists at {path}; refusing to overwrite it",
         hint="Open it with its password, or move the file away first if you really want a "

@@ -1,0 +1,96 @@
+"""`keyfolio worker` and `keyfolio scheduler`: hosted mode's sync processes (docs/deploy.md)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from keyfolio.cli._context import err_console, state
+
+__all__ = ["scheduler_command", "worker_command"]
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (systemd's stop, Ctrl-C): the process then finishes
+    its jobs in progress and exits."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    return stop
+
+
+def worker_command(
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            max=256,
+            help="Accounts synced at once by this process (one thread each).",
+        ),
+    ] = 8,
+) -> None:
+    """Run sync jobs from the queue (hosted mode: KEYFOLIO_BROKER_URL is set).
+
+    Takes the jobs `keyfolio scheduler` sends, one account each, and syncs them against the
+    shared database (KEYFOLIO_DATABASE_URL). The vault is opened once at start, with
+    KEYFOLIO_PASSWORD or the file named by KEYFOLIO_PASSWORD_FILE. A job is acknowledged only
+    after its sync committed; a worker that dies mid-job has its job run again by another
+    worker. SIGTERM finishes the jobs in progress, then exits.
+    """
+    from keyfolio.services.hosted import require_hosted, run_worker
+
+    settings = state.settings()
+    require_hosted(settings, command="worker")
+    app = state.app()
+    stop = _stop_on_signals()
+    err_console.print(f"keyfolio worker: {concurrency} at once; stop with Ctrl-C or SIGTERM.")
+    run_worker(app, concurrency=concurrency, stop=stop)
+
+
+def scheduler_command(
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval", min=1.0, help="Seconds between two rounds (one sync of every account)."
+        ),
+    ] = 60.0,
+    jitter: Annotated[
+        float | None,
+        typer.Option(
+            "--jitter",
+            min=0.0,
+            help="Spread each round's jobs over this many seconds (default: a tenth of "
+            "--interval), so the venues are not asked for every account at once.",
+            show_default=False,
+        ),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Send one round, then exit (e.g. from cron).")
+    ] = False,
+) -> None:
+    """Send one sync job per account every --interval seconds (hosted mode).
+
+    Run one scheduler for the whole deployment (a second one is harmless: its jobs for the
+    same round are no-ops). It never reads the vault: a job names its account, nothing more.
+    """
+    from keyfolio.services.hosted import require_hosted, run_scheduler
+
+    settings = state.settings()
+    require_hosted(settings, command="scheduler")
+    app = state.app()
+    spread = interval / 10 if jitter is None else min(jitter, interval)
+    stop = _stop_on_signals()
+
+    def sent(number: int, names: list[str]) -> None:
+        err_console.print(f"round {number}: sent {len(names)} sync jobs")
+
+    run_scheduler(app, interval=interval, jitter=spread, stop=stop, once=once, sent=sent)

@@ -1,0 +1,66 @@
+"""Hosted-mode test helpers: a fresh PostgreSQL database and a Redis namespace per test.
+
+Skipped with a reason unless KEYFOLIO_TEST_PG_URL and KEYFOLIO_TEST_REDIS_URL name servers
+(`.ci/run` starts both: scripts/pg_test_server.sh, scripts/redis_test_server.sh).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+# Read at import: the autouse clean_environ fixture removes KEYFOLIO_* before each test.
+PG_URL = os.environ.get("KEYFOLIO_TEST_PG_URL")
+REDIS_URL = os.environ.get("KEYFOLIO_TEST_REDIS_URL")
+
+needs_servers = pytest.mark.skipif(
+    not (PG_URL and REDIS_URL),
+    reason="set KEYFOLIO_TEST_PG_URL and KEYFOLIO_TEST_REDIS_URL to run the hosted-mode tests "
+    "(scripts/pg_test_server.sh, scripts/redis_test_server.sh)",
+)
+
+
+def fresh_pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for the duration of the generator; its URL."""
+    from sqlalchemy import create_engine, make_url
+
+    assert PG_URL is not None
+    name = f"keyfolio_hosted_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "template0"')
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def fresh_namespace() -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    import redis
+
+    assert REDIS_URL is not None
+    namespace = f"kftest-{uuid.uuid4().hex[:12]}"
+    yield namespace
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{namespace}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def hosted_env(database_url: str, namespace: str) -> dict[str, str]:
+    """The environment of a hosted-mode process on this test's database and namespace."""
+    assert REDIS_URL is not None
+    return {
+        "KEYFOLIO_DATABASE_URL": database_url,
+        "KEYFOLIO_BROKER_URL": REDIS_URL,
+        "KEYFOLIO_BROKER_NAMESPACE": namespace,
+    }
