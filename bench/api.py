@@ -28,7 +28,7 @@ from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import SourceResult, SourceStatus
 from keyfolio.domain.records import Price
 from keyfolio.services.context import App
-from keyfolio.services.history import value_series
+from keyfolio.services.values import value_series
 from keyfolio.services.summary import portfolio_summary
 
 REQUESTS = 200

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.services.analytics import pnl_report, pnl_to_json
-from keyfolio.services.history import series_to_json, value_series
+from keyfolio.services.values import series_to_json, value_series
 from keyfolio.services.snapshots import record_snapshots
 
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from keyfolio.storage.aliases import AliasRepo
     from keyfolio.storage.history import HistoryRepo
     from keyfolio.storage.snapshots import SnapshotRepo
+    from keyfolio.storage.values import ValueRepo
 
 __all__ = ["ACCOUNT_STATUSES", "DEFAULT_PORTFOLIO", "Store", "SyncRun"]
 
@@ -110,6 +111,13 @@ class Store:
         from keyfolio.storage.snapshots import SnapshotRepo
 
         return SnapshotRepo(self._s, where=self._where)
+
+    @property
+    def values(self) -> ValueRepo:
+        """Each portfolio's value series as stored at write time (same transaction)."""
+        from keyfolio.storage.values import ValueRepo
+
+        return ValueRepo(self._s, where=self._where)
 
     @property
     def history(self) -> HistoryRepo:

@@ -22,10 +22,10 @@ from keyfolio.domain.money import format_fixed, format_usd, prorate, subtract
 
 if TYPE_CHECKING:
     from keyfolio.analytics.series import SeriesPoint
-    from keyfolio.services.history import ValueSeries
+    from keyfolio.services.values import ValueSeries
     from keyfolio.storage.snapshots import CompactReport
 
-__all__ = ["db_app", "history_command", "render_chart"]
+__all__ = ["db_app", "values_command", "render_chart"]
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True, rich_markup_mode="rich")
 
@@ -151,7 +151,7 @@ def _print_chart(series: ValueSeries) -> None:
         )
 
 
-def history_command(
+def values_command(
     portfolio: Annotated[str, typer.Option(help="Portfolio to chart.")] = "main",
     window: Annotated[
         str, typer.Option(help="Time window: 1h, 24h, 7d, 30d, 90d, 1y or all.")
@@ -164,7 +164,7 @@ def history_command(
 ) -> None:
     """Show the value history of a portfolio: a terminal chart, or JSON with --json."""
     from keyfolio.analytics.windows import parse_window
-    from keyfolio.services.history import series_to_json, value_series
+    from keyfolio.services.values import series_to_json, value_series
 
     key = parse_window(window)
     series = value_series(

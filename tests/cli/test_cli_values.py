@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from cli_support import Runner
 
-from keyfolio.cli.history import render_chart
+from keyfolio.cli.values import render_chart
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.records import Price
 from keyfolio.services.context import App
-from keyfolio.services.history import SeriesPoint
+from keyfolio.services.values import SeriesPoint
 from keyfolio.services.snapshots import record_snapshots
 
 # Half past an hour that has passed: the two sets 40 days back (5 minutes apart) then always

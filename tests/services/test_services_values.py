@@ -16,7 +16,7 @@ from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.records import Price
 from keyfolio.errors import NotFoundError, UsageError
 from keyfolio.services.context import App
-from keyfolio.services.history import series_to_json, value_at, value_series
+from keyfolio.services.values import series_to_json, value_at, value_series
 from keyfolio.services.snapshots import (
     compact_snapshots,
     maybe_compact,
