@@ -15,8 +15,8 @@ from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.records import Price
 from keyfolio.services.context import App
-from keyfolio.services.values import SeriesPoint
 from keyfolio.services.snapshots import record_snapshots
+from keyfolio.services.values import SeriesPoint
 
 # Half past an hour that has passed: the two sets 40 days back (5 minutes apart) then always
 # share one retention hour, whatever the time the tests run.

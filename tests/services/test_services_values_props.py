@@ -105,9 +105,7 @@ def test_the_stored_series_is_the_series_of_the_sets(
                 with app.db().session(read_only=True) as store:  # kept at write time
                     portfolio = store.get_account(name=names[who]).portfolio
                     counted = [
-                        s.name
-                        for s in store.list_accounts(portfolio=portfolio)
-                        if s.import_balance
+                        s.name for s in store.list_accounts(portfolio=portfolio) if s.import_balance
                     ]
                     assert store.values.status(portfolio=portfolio, accounts=counted).is_current
             else:  # written without the service: the series is brought up to date on read

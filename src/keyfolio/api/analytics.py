@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from keyfolio.api.deps import StateDep
-from keyfolio.api.models import ValueSeriesOut, LotsOut, PnlOut, ReconcileOut
+from keyfolio.api.models import LotsOut, PnlOut, ReconcileOut, ValueSeriesOut
 
 __all__ = ["router"]
 

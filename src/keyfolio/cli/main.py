@@ -21,11 +21,11 @@ from keyfolio.cli import accounts as accounts_cli
 from keyfolio.cli import analytics as analytics_cli
 from keyfolio.cli import assets as assets_cli
 from keyfolio.cli import backup as backup_cli
-from keyfolio.cli import values as values_cli
 from keyfolio.cli import imports as imports_cli
 from keyfolio.cli import live as live_cli
 from keyfolio.cli import portfolios as portfolios_cli
 from keyfolio.cli import reconcile as reconcile_cli
+from keyfolio.cli import values as values_cli
 from keyfolio.cli import vault as vault_cli
 from keyfolio.cli import views as views_cli
 from keyfolio.cli._context import err_console

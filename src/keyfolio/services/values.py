@@ -157,11 +157,11 @@ def _stored_series(
     for attempt in range(2):
         with app.db().session(read_only=True) as store:
             name, accounts = _scope(store, portfolio=portfolio, account=None)
-            status = store.values.status(portfolio=name, accounts=accounts)
+            repo = store.values
+            status = repo.status(portfolio=name, accounts=accounts)
             if status.is_current:
                 if not status.is_exact:
                     return None
-                repo = store.values
                 before = None
                 if length is None:
                     oldest = repo.first_at(portfolio=name)

@@ -23,6 +23,7 @@ from typing import NamedTuple
 from sqlalchemy import String, delete, func, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
+from keyfolio.errors import NotFoundError
 from keyfolio.storage._errors import translated
 from keyfolio.storage._lookup import account_ids
 from keyfolio.storage._types import as_utc
@@ -69,16 +70,20 @@ class ValueRepo:
     def __init__(self, session: Session, *, where: str) -> None:
         self._session = session
         self._where = where
+        self._portfolio_ids: dict[str, int] = {}
 
     def _portfolio_id(self, portfolio: str) -> int:
-        from keyfolio.errors import NotFoundError
-
-        found = self._session.scalar(select(PortfolioRow.id).where(PortfolioRow.name == portfolio))
+        found = self._portfolio_ids.get(portfolio)
         if found is None:
-            raise NotFoundError(
-                f"No portfolio named {portfolio!r}",
-                hint="List portfolios with `keyfolio portfolio list`.",
+            found = self._session.scalar(
+                select(PortfolioRow.id).where(PortfolioRow.name == portfolio)
             )
+            if found is None:
+                raise NotFoundError(
+                    f"No portfolio named {portfolio!r}",
+                    hint="List portfolios with `keyfolio portfolio list`.",
+                )
+            self._portfolio_ids[portfolio] = found
         return found
 
     @translated
