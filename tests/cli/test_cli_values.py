@@ -70,18 +70,18 @@ def test_history_chart(home: Path) -> None:
     result = Runner(home)("history", "--window", "90d")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Value history (USD) of portfolio 'main', window 90d" in out
+    assert "Value series (USD) of portfolio 'main', window 90d" in out
     assert "90,000.00 ┤" in out and "100.00 ┤" in out  # max and min labels
     assert "First 90,000.00" in out and "Last 100.00" in out
     assert "Change -89,900.00 (-99.89%)" in out
-    assert "History starts after the window's start" in out
+    assert "The series starts after the window's start" in out
     assert any(0x2800 < ord(char) <= 0x28FF for char in out)  # braille dots drawn
 
 
 def test_history_without_snapshots_says_what_to_do(tmp_path: Path) -> None:
     result = Runner(tmp_path / "empty")("history")
     assert result.returncode == 0, result.stderr
-    assert "No value history yet for portfolio 'main'" in result.stdout
+    assert "No value series yet for portfolio 'main'" in result.stdout
     assert "keyfolio sync" in result.stdout
 
 
