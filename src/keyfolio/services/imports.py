@@ -115,7 +115,6 @@ def _save_page(
     per kind (a stream may carry several: Kraken's ledger also holds deposits)."""
     trades = [r for r in records if isinstance(r, Trade)]
     transfers = [r for r in records if isinstance(r, Transfer)]
-    deposits = [t for t in transfers if t.kind is TransferKind.DEPOSIT]
     entries = [r for r in records if isinstance(r, LedgerEntry)]
     with app.db().session() as store:
         history = store.history
