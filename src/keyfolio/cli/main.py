@@ -21,12 +21,12 @@ from keyfolio.cli import accounts as accounts_cli
 from keyfolio.cli import analytics as analytics_cli
 from keyfolio.cli import assets as assets_cli
 from keyfolio.cli import backup as backup_cli
-from keyfolio.cli import history as history_cli
 from keyfolio.cli import hosted as hosted_cli
 from keyfolio.cli import imports as imports_cli
 from keyfolio.cli import live as live_cli
 from keyfolio.cli import portfolios as portfolios_cli
 from keyfolio.cli import reconcile as reconcile_cli
+from keyfolio.cli import values as values_cli
 from keyfolio.cli import vault as vault_cli
 from keyfolio.cli import views as views_cli
 from keyfolio.cli._context import err_console
@@ -102,7 +102,7 @@ app.command("demo")(views_cli.demo_command)
 app.add_typer(accounts_cli.app, name="account")
 app.command("sync")(views_cli.sync_command)
 app.command("show")(views_cli.show_command)
-app.command("history")(history_cli.history_command)
+app.command("history")(values_cli.values_command)
 app.command("pnl")(analytics_cli.pnl_command)
 app.command("reconcile")(reconcile_cli.reconcile_command)
 app.command("watch")(live_cli.watch_command)
@@ -119,7 +119,7 @@ app.command("exchanges")(views_cli.exchanges_command)
 app.add_typer(vault_cli.app, name="vault")
 app.command("backup")(backup_cli.backup_command)
 app.command("restore")(backup_cli.restore_command)
-app.add_typer(history_cli.db_app, name="db")
+app.add_typer(values_cli.db_app, name="db")
 app.command("sandbox")(sandbox_command)
 
 
