@@ -20,8 +20,8 @@ from keyfolio.domain.records import Price
 from keyfolio.errors import ConflictError
 from keyfolio.services.bounds import check_prices
 from keyfolio.services.context import App
-from keyfolio.storage import Store
 from keyfolio.services.values import rebuild_values, refresh_values
+from keyfolio.storage import Store
 from keyfolio.storage.snapshots import CompactReport
 
 __all__ = [
