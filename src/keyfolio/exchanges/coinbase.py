@@ -86,6 +86,7 @@ VENUE = VenueInfo(
     words=PERMISSION_WORDS,
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.coinbase:CoinbaseConnector",
+    concurrency=50,  # 30 requests/s per key: accounts never compete (docs/benchmarks.md)
     asset_rules=(
         AssetRule(code="CGLD", asset="CELO", note="Coinbase's old code for Celo"),
         AssetRule(
@@ -289,9 +290,9 @@ class CoinbaseConnector(VenueConnector):
         ccxt's markets (five requests, one of them private) are never needed."""
         self._markets_ready = True
 
-    def _retry_after(self) -> float | None:
+    def _retry_after(self, exc: RateLimitedError) -> float | None:
         """``Retry-After``, else ``x-ratelimit-reset`` (a Unix second, or seconds from now)."""
-        found = super()._retry_after()
+        found = super()._retry_after(exc)
         if found is not None:
             return found
         headers = getattr(self._exchange, "last_response_headers", None) or {}
