@@ -78,3 +78,14 @@ def test_shell_completion_is_offered() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "_keyfolio_completion" in done.stdout and "complete " in done.stdout
+
+
+def test_a_command_imports_only_its_own_cli_module(home: Path) -> None:
+    modules = _modules(home, ["show"])
+    cli = {name for name in modules if name.startswith("keyfolio.cli.")}
+    assert cli == {"keyfolio.cli.main", "keyfolio.cli._context", "keyfolio.cli.views"} | (
+        cli & {"keyfolio.cli.render"}
+    )
+    assert "keyfolio.cli.serve" not in modules and "keyfolio.cli.sandbox" not in modules
+    everything = _modules(home, ["--help"])
+    assert {"keyfolio.cli.serve", "keyfolio.cli.accounts"} <= everything  # help lists them all
