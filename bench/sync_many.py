@@ -4,7 +4,7 @@ One run measures, against `keyfolio sandbox` subprocesses (50 ms injected latenc
 response, rate limits off):
 
 * OKX, 1 and 50 accounts: `keyfolio sync` (the second one of a data dir: nothing new),
-  `keyfolio sync --no-history` and `keyfolio show`, each the best of 3 runs; the same syncs
+  `keyfolio sync --no-history` and `keyfolio show`, each the best of 2 runs; the same syncs
   in-process (``sync_accounts`` with default settings: no start-up, no vault unlock); and a
   sequential plain-ccxt loop (``fetch_balance()`` of trading and funding per account, defaults);
 * 50 accounts spread over the five venues (10 each, one sandbox per venue), through the CLI;
@@ -35,7 +35,7 @@ from keyfolio.services.sync import sync_accounts
 ACCOUNTS = 50
 PER_VENUE = ACCOUNTS // len(VENUES)
 LATENCY_MS = 50
-RUNS = 3
+RUNS = 2
 
 
 def in_process(home: Path, *, history: bool) -> float:
@@ -115,7 +115,7 @@ def report(r: dict[str, float], took: float, before: str, after: str) -> None:
     n = ACCOUNTS
     print(f"sandbox latency {LATENCY_MS} ms per response, rate limits off; CLI defaults")
     print(f"{before} at start, {after} at end; this script took {took:.0f} s")
-    print("\nOKX, CLI as a subprocess (best of 3)      1 account   50 accounts")
+    print("\nOKX, CLI as a subprocess (best of 2)      1 account   50 accounts")
     for label, key in (
         ("keyfolio sync (first, full history)", "first sync"),
         ("keyfolio sync (nothing new)", "sync"),
