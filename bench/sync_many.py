@@ -72,13 +72,13 @@ def per_account(
 
 
 def settle(home: Path, url: str, accounts: int) -> int:
-    """Sync until a sync makes no fewer signed requests than the one before: the history walks
-    still under way after linking (archives OKX prepares over several polls) are done, and a
-    sync has nothing new. Returns how many syncs that took."""
+    """Sync until two syncs in a row make the same number of signed requests: the history
+    walks still under way after linking (archives OKX prepares over several polls) are done
+    and a sync has nothing new. Returns how many syncs that took."""
     previous = None
-    for done in range(1, 7):
+    for done in range(1, 9):
         count = per_account({"okx": url}, accounts, lambda: run(home, "sync"))["okx"]
-        if previous is not None and count >= previous:
+        if count == previous:
             return done
         previous = count
     return done
