@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home)
     database_url: str | None = None
     markets_ttl_seconds: int = 24 * 3600
-    sync_concurrency: int = 8
+    sync_concurrency: int | None = Field(default=None, ge=1)
+    """``KEYFOLIO_SYNC_CONCURRENCY``: accounts synced at once, for every exchange. Unset, each
+    venue's own number applies (from its documented rate limits, see docs/benchmarks.md)."""
     request_timeout_seconds: float = 10.0
     retries: int = 3
     debug: bool = False

@@ -6,6 +6,7 @@ so `keyfolio --help` stays instant.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -17,22 +18,8 @@ import typer
 from rich.markup import escape
 
 from keyfolio import __version__
-from keyfolio.cli import accounts as accounts_cli
-from keyfolio.cli import analytics as analytics_cli
-from keyfolio.cli import assets as assets_cli
-from keyfolio.cli import backup as backup_cli
-from keyfolio.cli import hosted as hosted_cli
-from keyfolio.cli import imports as imports_cli
-from keyfolio.cli import live as live_cli
-from keyfolio.cli import portfolios as portfolios_cli
-from keyfolio.cli import reconcile as reconcile_cli
-from keyfolio.cli import values as values_cli
-from keyfolio.cli import vault as vault_cli
-from keyfolio.cli import views as views_cli
 from keyfolio.cli._context import err_console
 from keyfolio.cli._context import state as _state
-from keyfolio.cli.sandbox import sandbox_command
-from keyfolio.cli.serve import serve_command
 from keyfolio.errors import KeyfolioError, StorageUnavailableError, VaultDecryptError
 from keyfolio.logging import QUIET, current_log_file, redact
 
@@ -41,7 +28,7 @@ try:  # typer >= 0.20 vendors click as typer._click
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
-__all__ = ["app", "run"]
+__all__ = ["COMMANDS", "app", "register", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +42,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -97,30 +84,68 @@ def main(
     _state.home_explicit = source is not None and source.name == "COMMANDLINE"
 
 
-# In the order a new user meets them (`keyfolio --help` lists them so).
-app.command("demo")(views_cli.demo_command)
-app.add_typer(accounts_cli.app, name="account")
-app.command("sync")(views_cli.sync_command)
-app.command("show")(views_cli.show_command)
-app.command("history")(values_cli.values_command)
-app.command("pnl")(analytics_cli.pnl_command)
-app.command("reconcile")(reconcile_cli.reconcile_command)
-app.command("watch")(live_cli.watch_command)
-app.command("serve")(serve_command)
-app.command("worker")(hosted_cli.worker_command)
-app.command("scheduler")(hosted_cli.scheduler_command)
-app.add_typer(portfolios_cli.app, name="portfolio")
-app.add_typer(imports_cli.import_app, name="import")
-app.add_typer(imports_cli.trade_app, name="trade")
-app.add_typer(imports_cli.holding_app, name="holding")
-app.add_typer(assets_cli.app, name="asset")
-app.command("doctor")(views_cli.doctor_command)
-app.command("exchanges")(views_cli.exchanges_command)
-app.add_typer(vault_cli.app, name="vault")
-app.command("backup")(backup_cli.backup_command)
-app.command("restore")(backup_cli.restore_command)
-app.add_typer(values_cli.db_app, name="db")
-app.command("sandbox")(sandbox_command)
+COMMANDS: tuple[tuple[str, str, bool], ...] = (
+    ("demo", "views:demo_command", False),
+    ("account", "accounts:app", True),
+    ("sync", "views:sync_command", False),
+    ("show", "views:show_command", False),
+    ("history", "values:values_command", False),
+    ("pnl", "analytics:pnl_command", False),
+    ("reconcile", "reconcile:reconcile_command", False),
+    ("watch", "live:watch_command", False),
+    ("serve", "serve:serve_command", False),
+    ("worker", "hosted:worker_command", False),
+    ("scheduler", "hosted:scheduler_command", False),
+    ("portfolio", "portfolios:app", True),
+    ("import", "imports:import_app", True),
+    ("trade", "imports:trade_app", True),
+    ("holding", "imports:holding_app", True),
+    ("asset", "assets:app", True),
+    ("doctor", "views:doctor_command", False),
+    ("exchanges", "views:exchanges_command", False),
+    ("vault", "vault:app", True),
+    ("backup", "backup:backup_command", False),
+    ("restore", "backup:restore_command", False),
+    ("db", "values:db_app", True),
+    ("sandbox", "sandbox:sandbox_command", False),
+)
+"""(name, ``module:attribute`` in ``keyfolio.cli``, is a group), in the order a new user meets
+them (`keyfolio --help` lists them so)."""
+
+_registered: set[str] = set()
+
+
+def register(only: str | None = None) -> None:
+    """Add the commands to :data:`app`: just ``only`` when it names one (a command imports
+    only its own module, and Typer builds only its options), else all of them."""
+    for name, target, is_group in COMMANDS:
+        if name in _registered or (only is not None and name != only):
+            continue
+        module_name, _, attribute = target.partition(":")
+        found = getattr(importlib.import_module(f"keyfolio.cli.{module_name}"), attribute)
+        if is_group:
+            app.add_typer(found, name=name)
+        else:
+            app.command(name)(found)
+        _registered.add(name)
+
+
+def _command_of(args: list[str]) -> str | None:
+    """The command ``args`` run, when it is one of :data:`COMMANDS` (past the global options),
+    else None: the help, a typo (Click suggests the nearest name), or shell completion."""
+    if any(name.startswith("_KEYFOLIO_COMPLETE") for name in os.environ):
+        return None
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--home":
+            next(rest, None)
+        elif arg.startswith("--home=") or arg == "--debug":
+            continue
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg if any(arg == name for name, _, _ in COMMANDS) else None
+    return None
 
 
 def _print_error(message: str, hint: str | None) -> None:
@@ -138,6 +163,7 @@ def run(argv: list[str] | None = None) -> None:
     Anything else is a bug: logged with its traceback at ERROR and reported as one (exit 1).
     """
     args = sys.argv[1:] if argv is None else argv
+    register(_command_of(args))
     try:
         try:
             code = app(args=args, prog_name="keyfolio", standalone_mode=False)

@@ -84,6 +84,7 @@ VENUE = VenueInfo(
     words=PERMISSION_WORDS,
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.binance:BinanceConnector",
+    concurrency=39,  # 12,000 IP weight a minute on /sapi / 301 per refresh (docs/benchmarks.md)
     asset_rules=(
         AssetRule(
             prefix="LD",

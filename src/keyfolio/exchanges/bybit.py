@@ -90,6 +90,7 @@ VENUE = VenueInfo(
     words=PERMISSION_WORDS,
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.bybit:BybitConnector",
+    concurrency=50,  # per-UID limits; 600 requests / 5 s per IP is 150 refreshes of 4
     codes=BYBIT_CODES,
     hints=BYBIT_HINTS,
     streams=True,

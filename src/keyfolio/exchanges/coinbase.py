@@ -86,6 +86,7 @@ VENUE = VenueInfo(
     words=PERMISSION_WORDS,
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.coinbase:CoinbaseConnector",
+    concurrency=50,  # 30 requests/s per key: accounts never compete (docs/benchmarks.md)
     asset_rules=(
         AssetRule(code="CGLD", asset="CELO", note="Coinbase's old code for Celo"),
         AssetRule(

@@ -120,6 +120,7 @@ VENUE = VenueInfo(
     words=PERMISSION_WORDS,
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.kraken:KrakenConnector",
+    concurrency=50,  # a call counter per key: accounts never compete (docs/benchmarks.md)
     asset_rules=(
         *(_legacy(*pair.split("=")) for pair in _LEGACY.split()),
         AssetRule(

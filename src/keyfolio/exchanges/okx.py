@@ -166,6 +166,7 @@ VENUE = VenueInfo(
         "your IP address, and link that key."
     ),
     connector="keyfolio.exchanges.okx:OkxConnector",
+    concurrency=50,  # private limits are per UID: accounts never compete (docs/benchmarks.md)
     codes=OKX_CODE_MAP,
     hints=_OKX_HINTS,
     aliases=_FIXED_REGION,

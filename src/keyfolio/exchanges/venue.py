@@ -65,6 +65,10 @@ class VenueInfo:
     """A private WebSocket pushes the trading balance (through ccxt.pro)."""
     multiline_secret: bool = False
     """The secret is a multi-line PEM key (Coinbase)."""
+    concurrency: int = 8
+    """How many accounts of this venue a sync refreshes at once by default: the venue's
+    documented limits per key and per IP allow it (``docs/benchmarks.md``, "Concurrency");
+    ``KEYFOLIO_SYNC_CONCURRENCY`` overrides it for every venue."""
     exports: str | None = None
     """The module of the venue's own CSV exports (``keyfolio.exchanges.okx_exports``), whose
     ``FORMATS`` ``keyfolio import csv`` recognises (:mod:`keyfolio.exchanges.exports`)."""

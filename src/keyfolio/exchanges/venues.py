@@ -11,7 +11,7 @@ from functools import cache
 
 from keyfolio.exchanges.venue import VenueInfo
 
-__all__ = ["FIRST_CLASS", "first_class", "venue_info"]
+__all__ = ["FIRST_CLASS", "GENERIC_CONCURRENCY", "concurrency", "first_class", "venue_info"]
 
 FIRST_CLASS: dict[str, str] = {
     "okx": "keyfolio.exchanges.okx",
@@ -38,3 +38,14 @@ def first_class() -> list[VenueInfo]:
     """Every first-class venue, in :data:`FIRST_CLASS` order."""
     found = [venue_info(venue_id) for venue_id in FIRST_CLASS]
     return [info for info in found if info is not None]
+
+
+GENERIC_CONCURRENCY = 8
+"""Accounts at once on an exchange keyfolio has no documented limits for (the generic
+connector): the conservative bound every venue had before the per-venue numbers."""
+
+
+def concurrency(exchange_id: str) -> int:
+    """How many accounts of ``exchange_id`` a sync refreshes at once by default."""
+    info = venue_info(exchange_id)
+    return info.concurrency if info is not None else GENERIC_CONCURRENCY

@@ -35,6 +35,7 @@ from keyfolio.errors import (
 from keyfolio.exchanges.history import load_cursor
 from keyfolio.logging import QUIET
 from keyfolio.services.context import App, protect
+from keyfolio.services.slots import AccountSlots
 
 if TYPE_CHECKING:
     from keyfolio.exchanges.history import HistoryContext, HistoryRecord, HistoryStream
@@ -408,13 +409,13 @@ async def import_all(
             reports[spec.name] = ImportReport(spec.name, skipped="manual account")
     halted: list[StorageUnavailableError] = []
     if contacted:
-        semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
+        slots = AccountSlots(app.settings)
         lock = asyncio.Lock()
         known = credentials or {}
         async with _pool(app, pool) as shared:
 
             async def one(spec: AccountSpec) -> None:
-                async with semaphore:
+                async with slots(spec):
                     if halted:
                         reports[spec.name] = ImportReport(spec.name, errors=[halted[0]])
                         return

@@ -16,6 +16,7 @@ from keyfolio.logging import QUIET
 from keyfolio.services.accounts import refuse_manual
 from keyfolio.services.context import App, protect
 from keyfolio.services.pricing import refresh_prices
+from keyfolio.services.slots import AccountSlots
 
 if TYPE_CHECKING:
     from keyfolio.exchanges.pool import ConnectorPool
@@ -96,13 +97,13 @@ async def sync_accounts(
         return SyncReport(outcomes=[])
     keys = _read_credentials(app, accounts)
     run = _Run(app, progress)
-    semaphore = asyncio.Semaphore(max(1, app.settings.sync_concurrency))
+    slots = AccountSlots(app.settings)
     imports: list[ImportReport] = []
     try:
         async with connector_pool(app) as pool:
 
             async def one(spec: AccountSpec) -> None:
-                async with semaphore:
+                async with slots(spec):
                     run.outcomes[spec.name] = await _guarded(run, pool, keys[spec.name], spec)
 
             async with asyncio.TaskGroup() as group:

@@ -31,12 +31,12 @@ import struct
 import unicodedata
 from dataclasses import dataclass
 
-from argon2.exceptions import HashingError
-from argon2.low_level import ARGON2_VERSION, Type, hash_secret_raw
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from keyfolio.errors import VaultCorruptError, VaultDecryptError, VaultError, VaultVersionError
+
+# argon2 and cryptography are imported where a key is derived or used, so reading a vault's
+# header (`keyfolio show` checks its format version) costs neither import.
+ARGON2_VERSION = 0x13
+"""Argon2 version 1.3 (``argon2.low_level.ARGON2_VERSION``), written into every header."""
 
 __all__ = [
     "DEFAULT_KDF",
@@ -225,6 +225,9 @@ class VaultKey:
         cls, password: str, *, salt: bytes | None = None, kdf: KdfParams = DEFAULT_KDF
     ) -> VaultKey:
         """Derive a key with Argon2id; a fresh random salt unless ``salt`` is given."""
+        from argon2.exceptions import HashingError
+        from argon2.low_level import Type, hash_secret_raw
+
         secret = _password_bytes(password)
         kdf.check()
         salt = os.urandom(SALT_SIZE) if salt is None else salt
@@ -251,6 +254,8 @@ class VaultKey:
         header = Header(
             kdf=self.kdf, salt=self.salt, nonce=os.urandom(NONCE_SIZE), magic=magic
         ).pack()
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         return header + AESGCM(self._key).encrypt(header[-NONCE_SIZE:], plaintext, header)
 
     def matches(self, header: Header) -> bool:
@@ -269,6 +274,9 @@ class VaultKey:
         return self._decrypt(header, blob)
 
     def _decrypt(self, header: Header, blob: bytes, *, kind: str = "vault") -> bytes:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         try:
             return AESGCM(self._key).decrypt(header.nonce, blob[HEADER_SIZE:], blob[:HEADER_SIZE])
         except InvalidTag:
