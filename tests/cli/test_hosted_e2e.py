@@ -181,8 +181,13 @@ def _run_round(
     finally:
         for process in (doomed, survivor):
             if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=60)
+                process.send_signal(signal.SIGTERM)  # a worker finishes its job first
+                try:
+                    process.wait(timeout=180)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+                    raise
     assert survivor is not None and survivor.returncode == 0, (logs / "w2.log").read_text()
     for log in (logs / "w1.log", logs / "w2.log"):  # no secret in any worker's output
         text = log.read_text()

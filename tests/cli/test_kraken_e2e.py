@@ -86,7 +86,12 @@ def test_a_sandbox_state_links_every_source_and_a_second_run_keeps_the_nonce(
         assert min(private_nonces(url)[len(first_run) + 1 :]) == ahead + 1
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # never leave the sandbox running
+            proc.kill()
+            proc.communicate()
+            raise
 
 
 def test_a_key_that_can_trade_or_withdraw_is_refused_with_krakens_words(
