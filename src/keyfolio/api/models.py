@@ -20,6 +20,8 @@ __all__ = [
     "ErrorOut",
     "ExchangeOut",
     "HealthOut",
+    "HistoryOut",
+    "HistoryPoint",
     "LinkOut",
     "LinkSourceOut",
     "LinkSync",
@@ -47,8 +49,6 @@ __all__ = [
     "TaskProgress",
     "TaskRef",
     "UnlockRequest",
-    "ValuePointOut",
-    "ValueSeriesOut",
     "VaultOut",
 ]
 
@@ -339,13 +339,13 @@ class TaskOut(_Out):
 # -- analytics ------------------------------------------------------------------------------
 
 
-class ValuePointOut(_Out):
+class HistoryPoint(_Out):
     at: Timestamp
     value: DecimalStr
     amount: DecimalStr | None = Field(default=None, description="the asset's amount (asset=)")
 
 
-class ValueSeriesOut(_Out):
+class HistoryOut(_Out):
     """The `keyfolio history --json` document (fields it lacks are left out)."""
 
     portfolio: str
@@ -355,7 +355,7 @@ class ValueSeriesOut(_Out):
     end: Timestamp | None = None
     account: str | None = None
     asset: str | None = None
-    points: list[ValuePointOut]
+    points: list[HistoryPoint]
     refused: list[RefusedOut] | None = None
 
 
