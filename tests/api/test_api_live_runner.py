@@ -74,3 +74,16 @@ async def test_a_bug_in_the_live_engine_is_logged_at_error_and_the_server_polls(
     assert "the live engine crashed (a bug in keyfolio)" in error.getMessage()
     assert error.exc_info is not None and isinstance(error.exc_info[1], KeyError)
     state.app.close()
+
+
+async def test_a_restart_that_meets_the_shutdown_launches_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "keyfolio.db").mkdir(parents=True)  # the runner ends up polling
+    state = ServerState(Settings(home=home), password=PASSWORD, live=True)
+    await state.live.start()
+    await _until(lambda r: r.mode == "polling", state.live)
+    restarting = asyncio.get_running_loop().create_task(state.live.restart())
+    await asyncio.sleep(0)  # the restart now waits for the old task to end...
+    await state.live.stop()  # ...when the server shuts down (an unlock during shutdown)
+    await restarting
+    assert state.live._task is None and state.live.mode == "off"  # nothing left running

@@ -74,6 +74,8 @@ class LiveRunner:
         if not self._started:
             return
         await self._cancel()
+        if not self._started:  # the server stopped meanwhile: launching now would leak a task
+            return
         await self._launch()
 
     async def stop(self) -> None:
