@@ -22,6 +22,7 @@ __all__ = [
     "NonEmpty",
     "Perm",
     "Price",
+    "StrictText",
     "Symbol",
     "decimal_of",
     "ip_allowed",
@@ -107,12 +108,13 @@ def ip_allowed(ip_list: str, peer: str | None) -> bool:
     return any(address in ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
-_StrictText = Annotated[str, BeforeValidator(_require_string)]
-Decimalish = Annotated[_StrictText, AfterValidator(_any_decimal)]
+StrictText = Annotated[str, BeforeValidator(_require_string)]
+"""Text that is a JSON string, never a number (so no float reaches an amount)."""
+Decimalish = Annotated[StrictText, AfterValidator(_any_decimal)]
 """Any finite decimal as a string (fees may be negative)."""
-Amount = Annotated[_StrictText, AfterValidator(_non_negative)]
+Amount = Annotated[StrictText, AfterValidator(_non_negative)]
 """A non-negative decimal string: balances."""
-Price = Annotated[_StrictText, AfterValidator(_positive)]
+Price = Annotated[StrictText, AfterValidator(_positive)]
 """A decimal string greater than zero: prices and trade sizes."""
 EpochMs = Annotated[int, BeforeValidator(_epoch_ms)]
 AssetCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9.]{0,19}$")]

@@ -12,11 +12,9 @@ The format is documented field by field in ``docs/sandbox/okx.md``.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import re
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,6 +29,15 @@ from pydantic import (
 )
 
 from keyfolio.errors import SandboxStateError
+from keyfolio.sandbox.core.fields import (
+    Amount,
+    Decimalish,
+    IpList,
+    NonEmpty,
+    Perm,
+    Price,
+    StrictText,
+)
 
 __all__ = [
     "AccountState",
@@ -48,41 +55,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PERMISSIONS = ("read_only", "trade", "withdraw")
 REGIONS = ("global", "eea", "us")
-
-
-def _require_string(value: object) -> object:
-    if isinstance(value, bool) or isinstance(value, int | float):
-        raise ValueError('amounts must be JSON strings such as "0.5", not numbers')
-    return value
-
-
-def _decimal(value: str) -> Decimal:
-    try:
-        result = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a decimal number") from None
-    if not result.is_finite():
-        raise ValueError(f"{value!r} is not a finite number")
-    return result
-
-
-def _any_decimal(value: str) -> str:
-    _decimal(value)
-    return value.strip()
-
-
-def _non_negative(value: str) -> str:
-    if _decimal(value) < 0:
-        raise ValueError(f"{value!r} must not be negative")
-    return value.strip()
-
-
-def _positive(value: str) -> str:
-    if _decimal(value) <= 0:
-        raise ValueError(f"{value!r} must be greater than zero")
-    return value.strip()
 
 
 def _timestamp(value: str) -> str:
@@ -91,38 +64,10 @@ def _timestamp(value: str) -> str:
     return value
 
 
-def _perm(value: str) -> str:
-    parts = [part.strip() for part in value.split(",") if part.strip()]
-    if not parts:
-        raise ValueError("perm must list at least one of read_only, trade, withdraw")
-    for part in parts:
-        if part not in PERMISSIONS:
-            raise ValueError(f"unknown permission {part!r}; use read_only, trade, withdraw")
-    return ",".join(parts)
-
-
-def _ip_list(value: str) -> str:
-    parts = [part.strip() for part in value.split(",") if part.strip()]
-    for part in parts:
-        try:
-            ipaddress.ip_network(part, strict=False)
-        except ValueError:
-            raise ValueError(f"{part!r} is not an IP address or CIDR range") from None
-    return ",".join(parts)
-
-
-_StrictText = Annotated[str, BeforeValidator(_require_string)]
-Decimalish = Annotated[_StrictText, AfterValidator(_any_decimal)]
-"""Any finite decimal as a string (fees may be negative)."""
-Amount = Annotated[_StrictText, AfterValidator(_non_negative)]
-"""A non-negative decimal string: balances."""
-Price = Annotated[_StrictText, AfterValidator(_positive)]
-"""A decimal string greater than zero: prices and trade sizes."""
-TimestampMs = Annotated[_StrictText, AfterValidator(_timestamp)]
+TimestampMs = Annotated[StrictText, AfterValidator(_timestamp)]
 Ccy = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,20}$")]
 SpotInstId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$")]
 Digits = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,24}$")]
-NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 StateCode = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,3}$")]
 
 
@@ -153,11 +98,11 @@ class KeyState(_Model):
     api_key: NonEmpty = Field(alias="apiKey", repr=False)
     secret: NonEmpty = Field(repr=False)
     passphrase: NonEmpty = Field(repr=False)
-    perm: Annotated[str, AfterValidator(_perm)]
+    perm: Perm
     account: NonEmpty
     region: Literal["global", "eea", "us"] = "global"
     demo: bool = Field(default=False, strict=True)
-    ip: Annotated[str, AfterValidator(_ip_list)] = ""
+    ip: IpList = ""
     label: str = ""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
