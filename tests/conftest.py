@@ -10,6 +10,11 @@ everything is unfrozen and collected once more at the end of the session.
 
 Subprocesses inherit ``PYTHONWARNINGS=error::ResourceWarning``: the CLI runners check their
 stderr for it, so a leak in `keyfolio` itself fails the test that ran the command.
+
+Hypothesis runs derandomized (profile ``deterministic``): every run tries the same examples,
+so a property cannot pass one CI run and fail the next. To search for new counterexamples,
+run with ``HYPOTHESIS_PROFILE=explore`` (random examples); a counterexample found that
+way is then kept as an ``@example`` in the property (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 # Read by every Python subprocess the tests start (the CLI, servers, import children).
 os.environ["PYTHONWARNINGS"] = "error::ResourceWarning"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from zygote import run_keyfolio
 
 PASSWORD = "vault-pw-for-tests-9d1c"
 READ_KEY = {
@@ -104,7 +104,8 @@ class Result:
 
 
 class Runner:
-    """Runs `keyfolio` as a subprocess with a home, a vault password and optional credentials."""
+    """Runs `keyfolio` in a fresh process (forked by the zygote, `zygote.py`) with a home, a
+    vault password and optional credentials."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
@@ -128,14 +129,7 @@ class Runner:
             if "passphrase" in creds:  # OKX only
                 full_env["KEYFOLIO_API_PASSPHRASE"] = creds["passphrase"]
         full_env.update(env or {})
-        proc = subprocess.run(
-            [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args],
-            capture_output=True,
-            text=True,
-            env=full_env,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = run_keyfolio(list(args), env=full_env)
         self.outputs += [proc.stdout, proc.stderr]
         assert "ResourceWarning" not in proc.stderr, proc.stderr  # a leak in the CLI itself
         return Result(proc.returncode, proc.stdout, proc.stderr)

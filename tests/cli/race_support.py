@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import os
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -16,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from cli_support import PASSWORD
+from zygote import popen
 
 WAIT_SECONDS = 60.0
 
@@ -38,14 +38,7 @@ def keyfolio_env(
 
 def spawn(home: Path, *args: str, creds: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start `keyfolio ARGS` in the background (stdin closed, output captured)."""
-    return subprocess.Popen(
-        [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args],
-        env=keyfolio_env(home, creds=creds),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return popen(list(args), env=keyfolio_env(home, creds=creds))
 
 
 def wait_until(condition: Callable[[], bool], what: str, *, timeout: float = WAIT_SECONDS) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import BOB_KEY, PASSWORD, Result, Runner, control
+from zygote import popen
 
 COMMANDS = ("show", "sync", "account add", "serve")
 _PR_CAPBSET_DROP = 24
@@ -68,6 +69,8 @@ def _start(
             KEYFOLIO_API_PASSPHRASE=creds["passphrase"],
         )
     full_env.update(env or {})
+    if preexec is None:
+        return popen(list(args), env=full_env)
     return subprocess.Popen(
         [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args],
         stdout=subprocess.PIPE,

@@ -6,12 +6,12 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from cli_support import PASSWORD, SECRETS, Runner, control
+from zygote import popen
 
 
 class Lines:
@@ -40,14 +40,7 @@ class Lines:
 def watching(kf: Runner, *args: str) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
     env.update(KEYFOLIO_HOME=str(kf.home), KEYFOLIO_PASSWORD=PASSWORD, COLUMNS="200")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "watch", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
+    proc = popen(["watch", *args], env=env)
     try:
         yield proc, Lines(proc.stdout)
     finally:
