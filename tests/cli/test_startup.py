@@ -58,6 +58,13 @@ def test_show_imports_neither_the_network_nor_the_vault_crypto(home: Path) -> No
     assert tops & unused == set()
 
 
+def test_settings_are_read_without_pydantic_settings(home: Path) -> None:
+    """pydantic-settings (its dotenv, TOML, CLI and cloud sources) was a third of `show`'s
+    start-up above its own imports; ``Settings`` reads ``KEYFOLIO_*`` itself."""
+    tops = _tops(_modules(home, ["show"]))
+    assert tops & {"pydantic_settings", "dotenv"} == set()
+
+
 def test_shell_completion_costs_show_no_import(home: Path) -> None:
     assert _modules(home, ["show"]) == _modules(home, ["show"], completion=False)
 
