@@ -206,7 +206,6 @@ class Settings(BaseModel):
 
 
 _FIELDS = {
-    name: get_origin(info.annotation) is dict
-    for name, info in Settings.model_fields.items()
+    name: get_origin(info.annotation) is dict for name, info in Settings.model_fields.items()
 }
 """Each field's name, and whether it is a dict (read as JSON or as ``__KEY`` parts)."""
