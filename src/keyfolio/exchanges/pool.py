@@ -24,6 +24,7 @@ from keyfolio.domain.assets import AssetMap
 from keyfolio.exchanges.base import ExchangeConnector
 from keyfolio.exchanges.catalog import exchange_info
 from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector
+from keyfolio.exchanges.clients import ClientFactory
 from keyfolio.exchanges.connector import VenueConnector
 from keyfolio.exchanges.markets import MarketsCache
 from keyfolio.exchanges.retry import Cooldowns
@@ -126,6 +127,8 @@ class ConnectorPool:
         """The user's asset overrides per venue: ``{venue: {code: asset}}``."""
         self.markets = MarketsCache(settings.cache_dir, settings.markets_ttl_seconds)
         self.cooldowns = Cooldowns()
+        self.clients = ClientFactory()
+        """Constructs each ccxt class once per configuration; connectors get copies."""
         self._session: aiohttp.ClientSession | None = None
         self._ssl_context: ssl.SSLContext | None = None
         self._connectors: list[GenericCcxtConnector] = []
@@ -170,6 +173,7 @@ class ConnectorPool:
             "markets": self.markets,
             "retry_base_delay": self.retry_base_delay,
             "cooldowns": self.cooldowns,
+            "clients": self.clients,
         }
         venue = venue_info(spec.exchange)
         connector: GenericCcxtConnector
@@ -222,6 +226,7 @@ class ConnectorPool:
         self._by_account.clear()
         await asyncio.gather(*(connector.close() for connector in connectors), *self._retired)
         self._retired.clear()
+        self.clients.close()
         session, self._session = self._session, None
         if self.gate is not None:
             await self.gate.aclose()
