@@ -251,9 +251,9 @@ class GenericCcxtConnector:
             with self._errors():
                 import ccxt.async_support as ccxt_async
 
-                cls = getattr(ccxt_async, self.ccxt_id)
-                config = self._config()
-                exchange = cls(config) if self._clients is None else self._clients.create(cls, config)
+                cls, config = getattr(ccxt_async, self.ccxt_id), self._config()
+                clients = self._clients
+                exchange = cls(config) if clients is None else clients.create(cls, config)
                 if self._session is not None:
                     exchange.timeout_on_exit = 0  # no own connector to drain on close
                 self._set_credentials(exchange)
