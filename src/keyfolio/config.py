@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, get_origin
 
@@ -86,7 +88,7 @@ def _put(target: dict[str, Any], path: list[str], value: str) -> None:
 class Settings(BaseModel):
     """Every setting keyfolio reads from the environment (``KEYFOLIO_<FIELD>``)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built below, without plugins
 
     def __init__(self, **values: Any) -> None:
         """Keyword arguments win over the environment, which wins over the defaults."""
@@ -209,3 +211,23 @@ _FIELDS = {
     name: get_origin(info.annotation) is dict for name, info in Settings.model_fields.items()
 }
 """Each field's name, and whether it is a dict (read as JSON or as ``__KEY`` parts)."""
+
+
+@contextmanager
+def _without_pydantic_plugins() -> Iterator[None]:
+    """Build a model without looking for pydantic plugins: the first model built with them
+    scans the entry points of every installed distribution (40-60 ms of `keyfolio show`);
+    Typer builds its parameter adapters the same way."""
+    previous = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["PYDANTIC_DISABLE_PLUGINS"]
+        else:
+            os.environ["PYDANTIC_DISABLE_PLUGINS"] = previous
+
+
+with _without_pydantic_plugins():
+    Settings.model_rebuild(force=True)

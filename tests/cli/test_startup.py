@@ -26,6 +26,16 @@ MODULES = (
     "print(json.dumps(sorted(sys.modules)))\n"
 )
 
+PLUGINS = (
+    "from keyfolio.cli.main import run\n"
+    "try:\n"
+    "    run(['show'])\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "from pydantic.plugin import _loader\n"
+    "print('scanned' if _loader._plugins is not None else 'not scanned')\n"
+)
+
 
 def _modules(home: Path, args: list[str], *, completion: bool = True) -> set[str]:
     """The modules a fresh interpreter holds after ``keyfolio ARGS``."""
@@ -63,6 +73,16 @@ def test_settings_are_read_without_pydantic_settings(home: Path) -> None:
     start-up above its own imports; ``Settings`` reads ``KEYFOLIO_*`` itself."""
     tops = _tops(_modules(home, ["show"]))
     assert tops & {"pydantic_settings", "dotenv"} == set()
+
+
+def test_show_never_scans_for_pydantic_plugins(home: Path) -> None:
+    """The first pydantic model built with plugins on reads the entry points of every installed
+    distribution; ``Settings`` and Typer's adapters are built with them off."""
+    env = {"KEYFOLIO_HOME": str(home), "KEYFOLIO_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", PLUGINS], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "not scanned", done.stderr
 
 
 def test_shell_completion_costs_show_no_import(home: Path) -> None:
