@@ -34,7 +34,7 @@ from keyfolio.exchanges.venues import venue_info
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["ConnectorPool", "connector_class", "default_ssl_context"]
+__all__ = ["ConnectorPool", "connector_class", "default_ssl_context", "preload"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +93,13 @@ def default_ssl_context() -> ssl.SSLContext:
     context = _CaOnFirstHandshake(ssl.PROTOCOL_TLS_CLIENT)
     assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
     return context
+
+
+def preload() -> None:
+    """Import what a pool's first request needs (ccxt's async exchanges, aiohttp) now: a sync
+    does it while the vault key is derived on another thread (``App.unlock_meanwhile``)."""
+    import aiohttp  # noqa: F401
+    import ccxt.async_support  # noqa: F401
 
 
 class RequestGate(Protocol):
