@@ -75,8 +75,7 @@ class ClientFactory:
 
 
 def _copy(template: Any) -> Any:
-    cls = type(template)
-    clone = cls.__new__(cls)
+    clone: Any = object.__new__(type(template))  # ccxt classes define no __new__
     state = template.__dict__
     shared = {
         id(value): value
