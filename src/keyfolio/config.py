@@ -1,34 +1,98 @@
-"""Settings: pydantic-settings with the ``KEYFOLIO_`` prefix.
+"""Settings: a pydantic model filled from ``KEYFOLIO_*`` environment variables.
 
-Precedence: CLI options, then environment, then defaults. Exchange keys never live here;
-they are in the vault. Build a ``Settings`` where it is needed (``cli.main``), never at import.
+Precedence: CLI options (keyword arguments), then environment, then defaults. Exchange keys
+never live here; they are in the vault. Build a ``Settings`` where it is needed
+(``cli.main``), never at import.
+
+The environment is read by :func:`_from_environ`, the subset of pydantic-settings that keyfolio
+used (``KEYFOLIO_`` prefix, names in any case, a dict field as JSON or as
+``KEYFOLIO_FIELD__KEY`` per key), and pydantic validates the values as before: the same
+variables, the same checks, the same ``ValidationError`` messages. Importing pydantic-settings
+(its dotenv, TOML, CLI and cloud sources) was a third of `keyfolio show`'s start-up above its
+own imports (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, get_origin
 
-import platformdirs
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from keyfolio.errors import DataDirError, StorageUnavailableError
 
-__all__ = ["Settings", "default_home"]
+__all__ = ["ENV_PREFIX", "Settings", "default_home"]
+
+ENV_PREFIX = "KEYFOLIO_"
+_NESTED = "__"
 
 
 def default_home() -> Path:
     """The platform's user data directory for keyfolio."""
+    import platformdirs
+
     return Path(platformdirs.user_data_dir("keyfolio", appauthor=False))
 
 
-class Settings(BaseSettings):
-    """Every setting keyfolio reads from the environment."""
+def _from_environ(fields: dict[str, bool]) -> dict[str, Any]:
+    """The ``KEYFOLIO_*`` variables of ``fields`` (name -> is a dict field), by field name.
 
-    model_config = SettingsConfigDict(
-        env_prefix="KEYFOLIO_", env_nested_delimiter="__", extra="ignore"
-    )
+    Names are matched in any case. A dict field takes a JSON object
+    (``KEYFOLIO_OKX_HOSTS='{"eea": "https://…"}'``) and single keys
+    (``KEYFOLIO_OKX_HOSTS__EEA=https://…``, the key lower-cased), merged; a value that is not
+    JSON is left for pydantic to reject ("Input should be a valid dictionary").
+    """
+    found: dict[str, Any] = {}
+    nested: dict[str, list[tuple[list[str], str]]] = {}
+    for name, value in os.environ.items():
+        lowered = name.lower()
+        if not lowered.startswith(ENV_PREFIX.lower()):
+            continue
+        field, *path = lowered[len(ENV_PREFIX) :].split(_NESTED)
+        if field not in fields:
+            continue
+        if not path:
+            found[field] = _json_or_raw(value) if fields[field] else value
+        elif fields[field] and all(path):
+            nested.setdefault(field, []).append((path, value))
+    for field, entries in nested.items():
+        merged = found.setdefault(field, {})
+        if isinstance(merged, dict):  # else not JSON: pydantic rejects the whole value
+            for path, value in entries:
+                _put(merged, path, value)
+    return found
+
+
+def _json_or_raw(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _put(target: dict[str, Any], path: list[str], value: str) -> None:
+    """Set ``target[path[0]][path[1]]… = value``, creating the inner dicts."""
+    *inner, last = path
+    for key in inner:
+        child = target.get(key)
+        if not isinstance(child, dict):
+            child = target[key] = {}
+        target = child
+    target[last] = value
+
+
+class Settings(BaseModel):
+    """Every setting keyfolio reads from the environment (``KEYFOLIO_<FIELD>``)."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built below, without plugins
+
+    def __init__(self, **values: Any) -> None:
+        """Keyword arguments win over the environment, which wins over the defaults."""
+        super().__init__(**{**_from_environ(_FIELDS), **values})
 
     home: Path = Field(default_factory=default_home)
     database_url: str | None = None
@@ -141,3 +205,29 @@ class Settings(BaseSettings):
                 "vault and log there",
             )
         return home
+
+
+_FIELDS = {
+    name: get_origin(info.annotation) is dict for name, info in Settings.model_fields.items()
+}
+"""Each field's name, and whether it is a dict (read as JSON or as ``__KEY`` parts)."""
+
+
+@contextmanager
+def _without_pydantic_plugins() -> Iterator[None]:
+    """Build a model without looking for pydantic plugins: the first model built with them
+    scans the entry points of every installed distribution (40-60 ms of `keyfolio show`);
+    Typer builds its parameter adapters the same way."""
+    previous = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["PYDANTIC_DISABLE_PLUGINS"]
+        else:
+            os.environ["PYDANTIC_DISABLE_PLUGINS"] = previous
+
+
+with _without_pydantic_plugins():
+    Settings.model_rebuild(force=True)

@@ -75,3 +75,28 @@ async def test_a_vault_locked_during_the_sync_does_not_stop_it(
             await sync_accounts(app)
     finally:
         app.close()
+
+
+async def test_the_vault_key_is_derived_while_other_work_runs(tmp_path: Path) -> None:
+    """`App.unlock_meanwhile`: the password is asked first, the Argon2id derivation runs on a
+    worker thread, and the work (a sync's imports) runs meanwhile, not after it."""
+    creator = App(settings=Settings(home=tmp_path), password=lambda **_: PASSWORD)
+    creator.vault(create=True).set("x", Credentials(fields={"apiKey": "k"}))
+    password = Password()
+    app = App(settings=Settings(home=tmp_path), password=password)
+    seen: list[tuple[int, bool]] = []
+    await app.unlock_meanwhile(lambda: seen.append((password.asked, app.is_open)))
+    assert seen == [(1, False)]  # asked, and still deriving while the work ran
+    assert app.vault().get("x").fields == {"apiKey": "k"}
+
+
+async def test_a_wrong_password_still_fails_after_the_work(tmp_path: Path) -> None:
+    from keyfolio.errors import VaultDecryptError
+
+    creator = App(settings=Settings(home=tmp_path), password=lambda **_: PASSWORD)
+    creator.vault(create=True).set("x", Credentials(fields={"apiKey": "k"}))
+    app = App(settings=Settings(home=tmp_path), password=lambda **_: "not-the-password")
+    ran: list[bool] = []
+    with pytest.raises(VaultDecryptError):
+        await app.unlock_meanwhile(lambda: ran.append(True))
+    assert ran == [True] and not app.is_open

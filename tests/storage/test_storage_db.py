@@ -22,7 +22,7 @@ from keyfolio.errors import (
 )
 from keyfolio.storage import DEFAULT_PORTFOLIO, Database, Store
 from keyfolio.storage.db import HEAD_REVISION, alembic_config
-from keyfolio.storage.tables import Base
+from keyfolio.storage.tables import all_tables
 
 TABLES = {"portfolios", "accounts", "balances", "source_states", "prices", "sync_runs"}
 
@@ -72,7 +72,7 @@ def test_schema_of_migrations_matches_tables(db: Database) -> None:
 
     with db._get_engine().connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, all_tables()) == []
 
 
 def test_downgrade_and_upgrade_again(db_url: str) -> None:

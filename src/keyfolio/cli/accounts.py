@@ -85,7 +85,7 @@ def check_name(name: str, *, what: str = "account") -> None:
 
 def print_link_report(report: LinkReport, *, verb: str = "Linked") -> None:
     """Show what linking found, per source."""
-    from keyfolio.services.accounts import source_label
+    from keyfolio.services.view import source_label
 
     spec, key = report.spec, report.key
     perms = ", ".join(sorted(key.permissions)) if key.verified else "not verifiable"
@@ -169,7 +169,8 @@ def list_(
     portfolio: Annotated[str | None, typer.Option(help="Only this portfolio.")] = None,
 ) -> None:
     """List accounts: status, last sync, sources and the import flag."""
-    from keyfolio.services.accounts import list_accounts, source_label
+    from keyfolio.services.accounts import list_accounts
+    from keyfolio.services.view import source_label
 
     app_ = state.app()
     specs = list_accounts(app_, portfolio=portfolio)

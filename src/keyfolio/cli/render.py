@@ -139,7 +139,7 @@ def refused_lines(refused: list[RefusedValue]) -> list[Text]:
 
 def _holding_sources(view: PortfolioView, holding: Holding) -> str:
     """Where a holding sits, per account in the venue's words: ``main: Spot, Simple Earn``."""
-    from keyfolio.services.accounts import source_label
+    from keyfolio.services.view import source_label
 
     exchanges = {account.spec.name: account.spec.exchange for account in view.accounts}
     grouped: dict[str, list[str]] = {}
@@ -151,7 +151,7 @@ def _holding_sources(view: PortfolioView, holding: Holding) -> str:
 
 
 def _sources_table(view: PortfolioView) -> Table:
-    from keyfolio.services.accounts import source_label
+    from keyfolio.services.view import source_label
 
     table = Table("account", "import", "status", "source", "source status", "value (USD)", "note")
     values: dict[tuple[str, str], list[Decimal]] = {}

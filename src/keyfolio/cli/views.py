@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING, Annotated
 
@@ -84,6 +83,8 @@ def sync_command(
     failed account keeps its last good data. Exit 2 if this machine cannot store (a full disk,
     a locked database).
     """
+    import asyncio
+
     from keyfolio.services.sync import sync_accounts
 
     app_ = state.app()
@@ -256,6 +257,8 @@ def doctor_command(
     Also checks that every key in the vault belongs to an account, and offers to delete one
     that does not.
     """
+    import asyncio
+
     from keyfolio.services.accounts import list_accounts
     from keyfolio.services.doctor import Check, diagnose
 
@@ -376,6 +379,8 @@ def demo_command() -> None:
     It uses a temporary data directory (KEYFOLIO_HOME is ignored) unless --home names a new
     one, so your own data is never touched.
     """
+    import asyncio
+
     from keyfolio.cli.demo import run_demo
 
     home = state.home if state.home_explicit else None

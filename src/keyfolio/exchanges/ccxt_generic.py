@@ -38,6 +38,7 @@ from keyfolio.exchanges.retry import Cooldowns, call_with_retries
 if TYPE_CHECKING:
     import aiohttp
 
+    from keyfolio.exchanges.clients import ClientFactory
     from keyfolio.exchanges.history import HistoryContext, HistoryStream
 
 __all__ = [
@@ -148,7 +149,8 @@ class GenericCcxtConnector:
 
     ``session``/``ssl_context`` are shared by :class:`~keyfolio.exchanges.pool.ConnectorPool`;
     without them ccxt opens (and closes) its own session. ``retry_base_delay`` is the first
-    backoff in seconds (tests use about 0.01).
+    backoff in seconds (tests use about 0.01). ``clients`` (the pool's) makes the ccxt
+    instance; without it ccxt constructs one.
     """
 
     sources: tuple[Source, ...] = (Source.TRADING,)
@@ -165,6 +167,7 @@ class GenericCcxtConnector:
         retry_base_delay: float = 0.25,
         enable_rate_limit: bool = True,
         cooldowns: Cooldowns | None = None,
+        clients: ClientFactory | None = None,
     ) -> None:
         self.exchange_id = spec.exchange
         self.spec = spec
@@ -176,6 +179,7 @@ class GenericCcxtConnector:
         self._retry_base_delay = retry_base_delay
         self._enable_rate_limit = enable_rate_limit
         self._cooldowns = cooldowns or Cooldowns()
+        self._clients = clients
         self._exchange: Any = None
         self._closed = False
         self._markets_ready = False
@@ -247,7 +251,9 @@ class GenericCcxtConnector:
             with self._errors():
                 import ccxt.async_support as ccxt_async
 
-                exchange = getattr(ccxt_async, self.ccxt_id)(self._config())
+                cls, config = getattr(ccxt_async, self.ccxt_id), self._config()
+                clients = self._clients
+                exchange = cls(config) if clients is None else clients.create(cls, config)
                 if self._session is not None:
                     exchange.timeout_on_exit = 0  # no own connector to drain on close
                 self._set_credentials(exchange)

@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import logging
 import ssl
+import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,6 +24,7 @@ from keyfolio.domain.assets import AssetMap
 from keyfolio.exchanges.base import ExchangeConnector
 from keyfolio.exchanges.catalog import exchange_info
 from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector
+from keyfolio.exchanges.clients import ClientFactory
 from keyfolio.exchanges.connector import VenueConnector
 from keyfolio.exchanges.markets import MarketsCache
 from keyfolio.exchanges.retry import Cooldowns
@@ -32,7 +34,7 @@ from keyfolio.exchanges.venues import venue_info
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["ConnectorPool", "connector_class", "default_ssl_context"]
+__all__ = ["ConnectorPool", "connector_class", "default_ssl_context", "preload"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +47,59 @@ def connector_class(venue: VenueInfo) -> type[VenueConnector]:
     return found
 
 
+class _CaOnFirstHandshake(ssl.SSLContext):
+    """A client context that verifies like ``ssl.create_default_context()`` and loads its CA
+    bundle (certifi's, as ccxt uses, else the system's) before its first TLS handshake.
+
+    Loading the bundle is most of the cost of an SSL context (~0.05-0.1 s of CPU); a sync whose
+    hosts are all plain ``http://`` (the sandbox on loopback) never handshakes, so never pays
+    it. Verification is set from the start (``CERT_REQUIRED``, host names checked) and every
+    handshake waits for the bundle: asyncio wraps each TLS connection with ``wrap_bio``, blocking
+    sockets with ``wrap_socket``.
+    """
+
+    def _load_cas(self) -> None:
+        with _CA_LOCK:
+            if getattr(self, "_cas_loaded", False):
+                return
+            try:
+                import certifi  # installed with ccxt
+            except ImportError:  # pragma: no cover - ccxt depends on certifi
+                self.load_default_certs(ssl.Purpose.SERVER_AUTH)
+            else:
+                self.load_verify_locations(cafile=certifi.where())
+            self._cas_loaded = True
+
+    @property
+    def cas_loaded(self) -> bool:
+        """Whether the CA bundle is loaded (some connection used TLS)."""
+        return bool(getattr(self, "_cas_loaded", False))
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self._load_cas()
+        return super().wrap_bio(*args, **kwargs)
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self._load_cas()
+        return super().wrap_socket(*args, **kwargs)
+
+
+_CA_LOCK = threading.Lock()
+
+
 def default_ssl_context() -> ssl.SSLContext:
-    """An SSL context with certifi's CA bundle (as ccxt uses), else the system's."""
-    try:
-        import certifi  # installed with ccxt
-    except ImportError:  # pragma: no cover - ccxt depends on certifi
-        return ssl.create_default_context()
-    return ssl.create_default_context(cafile=certifi.where())
+    """The client SSL context of a pool: verifies certificates and host names with certifi's CA
+    bundle (as ccxt uses), else the system's, loaded on the first TLS connection."""
+    context = _CaOnFirstHandshake(ssl.PROTOCOL_TLS_CLIENT)
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    return context
+
+
+def preload() -> None:
+    """Import what a pool's first request needs (ccxt's async exchanges, aiohttp) now: a sync
+    does it while the vault key is derived on another thread (``App.unlock_meanwhile``)."""
+    import aiohttp  # noqa: F401
+    import ccxt.async_support  # noqa: F401
 
 
 class RequestGate(Protocol):
@@ -86,6 +134,8 @@ class ConnectorPool:
         """The user's asset overrides per venue: ``{venue: {code: asset}}``."""
         self.markets = MarketsCache(settings.cache_dir, settings.markets_ttl_seconds)
         self.cooldowns = Cooldowns()
+        self.clients = ClientFactory()
+        """Constructs each ccxt class once per configuration; connectors get copies."""
         self._session: aiohttp.ClientSession | None = None
         self._ssl_context: ssl.SSLContext | None = None
         self._connectors: list[GenericCcxtConnector] = []
@@ -130,6 +180,7 @@ class ConnectorPool:
             "markets": self.markets,
             "retry_base_delay": self.retry_base_delay,
             "cooldowns": self.cooldowns,
+            "clients": self.clients,
         }
         venue = venue_info(spec.exchange)
         connector: GenericCcxtConnector
@@ -182,6 +233,7 @@ class ConnectorPool:
         self._by_account.clear()
         await asyncio.gather(*(connector.close() for connector in connectors), *self._retired)
         self._retired.clear()
+        self.clients.close()
         session, self._session = self._session, None
         if self.gate is not None:
             await self.gate.aclose()

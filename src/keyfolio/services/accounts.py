@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
-from keyfolio.domain.balances import KeyInfo, Source, SourceResult
+from keyfolio.domain.balances import KeyInfo, SourceResult
 from keyfolio.errors import (
     ConflictError,
     ExchangeError,
@@ -88,12 +88,6 @@ def _venue(exchange: str) -> VenueInfo | None:
     from keyfolio.exchanges.venues import venue_info
 
     return venue_info(exchange)
-
-
-def source_label(exchange: str, source: Source) -> str:
-    """How the exchange itself names a balance source ("Spot", "Simple Earn Flexible", ...)."""
-    venue = _venue(exchange)
-    return venue.label_of(source) if venue is not None else source.label
 
 
 def credential_fields(exchange: str) -> list[tuple[str, str]]:

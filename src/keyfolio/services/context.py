@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,35 @@ class App:
             self._vault = Vault.open(path, self.password(confirm=False))
         else:
             self._new_password = self.password(confirm=True)
+
+    async def unlock_meanwhile(self, work: Callable[[], object]) -> None:
+        """:meth:`unlock` with the key derivation on a worker thread while ``work`` runs on
+        this one.
+
+        Argon2id (64 MiB) is ~0.1 s of C that releases the GIL; a sync overlaps it with its
+        imports (ccxt, aiohttp: most of a one-account `keyfolio sync`) instead of paying one
+        after the other. The password is asked on this thread, first, as :meth:`unlock` does.
+        A failed unlock is raised after ``work``.
+        """
+        if self._vault is not None or self._new_password is not None:
+            work()
+            return
+        from keyfolio.vault import Vault
+
+        path = self.vault_location()
+        if not Vault.exists(path):
+            self.unlock()
+            work()
+            return
+        password = self.password(confirm=False)
+        opening = asyncio.ensure_future(asyncio.to_thread(Vault.open, path, password))
+        try:
+            await asyncio.sleep(0)  # hand the derivation to the worker thread
+            work()
+        finally:
+            vault = await opening
+        if self._vault is None:
+            self._vault = vault
 
     def check_password(self, password: str) -> None:
         """Raise VaultDecryptError unless ``password`` opens the vault file (nothing is kept)."""

@@ -95,6 +95,9 @@ async def sync_accounts(
     accounts = [spec for spec in accounts if not spec.is_manual]
     if not accounts:
         return SyncReport(outcomes=[])
+    from keyfolio.exchanges.pool import preload
+
+    await app.unlock_meanwhile(preload)  # Argon2id on a worker thread while ccxt imports here
     keys = _read_credentials(app, accounts)
     run = _Run(app, progress)
     slots = AccountSlots(app.settings)

@@ -28,7 +28,14 @@ from keyfolio.pricing.valuation import PAR_SOURCE
 from keyfolio.services.bounds import check_balances, check_prices, refused_to_json
 from keyfolio.services.context import App
 
-__all__ = ["AccountView", "Holding", "PortfolioView", "portfolio_view", "view_to_json"]
+__all__ = [
+    "AccountView",
+    "Holding",
+    "PortfolioView",
+    "portfolio_view",
+    "source_label",
+    "view_to_json",
+]
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,17 @@ class PortfolioView:
 
 _HUNDRED = Decimal(100)
 _SHARE = Decimal("0.1")
+
+
+def source_label(exchange: str, source: Source) -> str:
+    """How the exchange itself names a balance source ("Spot", "Simple Earn Flexible", ...).
+
+    Here, not in ``services.accounts``: `keyfolio show` needs the labels, not the account
+    use cases (their imports of the history import, pricing and snapshots)."""
+    from keyfolio.exchanges.venues import venue_info
+
+    venue = venue_info(exchange)
+    return venue.label_of(source) if venue is not None else source.label
 
 
 def portfolio_view(

@@ -27,6 +27,7 @@ __all__ = [
     "PriceRow",
     "SourceStateRow",
     "SyncRunRow",
+    "all_tables",
 ]
 
 NAME_LENGTH = 200
@@ -161,6 +162,14 @@ class SyncRunRow(Base):
     error_code: Mapped[str | None] = mapped_column(String(_CODE_LENGTH))
 
 
-# The history and snapshot tables live in their own modules on the same Base; importing them
-# here registers them in Base.metadata wherever the tables are used.
-from keyfolio.storage import hosted, tables_history, tables_snapshots  # noqa: E402, F401
+def all_tables() -> MetaData:
+    """``Base.metadata`` with every table of the schema (what Alembic compares and migrates).
+
+    The history, snapshot and hosted-mode tables live in their own modules on the same Base,
+    imported by the repositories that use them: mapping a class is most of its cost, and a
+    command that reads balances (`keyfolio show`) never maps them. No class here refers to
+    them (their foreign keys point at ``accounts``, never the other way).
+    """
+    from keyfolio.storage import hosted, tables_history, tables_snapshots  # noqa: F401
+
+    return Base.metadata

@@ -11,12 +11,12 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from keyfolio.storage.tables import Base
+from keyfolio.storage.tables import all_tables
 
 __all__: list[str] = []
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = all_tables()
 
 
 def _configure(connection: Connection) -> None:
