@@ -16,6 +16,7 @@ import httpx
 import pytest
 from api_support import PASSWORD, TOKEN
 from tls_support import make_cert
+from zygote import popen, run_keyfolio
 
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
@@ -23,40 +24,27 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
     return {**env, "KEYFOLIO_HOME": str(home), "COLUMNS": "200", **extra}
 
 
-def keyfolio(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args]
-
-
 def test_non_loopback_host_without_token_is_refused(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        keyfolio("serve", "--host", "0.0.0.0"),
+    proc = run_keyfolio(
+        ["serve", "--host", "0.0.0.0"],
         env=env_for(tmp_path),
-        capture_output=True,
-        text=True,
         timeout=60,
-        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 2
     assert "refusing to serve on 0.0.0.0" in proc.stderr
     assert "KEYFOLIO_API_TOKEN" in proc.stderr
-    bad = subprocess.run(
-        keyfolio("serve", "--poll-seconds", "0"),
+    bad = run_keyfolio(
+        ["serve", "--poll-seconds", "0"],
         env=env_for(tmp_path),
-        capture_output=True,
-        text=True,
         timeout=60,
-        stdin=subprocess.DEVNULL,
     )
     assert bad.returncode == 2 and "--poll-seconds" in bad.stderr
     # --token takes no value (a token on the command line is visible to other users): it asks
     # with a hidden prompt, which cannot happen without a terminal and without the variable.
-    no_tty = subprocess.run(
-        keyfolio("serve", "--host", "0.0.0.0", "--token"),
+    no_tty = run_keyfolio(
+        ["serve", "--host", "0.0.0.0", "--token"],
         env=env_for(tmp_path),
-        capture_output=True,
-        text=True,
         timeout=60,
-        stdin=subprocess.DEVNULL,
     )
     assert no_tty.returncode == 2 and "KEYFOLIO_API_TOKEN is not set" in no_tty.stderr
 
@@ -66,13 +54,10 @@ def test_a_taken_port_is_an_error_with_a_hint(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = subprocess.run(
-            keyfolio("serve", "--port", str(port), "--no-live"),
+        proc = run_keyfolio(
+            ["serve", "--port", str(port), "--no-live"],
             env=env_for(tmp_path, KEYFOLIO_PASSWORD=PASSWORD),
-            capture_output=True,
-            text=True,
             timeout=60,
-            stdin=subprocess.DEVNULL,
         )
     assert proc.returncode == 2
     assert f"Error: cannot listen on 127.0.0.1:{port}" in proc.stderr
@@ -140,15 +125,17 @@ def _serve(
     reads the file descriptor itself and would miss lines already buffered here.
     """
     argv = [*(["--debug"] if debug else []), "serve", "--port", "0", "--no-live", *args]
-    command = [sys.executable, "-c", _SIGINT_IGNORED, *argv] if sigint_ignored else keyfolio(*argv)
-    proc = subprocess.Popen(
-        command,
-        env=env_for(home, **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    if sigint_ignored:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SIGINT_IGNORED, *argv],
+            env=env_for(home, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+    else:
+        proc = popen(argv, env=env_for(home, **env))
     assert proc.stdout is not None
     first = proc.stdout.readline()
     if "://127.0.0.1:" not in first:
@@ -223,13 +210,10 @@ def test_serve_refuses_bad_tls_files_and_plain_http_off_loopback(tmp_path: Path)
     other = make_cert(tmp_path, "other")
 
     def serve(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            keyfolio("serve", *args),
+        return run_keyfolio(
+            ["serve", *args],
             env=env_for(tmp_path / "home", **env),
-            capture_output=True,
-            text=True,
             timeout=60,
-            stdin=subprocess.DEVNULL,
         )
 
     missing = serve("--tls-cert", str(tmp_path / "none.pem"), "--tls-key", str(good.key))

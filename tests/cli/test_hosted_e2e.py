@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from cli_support import BOB_KEY, PASSWORD, READ_KEY, SECRETS, Runner, base_state, control
+from zygote import popen
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 from hosted_support import (
@@ -110,17 +111,11 @@ def hosted(tmp_path: Path) -> Iterator[dict[str, str]]:
             yield {**hosted_env(url, namespace), "KEYFOLIO_BROKER_HEARTBEAT_SECONDS": "2"}
 
 
-def _start(home: Path, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+def _start(home: Path, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
     full.update(env, KEYFOLIO_HOME=str(home), KEYFOLIO_PASSWORD=PASSWORD)
     with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args],
-            env=full,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        return popen(list(args), env=full, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _rows(database_url: str, query: str) -> list[tuple[object, ...]]:

@@ -51,6 +51,9 @@ PRELOAD = (
     "cryptography.hazmat.primitives.ciphers.aead",
     "aiohttp",
     "ccxt.async_support",
+    "fastapi",
+    "uvicorn",
+    "jinja2",
 )
 # And keyfolio's own modules, except hosted mode's (its actors bind a broker when imported).
 PRELOAD_PACKAGES = ("keyfolio",)
