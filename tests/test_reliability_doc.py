@@ -76,7 +76,8 @@ FAULTS: dict[str, tuple[str, str]] = {
     ),
     "clock_skew": (
         "The clock skewed (the exchange refuses the request's timestamp)",
-        "measures the offset against the exchange's clock and names it; not retried",
+        "measures the offset against the exchange's clock and names it, ahead or behind; not "
+        "retried: the account fails with its last good balances kept, stale",
     ),
     "vault_tampered": (
         "The vault tampered with",

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from keyfolio.sandbox.core.clock import now_ms  # the serving sandbox's clock, for the venues
 from keyfolio.sandbox.core.state import CommonState, CommonTicker
 
 __all__ = [
@@ -40,11 +40,6 @@ Side = Literal["buy", "sell"]
 
 class BookError(ValueError):
     """A control request the books cannot apply (unknown account, insufficient balance...)."""
-
-
-def now_ms() -> int:
-    """The server's real time in Unix milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def digest(*parts: str) -> str:

@@ -8,7 +8,11 @@ GET      /__sandbox__/faults             list queued faults
 DELETE   /__sandbox__/faults             drop every queued fault
 GET      /__sandbox__/faults/held        requests held by faults now (``?wait=S``: until one is)
 POST     /__sandbox__/faults/release     release ``{"id"?}`` one held request, or all
-PUT      /__sandbox__/state              start over with this state (books, faults, log, WS)
+PUT      /__sandbox__/state              start over with this state (books, faults, clock, log,
+                                         WS)
+GET      /__sandbox__/clock              the server's clock: ``{"offset_seconds","server_time_ms"}``
+POST     /__sandbox__/clock              ``{"offset_seconds": 120}``: the server's time is the
+                                         real time plus this (negative: behind)
 POST     /__sandbox__/tickers            ``{"BTC-USDT": {"last": "61000"}}``; pushes tickers
 POST     /__sandbox__/trade              ``{"account","symbol","side","amount","price"?}`` (OKX's
                                          ``instId``/``sz``/``px`` too); pushes balances
@@ -42,7 +46,7 @@ from keyfolio.errors import SandboxStateError
 from keyfolio.sandbox.core.book import BookError
 from keyfolio.sandbox.core.faults import parse_fault
 from keyfolio.sandbox.core.http import Handler
-from keyfolio.sandbox.core.runtime import RUNTIME
+from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
 
 __all__ = ["is_loopback", "register"]
 
@@ -169,9 +173,9 @@ async def replace_state(request: web.Request) -> web.StreamResponse:
     """``PUT /__sandbox__/state``: serve this state from now on, as if freshly started.
 
     The books are rebuilt from the document (a state of this server's venue); faults, held
-    requests, the request log, the rate-limit counters, the venue's own counters and the
-    WebSocket counters are reset, and open WebSockets closed (code 1012). Server options
-    (region, latency, rate limits on/off, idle timeout) stay.
+    requests, the clock offset, the request log, the rate-limit counters, the venue's own
+    counters and the WebSocket counters are reset, and open WebSockets closed (code 1012).
+    Server options (region, latency, rate limits on/off, idle timeout) stay.
     """
     rt = request.app[RUNTIME]
     body = await _body(request)
@@ -182,6 +186,7 @@ async def replace_state(request: web.Request) -> web.StreamResponse:
         state = rt.venue.parse_state(body, origin="<PUT /__sandbox__/state>")
     except SandboxStateError as exc:
         raise ValueError(exc.message) from None
+    rt.clock.set_offset(0)
     rt.book = rt.venue.build_book(state)
     rt.faults.clear()
     rt.faults.release()
@@ -192,6 +197,31 @@ async def replace_state(request: web.Request) -> web.StreamResponse:
     rt.ws_stats = {"opened": 0, "logins": 0, "login_failures": 0}
     logger.info("sandbox: state replaced (%d WebSocket connection(s) closed)", closed)
     return web.json_response({"ok": True, "closed": closed})
+
+
+def _clock_json(rt: Runtime) -> dict[str, Any]:
+    return {"offset_seconds": rt.clock.offset_ms / 1000, "server_time_ms": rt.clock.now_ms()}
+
+
+async def clock_state(request: web.Request) -> web.StreamResponse:
+    """``GET /__sandbox__/clock``: the offset and the server's time now."""
+    return web.json_response(_clock_json(request.app[RUNTIME]))
+
+
+async def set_clock(request: web.Request) -> web.StreamResponse:
+    """``POST /__sandbox__/clock``: ``{"offset_seconds": S}`` runs the server's clock S seconds
+    ahead of the real time (behind when negative; 0 puts it back). Every timestamp check, the
+    venue's server-time endpoint and the times it stamps follow it, as on an exchange whose
+    clock differs from the client's."""
+    rt = request.app[RUNTIME]
+    body = await _body(request)
+    _only(body, {"offset_seconds"})
+    seconds = body.get("offset_seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValueError("offset_seconds must be a number of seconds (negative: behind)")
+    rt.clock.set_offset(seconds)
+    logger.info("sandbox: clock offset %+.3f s", rt.clock.offset_ms / 1000)
+    return web.json_response({"ok": True, **_clock_json(rt)})
 
 
 async def set_tickers(request: web.Request) -> web.StreamResponse:
@@ -301,6 +331,8 @@ def register(
         ("GET", "/__sandbox__/faults/held", held_requests),
         ("POST", "/__sandbox__/faults/release", release_held),
         ("PUT", "/__sandbox__/state", replace_state),
+        ("GET", "/__sandbox__/clock", clock_state),
+        ("POST", "/__sandbox__/clock", set_clock),
         ("POST", "/__sandbox__/tickers", set_tickers),
         ("POST", "/__sandbox__/trade", trade),
         ("POST", "/__sandbox__/balances", set_balance),

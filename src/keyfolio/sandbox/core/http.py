@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from keyfolio.sandbox.core.clock import serving
 from keyfolio.sandbox.core.faults import Fault
 from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
 
@@ -111,7 +112,11 @@ async def _apply_fault(rt: Runtime, request: web.Request) -> web.StreamResponse 
 
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Latency, the venue's 404/405 answers, and the request log (not control or WS requests).
+    """The server's clock, latency, faults, the venue's 404/405 answers, and the request log (not
+    control or WS requests).
+
+    Everything a request runs, a WebSocket session included, reads the time from this sandbox's
+    :class:`~keyfolio.sandbox.core.clock.Clock` (offset by ``POST /__sandbox__/clock``).
 
     A logged request also carries the venue's own fields (:meth:`Venue.log_fields`, e.g.
     Kraken's nonce) and ``concurrent``: how many other requests with the same API key were in
@@ -119,6 +124,11 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     its calls per key without looking at a clock.
     """
     rt = request.app[RUNTIME]
+    with serving(rt.clock):
+        return await _serve(rt, request, handler)
+
+
+async def _serve(rt: Runtime, request: web.Request, handler: Handler) -> web.StreamResponse:
     is_control = request.path.startswith(CONTROL_PREFIX)
     key = None if is_control else rt.venue.request_key(request)
     concurrent = rt.inflight.get(key, 0) if key else 0

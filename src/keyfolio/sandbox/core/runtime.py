@@ -1,4 +1,4 @@
-"""What one running sandbox holds: venue, books, options, limits, faults, log, WebSockets."""
+"""What one running sandbox holds: venue, books, clock, options, limits, faults, log, WebSockets."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from keyfolio.sandbox.core.book import Book
+from keyfolio.sandbox.core.clock import Clock
 from keyfolio.sandbox.core.faults import FaultQueue
 from keyfolio.sandbox.core.limits import RateLimiter
 from keyfolio.sandbox.core.venue import Venue
@@ -105,6 +106,8 @@ class Runtime:
     )
     limiter: RateLimiter = field(default_factory=RateLimiter)
     faults: FaultQueue = field(default_factory=FaultQueue)
+    clock: Clock = field(default_factory=Clock)
+    """The server's own time (``POST /__sandbox__/clock`` offsets it), bound for each request."""
     log: list[dict[str, Any]] = field(default_factory=list)
     hub: Hub = field(default_factory=Hub)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -38,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from keyfolio.sandbox.core.book import Key
+from keyfolio.sandbox.core.clock import now as server_now
 from keyfolio.sandbox.core.fields import ip_allowed
 from keyfolio.sandbox.venues.coinbase.common import CoinbaseFailure
 
@@ -208,7 +208,7 @@ def authenticate(
     _verify(kind, signature, signed)
     if claims.get("sub") != key.api_key:
         raise unauthorized("sub")
-    _times(claims, time.time() if now is None else now)
+    _times(claims, server_now() if now is None else now)
     _uri(claims, method, host, path)
     if not ip_allowed(key.ip, peer):
         raise unauthorized("ip")

@@ -27,7 +27,6 @@ Coinbase's own refusal shapes for those two.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 from aiohttp import web
 
 from keyfolio.sandbox.core.book import Book, Key
+from keyfolio.sandbox.core.clock import now
 from keyfolio.sandbox.core.http import respond
 from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
 from keyfolio.sandbox.venues.coinbase import account, history, market
@@ -147,7 +147,7 @@ def rate_limited(path: str, reset_in: int) -> CoinbaseFailure:
         exc = v2_failure(429, "rate_limit_exceeded", "Too many requests")
     else:
         exc = v3_failure(429, "RESOURCE_EXHAUSTED", "Too many requests")
-    exc.headers = {"x-ratelimit-reset": str(int(time.time()) + max(1, reset_in))}
+    exc.headers = {"x-ratelimit-reset": str(int(now()) + max(1, reset_in))}
     return exc
 
 
@@ -167,7 +167,7 @@ def _limit(rt: Runtime, path: str, key: Key | None, peer: str) -> dict[str, str]
     return {
         "x-ratelimit-limit": str(limit),
         "x-ratelimit-remaining": str(max(0, limit - used)),
-        "x-ratelimit-reset": str(int(time.time()) + rt.limiter.retry_after(who, what, window)),
+        "x-ratelimit-reset": str(int(now()) + rt.limiter.retry_after(who, what, window)),
     }
 
 

@@ -36,7 +36,7 @@ def _inst_type(query: Query, allowed: tuple[str, ...] = INST_TYPES) -> str:
 
 
 def public_time(book: Book, query: Query) -> list[Row]:
-    """``/api/v5/public/time``: the real server time."""
+    """``/api/v5/public/time``: the server's time (its clock, offset by the control API)."""
     return [{"ts": str(now_ms())}]
 
 

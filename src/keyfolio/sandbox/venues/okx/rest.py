@@ -7,12 +7,12 @@ for injected faults, unknown paths (404) and wrong methods (405).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
+from keyfolio.sandbox.core.clock import now
 from keyfolio.sandbox.core.http import Handler, respond
 from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
 from keyfolio.sandbox.venues.okx import archive, history, market, views
@@ -113,7 +113,7 @@ async def authenticate(rt: Runtime, request: web.Request) -> KeyState:
         keys=rt.book.keys,
         region=rt.region,
         peer=request.remote,
-        now=time.time(),
+        now=now(),
     )
     require_read(key)
     if request.method == "GET":

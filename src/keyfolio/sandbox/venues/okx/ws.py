@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from keyfolio.sandbox.core.clock import now
 from keyfolio.sandbox.core.runtime import RUNTIME, Connection, Runtime
 from keyfolio.sandbox.venues.okx.auth import authenticate_ws
 from keyfolio.sandbox.venues.okx.book import Book
@@ -54,7 +54,7 @@ async def _login(rt: Runtime, conn: Connection, args: list[Any], request_id: str
     try:
         if not args:
             raise failure("60012", request="login needs one argument")
-        key = authenticate_ws(args[0], keys=rt.book.keys, region=rt.region, now=time.time())
+        key = authenticate_ws(args[0], keys=rt.book.keys, region=rt.region, now=now())
     except OkxFailure as exc:
         logger.info("sandbox ws %s: login refused with %s", conn.conn_id, exc.code)
         rt.count("login_failures")
