@@ -46,7 +46,6 @@ PRELOAD = (
     "rich.table",
     "sqlalchemy.orm",
     "alembic.command",
-    "pydantic_settings",
     "argon2",
     "cryptography.hazmat.primitives.ciphers.aead",
     "aiohttp",
