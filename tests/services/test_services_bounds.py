@@ -17,9 +17,9 @@ from keyfolio.domain.history import Snapshot, Trade, TradeSide, Transfer, Transf
 from keyfolio.domain.records import Price
 from keyfolio.services.analytics import pnl_report, pnl_to_json
 from keyfolio.services.context import App
-from keyfolio.services.history import series_to_json, value_series
 from keyfolio.services.snapshots import record_snapshots
 from keyfolio.services.summary import portfolio_summary
+from keyfolio.services.values import series_to_json, value_series
 from keyfolio.services.view import portfolio_view
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

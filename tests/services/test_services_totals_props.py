@@ -24,8 +24,8 @@ from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.money import MAX_ABS, MAX_PLACES, multiply
 from keyfolio.domain.records import Price
 from keyfolio.services.context import App
-from keyfolio.services.history import series_to_json, value_series
 from keyfolio.services.snapshots import record_snapshots
+from keyfolio.services.values import series_to_json, value_series
 from keyfolio.services.view import portfolio_view, view_to_json
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

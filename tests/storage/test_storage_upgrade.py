@@ -159,3 +159,58 @@ def test_data_written_at_0001_survives_the_upgrade_to_head(db_url: str) -> None:
             assert store.snapshots is not None and store.history is not None
     finally:
         database.dispose()
+
+
+def test_an_upgrade_from_0005_starts_every_value_series_unbuilt(db_url: str) -> None:
+    """0007 adds the stored value series empty: the sets written before it are all there, the
+    series reports itself not current (to be built from them), and then stores exactly."""
+    from alembic import command
+
+    command.upgrade(alembic_config(db_url), "0005")
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            dialect = connection.dialect.name
+            main_id = connection.execute(
+                text("SELECT id FROM portfolios WHERE name = 'main'")
+            ).scalar_one()
+            connection.execute(
+                text(
+                    "INSERT INTO accounts (exchange, name, region, demo, portfolio_id, "
+                    "import_balance, status, extra, created_at) VALUES ('okx', 'main', 'global', "
+                    ":no, :pid, :yes, 'ok', '{}', :t)"
+                ),
+                {"no": False, "yes": True, "pid": main_id, "t": _when(dialect, T1)},
+            )
+            account_id = connection.execute(text("SELECT id FROM accounts")).scalar_one()
+            for moment, total in ((T1, "10.5"), (T2, "12.25")):
+                connection.execute(
+                    text(
+                        "INSERT INTO snapshot_sets (account_id, source, at, total_value, "
+                        "unpriced) VALUES (:a, 'trading', :t, :v, :no)"
+                    ),
+                    {"a": account_id, "t": _when(dialect, moment), "v": total, "no": False},
+                )
+            newest = connection.execute(text("SELECT max(id) FROM snapshot_sets")).scalar_one()
+    finally:
+        engine.dispose()
+
+    database = Database(db_url)
+    database.migrate()
+    try:
+        with database.session() as store:
+            assert len(store.snapshots.sets(account="main")) == 2
+            assert store.values.points(portfolio="main", until=T2) == []
+            status = store.values.status(portfolio="main", accounts=["main"])
+            assert (status.is_current, status.since, status.last_set_id) == (False, None, newest)
+            points = [(T1, Decimal("10.5")), (T2, Decimal("12.25"))]
+            store.values.replace(
+                portfolio="main", accounts=["main"], since=None, points=points,
+                last_set_id=newest, exact=True, now=T2,
+            )  # fmt: skip
+        with database.session(read_only=True) as store:
+            assert [tuple(p) for p in store.values.points(portfolio="main", until=T2)] == points
+            status = store.values.status(portfolio="main", accounts=["main"])
+            assert status.is_current and status.is_exact
+    finally:
+        database.dispose()

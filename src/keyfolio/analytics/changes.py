@@ -1,4 +1,4 @@
-"""Value change over a window, from the value history, with the 24h ``open24h`` fallback.
+"""Value change over a window, from the value series, with the 24h ``open24h`` fallback.
 
 Definitions (docs/analytics.md, "Value change"):
 
@@ -107,7 +107,7 @@ def value_change(
 ) -> Change:
     """The change of the value over ``window`` ending at ``now`` (see the module docstring).
 
-    ``points`` is the value history in time order (it may start before the window);
+    ``points`` is the value series in time order (it may start before the window);
     ``open24h`` is the current holdings valued at ``open24h`` prices, or ``None``.
     """
     key = parse_window(window)

@@ -1,0 +1,131 @@
+"""Property: a portfolio's stored value series is always the series its snapshot sets give.
+
+Whatever happens to the sets (syncs in any order, a set replaced at the same moment, sets
+written behind the service's back, compaction at any moment, an account excluded from the
+totals or moved to another portfolio), every window of ``value_series`` (read from the stored
+points) equals ``computed_series`` (recomputed from the sets), and the stored points equal
+the carry-forward of every set. A sync's write keeps the stored series current by itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keyfolio.analytics.series import Reading, carry_forward
+from keyfolio.analytics.windows import WINDOWS
+from keyfolio.config import Settings
+from keyfolio.domain.accounts import AccountSpec
+from keyfolio.domain.balances import Source, SourceResult, SourceStatus
+from keyfolio.domain.records import Price
+from keyfolio.services.context import App
+from keyfolio.services.snapshots import compact_snapshots, record_snapshots, snapshot_rows
+from keyfolio.services.values import computed_series, value_series
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+FAR = datetime(9999, 1, 1, tzinfo=UTC)
+ASSETS = ["BTC", "USDT", "NOPRICE"]  # NOPRICE has no price: it values nothing
+
+amount = st.decimals(min_value=Decimal("0.001"), max_value=Decimal(1000), places=3)
+holdings = st.dictionaries(st.sampled_from(ASSETS), amount, max_size=3)
+# Hours before T0: often the same few moments (sets of several pairs at one time, a set
+# replaced), otherwise anywhere in 200 days (raw, hourly and daily retention regions).
+hours_ago = st.one_of(st.integers(0, 3), st.integers(0, 200 * 24))
+account = st.sampled_from(["a", "b", "c"])
+source = st.sampled_from([Source.TRADING, Source.FUNDING])
+
+operation = st.one_of(
+    st.tuples(st.just("sync"), account, source, hours_ago, holdings),
+    st.tuples(st.just("behind"), account, source, hours_ago, holdings),
+    st.tuples(st.just("compact"), st.sampled_from([0, 24 * 30])),
+    st.tuples(st.just("exclude"), account, st.booleans()),
+    st.tuples(st.just("move"), account, st.sampled_from(["p", "q"])),
+)
+
+_examples = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    home: Path = tmp_path_factory.mktemp("values")
+    app = App(settings=Settings(home=home), password=lambda **_: "unused")
+    with app.db().session() as store:
+        store.upsert_prices(
+            prices=[
+                Price("BTC", Decimal("60000.5"), "test", T0),
+                Price("USDT", Decimal(1), "test", T0),
+            ]
+        )
+    yield app
+    app.close()
+
+
+def _stored_equals_carry_forward(app: App, portfolio: str) -> None:
+    with app.db().session(read_only=True) as store:
+        counted = [s.name for s in store.list_accounts(portfolio=portfolio) if s.import_balance]
+        status = store.values.status(portfolio=portfolio, accounts=counted)
+        assert status.is_current
+        stored = store.values.points(portfolio=portfolio, until=FAR)
+        rows = store.snapshots.readings(accounts=counted, until=FAR) if counted else []
+    expected = carry_forward(Reading(r.at, (r.account, r.source), r.value) for r in rows)
+    assert [(p.at, p.value) for p in stored] == [(p.at, p.value) for p in expected]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(operation, min_size=1, max_size=12), st.sampled_from([0, 40]))
+def test_the_stored_series_is_the_series_of_the_sets(
+    app: App, operations: list[tuple[Any, ...]], days_later: int
+) -> None:
+    n = next(_examples)  # fresh portfolios and accounts per example, one database
+    names = {"a": f"a{n}", "b": f"b{n}", "c": f"c{n}"}
+    portfolios = {"p": f"p{n}", "q": f"q{n}"}
+    with app.db().session() as store:
+        for portfolio in portfolios.values():
+            store.add_portfolio(name=portfolio)
+        for name in names.values():
+            store.add_account(spec=AccountSpec(exchange="okx", name=name, portfolio=f"p{n}"))
+    for op in operations:
+        kind = op[0]
+        if kind in ("sync", "behind"):
+            _, who, src, hours, held = op
+            at = T0 - timedelta(hours=hours)
+            result = SourceResult(src, SourceStatus.OK, held)
+            if kind == "sync":
+                record_snapshots(app, account=names[who], results=[result], at=at)
+                with app.db().session(read_only=True) as store:  # kept at write time
+                    portfolio = store.get_account(name=names[who]).portfolio
+                    counted = [
+                        s.name for s in store.list_accounts(portfolio=portfolio) if s.import_balance
+                    ]
+                    assert store.values.status(portfolio=portfolio, accounts=counted).is_current
+            else:  # written without the service: the series is brought up to date on read
+                with app.db().session() as store:
+                    rows = snapshot_rows(
+                        account=names[who], result=result, at=at, prices=store.prices()
+                    )
+                    store.snapshots.record(account=names[who], source=src.value, at=at, rows=rows)
+        elif kind == "compact":
+            compact_snapshots(app, now=T0 + timedelta(hours=op[1]))
+        elif kind == "exclude":
+            with app.db().session() as store:
+                store.set_import_balance(name=names[op[1]], enabled=op[2])
+        else:
+            with app.db().session() as store:
+                store.move_account(name=names[op[1]], portfolio=portfolios[op[2]])
+    for portfolio in portfolios.values():
+        now = T0 + timedelta(days=days_later)
+        for window in WINDOWS:
+            stored = value_series(app, portfolio=portfolio, window=window, now=now)
+            computed = computed_series(app, portfolio=portfolio, window=window, now=now)
+            assert stored == computed, (portfolio, window)
+        _stored_equals_carry_forward(app, portfolio)
