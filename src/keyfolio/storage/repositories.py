@@ -36,6 +36,7 @@ from keyfolio.storage.tables import (
     SourceStateRow,
     SyncRunRow,
 )
+from keyfolio.storage.tables_snapshots import ValueSeriesStateRow
 
 if TYPE_CHECKING:
     from keyfolio.storage.aliases import AliasRepo
@@ -337,6 +338,10 @@ class Store:
         row = self._account_row(name)
         for table in (BalanceRow, SourceStateRow, SyncRunRow):
             self._s.execute(delete(table).where(table.account_id == row.id))
+        # Its sets go with it, and SQLite may give its id to the next account: its portfolio's
+        # stored value series is dropped (rebuilt when next read), never taken as current.
+        state = ValueSeriesStateRow.portfolio_id == row.portfolio_id
+        self._s.execute(delete(ValueSeriesStateRow).where(state))
         self._s.delete(row)
         self._s.flush()
 

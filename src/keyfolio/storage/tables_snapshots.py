@@ -50,6 +50,9 @@ class SnapshotSetRow(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "source", "at"),
         Index("ix_snapshot_sets_at", "at"),
+        # Ids are never handed out twice (SQLite reuses the largest one after a delete
+        # otherwise): a stored value series takes every set with a larger id as new.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -4,12 +4,17 @@ Reached as ``store.values`` inside one transaction; it never commits. The points
 by ``keyfolio.services.values`` (the one place that values the snapshot sets); this module
 stores them and says whether they still match the sets (:meth:`ValueRepo.status`):
 
-- the stored series counts a different set of accounts (one was added, removed, moved to
-  another portfolio, or its ``import_balance`` changed): rebuild it;
-- sets were removed (compaction, a replaced set): rebuild it;
-- newer sets were written by something that did not update the series: update it from the
-  oldest of them on (``since``);
+- nothing is stored, or the stored series counts a different set of accounts (one was
+  added, moved to another portfolio, or its ``import_balance`` changed): rebuild it;
+- newer sets were written by something that did not update the series (a set replaced at
+  the same moment is a newer set too): update it from the oldest of them on (``since``);
 - otherwise it is current.
+
+"Newer" is "a larger set id", which holds because a set id is never handed out twice
+(``AUTOINCREMENT`` on SQLite, a sequence on PostgreSQL): a replaced set always comes back
+with a new id. What removes sets drops the states it may make wrong: a compaction drops
+every portfolio's, removing an account drops its portfolio's (SQLite may give its id to the
+next account), and a removed portfolio takes its own along.
 """
 
 from __future__ import annotations
