@@ -55,6 +55,8 @@ operation = st.one_of(
     st.tuples(st.just("exclude"), account, st.booleans()),
     st.tuples(st.just("move"), account, st.sampled_from(["p", "q"])),
     st.tuples(st.just("readd"), account),
+    # The last set written (if any) replaced at its moment, through the service or behind it.
+    st.tuples(st.just("again"), st.sampled_from(["sync", "behind"]), holdings),
 )
 
 _examples = itertools.count()
@@ -84,6 +86,22 @@ def _stored_equals_carry_forward(app: App, portfolio: str) -> None:
         rows = store.snapshots.readings(accounts=counted, until=FAR) if counted else []
     expected = carry_forward(Reading(r.at, (r.account, r.source), r.value) for r in rows)
     assert [(p.at, p.value) for p in stored] == [(p.at, p.value) for p in expected]
+
+
+def _write(
+    app: App, kind: str, account: str, src: Source, at: datetime, held: dict[str, Decimal]
+) -> None:
+    result = SourceResult(src, SourceStatus.OK, held)
+    if kind == "sync":
+        record_snapshots(app, account=account, results=[result], at=at)
+        with app.db().session(read_only=True) as store:  # kept at write time
+            portfolio = store.get_account(name=account).portfolio
+            counted = [s.name for s in store.list_accounts(portfolio=portfolio) if s.import_balance]
+            assert store.values.status(portfolio=portfolio, accounts=counted).is_current
+    else:  # written without the service: the series is brought up to date on read
+        with app.db().session() as store:
+            rows = snapshot_rows(account=account, result=result, at=at, prices=store.prices())
+            store.snapshots.record(account=account, source=src.value, at=at, rows=rows)
 
 
 @settings(
@@ -128,26 +146,16 @@ def test_the_stored_series_is_the_series_of_the_sets(
             store.add_portfolio(name=portfolio)
         for name in names.values():
             store.add_account(spec=AccountSpec(exchange="okx", name=name, portfolio=f"p{n}"))
+    last_write: tuple[str, Source, datetime] | None = None
     for op in operations:
         kind = op[0]
         if kind in ("sync", "behind"):
             _, who, src, hours, held = op
-            at = T0 - timedelta(hours=hours)
-            result = SourceResult(src, SourceStatus.OK, held)
-            if kind == "sync":
-                record_snapshots(app, account=names[who], results=[result], at=at)
-                with app.db().session(read_only=True) as store:  # kept at write time
-                    portfolio = store.get_account(name=names[who]).portfolio
-                    counted = [
-                        s.name for s in store.list_accounts(portfolio=portfolio) if s.import_balance
-                    ]
-                    assert store.values.status(portfolio=portfolio, accounts=counted).is_current
-            else:  # written without the service: the series is brought up to date on read
-                with app.db().session() as store:
-                    rows = snapshot_rows(
-                        account=names[who], result=result, at=at, prices=store.prices()
-                    )
-                    store.snapshots.record(account=names[who], source=src.value, at=at, rows=rows)
+            last_write = (names[who], src, T0 - timedelta(hours=hours))
+            _write(app, kind, *last_write, held)
+        elif kind == "again":
+            if last_write is not None:
+                _write(app, op[1], *last_write, op[2])
         elif kind == "compact":
             compact_snapshots(app, now=T0 + timedelta(hours=op[1]))
         elif kind == "exclude":
