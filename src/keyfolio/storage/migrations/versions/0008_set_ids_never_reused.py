@@ -9,7 +9,8 @@ this revision changes nothing there.
 
 SQLite cannot add ``AUTOINCREMENT`` to a table: both snapshot tables are rebuilt with their
 rows (ids kept). The old tables are renamed first and dropped child first, so dropping them
-never cascades into the rows that were copied.
+never cascades into the rows that were copied. The value series stored before are dropped
+(each is built again when next read): one may count an id that was handed out twice.
 
 Revision ID: 0008
 Revises: 0007
@@ -100,6 +101,9 @@ def _rebuild(*, autoincrement: bool) -> None:
 
 def upgrade() -> None:
     _rebuild(autoincrement=True)
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DELETE FROM value_points")
+        op.execute("DELETE FROM value_series_states")
 
 
 def downgrade() -> None:
