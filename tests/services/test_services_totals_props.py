@@ -1,6 +1,6 @@
-"""Property: the `show` total equals the last value-history point, to the last digit.
+"""Property: the `show` total equals the last point of the value series, to the last digit.
 
-Both sum ``amount x price`` over every holding, the view per asset and the history per snapshot
+Both sum ``amount x price`` over every holding, the view per asset and the value series per snapshot
 set; in the one money context both sums are exact, so they agree whatever the holdings and
 prices within the bounds (before, the view summed in Python's default 28 digits).
 """

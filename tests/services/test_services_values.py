@@ -149,7 +149,7 @@ def test_the_window_starts_with_the_carried_value(app: App) -> None:
     assert day.start == NOW - timedelta(hours=24) and day.start_value == Decimal(60000)
     assert points(day) == [(day.start, Decimal(60000)), (recent, Decimal(120000))]
     assert day.change == Decimal(60000)
-    week = value_series(app, window="7d", now=NOW)  # history is shorter than the window
+    week = value_series(app, window="7d", now=NOW)  # the snapshots are younger than the window
     assert week.start_value is None and points(week)[0] == (old, Decimal(60000))
     every = value_series(app, window="all", now=NOW)
     assert every.start == old and len(every.points) == 2

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text as sql
 
 from keyfolio.domain.accounts import AccountSpec
-from keyfolio.domain.history import Snapshot
+from keyfolio.domain.records import Snapshot
 from keyfolio.errors import NotFoundError
 from keyfolio.storage import Database
 from keyfolio.storage.snapshots import (

@@ -14,9 +14,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from keyfolio.domain.balances import SourceResult
-from keyfolio.domain.history import Snapshot
 from keyfolio.domain.money import ZERO, multiply
-from keyfolio.domain.records import Price
+from keyfolio.domain.records import Price, Snapshot
 from keyfolio.errors import ConflictError
 from keyfolio.services.bounds import check_prices
 from keyfolio.services.context import App

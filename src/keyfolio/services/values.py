@@ -63,8 +63,8 @@ class ValueSeries:
 
     ``start`` is the window's start (for ``all``, the first snapshot), floored to the
     retention grid when older than 7 days; ``end`` is the moment asked for. ``start_value`` is the
-    carried value at ``start`` (``None`` when there is no history before it, i.e. the
-    history does not cover the whole window); it is also the first point when not ``None``.
+    carried value at ``start`` (``None`` when there is no snapshot before it, i.e. the
+    snapshots do not cover the whole window); it is also the first point when not ``None``.
     """
 
     portfolio: str
@@ -350,9 +350,9 @@ def values_at(
     """:func:`value_at` for several moments in one session, plus the first recorded value.
 
     Returns ``(values, first)``: ``values[i]`` is the value at ``moments[i]`` (``None``
-    before the history starts) and ``first`` the total at the first snapshot (``None``
-    without history). The summary's value changes use it: one read transaction, one query per
-    moment on the ``(account, source, at)`` index, never a scan of the whole history.
+    before the first snapshot) and ``first`` the total at the first snapshot (``None``
+    without any). The summary's value changes use it: one read transaction, one query per
+    moment on the ``(account, source, at)`` index, never a scan of every snapshot set.
     """
     moment_now = now or datetime.now(UTC)
     bounds: list[tuple[datetime, bool]] = []

@@ -26,7 +26,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from keyfolio.domain import money
-from keyfolio.domain.history import Snapshot
+from keyfolio.domain.records import Snapshot
 from keyfolio.storage._errors import translated
 from keyfolio.storage._lookup import account_ids
 from keyfolio.storage._types import as_utc, to_text

@@ -33,8 +33,6 @@ depends_on: str | Sequence[str] | None = None
 
 _ASSET = 64
 _SOURCE = 32
-_SET_COLUMNS = "id, account_id, source, at, total_value, unpriced"
-_ROW_COLUMNS = "id, set_id, asset, at, amount, price, price_source, value"
 
 
 def _when() -> sa.DateTime:
@@ -90,9 +88,13 @@ def _rebuild(*, autoincrement: bool) -> None:
         sa.UniqueConstraint("set_id", "asset", name=op.f("uq_snapshots_set_id_asset")),
     )
     op.execute(
-        f"INSERT INTO snapshot_sets ({_SET_COLUMNS}) SELECT {_SET_COLUMNS} FROM _old_snapshot_sets"
+        "INSERT INTO snapshot_sets (id, account_id, source, at, total_value, unpriced) "
+        "SELECT id, account_id, source, at, total_value, unpriced FROM _old_snapshot_sets"
     )
-    op.execute(f"INSERT INTO snapshots ({_ROW_COLUMNS}) SELECT {_ROW_COLUMNS} FROM _old_snapshots")
+    op.execute(
+        "INSERT INTO snapshots (id, set_id, asset, at, amount, price, price_source, value) "
+        "SELECT id, set_id, asset, at, amount, price, price_source, value FROM _old_snapshots"
+    )
     op.drop_table("_old_snapshots")
     op.drop_table("_old_snapshot_sets")
     op.create_index("ix_snapshot_sets_at", "snapshot_sets", ["at"])
