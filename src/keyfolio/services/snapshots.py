@@ -87,14 +87,16 @@ def record_snapshot_batch(
     with app.db().session() as store:
         if also is not None:
             also(store)
+        written = {account for account, _, _ in work}
+        portfolios = sorted({s.portfolio for s in store.list_accounts() if s.name in written})
+        store.values.lock(portfolios=portfolios)  # before the first set (PostgreSQL)
         prices, _refused = check_prices(store.prices())  # a refused price values nothing
         repo = store.snapshots
         for account, ok, at in work:
             for result in ok:
                 rows = snapshot_rows(account=account, result=result, at=at, prices=prices)
                 repo.record(account=account, source=result.source.value, at=at, rows=rows)
-        written = {account for account, _, _ in work}
-        for portfolio in sorted({s.portfolio for s in store.list_accounts() if s.name in written}):
+        for portfolio in portfolios:
             refresh_values(store, portfolio=portfolio)
     logger.debug("recorded snapshot sets of %d accounts", len(work))
 
@@ -103,6 +105,7 @@ def compact_snapshots(app: App, *, now: datetime | None = None) -> CompactReport
     """Apply the retention policy now (or at ``now``) and say what was removed."""
     when = now or datetime.now(UTC)
     with app.db().session() as store:
+        store.values.lock(portfolios=[item.name for item in store.list_portfolios()])
         report = store.snapshots.compact(now=when)
         rebuild_values(store, now=when)
     return report
@@ -120,6 +123,7 @@ def maybe_compact(
             last = repo.last_compaction()
             if last is not None and when - last < every:
                 return None
+            store.values.lock(portfolios=[item.name for item in store.list_portfolios()])
             report = repo.compact(now=when)
             rebuild_values(store, now=when)
     except ConflictError:  # another process (a hosted worker) compacted at the same moment

@@ -261,6 +261,7 @@ def refresh_values(
     """Bring the stored series of ``portfolio`` up to date with its sets (in ``store``'s
     transaction): from the oldest set it lacks on, or all of it when the accounts it counts
     changed, sets were removed, or ``rebuild``. Returns its status afterwards."""
+    store.values.lock(portfolios=[portfolio])  # one writer of the series at a time
     _, accounts = _scope(store, portfolio=portfolio, account=None)
     status = store.values.status(portfolio=portfolio, accounts=accounts)
     if status.is_current and not rebuild:

@@ -19,7 +19,7 @@ next account), and a removed portfolio takes its own along.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -90,6 +90,26 @@ class ValueRepo:
                 )
             self._portfolio_ids[portfolio] = found
         return found
+
+    @translated
+    def lock(self, *, portfolios: Iterable[str]) -> None:
+        """Hold the series of ``portfolios`` until the transaction ends.
+
+        Whoever writes sets of a portfolio or updates its series takes this first, before
+        writing a set: on PostgreSQL two writers of one portfolio then commit one after the
+        other, so set ids grow in the order their sets become visible (a writer never takes
+        the other's uncommitted set for one its series already has). It locks the portfolios'
+        rows (``FOR UPDATE``, by id: never a deadlock between two writers); on SQLite a write
+        transaction already holds the whole database and this is a plain read.
+        """
+        names = sorted(set(portfolios))
+        if names:
+            self._session.execute(
+                select(PortfolioRow.id)
+                .where(PortfolioRow.name.in_(names))
+                .order_by(PortfolioRow.id)
+                .with_for_update()
+            ).all()
 
     @translated
     def status(self, *, portfolio: str, accounts: Sequence[str]) -> ValueStatus:
