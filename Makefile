@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pnl_scale.py
 	$(BIN)/python bench/history_query.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/history_p95.py
 	$(BIN)/python bench/memory.py
 
 # Rewrite docs/img/dashboard.png (the README's picture) from the browser test.

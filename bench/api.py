@@ -28,8 +28,8 @@ from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import SourceResult, SourceStatus
 from keyfolio.domain.records import Price
 from keyfolio.services.context import App
-from keyfolio.services.history import value_series
 from keyfolio.services.summary import portfolio_summary
+from keyfolio.services.values import value_series
 
 REQUESTS = 200
 WARMUP = 10

@@ -29,7 +29,7 @@ from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.records import Price
 from keyfolio.services.context import App
-from keyfolio.services.history import value_at, value_series
+from keyfolio.services.values import value_at, value_series
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 RUNS = 5

@@ -107,7 +107,7 @@ they run in `make test`, against the real sandbox, SQLite and subprocesses (no m
    its error and hint: `keyfolio show` marks it, the account is *partial* or *failed*, and the
    dashboard and `GET /portfolios/{name}` say the same (`stale: true`).
 3. **No zero is written.** A failure never stores a zero balance nor a zero point in the value
-   history: a source that was not read is carried at its last value.
+   series: a source that was not read is carried at its last value.
 4. **A clear error.** `Error: …` says what failed, where (the exchange and the account), and
    `Hint: …` says what to do; the CLI exits non-zero (2 for the machine: a locked database, a
    full disk, a damaged vault), the API answers a JSON error. A bug in keyfolio is reported as a

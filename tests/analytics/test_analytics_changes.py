@@ -62,9 +62,9 @@ def test_windows_and_start() -> None:
 # -- value change ----------------------------------------------------------------------------
 
 CHANGE_CASES = {
-    # History reaches back: the last point at or before now-24h is 1000 (25 h ago).
+    # The series reaches back: the last point at or before now-24h is 1000 (25 h ago).
     # 1100-1000 = 100, 10.00 %.
-    "history covers 24h": (
+    "the series covers 24h": (
         [hours_ago(30, "900"), hours_ago(25, "1000"), hours_ago(2, "1050")],
         "24h", "1100", None, ("100", "10.00", ChangeBasis.HISTORY),
     ),
@@ -76,11 +76,11 @@ CHANGE_CASES = {
     "24h falls back to open24h": (
         [hours_ago(3, "1000")], "24h", "1100", "900", ("200", "22.22", ChangeBasis.OPEN24H),
     ),
-    # Only 24h may fall back: 7d with 3 h of history has no basis.
+    # Only 24h may fall back: 7d with a 3 h series has no basis.
     "7d has no fallback": (
         [hours_ago(3, "1000")], "7d", "1100", "900", (None, None, ChangeBasis.NONE),
     ),
-    # No history and no open24h.
+    # No series point and no open24h.
     "nothing at all": ([], "24h", "1100", None, (None, None, ChangeBasis.NONE)),
     # Start value 0: the change is known, the percentage is not.
     "start value zero": (
@@ -141,12 +141,12 @@ def test_open24h_value() -> None:
 def test_top_movers_by_price_change() -> None:
     held = [
         HeldAsset("BTC", D("0.5"), D(60000), D(58000)),  # 24h via open24h: +3.45 %
-        HeldAsset("ETH", D(2), D(3000)),  # history 3300: -9.09 %
-        HeldAsset("SOL", D(10), D(150)),  # history 100: +50 %
+        HeldAsset("ETH", D(2), D(3000)),  # series 3300: -9.09 %
+        HeldAsset("SOL", D(10), D(150)),  # series 100: +50 %
         HeldAsset("DOGE", D(1), D("0.5"), D("0.25")),  # worth 0.50 < 1 USD: left out
         HeldAsset("USDT", D(1000), D(1), D(1)),  # cash: never a mover
         HeldAsset("XYZ", D(10), None),  # unpriced: left out
-        HeldAsset("ABC", D(10), D(2)),  # no history, no open24h: left out
+        HeldAsset("ABC", D(10), D(2)),  # no series point, no open24h: left out
         HeldAsset("FLAT", D(10), D(2), D(2)),  # 0 %: neither
         HeldAsset("AAA", D(1), D(150)),  # +50 % like SOL: tie broken by name
     ]

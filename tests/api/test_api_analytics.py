@@ -10,8 +10,8 @@ from fastapi import FastAPI
 
 from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.services.analytics import pnl_report, pnl_to_json
-from keyfolio.services.history import series_to_json, value_series
 from keyfolio.services.snapshots import record_snapshots
+from keyfolio.services.values import series_to_json, value_series
 
 
 async def test_history_is_the_services_series(linked: httpx.AsyncClient, api: FastAPI) -> None:

@@ -40,9 +40,9 @@ async def test_summary_history_and_pnl_leave_it_out_and_report_it(
     assert refused["value"] == "1" + "0" * 30 and "larger than 10^18" in refused["reason"]
     assert "keyfolio holding remove USDT --account cold" in refused["hint"]
 
-    history = await client.get("/api/v1/history", params={"window": "24h"})
-    assert history.status_code == 200, history.text
-    assert [item["asset"] for item in history.json()["refused"]] == ["USDT"]
+    series = await client.get("/api/v1/history", params={"window": "24h"})
+    assert series.status_code == 200, series.text
+    assert [item["asset"] for item in series.json()["refused"]] == ["USDT"]
 
     pnl = await client.get("/api/v1/pnl")
     assert pnl.status_code == 200, pnl.text

@@ -39,9 +39,9 @@ def test_round_trip_into_a_fresh_home(synced: Runner, archive: Path, tmp_path: P
     original, copy = synced("show", "--json"), fresh("show", "--json")
     assert original.returncode == copy.returncode == 0
     assert copy.json() == original.json()
-    history, history_copy = synced("history", "--json").json(), fresh("history", "--json").json()
-    history.pop("end"), history_copy.pop("end")  # "now", the moment each command ran
-    assert history_copy == history
+    series, series_copy = synced("history", "--json").json(), fresh("history", "--json").json()
+    series.pop("end"), series_copy.pop("end")  # "now", the moment each command ran
+    assert series_copy == series
     vault = Vault.open(fresh.home / "vault.bin", PASSWORD)  # the same password opens it
     assert vault.get("alice").api_key == READ_KEY["apiKey"]
     assert fresh("sync").returncode == 0  # the restored key works

@@ -13,10 +13,10 @@ from keyfolio.services.manual import add_holding
 from keyfolio.services.summary import portfolio_summary
 
 
-def test_holdings_entered_by_hand_are_in_the_value_history(linked: Runner) -> None:
+def test_holdings_entered_by_hand_are_in_the_value_series(linked: Runner) -> None:
     assert linked("holding", "add", "BTC", "0.25", "--account", "cold").returncode == 0
-    history = linked("history", "--account", "cold", "--window", "24h", "--json").json()
-    assert [point["value"] for point in history["points"]][-1] == "15000"  # 0.25 x 60000
+    series = linked("history", "--account", "cold", "--window", "24h", "--json").json()
+    assert [point["value"] for point in series["points"]][-1] == "15000"  # 0.25 x 60000
     assert linked("holding", "remove", "BTC", "--account", "cold").returncode == 0
     after = linked("history", "--account", "cold", "--window", "24h", "--json").json()
     assert after["points"][-1]["value"] == "0"  # removed: a true zero, not a gap

@@ -203,7 +203,7 @@ def test_usd_rates_ignore_derivative_fills(app: App) -> None:
 
 def test_changes_and_movers_fall_back_to_open24h(app: App) -> None:
     result = changes(app, now=NOW)
-    # No history: 24h uses open24h: 0.5x58000 + 1000 + 2x3100 = 36200; now 37000.
+    # No snapshot 24h ago: 24h uses open24h: 0.5x58000 + 1000 + 2x3100 = 36200; now 37000.
     assert (result["24h"].value, result["24h"].pct, result["24h"].basis) == (
         D(800),
         D("2.21"),

@@ -13,13 +13,13 @@ import pytest
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source, SourceResult, SourceStatus
-from keyfolio.domain.history import Snapshot, Trade, TradeSide, Transfer, TransferKind
-from keyfolio.domain.records import Price
+from keyfolio.domain.history import Trade, TradeSide, Transfer, TransferKind
+from keyfolio.domain.records import Price, Snapshot
 from keyfolio.services.analytics import pnl_report, pnl_to_json
 from keyfolio.services.context import App
-from keyfolio.services.history import series_to_json, value_series
 from keyfolio.services.snapshots import record_snapshots
 from keyfolio.services.summary import portfolio_summary
+from keyfolio.services.values import series_to_json, value_series
 from keyfolio.services.view import portfolio_view
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

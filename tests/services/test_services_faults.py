@@ -2,7 +2,7 @@
 
 Every case syncs once cleanly, injects a sandbox fault, syncs again, and checks the four
 guarantees of docs/reliability.md: the last good amounts stay, the sources that could not be
-read are marked stale, no zero is written (not in the balances, not in the value history),
+read are marked stale, no zero is written (not in the balances, not in the value series),
 and the error says what failed and what to do. Retries are counted in the sandbox's request
 log, never timed.
 """

@@ -1,6 +1,6 @@
-"""Property: the `show` total equals the last value-history point, to the last digit.
+"""Property: the `show` total equals the last point of the value series, to the last digit.
 
-Both sum ``amount x price`` over every holding, the view per asset and the history per snapshot
+Both sum ``amount x price`` over every holding, the view per asset and the value series per snapshot
 set; in the one money context both sums are exact, so they agree whatever the holdings and
 prices within the bounds (before, the view summed in Python's default 28 digits).
 """
@@ -24,8 +24,8 @@ from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.money import MAX_ABS, MAX_PLACES, multiply
 from keyfolio.domain.records import Price
 from keyfolio.services.context import App
-from keyfolio.services.history import series_to_json, value_series
 from keyfolio.services.snapshots import record_snapshots
+from keyfolio.services.values import series_to_json, value_series
 from keyfolio.services.view import portfolio_view, view_to_json
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

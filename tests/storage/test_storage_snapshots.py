@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text as sql
 
 from keyfolio.domain.accounts import AccountSpec
-from keyfolio.domain.history import Snapshot
+from keyfolio.domain.records import Snapshot
 from keyfolio.errors import NotFoundError
 from keyfolio.storage import Database
 from keyfolio.storage.snapshots import (
@@ -237,3 +238,75 @@ def test_a_later_compaction_merges_whole_buckets(accounts: Database) -> None:
         later = store.snapshots.compact(now=day + timedelta(days=91))  # daily now
         assert [s.at for s in store.snapshots.sets()] == [times[-1]]
     assert (first.sets_removed, later.sets_removed) == (3, 2)
+
+
+# -- what a stored value series relies on ------------------------------------------------
+
+
+def _set_ids(db: Database) -> list[int]:
+    with db._get_engine().connect() as connection:
+        return list(connection.execute(sql("SELECT id FROM snapshot_sets ORDER BY id")).scalars())
+
+
+def _build_series(db: Database, accounts: list[str]) -> None:
+    """Store main's series as current, counting ``accounts`` (points do not matter here)."""
+    with db.session() as store:
+        newest = store.values.status(portfolio="main", accounts=accounts).last_set_id
+        store.values.replace(
+            portfolio="main", accounts=accounts, since=None, points=[],
+            last_set_id=newest, exact=True, now=NOW,
+        )  # fmt: skip
+        assert store.values.status(portfolio="main", accounts=accounts).is_current
+
+
+def test_set_ids_are_never_handed_out_twice(accounts: Database) -> None:
+    """A stored value series takes every set with a larger id than its newest as new: a set
+    replaced at the same moment, or written after the newest set was removed, gets an id
+    never used before (SQLite hands out the largest id again without AUTOINCREMENT)."""
+    record(accounts, "a", "trading", NOW, BTC="1@10")
+    (first,) = _set_ids(accounts)
+    record(accounts, "a", "trading", NOW, BTC="2@10")  # replaced: deleted, then written
+    (second,) = _set_ids(accounts)
+    assert second > first
+    with accounts.session() as store:
+        store.remove_account(name="a")  # the newest set goes with it
+    record(accounts, "b", "trading", NOW, BTC="1@10")
+    assert _set_ids(accounts)[0] > second
+
+
+def test_a_replaced_set_is_new_to_the_stored_series(accounts: Database) -> None:
+    record(accounts, "a", "trading", NOW - timedelta(hours=1), BTC="1@10")
+    record(accounts, "a", "trading", NOW, BTC="1@10")
+    _build_series(accounts, ["a"])
+    record(accounts, "a", "trading", NOW, USDT="5@1")  # the newest set, replaced
+    with accounts.session(read_only=True) as store:
+        status = store.values.status(portfolio="main", accounts=["a"])
+    assert (status.is_current, status.since) == (False, NOW)
+
+
+def test_removing_an_account_drops_its_portfolios_stored_series(accounts: Database) -> None:
+    """The next account may get the removed one's id (SQLite): with the same ids, the stored
+    series would still count the removed account's sets as current."""
+    record(accounts, "b", "trading", NOW - timedelta(hours=1), BTC="1@10")
+    record(accounts, "a", "trading", NOW, BTC="1@10")  # the newest set is not b's
+    _build_series(accounts, ["a", "b"])
+    with accounts.session() as store:
+        store.remove_account(name="b")  # the newest account
+        store.add_account(spec=AccountSpec(exchange="okx", name="b"))
+    with accounts.session(read_only=True) as store:
+        assert not store.values.status(portfolio="main", accounts=["a", "b"]).is_current
+
+
+def test_a_compaction_that_removes_sets_drops_the_stored_series(accounts: Database) -> None:
+    hour = datetime(2026, 11, 10, 1, tzinfo=UTC)
+    record(accounts, "a", "trading", hour, BTC="1@10")
+    record(accounts, "a", "trading", hour + timedelta(minutes=40), BTC="2@10")
+    record(accounts, "a", "trading", NOW, BTC="3@10")
+    _build_series(accounts, ["a"])
+    with accounts.session() as store:
+        assert store.snapshots.compact(now=NOW).sets_removed == 1
+        assert not store.values.status(portfolio="main", accounts=["a"]).is_current
+    _build_series(accounts, ["a"])
+    with accounts.session() as store:
+        assert store.snapshots.compact(now=NOW).sets_removed == 0  # nothing removed: kept
+        assert store.values.status(portfolio="main", accounts=["a"]).is_current

@@ -159,3 +159,138 @@ def test_data_written_at_0001_survives_the_upgrade_to_head(db_url: str) -> None:
             assert store.snapshots is not None and store.history is not None
     finally:
         database.dispose()
+
+
+def test_an_upgrade_from_0005_starts_every_value_series_unbuilt(db_url: str) -> None:
+    """0007 adds the stored value series empty: the sets written before it are all there, the
+    series reports itself not current (to be built from them), and then stores exactly."""
+    from alembic import command
+
+    command.upgrade(alembic_config(db_url), "0005")
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            dialect = connection.dialect.name
+            main_id = connection.execute(
+                text("SELECT id FROM portfolios WHERE name = 'main'")
+            ).scalar_one()
+            connection.execute(
+                text(
+                    "INSERT INTO accounts (exchange, name, region, demo, portfolio_id, "
+                    "import_balance, status, extra, created_at) VALUES ('okx', 'main', 'global', "
+                    ":no, :pid, :yes, 'ok', '{}', :t)"
+                ),
+                {"no": False, "yes": True, "pid": main_id, "t": _when(dialect, T1)},
+            )
+            account_id = connection.execute(text("SELECT id FROM accounts")).scalar_one()
+            for moment, total in ((T1, "10.5"), (T2, "12.25")):
+                connection.execute(
+                    text(
+                        "INSERT INTO snapshot_sets (account_id, source, at, total_value, "
+                        "unpriced) VALUES (:a, 'trading', :t, :v, :no)"
+                    ),
+                    {"a": account_id, "t": _when(dialect, moment), "v": total, "no": False},
+                )
+            newest = connection.execute(text("SELECT max(id) FROM snapshot_sets")).scalar_one()
+    finally:
+        engine.dispose()
+
+    database = Database(db_url)
+    database.migrate()
+    try:
+        with database.session() as store:
+            assert len(store.snapshots.sets(account="main")) == 2
+            assert store.values.points(portfolio="main", until=T2) == []
+            status = store.values.status(portfolio="main", accounts=["main"])
+            assert (status.is_current, status.since, status.last_set_id) == (False, None, newest)
+            points = [(T1, Decimal("10.5")), (T2, Decimal("12.25"))]
+            store.values.replace(
+                portfolio="main", accounts=["main"], since=None, points=points,
+                last_set_id=newest, exact=True, now=T2,
+            )  # fmt: skip
+        with database.session(read_only=True) as store:
+            assert [tuple(p) for p in store.values.points(portfolio="main", until=T2)] == points
+            status = store.values.status(portfolio="main", accounts=["main"])
+            assert status.is_current and status.is_exact
+    finally:
+        database.dispose()
+
+
+def test_an_upgrade_from_0007_keeps_every_set_and_never_hands_an_id_out_again(
+    db_url: str,
+) -> None:
+    """0008 rebuilds the snapshot tables on SQLite (AUTOINCREMENT): every set and row keeps
+    its id and values, a removed account still takes its sets along, a set written later gets
+    an id larger than any before, and the series stored before are built again."""
+    from alembic import command
+
+    command.upgrade(alembic_config(db_url), "0007")
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            dialect = connection.dialect.name
+
+            def run(sql: str, **params: Any) -> Any:
+                return connection.execute(text(sql), params)
+
+            main_id = run("SELECT id FROM portfolios WHERE name = 'main'").scalar_one()
+            for name in ("a", "b"):
+                run(
+                    "INSERT INTO accounts (exchange, name, region, demo, portfolio_id, "
+                    "import_balance, status, extra, created_at) VALUES ('okx', :n, 'global', "
+                    ":no, :pid, :yes, 'ok', '{}', :t)",
+                    n=name, no=False, yes=True, pid=main_id, t=_when(dialect, T1),
+                )  # fmt: skip
+            ids = dict(run("SELECT name, id FROM accounts").all())
+            for account, moment, total in (("a", T1, "10.5"), ("b", T1, "3"), ("a", T2, "7")):
+                set_id = run(
+                    "INSERT INTO snapshot_sets (account_id, source, at, total_value, unpriced) "
+                    "VALUES (:a, 'trading', :t, :v, :no) RETURNING id",
+                    a=ids[account], t=_when(dialect, moment), v=total, no=False,
+                ).scalar_one()  # fmt: skip
+                run(
+                    "INSERT INTO snapshots (set_id, asset, at, amount, price, price_source, "
+                    "value) VALUES (:s, 'USDT', :t, :v, '1', 'test', :v)",
+                    s=set_id, t=_when(dialect, moment), v=total,
+                )  # fmt: skip
+            newest = run("SELECT max(id) FROM snapshot_sets").scalar_one()
+            run(
+                "INSERT INTO value_series_states (portfolio_id, accounts, last_set_id, exact, "
+                "built_at) VALUES (:p, :k, :n, :yes, :t)",
+                p=main_id, k=f"{ids['a']},{ids['b']}", n=newest, yes=True, t=_when(dialect, T2),
+            )  # fmt: skip
+        with engine.connect() as connection:
+            before = {
+                table: sorted(map(repr, connection.execute(text(f"SELECT * FROM {table}"))))
+                for table in ("snapshot_sets", "snapshots")
+            }
+    finally:
+        engine.dispose()
+
+    database = Database(db_url)
+    database.migrate()
+    try:
+        engine = create_engine(db_url)
+        try:
+            with engine.connect() as connection:
+                for table in ("snapshot_sets", "snapshots"):
+                    rows = connection.execute(text(f"SELECT * FROM {table}"))
+                    assert sorted(map(repr, rows)) == before[table], table
+        finally:
+            engine.dispose()
+        with database.session() as store:
+            status = store.values.status(portfolio="main", accounts=["a", "b"])
+            assert status.is_current is (dialect != "sqlite")  # dropped on SQLite only
+            store.snapshots.record(account="a", source="trading", at=T2, rows=[])  # replaced
+            store.remove_account(name="b")
+        with database.session(read_only=True) as store:
+            sets = store.snapshots.sets()
+            assert [(s.account, s.at, s.total_value) for s in sets] == [
+                ("a", T1, Decimal("10.5")),
+                ("a", T2, Decimal(0)),
+            ]
+            assert [(r.account, r.at) for r in store.snapshots.snapshots()] == [("a", T1)]
+            status = store.values.status(portfolio="main", accounts=["a"])
+            assert status.last_set_id > newest
+    finally:
+        database.dispose()

@@ -85,7 +85,7 @@ def seed_history(settings: Any, *, days: int = 30, now: Any = None) -> None:
     from datetime import UTC, datetime, timedelta
     from decimal import Decimal
 
-    from keyfolio.domain.history import Snapshot
+    from keyfolio.domain.records import Snapshot
     from keyfolio.services.context import App
 
     end = now or datetime.now(UTC)

@@ -1,10 +1,10 @@
-"""Value change over a window, from the value history, with the 24h ``open24h`` fallback.
+"""Value change over a window, from the value series, with the 24h ``open24h`` fallback.
 
 Definitions (docs/analytics.md, "Value change"):
 
-- ``start`` is ``now - window`` (for ``all``, the first point of the history).
-- The start value is the value of the last history point at or before ``start``
-  (carry-forward). When there is one, the basis is ``history``.
+- ``start`` is ``now - window`` (for ``all``, the first point of the value series).
+- The start value is the value of the series' last point at or before ``start``
+  (carry-forward). When there is one, the basis is ``history`` (the JSON name).
 - Otherwise, for ``24h`` only, the start value is the holdings valued at each asset's
   ticker ``open24h`` price (``open24h_value``); the basis is ``open24h``, or ``open_utc`` when
   some of those opens are today's at 00:00 UTC (Kraken's ticker) rather than 24 hours ago.
@@ -57,7 +57,7 @@ class ChangeBasis(StrEnum):
 
 
 class TimedValue(Protocol):
-    """A history point: anything with ``at`` and ``value`` (e.g. ``SeriesPoint``)."""
+    """A value series point: anything with ``at`` and ``value`` (e.g. ``SeriesPoint``)."""
 
     @property
     def at(self) -> datetime: ...
@@ -107,7 +107,7 @@ def value_change(
 ) -> Change:
     """The change of the value over ``window`` ending at ``now`` (see the module docstring).
 
-    ``points`` is the value history in time order (it may start before the window);
+    ``points`` is the value series in time order (it may start before the window);
     ``open24h`` is the current holdings valued at ``open24h`` prices, or ``None``.
     """
     key = parse_window(window)
@@ -128,8 +128,8 @@ def change_between(
     open24h: Decimal | None = None,
     open_basis: ChangeBasis = ChangeBasis.OPEN24H,
 ) -> Change:
-    """The change from ``start_value`` (the carried history value at the window's start, or
-    ``None`` when the history does not reach back that far) to ``now_value``. ``open_basis``
+    """The change from ``start_value`` (the series' carried value at the window's start, or
+    ``None`` when the series does not reach back that far) to ``now_value``. ``open_basis``
     names what ``open24h`` is made of (``OPEN_UTC`` when some opens are today's at 00:00 UTC)."""
     key = parse_window(window)
     basis = ChangeBasis.HISTORY

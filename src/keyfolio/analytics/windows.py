@@ -1,6 +1,6 @@
 """The time windows every analytics view speaks of: ``1h`` to ``1y`` and ``all``.
 
-Defined once here; the history series, value changes and top movers all use these keys.
+Defined once here; the value series, value changes and top movers all use these keys.
 """
 
 from __future__ import annotations

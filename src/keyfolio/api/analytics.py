@@ -2,7 +2,7 @@
 ``/api/v1/pnl/lots``, and ``/api/v1/reconcile`` (history against reported balances).
 
 All read the database only (they work while the vault is locked) and call the services that
-the CLI uses: :mod:`keyfolio.services.history`, :mod:`keyfolio.services.analytics` and
+the CLI uses: :mod:`keyfolio.services.values`, :mod:`keyfolio.services.analytics` and
 :mod:`keyfolio.services.reconcile`.
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from keyfolio.api.deps import StateDep
-from keyfolio.api.models import HistoryOut, LotsOut, PnlOut, ReconcileOut
+from keyfolio.api.models import LotsOut, PnlOut, ReconcileOut, ValueSeriesOut
 
 __all__ = ["router"]
 
@@ -23,8 +23,8 @@ Name = Annotated[str, Query(min_length=1, max_length=64)]
 OptionalName = Annotated[str | None, Query(min_length=1, max_length=64)]
 
 
-@router.get("/history", response_model=HistoryOut, response_model_exclude_unset=True)
-def history(
+@router.get("/history", response_model=ValueSeriesOut, response_model_exclude_unset=True)
+def values(
     state: StateDep,
     portfolio: Name = "main",
     window: Annotated[
@@ -32,14 +32,14 @@ def history(
     ] = "30d",
     account: OptionalName = None,
     asset: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
-) -> HistoryOut:
+) -> ValueSeriesOut:
     """The portfolio's value over a window (optionally one account's or one asset's)."""
-    from keyfolio.services.history import series_to_json, value_series
+    from keyfolio.services.values import series_to_json, value_series
 
     series = value_series(
         state.ready(), portfolio=portfolio, window=window, account=account, asset=asset
     )
-    return HistoryOut.model_validate(series_to_json(series))
+    return ValueSeriesOut.model_validate(series_to_json(series))
 
 
 @router.get("/pnl", response_model=PnlOut, response_model_exclude_unset=True)

@@ -149,7 +149,7 @@ def create_app(
     api = FastAPI(
         title="keyfolio",
         version=__version__,
-        summary="Local JSON API of keyfolio: portfolios, accounts, sync, history, P&L, events.",
+        summary="Local JSON API of keyfolio: portfolios, accounts, sync, values, P&L, events.",
         docs_url=None,
         redoc_url=None,
         lifespan=_lifespan,

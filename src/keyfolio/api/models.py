@@ -20,8 +20,6 @@ __all__ = [
     "ErrorOut",
     "ExchangeOut",
     "HealthOut",
-    "HistoryOut",
-    "HistoryPoint",
     "LinkOut",
     "LinkSourceOut",
     "LinkSync",
@@ -49,6 +47,8 @@ __all__ = [
     "TaskProgress",
     "TaskRef",
     "UnlockRequest",
+    "ValuePointOut",
+    "ValueSeriesOut",
     "VaultOut",
 ]
 
@@ -339,13 +339,13 @@ class TaskOut(_Out):
 # -- analytics ------------------------------------------------------------------------------
 
 
-class HistoryPoint(_Out):
+class ValuePointOut(_Out):
     at: Timestamp
     value: DecimalStr
     amount: DecimalStr | None = Field(default=None, description="the asset's amount (asset=)")
 
 
-class HistoryOut(_Out):
+class ValueSeriesOut(_Out):
     """The `keyfolio history --json` document (fields it lacks are left out)."""
 
     portfolio: str
@@ -355,7 +355,7 @@ class HistoryOut(_Out):
     end: Timestamp | None = None
     account: str | None = None
     asset: str | None = None
-    points: list[HistoryPoint]
+    points: list[ValuePointOut]
     refused: list[RefusedOut] | None = None
 
 

@@ -89,7 +89,7 @@ COMMANDS: tuple[tuple[str, str, bool], ...] = (
     ("account", "accounts:app", True),
     ("sync", "views:sync_command", False),
     ("show", "views:show_command", False),
-    ("history", "history:history_command", False),
+    ("history", "values:values_command", False),
     ("pnl", "analytics:pnl_command", False),
     ("reconcile", "reconcile:reconcile_command", False),
     ("watch", "live:watch_command", False),
@@ -106,7 +106,7 @@ COMMANDS: tuple[tuple[str, str, bool], ...] = (
     ("vault", "vault:app", True),
     ("backup", "backup:backup_command", False),
     ("restore", "backup:restore_command", False),
-    ("db", "history:db_app", True),
+    ("db", "values:db_app", True),
     ("sandbox", "sandbox:sandbox_command", False),
 )
 """(name, ``module:attribute`` in ``keyfolio.cli``, is a group), in the order a new user meets

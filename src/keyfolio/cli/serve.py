@@ -184,7 +184,7 @@ def serve_command(
     The vault opens with KEYFOLIO_PASSWORD, a prompt at start, or the Unlock page.
     It re-locks after --vault-idle-minutes without a use by you: nothing syncs
     until you unlock it again (KEYFOLIO_PASSWORD: the server re-opens it itself).
-    While it is locked, the portfolio, history and P&L still show.
+    While it is locked, the portfolio, its value series and P&L still show.
     """
     from keyfolio.api.app import create_app
     from keyfolio.api.security import check_bind

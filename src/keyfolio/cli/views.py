@@ -78,7 +78,7 @@ def sync_command(
     """Refresh balances, prices and history of every account (or one).
 
     Each sync also records a snapshot of every balance source that was read (the value
-    history behind `keyfolio history`) and imports new trades and transfers (the input of
+    series behind `keyfolio history`) and imports new trades and transfers (the input of
     `keyfolio pnl`). Exit 1 if any account failed (or a bug stopped its history import); a
     failed account keeps its last good data. Exit 2 if this machine cannot store (a full disk,
     a locked database).

@@ -1,4 +1,5 @@
-"""Trade and transfer history, and balance snapshots, as plain records.
+"""Trade records (fills, transfers, ledger entries) as plain records; the balance snapshots
+behind the value series are ``keyfolio.domain.records.Snapshot``.
 
 Every amount is ``Decimal``. ``Trade.amount`` is in the base asset, ``Trade.price`` in the
 quote asset per base unit, and ``fee`` is a positive amount paid in ``fee_asset``. A rebate
@@ -16,7 +17,6 @@ __all__ = [
     "CONTENT_ID_PREFIX",
     "HistoryKind",
     "LedgerEntry",
-    "Snapshot",
     "Trade",
     "TradeSide",
     "Transfer",
@@ -107,17 +107,3 @@ class LedgerEntry:
     kind: str
     source: str
     reference: str | None = None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The amount (and value, where priced) of one asset in one source at one moment."""
-
-    at: datetime
-    account: str
-    source: str
-    asset: str
-    amount: Decimal
-    price: Decimal | None
-    price_source: str | None
-    value: Decimal | None

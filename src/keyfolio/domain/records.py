@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from keyfolio.domain.balances import Source, SourceStatus
 
-__all__ = ["BalanceRecord", "Portfolio", "Price", "SourceState", "Ticker"]
+__all__ = ["BalanceRecord", "Portfolio", "Price", "Snapshot", "SourceState", "Ticker"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,18 @@ class Ticker:
     @property
     def quote(self) -> str:
         return self.symbol.split("-")[1]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The amount (and value, where priced) of one asset in one source at one moment (a
+    snapshot set's row: the value series are computed from them)."""
+
+    at: datetime
+    account: str
+    source: str
+    asset: str
+    amount: Decimal
+    price: Decimal | None
+    price_source: str | None
+    value: Decimal | None

@@ -319,7 +319,7 @@ def pnl_rankings_json(report: PnlReport) -> dict[str, Any]:
 
 
 def _changes_of(app: App, view: PortfolioView, now: datetime) -> dict[str, Change]:
-    from keyfolio.services.history import values_at
+    from keyfolio.services.values import values_at
 
     amounts = {holding.asset: holding.amount for holding in view.holdings}
     prices = {h.asset: h.price.usd for h in view.holdings if h.price is not None}

@@ -195,7 +195,7 @@ def check_snapshot(
     if problem is None:
         return None
     hint = (
-        "This snapshot was recorded by an older keyfolio; the value history carries the "
+        "This snapshot was recorded by an older keyfolio; the value series carries the "
         "source's previous snapshot over it."
     )
     return _refused(f"{source} snapshot at {at}", account, asset, field, number, problem, hint)

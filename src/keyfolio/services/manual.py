@@ -228,7 +228,7 @@ def _write_holdings(
 
 
 def _snapshot(app: App, name: str, written: tuple[SourceResult, datetime]) -> None:
-    """Holdings count in the value history from the moment they are entered."""
+    """Holdings count in the value series from the moment they are entered."""
     from keyfolio.services.snapshots import record_snapshots
 
     result, at = written

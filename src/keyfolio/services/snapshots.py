@@ -3,7 +3,8 @@
 ``record_snapshots`` writes one snapshot set per source that was read successfully; a stale
 or failed source writes nothing (its last set carries forward, so it never shows as zero).
 ``maybe_compact`` applies the retention policy at most once an hour; ``compact_snapshots``
-applies it now (`keyfolio db compact`).
+applies it now (`keyfolio db compact`). Both keep the portfolios' value series current in the
+same transaction: a write updates it from the new sets on, a compaction rebuilds it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from keyfolio.domain.balances import SourceResult
-from keyfolio.domain.history import Snapshot
 from keyfolio.domain.money import ZERO, multiply
-from keyfolio.domain.records import Price
+from keyfolio.domain.records import Price, Snapshot
 from keyfolio.errors import ConflictError
 from keyfolio.services.bounds import check_prices
 from keyfolio.services.context import App
+from keyfolio.services.values import rebuild_values, refresh_values
 from keyfolio.storage import Store
 from keyfolio.storage.snapshots import CompactReport
 
@@ -86,12 +87,17 @@ def record_snapshot_batch(
     with app.db().session() as store:
         if also is not None:
             also(store)
+        written = {account for account, _, _ in work}
+        portfolios = sorted({s.portfolio for s in store.list_accounts() if s.name in written})
+        store.values.lock(portfolios=portfolios)  # before the first set (PostgreSQL)
         prices, _refused = check_prices(store.prices())  # a refused price values nothing
         repo = store.snapshots
         for account, ok, at in work:
             for result in ok:
                 rows = snapshot_rows(account=account, result=result, at=at, prices=prices)
                 repo.record(account=account, source=result.source.value, at=at, rows=rows)
+        for portfolio in portfolios:
+            refresh_values(store, portfolio=portfolio)
     logger.debug("recorded snapshot sets of %d accounts", len(work))
 
 
@@ -99,7 +105,10 @@ def compact_snapshots(app: App, *, now: datetime | None = None) -> CompactReport
     """Apply the retention policy now (or at ``now``) and say what was removed."""
     when = now or datetime.now(UTC)
     with app.db().session() as store:
-        return store.snapshots.compact(now=when)
+        store.values.lock(portfolios=[item.name for item in store.list_portfolios()])
+        report = store.snapshots.compact(now=when)
+        rebuild_values(store, now=when)
+    return report
 
 
 def maybe_compact(
@@ -114,7 +123,9 @@ def maybe_compact(
             last = repo.last_compaction()
             if last is not None and when - last < every:
                 return None
+            store.values.lock(portfolios=[item.name for item in store.list_portfolios()])
             report = repo.compact(now=when)
+            rebuild_values(store, now=when)
     except ConflictError:  # another process (a hosted worker) compacted at the same moment
         logger.debug("snapshot compaction: done by another process just now")
         return None

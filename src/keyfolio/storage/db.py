@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD_REVISION", "MIGRATIONS_DIR", "Database", "alembic_config"]
 
 READ_ONLY = "keyfolio_read_only"
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0008"
 """The newest migration's revision id; a test checks it against Alembic's script head."""
 
 logger = logging.getLogger(__name__)

@@ -26,12 +26,17 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from keyfolio.domain import money
-from keyfolio.domain.history import Snapshot
+from keyfolio.domain.records import Snapshot
 from keyfolio.storage._errors import translated
 from keyfolio.storage._lookup import account_ids
 from keyfolio.storage._types import as_utc, to_text
 from keyfolio.storage.tables import ASSET_LENGTH, AccountRow
-from keyfolio.storage.tables_snapshots import MaintenanceRow, SnapshotRow, SnapshotSetRow
+from keyfolio.storage.tables_snapshots import (
+    MaintenanceRow,
+    SnapshotRow,
+    SnapshotSetRow,
+    ValueSeriesStateRow,
+)
 
 __all__ = [
     "COMPACT_TASK",
@@ -510,6 +515,8 @@ class SnapshotRepo:
             result = self._session.execute(delete(SnapshotRow).where(SnapshotRow.set_id.in_(chunk)))
             snapshots_removed += cast(CursorResult[Any], result).rowcount
             self._session.execute(delete(SnapshotSetRow).where(SnapshotSetRow.id.in_(chunk)))
+        if victims:  # a stored value series may count a removed set: each is rebuilt
+            self._session.execute(delete(ValueSeriesStateRow))
         kept = self._session.scalar(select(func.count()).select_from(SnapshotSetRow)) or 0
         self._mark_run(COMPACT_TASK, when)
         logger.info(

@@ -18,7 +18,7 @@
     series: [],
     expanded: {},
     chart: null,
-    historySeq: 0,
+    seriesSeq: 0,
     summarySeq: 0,
   };
 
@@ -296,12 +296,12 @@
     );
   }
 
-  function loadHistory() {
-    var seq = ++state.historySeq;
+  function loadSeries() {
+    var seq = ++state.seriesSeq;
     var path = "/history?portfolio=" + q(state.portfolio) + "&window=" + q(state.window);
     return KF.api("GET", path).then(
       function (series) {
-        if (seq !== state.historySeq) return;
+        if (seq !== state.seriesSeq) return;
         var points = (series && series.points) || [];
         state.series = points;
         KF.show($("chart-empty"), points.length < 2);
@@ -309,7 +309,7 @@
         if (state.summary) renderChange(state.summary);
       },
       function () {
-        if (seq !== state.historySeq) return;
+        if (seq !== state.seriesSeq) return;
         state.series = [];
         KF.show($("chart-empty"), true);
         state.chart.update([]);
@@ -335,12 +335,12 @@
       button.setAttribute("aria-pressed", button.dataset.window === name ? "true" : "false");
     });
     if (state.summary) renderChange(state.summary);
-    loadHistory();
+    loadSeries();
   }
 
   var refresh = KF.debounce(function () {
     loadSummary();
-    loadHistory();
+    loadSeries();
   }, 50);
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -360,7 +360,7 @@
       window.history.replaceState(null, "", url.pathname + url.search);
       state.expanded = {};
       loadSummary();
-      loadHistory();
+      loadSeries();
     });
     KF.on("portfolio.updated", function (data) {
       if (!data.portfolio || data.portfolio === state.portfolio) refresh();

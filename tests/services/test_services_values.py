@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from keyfolio.analytics.series import MAX_POINTS
 from keyfolio.config import Settings
@@ -16,13 +18,14 @@ from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.records import Price
 from keyfolio.errors import NotFoundError, UsageError
 from keyfolio.services.context import App
-from keyfolio.services.history import series_to_json, value_at, value_series
 from keyfolio.services.snapshots import (
     compact_snapshots,
     maybe_compact,
+    record_snapshot_batch,
     record_snapshots,
     snapshot_rows,
 )
+from keyfolio.services.values import computed_series, series_to_json, value_at, value_series
 
 NOW = datetime(2026, 11, 25, 12, 30, tzinfo=UTC)
 
@@ -146,7 +149,7 @@ def test_the_window_starts_with_the_carried_value(app: App) -> None:
     assert day.start == NOW - timedelta(hours=24) and day.start_value == Decimal(60000)
     assert points(day) == [(day.start, Decimal(60000)), (recent, Decimal(120000))]
     assert day.change == Decimal(60000)
-    week = value_series(app, window="7d", now=NOW)  # history is shorter than the window
+    week = value_series(app, window="7d", now=NOW)  # the snapshots are younger than the window
     assert week.start_value is None and points(week)[0] == (old, Decimal(60000))
     every = value_series(app, window="all", now=NOW)
     assert every.start == old and len(every.points) == 2
@@ -264,3 +267,82 @@ def test_maybe_compact_runs_at_most_once_an_hour(app: App) -> None:
     assert first is not None and first.sets_removed == 1
     assert maybe_compact(app, now=NOW + timedelta(minutes=59)) is None
     assert maybe_compact(app, now=NOW + timedelta(hours=1)) is not None
+
+
+class _Statements:
+    """The SQL statements every engine runs while the context is open."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, object]] = []
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        self.seen.append((" ".join(statement.split()), parameters))
+
+    def __enter__(self) -> _Statements:
+        event.listen(Engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(Engine, "before_cursor_execute", self._record)
+
+    def reading(self, table: str) -> list[str]:
+        return [
+            sql for sql, _ in self.seen if sql.startswith("SELECT") and f" {table} " in sql + " "
+        ]
+
+
+def _syncs(app: App, count: int, *, start: datetime, step: timedelta = timedelta(hours=1)) -> None:
+    """``count`` syncs of accounts a and b, ``step`` apart, in one write."""
+    batch = [
+        (
+            name,
+            [ok(Source.TRADING, BTC=f"0.{n + 1}"), ok(Source.FUNDING, USDT=str(n))],
+            start + step * n + timedelta(minutes=offset),
+        )
+        for n in range(count)
+        for offset, name in enumerate(["a", "b"])
+    ]
+    record_snapshot_batch(app, batch)
+
+
+@pytest.mark.parametrize("window", ["1y", "all"])
+def test_a_portfolio_series_reads_its_stored_points_not_the_snapshots(
+    app: App, window: str
+) -> None:
+    _syncs(app, 5, start=NOW - timedelta(days=300), step=timedelta(days=1))
+    value_series(app, window=window, now=NOW)  # the stored series is current: nothing to build
+    with _Statements() as small:
+        few = value_series(app, window=window, now=NOW)
+    _syncs(app, 400, start=NOW - timedelta(days=200))
+    with _Statements() as large:
+        many = value_series(app, window=window, now=NOW)
+    assert len(many.points) > len(few.points) > 1
+    # The same statements, whatever the number of sets; the sets only through one aggregate
+    # (their newest id: is the stored series current?), the per-asset rows never.
+    assert [sql for sql, _ in large.seen] == [sql for sql, _ in small.seen]
+    assert len(large.seen) <= 14
+    assert all("max(snapshot_sets.id)" in sql for sql in large.reading("snapshot_sets"))
+    assert large.reading("snapshots") == []
+    assert large.reading("value_points")
+    assert many == computed_series(app, window=window, now=NOW)
+
+
+def test_a_sync_adds_one_point_from_the_carried_and_the_new_sets(app: App) -> None:
+    _syncs(app, 200, start=NOW - timedelta(days=30))
+    with _Statements() as sync:
+        record_snapshots(
+            app, account="a", results=[ok(Source.TRADING, BTC="2")], at=NOW + timedelta(hours=1)
+        )
+    inserts = [params for sql, params in sync.seen if sql.startswith("INSERT INTO value_points")]
+    assert len(inserts) == 1 and isinstance(inserts[0], tuple)  # one row: the new point
+    # Sets read: aggregates (is the series current, from where on?), each pair's carried set
+    # (one row per pair), and the sets from the new moment on; never the older sets one by one.
+    reads = sync.reading("snapshot_sets")
+    assert len(reads) == 4
+    assert all(
+        "max(" in sql or "min(" in sql or "GROUP BY" in sql or "snapshot_sets.at >= ?" in sql
+        for sql in reads
+    )
+    series = value_series(app, window="7d", now=NOW + timedelta(hours=1))
+    assert series == computed_series(app, window="7d", now=NOW + timedelta(hours=1))
+    assert series.points[-1].value == Decimal(132398)  # a: 2 BTC + 199; b: 0.2 BTC + 199

@@ -1,4 +1,6 @@
-"""Value history from snapshots: the series behind `keyfolio history` and the value at a moment.
+"""The value series: a portfolio's value over time, behind `keyfolio history` and
+``GET /api/v1/history`` (not to be confused with the trade records that
+:mod:`keyfolio.services.imports` imports), and the value at a moment.
 
 The value at a moment is the sum, over every (account, source) of the portfolio's accounts that
 count in its totals (``import_balance`` on), of that source's last snapshot set at or before it
@@ -7,9 +9,17 @@ count in its totals (``import_balance`` on), of that source's last snapshot set 
 are the same before and after `keyfolio db compact`. Everything is ``Decimal``, summed exactly
 in the one money context, so the last point equals the `show` total to the last digit.
 
+A portfolio's series is kept at write time (``store.values``): every snapshot write updates it
+(:func:`refresh_values`, from the new sets' moment on), `keyfolio db compact` rebuilds it
+(:func:`rebuild_values`), and a series that no longer matches its sets (an account added,
+removed, moved or excluded) is rebuilt when it is next read. A whole-portfolio series then
+reads its stored points only; one account's or one asset's series is computed from the sets.
+Either way the result is the same (a property test holds them equal).
+
 A snapshot whose value is outside the money bounds (recorded by an older keyfolio) is left
 out (the source's previous snapshot carries over it) and listed in ``refused``, with the
-scope's stored balances that are outside the bounds (which `show` leaves out).
+scope's stored balances that are outside the bounds (which `show` leaves out). A portfolio
+with such a snapshot is computed from its sets, which lists them.
 """
 
 from __future__ import annotations
@@ -27,11 +37,24 @@ from keyfolio.errors import NotFoundError
 from keyfolio.services.bounds import check_balances, check_snapshot, refused_to_json
 from keyfolio.services.context import App
 from keyfolio.storage.snapshots import SetReading, retention_bucket, retention_bucketer
+from keyfolio.storage.values import ValueStatus
 
 if TYPE_CHECKING:
     from keyfolio.storage import Store
 
-__all__ = ["SeriesPoint", "ValueSeries", "series_to_json", "value_at", "value_series", "values_at"]
+__all__ = [
+    "SeriesPoint",
+    "ValueSeries",
+    "computed_series",
+    "rebuild_values",
+    "refresh_values",
+    "series_to_json",
+    "value_at",
+    "value_series",
+    "values_at",
+]
+
+_END = datetime(9999, 12, 31, tzinfo=UTC)  # "no upper bound" for a set reading
 
 
 @dataclass(frozen=True)
@@ -40,8 +63,8 @@ class ValueSeries:
 
     ``start`` is the window's start (for ``all``, the first snapshot), floored to the
     retention grid when older than 7 days; ``end`` is the moment asked for. ``start_value`` is the
-    carried value at ``start`` (``None`` when there is no history before it, i.e. the
-    history does not cover the whole window); it is also the first point when not ``None``.
+    carried value at ``start`` (``None`` when there is no snapshot before it, i.e. the
+    snapshots do not cover the whole window); it is also the first point when not ``None``.
     """
 
     portfolio: str
@@ -111,8 +134,78 @@ def value_series(
     """The carry-forward value series over ``window`` ending ``now`` (default: now).
 
     ``account`` narrows it to one account (counted even with ``import_balance`` off),
-    ``asset`` to one asset (its points also carry the amount). At most ~500 points.
+    ``asset`` to one asset (its points also carry the amount). At most ~500 points. A whole
+    portfolio's series is read from its stored points (brought up to date first if needed).
     """
+    if account is None and asset is None:
+        series = _stored_series(app, portfolio=portfolio, window=window, now=now)
+        if series is not None:
+            return series
+    return computed_series(
+        app, portfolio=portfolio, window=window, account=account, asset=asset, now=now
+    )
+
+
+def _stored_series(
+    app: App, *, portfolio: str, window: str, now: datetime | None
+) -> ValueSeries | None:
+    """The portfolio's series from its stored points; ``None`` when they cannot serve it (a
+    refused snapshot, or sets written between bringing them up to date and reading them)."""
+    key = parse_window(window)
+    end = now or datetime.now(UTC)
+    length = WINDOWS[key]
+    for attempt in range(2):
+        with app.db().session(read_only=True) as store:
+            name, accounts = _scope(store, portfolio=portfolio, account=None)
+            repo = store.values
+            status = repo.status(portfolio=name, accounts=accounts)
+            if status.is_current:
+                if not status.is_exact:
+                    return None
+                before = None
+                if length is None:
+                    oldest = repo.first_at(portfolio=name)
+                    stored = repo.points(portfolio=name, until=end) if oldest else []
+                    start = end if oldest is None else retention_bucket(oldest, end) or oldest
+                else:
+                    start = retention_bucket(end - length, end) or end - length
+                    before = repo.last_before(portfolio=name, before=start)
+                    stored = repo.points(portfolio=name, since=start, until=end)
+                refused = _refused_balances(store, name, None, accounts)
+                break
+        if attempt == 0:
+            with app.db().session() as store:
+                refresh_values(store, portfolio=name)
+    else:
+        return None
+    points = downsample(
+        [SeriesPoint(point.at, point.value) for point in stored],
+        bucket_of=retention_bucketer(end),
+    )
+    start_value = None if before is None else before.value
+    if start_value is not None and (not points or points[0].at != start):
+        points.insert(0, SeriesPoint(start, start_value))
+    return ValueSeries(
+        portfolio=name,
+        window=key,
+        start=start,
+        end=end,
+        points=thin(points, start=start, end=end),
+        start_value=start_value,
+        refused=refused,
+    )
+
+
+def computed_series(
+    app: App,
+    *,
+    portfolio: str = "main",
+    window: str = "30d",
+    account: str | None = None,
+    asset: str | None = None,
+    now: datetime | None = None,
+) -> ValueSeries:
+    """:func:`value_series` computed from the snapshot sets (never from stored points)."""
     key = parse_window(window)
     end = now or datetime.now(UTC)
     length = WINDOWS[key]
@@ -160,6 +253,53 @@ def value_series(
         asset=asset,
         refused=refused,
     )
+
+
+def refresh_values(
+    store: Store, *, portfolio: str, rebuild: bool = False, now: datetime | None = None
+) -> ValueStatus:
+    """Bring the stored series of ``portfolio`` up to date with its sets (in ``store``'s
+    transaction): from the oldest set it lacks on, or all of it when the accounts it counts
+    changed, sets were removed, or ``rebuild``. Returns its status afterwards."""
+    store.values.lock(portfolios=[portfolio])  # one writer of the series at a time
+    _, accounts = _scope(store, portfolio=portfolio, account=None)
+    status = store.values.status(portfolio=portfolio, accounts=accounts)
+    if status.is_current and not rebuild:
+        return status
+    since = None if rebuild else status.since
+    repo = store.snapshots
+    refused: list[RefusedValue] = []
+    initial: list[Reading] = []
+    if since is None:
+        rows = repo.readings(accounts=accounts, until=_END) if accounts else []
+    else:
+        carried = repo.carried(accounts=accounts, before=since, inclusive=False)
+        initial = _as_readings(carried, asset=None, refused=refused)
+        rows = repo.readings(accounts=accounts, since=since, until=_END)
+    points = carry_forward(
+        _as_readings(rows, asset=None, refused=refused),
+        initial={reading.key: reading for reading in initial},
+    )
+    exact = not refused and (since is None or status.is_exact)
+    store.values.replace(
+        portfolio=portfolio,
+        accounts=accounts,
+        since=since,
+        points=[(point.at, point.value) for point in points],
+        last_set_id=status.last_set_id,
+        exact=exact,
+        now=now or datetime.now(UTC),
+    )
+    return ValueStatus(True, None, status.last_set_id, exact)
+
+
+def rebuild_values(store: Store, *, now: datetime | None = None) -> int:
+    """Rebuild every portfolio's stored series from its sets (in ``store``'s transaction);
+    returns the number of portfolios."""
+    names = [item.name for item in store.list_portfolios()]
+    for name in names:
+        refresh_values(store, portfolio=name, rebuild=True, now=now)
+    return len(names)
 
 
 def _refused_balances(
@@ -211,9 +351,9 @@ def values_at(
     """:func:`value_at` for several moments in one session, plus the first recorded value.
 
     Returns ``(values, first)``: ``values[i]`` is the value at ``moments[i]`` (``None``
-    before the history starts) and ``first`` the total at the first snapshot (``None``
-    without history). The summary's value changes use it: one read transaction, one query per
-    moment on the ``(account, source, at)`` index, never a scan of the whole history.
+    before the first snapshot) and ``first`` the total at the first snapshot (``None``
+    without any). The summary's value changes use it: one read transaction, one query per
+    moment on the ``(account, source, at)`` index, never a scan of every snapshot set.
     """
     moment_now = now or datetime.now(UTC)
     bounds: list[tuple[datetime, bool]] = []

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from cli_support import Runner
 
-from keyfolio.cli.history import render_chart
+from keyfolio.cli.values import render_chart
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.records import Price
 from keyfolio.services.context import App
-from keyfolio.services.history import SeriesPoint
 from keyfolio.services.snapshots import record_snapshots
+from keyfolio.services.values import SeriesPoint
 
 # Half past an hour that has passed: the two sets 40 days back (5 minutes apart) then always
 # share one retention hour, whatever the time the tests run.
@@ -70,18 +70,18 @@ def test_history_chart(home: Path) -> None:
     result = Runner(home)("history", "--window", "90d")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Value history (USD) of portfolio 'main', window 90d" in out
+    assert "Value series (USD) of portfolio 'main', window 90d" in out
     assert "90,000.00 ┤" in out and "100.00 ┤" in out  # max and min labels
     assert "First 90,000.00" in out and "Last 100.00" in out
     assert "Change -89,900.00 (-99.89%)" in out
-    assert "History starts after the window's start" in out
+    assert "The series starts after the window's start" in out
     assert any(0x2800 < ord(char) <= 0x28FF for char in out)  # braille dots drawn
 
 
 def test_history_without_snapshots_says_what_to_do(tmp_path: Path) -> None:
     result = Runner(tmp_path / "empty")("history")
     assert result.returncode == 0, result.stderr
-    assert "No value history yet for portfolio 'main'" in result.stdout
+    assert "No value series yet for portfolio 'main'" in result.stdout
     assert "keyfolio sync" in result.stdout
 
 

@@ -1,4 +1,4 @@
-"""`keyfolio history` (value series, JSON or a terminal chart) and `keyfolio db compact`.
+"""`keyfolio history` (the value series, JSON or a terminal chart) and `keyfolio db compact`.
 
 The chart is drawn with braille dots (2 x 4 per character). Values are mapped to dot rows with
 ``Decimal`` ratios rounded to integers, times to dot columns with integer microseconds: no
@@ -22,10 +22,10 @@ from keyfolio.domain.money import format_fixed, format_usd, prorate, subtract
 
 if TYPE_CHECKING:
     from keyfolio.analytics.series import SeriesPoint
-    from keyfolio.services.history import ValueSeries
+    from keyfolio.services.values import ValueSeries
     from keyfolio.storage.snapshots import CompactReport
 
-__all__ = ["db_app", "history_command", "render_chart"]
+__all__ = ["db_app", "values_command", "render_chart"]
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True, rich_markup_mode="rich")
 
@@ -122,7 +122,7 @@ def _print_chart(series: ValueSeries) -> None:
         scope += f", account '{series.account}'"
     if series.asset:
         scope += f", asset {series.asset}"
-    console.print(f"Value history (USD) of {escape(scope)}, window {series.window}")
+    console.print(f"Value series (USD) of {escape(scope)}, window {series.window}")
     for number, line in enumerate(lines):
         label = labels[0] if number == 0 else labels[1] if number == len(lines) - 1 else ""
         console.print(f"{label:>{pad}} ┤{line}", markup=False, highlight=False)
@@ -146,12 +146,12 @@ def _print_chart(series: ValueSeries) -> None:
     )
     if series.start_value is None and series.window != "all":
         console.print(
-            "[dim]History starts after the window's start: the change covers the history "
+            "[dim]The series starts after the window's start: the change covers the part "
             "there is.[/]"
         )
 
 
-def history_command(
+def values_command(
     portfolio: Annotated[str, typer.Option(help="Portfolio to chart.")] = "main",
     window: Annotated[
         str, typer.Option(help="Time window: 1h, 24h, 7d, 30d, 90d, 1y or all.")
@@ -162,9 +162,9 @@ def history_command(
         bool, typer.Option("--json", help="Print JSON (decimals as strings).")
     ] = False,
 ) -> None:
-    """Show the value history of a portfolio: a terminal chart, or JSON with --json."""
+    """Show a portfolio's value over time (its value series): a chart, or JSON with --json."""
     from keyfolio.analytics.windows import parse_window
-    from keyfolio.services.history import series_to_json, value_series
+    from keyfolio.services.values import series_to_json, value_series
 
     key = parse_window(window)
     series = value_series(
@@ -178,7 +178,7 @@ def history_command(
     if not series.points:
         what = f"account '{account}'" if account else f"portfolio '{series.portfolio}'"
         console.print(
-            f"No value history yet for {escape(what)} in the window {key}. "
+            f"No value series yet for {escape(what)} in the window {key}. "
             "Every `keyfolio sync` takes a snapshot: run `keyfolio sync` now and again later "
             "(or try a longer --window)."
         )
@@ -206,7 +206,8 @@ def compact_command(
 ) -> None:
     """Downsample old snapshots now: all of the last 7 days, hourly to 90 days, daily after.
 
-    It also runs on its own, at most once an hour, after a sync.
+    It also rebuilds every portfolio's value series from the snapshots. It runs on its own,
+    at most once an hour, after a sync.
     """
     from keyfolio.services.snapshots import compact_snapshots
 
@@ -217,5 +218,5 @@ def compact_command(
     console.print(
         f"Removed {report.sets_removed} snapshot sets ({report.snapshots_removed} asset rows); "
         f"{report.sets_kept} sets kept: every one since {_stamp(report.hourly_before)}, one per "
-        f"hour since {_stamp(report.daily_before)}, one per day before."
+        f"hour since {_stamp(report.daily_before)}, one per day before. Value series rebuilt."
     )
