@@ -17,12 +17,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/keyfolio demo
 
-# One worker per core; an idle worker steals tests from a busy one (no slow tail). Bytecode
+# One worker per core plus one: many tests wait on a subprocess, a sandbox or the browser, and the
+# extra worker keeps both cores busy meanwhile; an idle worker steals tests from a busy one (no
+# slow tail). Bytecode
 # caches are written even where PYTHONDONTWRITEBYTECODE is set: a run starts ~300 Python
 # processes, and without them each recompiles keyfolio and each worker re-rewrites the asserts
 # of every pytest plugin. docs/testing.md explains the suite and how to run parts of it.
 test: $(STAMP)
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n auto --dist worksteal -q
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $$(( $$(nproc) + 1 )) --dist worksteal -q
 
 # lint: ruff, formatting, mypy strict, the import layers, and bandit's high-severity findings
 # (a justified exception is marked `# nosec BXXX` with the reason on the same line).
