@@ -51,8 +51,11 @@ def test_the_ip_scale_applies_to_per_ip_limits_only() -> None:
     described = limiter.describe()
     assert described["refused"] == 3
     assert described["refused_by_limit"] == {"sapi": 1, "t": 2}
-    assert {(w["who"], w["what"], w["used"], w["limit"]) for w in described["windows"]} == {
-        ("ip:10.0.0.1", "t", 1, 2), ("key:k", "t", 0, 3), ("ip:10.0.0.1", "sapi", 150, 150),
+    windows = {(w["who"], w["what"], w["used"], w["limit"], w["total"])
+               for w in described["windows"]}  # fmt: skip
+    assert windows == {
+        ("ip:10.0.0.1", "t", 1, 2, 3), ("key:k", "t", 0, 3, 3),
+        ("ip:10.0.0.1", "sapi", 150, 150, 150),
     }  # fmt: skip
     limiter.reset()
     assert limiter.describe()["refused"] == 0 and limiter.describe()["windows"] == []
@@ -76,7 +79,9 @@ async def test_a_scaled_sandbox_refuses_past_its_per_ip_limit_and_counts_it(
         assert counted["refused_by_limit"] == {"/api/v5/market/ticker": 1}
         assert counted["statuses"] == {"200": 12, "429": 1}
         ticker = next(w for w in counted["windows"] if w["what"] == "/api/v5/market/ticker")
-        assert (ticker["used"], ticker["limit"], ticker["window"]) == (2, 2, 2.0)
+        assert (ticker["used"], ticker["limit"], ticker["window"], ticker["total"]) == (
+            2, 2, 2.0, 2,
+        )  # fmt: skip
         async with http.post(url + "/__sandbox__/reset-limits") as response:
             assert response.status == 200
         reset = await _control(http, url, "limits")

@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
@@ -27,7 +28,7 @@ from keyfolio.exchanges.connector import VenueConnector
 from keyfolio.exchanges.markets import MarketsCache
 from keyfolio.exchanges.retry import Cooldowns
 from keyfolio.exchanges.venue import VenueInfo
-from keyfolio.exchanges.venues import venue_info
+from keyfolio.exchanges.venues import venue_info, venue_of_host
 
 if TYPE_CHECKING:
     import aiohttp
@@ -54,11 +55,19 @@ def default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+def _authority(url: str) -> str:
+    """``host:port`` of a URL, the port written out (``https://a.example`` -> ``a.example:443``)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    return f"{parts.hostname or ''}:{port}"
+
+
 class RequestGate(Protocol):
     """Paces every HTTP request of a pool (hosted mode's shared rate budgets)."""
 
-    async def acquire(self, host: str) -> None:
-        """Return when a request to ``host`` fits the budget."""
+    async def acquire(self, *, venue: str | None, host: str, path: str) -> None:
+        """Return when a request to ``path`` on ``host`` (``host:port``) fits the budget;
+        ``venue`` is the first-class venue the host serves, None for another exchange."""
 
     async def aclose(self) -> None:
         """Release its connections (the pool calls it when it closes)."""
@@ -91,6 +100,8 @@ class ConnectorPool:
         self._connectors: list[GenericCcxtConnector] = []
         self._by_account: dict[str, tuple[Any, GenericCcxtConnector]] = {}
         self._retired: set[asyncio.Future[None]] = set()
+        self._venue_hosts: dict[str, str] = {}
+        """``host:port`` of an account's ``--api-url`` -> its venue (the gate's venue)."""
 
     def connector(
         self, spec: AccountSpec, credentials: Credentials, *, assets: AssetMap | None = None
@@ -132,6 +143,8 @@ class ConnectorPool:
             "cooldowns": self.cooldowns,
         }
         venue = venue_info(spec.exchange)
+        if venue is not None and spec.api_url:
+            self._venue_hosts[_authority(spec.api_url)] = venue.id
         connector: GenericCcxtConnector
         if venue is None:
             connector = GenericCcxtConnector(spec, credentials, **options)
@@ -156,7 +169,10 @@ class ConnectorPool:
             gate = self.gate
 
             async def paced(session: Any, context: Any, params: Any) -> None:
-                await gate.acquire(params.url.host or "")
+                url = params.url
+                host = f"{url.host or ''}:{url.port}"
+                venue = self._venue_hosts.get(host) or venue_of_host(url.host or "")
+                await gate.acquire(venue=venue, host=host, path=url.path)
 
             trace = aiohttp.TraceConfig()
             trace.on_request_start.append(paced)

@@ -40,6 +40,7 @@ class RateLimiter:
         self.ip_scale = ip_scale
         self._hits: dict[tuple[str, str], deque[tuple[float, int]]] = {}
         self._windows: dict[tuple[str, str], tuple[int, float]] = {}
+        self._totals: Counter[tuple[str, str]] = Counter()
         self.refused: Counter[str] = Counter()
         """Requests refused per ``what`` since the start or the last :meth:`reset`."""
 
@@ -76,6 +77,7 @@ class RateLimiter:
             self.refuse(what)
             return False
         hits.append((self._clock(), weight))
+        self._totals[(who, what)] += weight
         return True
 
     def refuse(self, what: str) -> None:
@@ -90,10 +92,11 @@ class RateLimiter:
         return max(1, math.ceil(window - (self._clock() - hits[0][0])))
 
     def describe(self) -> dict[str, Any]:
-        """The counters as JSON: per-IP scale, refusals, and each window's use and limit."""
+        """The counters as JSON: per-IP scale, refusals, and each limit's use (in its window
+        now, and in total since the start or the last :meth:`reset`)."""
         windows = [
             {"who": who, "what": what, "used": self.used(who, what, window), "limit": limit,
-             "window": window}
+             "window": window, "total": self._totals[(who, what)]}
             for (who, what), (limit, window) in sorted(self._windows.items())
         ]  # fmt: skip
         return {
@@ -107,4 +110,5 @@ class RateLimiter:
         """Forget every counter and refusal."""
         self._hits.clear()
         self._windows.clear()
+        self._totals.clear()
         self.refused.clear()
