@@ -44,8 +44,8 @@ def _state() -> dict[str, Any]:
     keys, accounts = [], {}
     for i in range(ACCOUNTS):
         name = f"acct{i}"
-        keys.append({"apiKey": f"limit-key-{i}", "secret": f"limit-secret-{i}",
-                     "passphrase": f"limit-pass-{i}", "perm": "read_only", "account": name})  # fmt: skip
+        key = {"apiKey": f"limit-key-{i}", "secret": f"limit-secret-{i}"}
+        keys.append({**key, "passphrase": f"pass-{i}", "perm": "read_only", "account": name})
         accounts[name] = {"trading": {"BTC": "0.5", "USDT": str(100 + i)}, "funding": {"ETH": "1"}}
     return {
         "tickers": {"BTC-USDT": {"last": "60000"}, "ETH-USDT": {"last": "3000"}},
