@@ -12,9 +12,7 @@ status, relayed through Redis) and for held requests, never for time.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -26,7 +24,15 @@ import pytest
 from cli_support import PASSWORD, control
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
-from hosted_support import REDIS_URL, fresh_namespace, fresh_pg_database, hosted_env, needs_servers
+from hosted_support import (
+    REDIS_URL,
+    fresh_namespace,
+    fresh_pg_database,
+    hosted_env,
+    needs_servers,
+    start_keyfolio,
+    stop_keyfolio,
+)
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
@@ -87,19 +93,6 @@ def _link(tmp_path: Path, hosted: dict[str, str], sandbox_url: str) -> None:
         app.close()
 
 
-def _keyfolio(home: Path, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
-    full.update(env, KEYFOLIO_HOME=str(home), KEYFOLIO_PASSWORD=PASSWORD)
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args],
-            env=full,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
 class Statuses:
     """The workers' ``account.status`` events, read from the deployment's Redis channel."""
 
@@ -146,13 +139,15 @@ def _run_round(
     logs.mkdir()
     statuses = Statuses(hosted["KEYFOLIO_BROKER_NAMESPACE"])
     workers = [
-        _keyfolio(tmp_path / f"w{i}", env, logs / f"w{i}.log", "worker", "-c", "4")
+        start_keyfolio(
+            tmp_path / f"w{i}", env, logs / f"w{i}.log", "worker", "-c", "4", password=PASSWORD
+        )
         for i in range(2)
     ]
     try:
-        scheduler = _keyfolio(
+        scheduler = start_keyfolio(
             tmp_path / "s", env, logs / "s.log",
-            "scheduler", "--once", "--interval", "3600", "--jitter", "0",
+            "scheduler", "--once", "--interval", "3600", "--jitter", "0", password=PASSWORD,
         )  # fmt: skip
         assert scheduler.wait(timeout=120) == 0, (logs / "s.log").read_text()
         if not budgets:  # the burst: 6 ticker requests in flight at once, then let go together
@@ -166,12 +161,7 @@ def _run_round(
         for worker in workers:
             worker.send_signal(signal.SIGTERM)  # finishes its job in progress, then exits
         for worker in workers:
-            try:
-                worker.wait(timeout=180)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-                raise
+            stop_keyfolio(worker)
         statuses.close()
     for i, worker in enumerate(workers):
         text = (logs / f"w{i}.log").read_text()
