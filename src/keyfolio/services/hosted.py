@@ -266,7 +266,7 @@ def _vault_ready(app: App, stop: threading.Event, waiting: Callable[[], None] | 
     yet (and no job either); wait for it, looking every few seconds. False: stopped first."""
     if app.has_vault():
         return True
-    logger.warning("no vault in the database yet: waiting until the first account is linked")
+    logger.info("no vault in the database yet: waiting until the first account is linked")
     if waiting is not None:
         waiting()
     while not stop.wait(_VAULT_CHECK_SECONDS):
