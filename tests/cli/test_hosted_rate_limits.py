@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -40,7 +42,7 @@ from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
 from keyfolio.services.context import App
 
-ACCOUNTS = 8
+ACCOUNTS = 12  # 4 threads per worker prefetch 8 jobs: each of the two workers gets some
 SCALE = 0.25  # the sandbox: OKX's 20 ticker requests / 2 s per IP become 5
 SHARE = "0.15"  # the workers' budget: 0.15 of 20, 3 requests per 3 s (window + 1 s slack)
 TICKERS = "/api/v5/market/tickers"
@@ -126,6 +128,22 @@ class Statuses:
         self._client.close()
 
 
+def _wait_for_workers(
+    hosted: dict[str, str], count: int, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """Until ``count`` workers send heartbeats to Redis (each one consumes the queue)."""
+    from keyfolio.services.hosted_sync import live_workers
+
+    settings = Settings(
+        broker_url=hosted["KEYFOLIO_BROKER_URL"],
+        broker_namespace=hosted["KEYFOLIO_BROKER_NAMESPACE"],
+    )
+    poll = threading.Event()
+    while live_workers(settings)[0] < count:
+        assert all(p.poll() is None for p in processes), "a worker ended before it started"
+        poll.wait(0.1)  # a condition polled, not a time waited for
+
+
 def _run_round(
     tmp_path: Path, hosted: dict[str, str], sandbox_url: str, *, budgets: bool
 ) -> Statuses:
@@ -145,6 +163,7 @@ def _run_round(
         for i in range(2)
     ]
     try:
+        _wait_for_workers(hosted, 2, workers)  # both consume before the round is sent
         scheduler = start_keyfolio(
             tmp_path / "s", env, logs / "s.log",
             "scheduler", "--once", "--interval", "3600", "--jitter", "0", password=PASSWORD,
@@ -161,11 +180,13 @@ def _run_round(
         for worker in workers:
             worker.send_signal(signal.SIGTERM)  # finishes its job in progress, then exits
         for worker in workers:
-            stop_keyfolio(worker)
+            stop_keyfolio(worker, signal_it=False)
         statuses.close()
     for i, worker in enumerate(workers):
         text = (logs / f"w{i}.log").read_text()
         assert worker.returncode == 0 and "Traceback" not in text, text
+        jobs = (tmp_path / f"w{i}" / "keyfolio.log").read_text()
+        assert ": syncing" in jobs, f"worker {i} ran no job"  # the budget was shared
     return statuses
 
 

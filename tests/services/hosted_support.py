@@ -87,9 +87,11 @@ def start_keyfolio(
         )
 
 
-def stop_keyfolio(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (a worker finishes its job in progress first), then wait; killed if it hangs."""
-    if process.poll() is None:
+def stop_keyfolio(process: subprocess.Popen[bytes], *, signal_it: bool = True) -> None:
+    """SIGTERM (a worker finishes its job in progress first), then wait; killed if it hangs.
+    ``signal_it=False``: it was sent already (a second SIGTERM would kill a process that is
+    exiting: Python restores the default handlers while it shuts down)."""
+    if signal_it and process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=180)
