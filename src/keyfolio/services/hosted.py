@@ -6,6 +6,10 @@ sends the same round again and its jobs are no-ops. A job carries the account's 
 round, nothing else: a worker reads the credentials from the vault (its ciphertext is in the
 database) with its own password.
 
+Jobs sent now rather than by the scheduler (`keyfolio sync`, a server's link or Sync button)
+get a round of their own (:func:`own_round`, negative); those of `keyfolio sync` and the Sync
+button ask for a reply, which :mod:`keyfolio.services.hosted_sync` waits for.
+
 At least once, done once (:func:`run_job`):
 
 - the job takes the account's PostgreSQL advisory lock without waiting; a duplicate that finds
