@@ -12,6 +12,7 @@ stops scaling (the cores: this machine has 2, shared by the sandboxes, PostgreSQ
 
     python bench/scale_out.py                 # 1,000 accounts
     python bench/scale_out.py --accounts 10000
+    python bench/scale_out.py --accounts 10000 --dry-run   # check the arguments, start nothing
 """
 
 from __future__ import annotations
@@ -64,8 +65,11 @@ def _done(app: App, number: int) -> int:
         engine.dispose()
 
 
-def _run(app: App, env: dict[str, str], workers: int, accounts: int, tmp: Path) -> float:
-    """Start ``workers`` workers, wait until ready, send one round; accounts per second."""
+def _run(
+    app: App, env: dict[str, str], workers: int, accounts: int, tmp: Path
+) -> tuple[float, float]:
+    """Start ``workers`` workers, wait until ready, send one round; accounts per second and
+    the seconds the round took."""
     procs = []
     for i in range(workers):
         home = tmp / f"w{workers}-{i}"
@@ -88,7 +92,8 @@ def _run(app: App, env: dict[str, str], workers: int, accounts: int, tmp: Path) 
         enqueue_round(app, round=number)
         while _done(app, number) < accounts:
             time.sleep(0.25)
-        return accounts / (time.perf_counter() - start)
+        took = time.perf_counter() - start
+        return accounts / took, took
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -96,11 +101,40 @@ def _run(app: App, env: dict[str, str], workers: int, accounts: int, tmp: Path) 
             proc.wait(timeout=900)
 
 
+def _worker_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,2,4") from None
+    if not counts or min(counts) < 1 or counts[0] != 1:
+        raise argparse.ArgumentTypeError("worker counts start at 1 (the ratios' base), e.g. 1,2,4")
+    return counts
+
+
+def _machine() -> str:
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} cores, load average {load}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=1000)
-    parser.add_argument("--sandboxes", type=int, default=2)
+    parser.add_argument("--accounts", type=int, default=1000, help="sandbox accounts (10000)")
+    parser.add_argument("--sandboxes", type=int, default=2, help="sandbox processes")
+    parser.add_argument(
+        "--workers", type=_worker_counts, default=WORKER_COUNTS, help="worker counts: 1,2,4"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="check the arguments, print the plan, start nothing"
+    )
     args = parser.parse_args()
+    if args.accounts < 1 or not 1 <= args.sandboxes <= args.accounts:
+        parser.error("--accounts must be at least 1, --sandboxes between 1 and --accounts")
+    counts = ", ".join(str(n) for n in args.workers)
+    plan = f"{args.accounts} accounts on {args.sandboxes} sandbox processes, {counts} worker(s)"
+    if args.dry_run:
+        print(f"plan: {plan} (x 8 threads each); nothing started")
+        return
+    print(f"machine: {_machine()}")
     pg, redis_url = (
         os.environ.get("KEYFOLIO_TEST_PG_URL"),
         os.environ.get("KEYFOLIO_TEST_REDIS_URL"),
@@ -137,15 +171,20 @@ def main() -> None:
         ordered = {"keys": [k for part in parts for k in part["keys"]]}
         by_url = [urls[i] for i, part in enumerate(parts) for _ in part["keys"]]
         accounts = _link_each(app, ordered, by_url)
-        print(f"{accounts} accounts on {args.sandboxes} sandbox processes (20 ms per response)")
+        print(
+            f"{accounts} accounts on {args.sandboxes} sandbox processes (20 ms per response)",
+            flush=True,
+        )
         rates = {}
-        for workers in WORKER_COUNTS:
-            rates[workers] = _run(app, env, workers, accounts, Path(tmp))
+        for workers in args.workers:
+            rates[workers], took = _run(app, env, workers, accounts, Path(tmp))
             print(
                 f"{workers} worker(s) x 8 threads: {rates[workers]:7.1f} accounts/s  "
-                f"ratio to 1 worker: {rates[workers] / rates[1]:.2f}"
+                f"ratio to 1 worker: {rates[workers] / rates[1]:.2f}  ({took:.0f} s)",
+                flush=True,
             )
         app.close()
+    print(f"machine at the end: {_machine()}")
 
 
 def _link_each(app: App, state: dict[str, Any], urls: list[str]) -> int:

@@ -147,6 +147,9 @@ class Settings(BaseModel):
     rate_limits: bool = True
     """``KEYFOLIO_RATE_LIMITS``: in hosted mode, share each venue's request budget per egress
     IP through Redis (``false`` only for a private venue without limits)."""
+    rate_budget_share: float = Field(default=0.8, gt=0, le=1)
+    """``KEYFOLIO_RATE_BUDGET_SHARE``: the share of each venue's per-IP limits hosted mode's
+    workers spend together (lower it when other software leaves through the same IP)."""
     egress_ip: str = "default"
     """``KEYFOLIO_EGRESS_IP``: the label of this machine's public IP for the shared rate budgets;
     workers behind the same IP must use the same label (docs/deploy.md)."""

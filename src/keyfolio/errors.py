@@ -11,6 +11,7 @@ KeyfolioError                          # message + .hint
 ├── InternalError                      # a bug in keyfolio, reported where work goes on
 ├── NotFoundError                      # an account or portfolio that does not exist
 ├── ConflictError                      # a name already taken, a non-empty portfolio, ...
+├── NoWorkerError                      # hosted mode: no `keyfolio worker` takes the jobs
 ├── VaultError                         # exit 2
 │   ├── VaultLockedError               # no password available (no TTY, no env var)
 │   ├── VaultDecryptError              # wrong password, or a modified / truncated file
@@ -74,6 +75,7 @@ __all__ = [
     "KeyNotInRegionError",
     "KeyRefusedError",
     "KeyfolioError",
+    "NoWorkerError",
     "NotFoundError",
     "PermissionDeniedError",
     "PriceNotFoundError",
@@ -168,6 +170,18 @@ class ConflictError(KeyfolioError):
 
     default_hint = "Choose another name, or change what is stored first."
     code = "conflict"
+
+
+class NoWorkerError(KeyfolioError):
+    """Hosted mode: sync jobs were sent, and no `keyfolio worker` is there to run them (none has
+    sent a heartbeat to Redis for ``KEYFOLIO_BROKER_HEARTBEAT_SECONDS``)."""
+
+    default_hint = (
+        "Start a worker with `keyfolio worker` on a machine with the same KEYFOLIO_BROKER_URL, "
+        "KEYFOLIO_DATABASE_URL and vault password (docs/deploy.md); the jobs wait in the queue "
+        "and run when it starts."
+    )
+    code = "no_worker"
 
 
 class VaultError(KeyfolioError):

@@ -41,6 +41,7 @@ EXPECTED = {
     "StorageError": 500,
     "SchemaOutdatedError": 500,
     "StorageUnavailableError": 503,
+    "NoWorkerError": 503,
     "DataDirError": 503,
     "DatabaseLockedError": 503,
     "DiskFullError": 507,

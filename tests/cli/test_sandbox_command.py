@@ -18,7 +18,7 @@ def test_sandbox_prints_one_ready_line_serves_and_stops_cleanly(tmp_path: Path) 
     state = tmp_path / "state.json"
     state.write_text(json.dumps(base_state()))
     proc = subprocess.Popen(
-        [*CMD, "--state", str(state), "--port", "0"],
+        [*CMD, "--state", str(state), "--port", "0", "--ip-limit-scale", "0.5"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -31,6 +31,9 @@ def test_sandbox_prints_one_ready_line_serves_and_stops_cleanly(tmp_path: Path) 
         with urllib.request.urlopen(url + "/api/v5/public/time", timeout=5) as response:
             body = json.loads(response.read())
         assert body["code"] == "0" and body["data"][0]["ts"].isdigit()
+        with urllib.request.urlopen(url + "/__sandbox__/limits", timeout=5) as response:
+            limits = json.loads(response.read())
+        assert (limits["enforced"], limits["ip_scale"]) == (True, 0.5)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0
@@ -53,6 +56,15 @@ def test_bad_state_file_names_file_field_and_problem(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Error:" in result.stderr and str(state) in result.stderr
     assert "surprise" in result.stderr or "perm" in result.stderr
+    assert "Hint:" in result.stderr
+
+
+def test_a_bad_ip_limit_scale_is_refused() -> None:
+    result = subprocess.run(
+        [*CMD, "--ip-limit-scale", "0"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "Error: --ip-limit-scale 0.0 is out of range" in result.stderr
     assert "Hint:" in result.stderr
 
 

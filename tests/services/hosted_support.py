@@ -7,8 +7,12 @@ Skipped with a reason unless KEYFOLIO_TEST_PG_URL and KEYFOLIO_TEST_REDIS_URL na
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +68,34 @@ def hosted_env(database_url: str, namespace: str) -> dict[str, str]:
         "KEYFOLIO_BROKER_URL": REDIS_URL,
         "KEYFOLIO_BROKER_NAMESPACE": namespace,
     }
+
+
+def start_keyfolio(
+    home: Path, env: dict[str, str], log: Path, *args: str, password: str
+) -> subprocess.Popen[bytes]:
+    """`keyfolio ARGS` (a worker, a scheduler) in its own process, with its own data directory
+    and the vault password in its environment; its output goes to ``log``."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("KEYFOLIO_")}
+    full.update(env, KEYFOLIO_HOME=str(home), KEYFOLIO_PASSWORD=password)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from keyfolio.cli.main import run; run()", *args],
+            env=full,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_keyfolio(process: subprocess.Popen[bytes], *, signal_it: bool = True) -> None:
+    """SIGTERM (a worker finishes its job in progress first), then wait; killed if it hangs.
+    ``signal_it=False``: it was sent already (a second SIGTERM would kill a process that is
+    exiting: Python restores the default handlers while it shuts down)."""
+    if signal_it and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=180)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise

@@ -174,3 +174,86 @@ def test_the_vault_lives_in_the_database_encrypted(hosted_app: App, tmp_path: Pa
     with pytest.raises(VaultDecryptError):
         wrong.vault()
     wrong.close()
+
+
+@needs_servers
+def test_a_job_someone_waits_for_waits_for_the_other_worker_then_syncs(hosted_app: App) -> None:
+    from sqlalchemy import text
+
+    from keyfolio.storage.hosted import account_lock
+
+    results: list[Any] = []
+    with account_lock(hosted_app.db(), "bob") as got:  # another worker syncing bob
+        assert got
+        waiting = threading.Thread(
+            target=lambda: results.append(run_job(hosted_app, "bob", -5, wait=True))
+        )
+        waiting.start()
+        engine = hosted_app.db()._get_engine()
+        query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        while waiting.is_alive():  # until the job's connection waits for the lock
+            with engine.connect() as connection:
+                if connection.execute(query).scalar():
+                    break
+        assert not results
+    waiting.join()
+    assert [(r.outcome, r.status) for r in results] == [("synced", "ok")]
+    assert results[0].report["accounts"][0]["name"] == "bob"
+    assert _counts(hosted_app, "bob")[2] == [("bob", -5)]
+
+
+@needs_servers
+def test_old_rounds_are_forgotten_and_recent_own_rounds_kept(hosted_app: App) -> None:
+    import time
+
+    from keyfolio.services.hosted import own_round
+
+    now = time.time()
+    recent, old = own_round(now), own_round(now - 2 * 86_400)
+    with hosted_app.db().session() as store:
+        for number in (5, 200, recent, old):
+            store.hosted.mark_round(account="alice", round=number)
+    with hosted_app.db().session() as store:
+        store.hosted.forget_rounds(before=100, own_older_than=own_round(now - 86_400))
+    assert sorted(r for _, r in _counts(hosted_app, "alice")[2]) == [recent, 200]
+
+
+@needs_servers
+async def test_a_worker_started_before_the_vault_waits_for_it(
+    tmp_path: Path, sandbox_url: str
+) -> None:
+    for url in fresh_pg_database():
+        for namespace in fresh_namespace():
+            settings = Settings(
+                home=tmp_path / "w", retries=1, database_url=url, broker_url=REDIS_URL,
+                broker_namespace=namespace,
+            )  # fmt: skip
+            app = App(settings=settings, password=lambda **_: PASSWORD)
+            stop, waiting = threading.Event(), threading.Event()
+            worker = threading.Thread(
+                target=run_worker,
+                args=(app,),
+                kwargs={"concurrency": 1, "stop": stop, "waiting": waiting.set},
+            )
+            worker.start()
+            try:
+                await asyncio.to_thread(waiting.wait)  # no vault yet: the worker says so
+                admin = App(settings=settings.model_copy(update={"home": tmp_path / "a"}),
+                            password=lambda **_: PASSWORD)  # fmt: skip
+                with admin.db().session() as store:
+                    spec = AccountSpec(exchange="okx", name="alice", api_url=sandbox_url)
+                    store.add_account(spec=spec)
+                fields = {"apiKey": KEY["apiKey"], "secret": KEY["secret"]}
+                admin.vault(create=True).set(
+                    "alice", Credentials(fields={**fields, "password": KEY["passphrase"]})
+                )
+                async with app.bus.subscribe(frozenset({"account.status"})) as events:
+                    enqueue_round(admin, round=9)
+                    async with asyncio.timeout(120):
+                        event = await events.get()
+                assert (event.data["account"], event.data["status"]) == ("alice", "ok")
+                admin.close()
+            finally:
+                stop.set()
+                await asyncio.to_thread(worker.join)
+                app.close()

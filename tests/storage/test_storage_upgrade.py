@@ -216,6 +216,18 @@ def test_an_upgrade_from_0005_starts_every_value_series_unbuilt(db_url: str) -> 
         database.dispose()
 
 
+def _migrate_after(url: str, gate: Any) -> None:
+    """One process of a deployment starting: wait for the others, then open the database."""
+    from keyfolio.storage import Database
+
+    database = Database(url)
+    gate.wait()
+    try:
+        database.migrate()
+    finally:
+        database.dispose()
+
+
 def test_an_upgrade_from_0007_keeps_every_set_and_never_hands_an_id_out_again(
     db_url: str,
 ) -> None:
@@ -292,5 +304,34 @@ def test_an_upgrade_from_0007_keeps_every_set_and_never_hands_an_id_out_again(
             assert [(r.account, r.at) for r in store.snapshots.snapshots()] == [("a", T1)]
             status = store.values.status(portfolio="main", accounts=["a"])
             assert status.last_set_id > newest
+    finally:
+        database.dispose()
+
+
+def test_processes_starting_together_migrate_a_new_database_once(db_url: str) -> None:
+    """A deployment starts its scheduler, workers and servers at once (compose, systemd): each
+    opens the empty shared database; one migrates, the others wait for it and find it current."""
+    import multiprocessing
+
+    from keyfolio.storage import Database
+
+    spawn = multiprocessing.get_context("spawn")
+    gate = spawn.Barrier(4)
+    starting = [spawn.Process(target=_migrate_after, args=(db_url, gate)) for _ in range(4)]
+    for process in starting:
+        process.start()
+    try:
+        for process in starting:
+            process.join(timeout=300)
+        assert [process.exitcode for process in starting] == [0, 0, 0, 0]
+    finally:
+        for process in starting:
+            if process.is_alive():
+                process.kill()
+                process.join()
+    database = Database(db_url)
+    try:
+        with database.session(read_only=True) as store:
+            assert [p.name for p in store.list_portfolios()] == ["main"]
     finally:
         database.dispose()

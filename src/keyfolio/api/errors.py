@@ -27,6 +27,7 @@ from keyfolio.errors import (
     ExchangeUnsupportedError,
     KeyfolioError,
     NotFoundError,
+    NoWorkerError,
     PricingError,
     StorageUnavailableError,
     UnsafeKeyError,
@@ -56,6 +57,7 @@ STATUS_BY_ERROR: dict[type[KeyfolioError], int] = {
     ExchangeUnsupportedError: 400,
     ExchangeUnavailableError: 502,
     PricingError: 502,
+    NoWorkerError: 503,  # hosted mode: no worker runs the sync jobs
     StorageUnavailableError: 503,  # the server's disk, data directory or database lock
     DiskFullError: 507,
 }

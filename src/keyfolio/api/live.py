@@ -131,8 +131,7 @@ class LiveRunner:
         runner: Callable[[], Awaitable[None]]
         if state.settings.is_hosted:  # `keyfolio worker` processes sync; linked ones at once
             self.mode = "hosted"
-            if state.unlocked or not state.vault_exists:
-                await asyncio.to_thread(self._enqueue_now)
+            await asyncio.to_thread(self._enqueue_now)  # the jobs carry no secret
             return
         if not state.unlocked and state.vault_exists:
             self.mode = "locked"

@@ -3,6 +3,10 @@
 A sync runs :func:`keyfolio.services.sync.sync_accounts` as an asyncio task on the server's
 loop. Its progress callback updates the task and publishes ``sync.progress``; the sync service
 itself publishes ``account.status`` per account and ``portfolio.updated`` per portfolio.
+
+In hosted mode the server syncs nothing itself: the task sends one job per account to the
+workers (:mod:`keyfolio.services.hosted_sync`, as `keyfolio sync` does) and follows their
+results; their events reach this server through Redis. The vault need not be unlocked.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, status
 
@@ -31,6 +36,8 @@ from keyfolio.errors import KeyfolioError, NotFoundError
 from keyfolio.services.accounts import list_accounts
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from keyfolio.api.deps import ServerState
     from keyfolio.services.sync import SyncReport
 
@@ -128,11 +135,17 @@ class TaskRegistry:
             )
             bus.publish("sync.progress", {"task": task.id, "account": account, "event": event})
 
+        stop = threading.Event()
         try:
+            if app.settings.is_hosted:
+                merged = await self._via_workers(task, specs, progress, stop)
+                self._finish_json(task, merged)
+                return
             if specs:
                 await self._state.vault.ensure_open(touch=False)  # Argon2 off the event loop
             report = await sync_accounts(app, names=names, progress=progress)
         except asyncio.CancelledError:
+            stop.set()
             task.state = "failed"
             task.error = _error("cancelled", "the server stopped", "Start the sync again.")
             raise
@@ -150,6 +163,37 @@ class TaskRegistry:
         finally:
             task.finished.set()
             self._state.vault.wake()  # a re-lock may have waited for this sync
+
+    async def _via_workers(
+        self,
+        task: SyncTask,
+        specs: list[AccountSpec],
+        progress: Callable[[str, str], None],
+        stop: threading.Event,
+    ) -> dict[str, Any]:
+        """Hosted mode: one job per account to the workers; their merged results."""
+        from keyfolio.services.hosted_sync import send_sync, wait_for_results
+
+        app = self._state.app
+        loop = asyncio.get_running_loop()
+        sent = await asyncio.to_thread(send_sync, app, [spec.name for spec in specs])
+        for name in sent.names:
+            progress(name, "start")
+
+        def arrived(name: str, status: str) -> None:
+            loop.call_soon_threadsafe(progress, name, status)
+
+        return await asyncio.to_thread(wait_for_results, app, sent, on_result=arrived, stop=stop)
+
+    def _finish_json(self, task: SyncTask, report: dict[str, Any]) -> None:
+        """Record each account's outcome from the workers' merged report."""
+        for entry in report["accounts"]:
+            task.accounts[entry["name"]] = TaskAccount(
+                account=entry["name"], status=entry["status"], error=entry["error"],
+                hint=entry["hint"],
+            )  # fmt: skip
+        task.done = len(report["accounts"])
+        task.state = "done"
 
     def _finish(self, task: SyncTask, report: SyncReport) -> None:
         """Record each account's outcome (the sync service publishes the events)."""
@@ -208,7 +252,7 @@ async def start_sync(state: StateDep, body: SyncRequest | None = None) -> TaskRe
     """Start a background sync of the named accounts (default: all); returns the task id."""
     names = body.accounts if body is not None and body.accounts else None
     specs = await asyncio.to_thread(_select, state, names)
-    if specs:
+    if specs and not state.settings.is_hosted:  # hosted: the workers hold the keys
         await state.ensure_unlocked()
     task = state.tasks.start_sync(specs, [spec.name for spec in specs] if names else None)
     return TaskRef(task=task.id)

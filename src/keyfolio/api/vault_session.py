@@ -4,8 +4,9 @@ Where the password comes from, in this order:
 
 * a **remembered** password: given at start (the prompt of `keyfolio serve`) or typed on the
   dashboard's Unlock page (``POST /api/v1/vault/unlock``). The re-lock forgets it.
-* ``KEYFOLIO_PASSWORD`` in the server's environment (**auto-unlock**): the server re-opens the
-  vault by itself whenever it needs it, until that password is found wrong.
+* ``KEYFOLIO_PASSWORD`` in the server's environment, or the file ``KEYFOLIO_PASSWORD_FILE``
+  names (a systemd credential, as the hosted workers use) (**auto-unlock**): the server re-opens
+  the vault by itself whenever it needs it, until that password is found wrong.
 
 Otherwise a use of the vault raises :class:`~keyfolio.errors.VaultLockedError` (HTTP 423).
 
@@ -28,6 +29,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keyfolio.errors import VaultDecryptError, VaultLockedError
@@ -47,13 +49,29 @@ LOCKED_HINT = (
     "Unlock the vault on the dashboard's Unlock page (or POST /api/v1/vault/unlock with the "
     "password), or start `keyfolio serve` with KEYFOLIO_PASSWORD set."
 )
+NO_VAULT_HINT = (
+    "Create the vault on the dashboard's Unlock page by choosing its password (or POST "
+    "/api/v1/vault/unlock with it), or start `keyfolio serve` with KEYFOLIO_PASSWORD set; the "
+    "first account you link is stored in it."
+)
 
 RelockListener = Callable[[], Awaitable[None]]
 
 
 def _env_password() -> str | None:
+    """KEYFOLIO_PASSWORD, else the first line of the file KEYFOLIO_PASSWORD_FILE names (`keyfolio
+    serve` checked at start that it can be read)."""
     value = os.environ.get("KEYFOLIO_PASSWORD")
-    return value or None
+    if value:
+        return value
+    name = os.environ.get("KEYFOLIO_PASSWORD_FILE")
+    if not name:
+        return None
+    try:
+        return Path(name).expanduser().read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError) as exc:
+        logger.warning("KEYFOLIO_PASSWORD_FILE cannot be read any more: %s", exc)
+        return None
 
 
 class VaultSession:
@@ -103,6 +121,8 @@ class VaultSession:
         """The App's password provider: never prompts; VaultLockedError when none is known."""
         password = self._known()
         if password is None:
+            if not self.exists:
+                raise VaultLockedError("there is no vault yet", hint=NO_VAULT_HINT)
             raise VaultLockedError("the vault is locked", hint=LOCKED_HINT)
         return password
 

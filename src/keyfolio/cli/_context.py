@@ -109,7 +109,7 @@ def _interactive() -> bool:
 
 def prompt_password(*, confirm: bool) -> str:
     """The vault password: KEYFOLIO_PASSWORD, else a hidden prompt (asked twice on creation)."""
-    value = os.environ.get("KEYFOLIO_PASSWORD") or _password_from_file()
+    value = os.environ.get("KEYFOLIO_PASSWORD") or password_from_file()
     if value:
         if confirm and not value.strip():
             raise UsageError("KEYFOLIO_PASSWORD is blank", hint="Choose a real vault password.")
@@ -131,7 +131,7 @@ def prompt_password(*, confirm: bool) -> str:
     return value
 
 
-def _password_from_file() -> str | None:
+def password_from_file() -> str | None:
     """The vault password from the file named by KEYFOLIO_PASSWORD_FILE (a hosted worker's
     key file, e.g. a systemd credential), or None when that variable is unset."""
     name = os.environ.get("KEYFOLIO_PASSWORD_FILE")

@@ -44,7 +44,8 @@ def worker_command(
     shared database (KEYFOLIO_DATABASE_URL). The vault is opened once at start, with
     KEYFOLIO_PASSWORD or the file named by KEYFOLIO_PASSWORD_FILE. A job is acknowledged only
     after its sync committed; a worker that dies mid-job has its job run again by another
-    worker. SIGTERM finishes the jobs in progress, then exits.
+    worker. SIGTERM finishes the jobs in progress, then exits. Started before the first
+    account is linked, it waits for the vault to be created.
     """
     from keyfolio.services.hosted import require_hosted, run_worker
 
@@ -53,7 +54,14 @@ def worker_command(
     app = state.app()
     stop = _stop_on_signals()
     err_console.print(f"keyfolio worker: {concurrency} at once; stop with Ctrl-C or SIGTERM.")
-    run_worker(app, concurrency=concurrency, stop=stop)
+
+    def waiting() -> None:
+        err_console.print(
+            "No vault in the database yet: waiting until the first account is linked "
+            "(`keyfolio account add`, or the dashboard)."
+        )
+
+    run_worker(app, concurrency=concurrency, stop=stop, waiting=waiting)
 
 
 def scheduler_command(

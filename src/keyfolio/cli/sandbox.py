@@ -80,6 +80,14 @@ def sandbox_command(
     no_rate_limit: Annotated[
         bool, typer.Option("--no-rate-limit", help="Turn off the exchange's rate limits.")
     ] = False,
+    ip_limit_scale: Annotated[
+        float,
+        typer.Option(
+            "--ip-limit-scale",
+            help="Multiply the exchange's per-IP limits by this (0.1: a tenth), to reach "
+            "them with a few accounts; per-key limits stay.",
+        ),
+    ] = 1.0,
 ) -> None:
     """Run an exchange look-alike (REST + WebSocket) on loopback (its demo account by default).
 
@@ -106,6 +114,11 @@ def sandbox_command(
         )
     if latency_ms < 0:
         raise ConfigError("--latency-ms must be 0 or more", hint="Use e.g. --latency-ms 50.")
+    if not 0 < ip_limit_scale <= 1000:
+        raise ConfigError(
+            f"--ip-limit-scale {ip_limit_scale} is out of range",
+            hint="Use a factor above 0 (and at most 1000), e.g. --ip-limit-scale 0.1.",
+        )
     loaded, played = _load(exchange, state)
     if region not in played.regions:
         raise ConfigError(
@@ -125,6 +138,7 @@ def sandbox_command(
                 region=region,
                 latency_ms=latency_ms,
                 rate_limit=not no_rate_limit,
+                ip_limit_scale=ip_limit_scale,
                 on_ready=ready,
             )
         )

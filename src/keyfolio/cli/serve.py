@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keyfolio.cli._context import console, err_console, prompt_secret, state
+from keyfolio.cli._context import (
+    console,
+    err_console,
+    password_from_file,
+    prompt_secret,
+    state,
+)
 from keyfolio.errors import UsageError
 
 if TYPE_CHECKING:
@@ -24,17 +30,18 @@ if TYPE_CHECKING:
 __all__ = ["serve_command"]
 
 
-def _start_password(settings: Settings) -> str | None:
-    """In a terminal, with a vault and without KEYFOLIO_PASSWORD, a prompt; None starts locked.
+def _start_password(*, has_vault: bool) -> str | None:
+    """In a terminal, with a vault and without KEYFOLIO_PASSWORD (or KEYFOLIO_PASSWORD_FILE), a
+    prompt; None starts locked.
 
-    KEYFOLIO_PASSWORD is read by the server itself (it re-opens the vault with it after an
-    idle re-lock); a password typed here is forgotten at the first re-lock.
+    KEYFOLIO_PASSWORD and the file are read by the server itself (it re-opens the vault with
+    them after an idle re-lock); a password typed here is forgotten at the first re-lock.
     """
     from keyfolio.logging import register_secret
 
-    if os.environ.get("KEYFOLIO_PASSWORD"):
+    if os.environ.get("KEYFOLIO_PASSWORD") or password_from_file():
         return None
-    if not settings.vault_path.exists() or not sys.stdin.isatty():
+    if not has_vault or not sys.stdin.isatty():
         return None
     value = str(
         typer.prompt(
@@ -48,6 +55,23 @@ def _start_password(settings: Settings) -> str | None:
     if value:
         register_secret(value)
     return value or None
+
+
+def _print_vault_and_mode(settings: Settings, *, has_vault: bool, password: str | None) -> None:
+    """How the vault opens, and who syncs (hosted mode: the workers)."""
+    if password is None and not (os.environ.get("KEYFOLIO_PASSWORD") or password_from_file()):
+        if has_vault:
+            err_console.print("The vault is locked: unlock it on the dashboard's Unlock page.")
+        else:
+            err_console.print(
+                "No vault yet: create it on the dashboard's Unlock page (choose its password), "
+                "then link your first account."
+            )
+    if settings.is_hosted:
+        console.print(
+            "Hosted mode: `keyfolio worker` processes sync the accounts; their updates show "
+            "here live."
+        )
 
 
 def _open_when_ready(server: uvicorn.Server, url: str) -> None:
@@ -181,10 +205,13 @@ def serve_command(
 ) -> None:
     """Serve the dashboard and the JSON API (/api/v1, docs at /docs) on this machine.
 
-    The vault opens with KEYFOLIO_PASSWORD, a prompt at start, or the Unlock page.
-    It re-locks after --vault-idle-minutes without a use by you: nothing syncs
-    until you unlock it again (KEYFOLIO_PASSWORD: the server re-opens it itself).
-    While it is locked, the portfolio, its value series and P&L still show.
+    The vault opens with KEYFOLIO_PASSWORD (or the file KEYFOLIO_PASSWORD_FILE
+    names), a prompt at start, or the Unlock page. It re-locks after
+    --vault-idle-minutes without a use by you: nothing syncs until you unlock it
+    again (with KEYFOLIO_PASSWORD or the file the server re-opens it itself).
+    While it is locked, the portfolio, its value series and P&L still show. In hosted mode
+    (KEYFOLIO_BROKER_URL) the workers sync, locked or not: the vault is needed only
+    to link, re-key or remove accounts.
     """
     from keyfolio.api.app import create_app
     from keyfolio.api.security import check_bind
@@ -210,8 +237,12 @@ def serve_command(
     tls = TlsConfig.from_options(tls_cert, tls_key)
     token = _token(settings, ask=ask_token)
     check_bind(host, token, tls=tls is not None, behind_proxy=proxy is not None)
-    state.open_home(settings, check_database=True)
-    password = _start_password(settings)
+    home = state.open_home(settings, check_database=True)
+    try:
+        has_vault = home.has_vault()  # in hosted mode the vault is in the shared database
+    finally:
+        home.close()
+    password = _start_password(has_vault=has_vault)
     sock = bind_socket(host, port)
     port = int(sock.getsockname()[1])
     api = create_app(
@@ -228,8 +259,7 @@ def serve_command(
         )
     if token:
         console.print("The API requires the token (Authorization: Bearer …).")
-    if password is None and not os.environ.get("KEYFOLIO_PASSWORD"):
-        err_console.print("The vault is locked: unlock it on the dashboard's Unlock page.")
+    _print_vault_and_mode(settings, has_vault=has_vault, password=password)
     idle = settings.vault_idle_minutes
     if idle > 0:
         console.print(f"The vault re-locks after {idle:g} minutes without a use by you.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -11,11 +11,11 @@ from rich.table import Table
 
 from keyfolio.cli._context import console, err_console, state
 from keyfolio.cli.render import render_performance, render_view
-from keyfolio.errors import KeyfolioError, KeyNotInRegionError, UsageError
+from keyfolio.domain.balances import Source
+from keyfolio.errors import InternalError, KeyfolioError, KeyNotInRegionError, UsageError
 
 if TYPE_CHECKING:
     from keyfolio.services.doctor import Check
-    from keyfolio.services.sync import SyncOutcome, SyncReport
 
 __all__ = [
     "demo_command",
@@ -74,6 +74,13 @@ def sync_command(
             help="Also import new trades, deposits, withdrawals and bills (incremental).",
         ),
     ] = True,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Hosted mode: wait for the workers' results (default), or only send the jobs.",
+        ),
+    ] = True,
 ) -> None:
     """Refresh balances, prices and history of every account (or one).
 
@@ -82,49 +89,105 @@ def sync_command(
     `keyfolio pnl`). Exit 1 if any account failed (or a bug stopped its history import); a
     failed account keeps its last good data. Exit 2 if this machine cannot store (a full disk,
     a locked database).
+
+    In hosted mode (KEYFOLIO_BROKER_URL set) the workers sync: one job per account goes to the
+    queue, and the command waits for their results and prints them as a local sync would
+    (--no-wait: it returns once the jobs are sent). With no `keyfolio worker` running it stops
+    after KEYFOLIO_BROKER_HEARTBEAT_SECONDS without a worker's heartbeat (exit 1); the jobs
+    stay queued. It never needs the vault password then (docs/deploy.md).
     """
+    app_ = state.app()
+    names = [account] if account else None
+    if app_.settings.is_hosted:
+        report = _sync_hosted(names, history=history, wait=wait, as_json=as_json)
+        if report is None:
+            return
+    else:
+        report = _sync_here(names, history=history, as_json=as_json)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _print_report(report)
+    if _failed(report):
+        raise typer.Exit(1)
+
+
+def _sync_here(names: list[str] | None, *, history: bool, as_json: bool) -> dict[str, Any]:
+    """Sync in this process; the report as JSON."""
     import asyncio
 
     from keyfolio.services.sync import sync_accounts
 
     app_ = state.app()
-    names = [account] if account else None
     if as_json:
-        report = asyncio.run(sync_accounts(app_, names=names, history=history))
-    else:
-        from rich.progress import Progress, SpinnerColumn, TextColumn
+        return asyncio.run(sync_accounts(app_, names=names, history=history)).to_json()
+    from rich.progress import Progress, SpinnerColumn, TextColumn
 
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=False
-        ) as progress:
-            tasks: dict[str, object] = {}
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=False
+    ) as progress:
+        tasks: dict[str, object] = {}
 
-            def on_event(name: str, event: str) -> None:
-                if event == "start":
-                    tasks[name] = progress.add_task(f"{name}: syncing…", total=1)
-                    return
-                task_id = tasks[name]
-                progress.update(task_id, description=f"{name}: {event}", completed=1)  # type: ignore[arg-type]
+        def on_event(name: str, event: str) -> None:
+            if event == "start":
+                tasks[name] = progress.add_task(f"{name}: syncing…", total=1)
+                return
+            task_id = tasks[name]
+            progress.update(task_id, description=f"{name}: {event}", completed=1)  # type: ignore[arg-type]
 
-            report = asyncio.run(
-                sync_accounts(app_, names=names, progress=on_event, history=history)
-            )
-    if as_json:
-        typer.echo(json.dumps(_report_json(report), indent=2))
-    else:
-        if not report.outcomes:
+        report = asyncio.run(sync_accounts(app_, names=names, progress=on_event, history=history))
+    return report.to_json()
+
+
+def _sync_hosted(
+    names: list[str] | None, *, history: bool, wait: bool, as_json: bool
+) -> dict[str, Any] | None:
+    """Send one job per account to the workers; with ``wait`` their merged report as JSON."""
+    from keyfolio.services.hosted_sync import send_sync, wait_for_results
+
+    app_ = state.app()
+    sent = send_sync(app_, names, history=history)
+    if not wait:
+        if as_json:
+            typer.echo(json.dumps({"sent": sent.names}, indent=2))
+        else:
             console.print(
-                "No accounts to sync. Link one with `keyfolio account add okx --name main`."
+                f"Sent {len(sent.names)} sync job(s) to the workers; their results show in "
+                "`keyfolio show` (and the dashboard) as each one finishes."
             )
-        for outcome in report.outcomes:
-            _print_outcome(outcome)
-        if report.pricing_error is not None:
-            err_console.print(
-                f"[yellow]Prices not refreshed:[/] {escape(report.pricing_error.message)}"
-            )
-        _print_imports(report)
-    if report.failed or report.has_bug:
-        raise typer.Exit(1)
+        return None
+    if as_json or not sent.names:
+        return wait_for_results(app_, sent)
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    err_console.print(f"Sent {len(sent.names)} sync job(s) to the workers (hosted mode).")
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=False
+    ) as progress:
+        tasks = {name: progress.add_task(f"{name}: waiting for a worker…") for name in sent.names}
+
+        def on_result(name: str, status: str) -> None:
+            progress.update(tasks[name], description=f"{name}: {status}", completed=1, total=1)
+
+        return wait_for_results(app_, sent, on_result=on_result)
+
+
+def _failed(report: dict[str, Any]) -> bool:
+    """An account failed, or a bug stopped an account's balances or its history import."""
+    bug = InternalError.code
+    return any(
+        entry["status"] == "failed" or entry["code"] == bug for entry in report["accounts"]
+    ) or any(error["code"] == bug for entry in report["history"] for error in entry["errors"])
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    if not report["accounts"]:
+        console.print("No accounts to sync. Link one with `keyfolio account add okx --name main`.")
+    for entry in report["accounts"]:
+        _print_account(entry)
+    if report["prices_error"] is not None:
+        err_console.print(f"[yellow]Prices not refreshed:[/] {escape(report['prices_error'])}")
+    _print_imports(report["history"])
 
 
 def _with_kept(hint: str) -> str:
@@ -133,102 +196,57 @@ def _with_kept(hint: str) -> str:
     return f"{hint} Earlier data is kept, marked stale.".strip()
 
 
-def _print_outcome(outcome: SyncOutcome) -> None:
+def _print_account(entry: dict[str, Any]) -> None:
     """Error + Hint for a failed account; a warning + hint per failed source of a partial one."""
-    if outcome.error is not None:
-        hint = outcome.error.hint
-        if isinstance(outcome.error, KeyNotInRegionError):
+    name = entry["name"]
+    if entry["code"] is not None:  # the account's own failure
+        hint = entry["hint"] or ""
+        if entry["code"] == KeyNotInRegionError.code:
             hint += (
-                f" For this linked account: `keyfolio account remove {outcome.account}`, then "
-                f"`keyfolio account add okx --name {outcome.account} --region REGION` "
+                f" For this linked account: `keyfolio account remove {name}`, then "
+                f"`keyfolio account add okx --name {name} --region REGION` "
                 "(`keyfolio doctor --probe-regions` finds the region)."
             )
-        err_console.print(f"[bold red]Error:[/] {outcome.account}: {escape(outcome.error.message)}")
+        err_console.print(f"[bold red]Error:[/] {name}: {escape(entry['error'] or '')}")
         err_console.print(f"[bold]Hint:[/] {escape(_with_kept(hint))}")
         return
-    failed = [r for r in outcome.results if not r.is_ok and r.status.value != "unsupported"]
-    if outcome.status == "failed" and failed:
+    failed = [s for s in entry["sources"] if s["status"] not in ("ok", "unsupported")]
+    if entry["status"] == "failed" and failed:
         first = failed[0]
         err_console.print(
-            f"[bold red]Error:[/] {outcome.account}: no balance source could be read "
-            f"({first.source.label}: {escape(first.error or '')})"
+            f"[bold red]Error:[/] {name}: no balance source could be read "
+            f"({Source(first['source']).label}: {escape(first['error'] or '')})"
         )
-        err_console.print(f"[bold]Hint:[/] {escape(_with_kept(first.hint or ''))}")
+        err_console.print(f"[bold]Hint:[/] {escape(_with_kept(first['hint'] or ''))}")
         return
     for result in failed:
         err_console.print(
-            f"[yellow]Warning:[/] {outcome.account}/{result.source.label} {result.status.value}: "
-            f"{escape(result.error or '')}"
+            f"[yellow]Warning:[/] {name}/{Source(result['source']).label} {result['status']}: "
+            f"{escape(result['error'] or '')}"
         )
-        if result.hint:
+        if result["hint"]:
             err_console.print(
-                f"[bold]Hint:[/] {escape(result.hint)} Its last good amounts are kept, "
+                f"[bold]Hint:[/] {escape(result['hint'])} Its last good amounts are kept, "
                 "marked stale; the portfolio shows as partial."
             )
 
 
-def _account_error(outcome: SyncOutcome) -> tuple[str | None, str | None]:
-    """The account-level error of a sync: its exception, else its first failed source."""
-    if outcome.error is not None:
-        return outcome.error.message, outcome.error.hint
-    if outcome.status == "failed":
-        failed = next((r for r in outcome.results if not r.is_ok), None)
-        if failed is not None:
-            return failed.error, failed.hint
-    return None, None
+def _print_imports(history: list[dict[str, Any]]) -> None:
+    from keyfolio.services.imports import describe_counts
 
-
-def _print_imports(report: SyncReport) -> None:
-    for imported in report.imports:
-        if imported.skipped:
+    for imported in history:
+        if imported["skipped"]:
             continue
-        if imported.total_new:
-            console.print(f"{imported.account}: imported {imported.summary()}")
-        for note in imported.progress.values():
-            console.print(f"{imported.account}: {escape(note)}; it goes on at the next sync.")
-        for error in imported.errors:
+        account = imported["account"]
+        if any(imported["new"].values()):
+            console.print(f"{account}: imported {describe_counts(imported['new'])}")
+        for note in imported["progress"].values():
+            console.print(f"{account}: {escape(note)}; it goes on at the next sync.")
+        for error in imported["errors"]:
             err_console.print(
-                f"[yellow]Warning:[/] {imported.account}: history import: {escape(error.message)}"
+                f"[yellow]Warning:[/] {account}: history import: {escape(error['error'])}"
             )
-            err_console.print(f"[bold]Hint:[/] {escape(error.hint)}")
-
-
-def _report_json(report: SyncReport) -> dict[str, object]:
-    from keyfolio.domain.money import format_amount
-
-    return {
-        "accounts": [
-            {
-                "name": o.account,
-                "status": o.status,
-                "error": _account_error(o)[0],
-                "hint": _account_error(o)[1],
-                "sources": [
-                    {
-                        "source": r.source.value,
-                        "status": r.status.value,
-                        "error": r.error,
-                        "hint": r.hint,
-                        "amounts": {a: format_amount(v) for a, v in sorted(r.amounts.items())},
-                    }
-                    for r in o.results
-                ],
-            }
-            for o in report.outcomes
-        ],
-        "prices_error": report.pricing_error.message if report.pricing_error else None,
-        "history": [
-            {
-                "account": imported.account,
-                "new": {kind.value: count for kind, count in sorted(imported.new.items())},
-                "skipped": imported.skipped,
-                "unfinished": imported.unfinished,
-                "progress": imported.progress,
-                "errors": [{"error": e.message, "hint": e.hint} for e in imported.errors],
-            }
-            for imported in report.imports
-        ],
-    }
+            err_console.print(f"[bold]Hint:[/] {escape(error['hint'])}")
 
 
 def doctor_command(

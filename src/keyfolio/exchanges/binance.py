@@ -37,7 +37,7 @@ from keyfolio.errors import (
 )
 from keyfolio.exchanges.connector import Amounts, Feed, VenueConnector, add_amount, ticker_of
 from keyfolio.exchanges.history import HistoryContext, HistoryStream
-from keyfolio.exchanges.venue import SourceInfo, VenueInfo
+from keyfolio.exchanges.venue import IpLimit, SourceInfo, VenueInfo
 
 __all__ = ["PERMISSION_WORDS", "VENUE", "BinanceConnector"]
 
@@ -85,6 +85,41 @@ VENUE = VenueInfo(
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.binance:BinanceConnector",
     concurrency=39,  # 12,000 IP weight a minute on /sapi / 301 per refresh (docs/benchmarks.md)
+    hosts=("binance.com",),
+    ip_limits=(
+        # /api: 6,000 weight a minute per IP, shared by every endpoint; /sapi: 12,000 a minute
+        # per IP and endpoint (withdrawal history counts per account instead).
+        IpLimit(
+            "api",
+            ("/api/",),
+            6000,
+            60.0,
+            weights={
+                "/api/v3/exchangeInfo": 20,
+                "/api/v3/ticker/24hr": 80,
+                "/api/v3/ticker/price": 4,
+                "/api/v3/account": 20,
+                "/api/v3/myTrades": 20,
+            },
+        ),  # fmt: skip
+        IpLimit(
+            "sapi",
+            ("/sapi/",),
+            12000,
+            60.0,
+            per_path=True,
+            weights={
+                "/sapi/v3/asset/getUserAsset": 5,
+                "/sapi/v1/capital/config/getall": 10,
+                "/sapi/v1/margin/isolated/allPairs": 10,
+                "/sapi/v1/simple-earn/flexible/position": 150,
+                "/sapi/v1/simple-earn/locked/position": 150,
+                "/sapi/v1/simple-earn/account": 150,
+                "/sapi/v1/asset/wallet/balance": 60,
+            },
+            exempt=frozenset({"/sapi/v1/capital/withdraw/history"}),
+        ),  # fmt: skip
+    ),
     asset_rules=(
         AssetRule(
             prefix="LD",

@@ -36,7 +36,7 @@ from keyfolio.exchanges.bybit_codes import BYBIT_CODES, BYBIT_HINTS, IP_BLOCK_SE
 from keyfolio.exchanges.connector import Amounts, Feed, VenueConnector, add_amount, ticker_of
 from keyfolio.exchanges.history import HistoryContext, HistoryStream
 from keyfolio.exchanges.markets import MarketData
-from keyfolio.exchanges.venue import SourceInfo, VenueInfo
+from keyfolio.exchanges.venue import IpLimit, SourceInfo, VenueInfo
 
 if TYPE_CHECKING:
     from keyfolio.exchanges.stream import StreamHub
@@ -91,6 +91,8 @@ VENUE = VenueInfo(
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.bybit:BybitConnector",
     concurrency=50,  # per-UID limits; 600 requests / 5 s per IP is 150 refreshes of 4
+    hosts=("bybit.com", "bytick.com"),
+    ip_limits=(IpLimit("all", ("/",), 600, 5.0),),  # 600 requests / 5 s per IP, every path
     codes=BYBIT_CODES,
     hints=BYBIT_HINTS,
     streams=True,

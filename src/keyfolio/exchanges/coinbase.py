@@ -41,7 +41,7 @@ from keyfolio.errors import (
 from keyfolio.exchanges.coinbase_keys import CdpSecret, cdp_secret, secret_error
 from keyfolio.exchanges.connector import Amounts, Feed, VenueConnector, add_amount, ticker_of
 from keyfolio.exchanges.history import HistoryContext, HistoryStream
-from keyfolio.exchanges.venue import SourceInfo, VenueInfo
+from keyfolio.exchanges.venue import IpLimit, SourceInfo, VenueInfo
 
 __all__ = ["PERMISSION_WORDS", "VENUE", "CoinbaseConnector"]
 
@@ -87,6 +87,22 @@ VENUE = VenueInfo(
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.coinbase:CoinbaseConnector",
     concurrency=50,  # 30 requests/s per key: accounts never compete (docs/benchmarks.md)
+    hosts=("coinbase.com",),
+    ip_limits=(
+        # Public endpoints: 10 requests / s per IP (private ones: 30 / s per key).
+        IpLimit(
+            "public",
+            (
+                "/api/v3/brokerage/market/",
+                "/api/v3/brokerage/time",
+                "/v2/time",
+                "/v2/currencies",
+                "/v2/exchange-rates",
+            ),
+            10,
+            1.0,
+        ),  # fmt: skip
+    ),
     asset_rules=(
         AssetRule(code="CGLD", asset="CELO", note="Coinbase's old code for Celo"),
         AssetRule(

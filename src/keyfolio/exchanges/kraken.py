@@ -46,7 +46,7 @@ from keyfolio.errors import (
 from keyfolio.exchanges.connector import Amounts, Feed, VenueConnector, add_amount, ticker_of
 from keyfolio.exchanges.history import HistoryContext, HistoryStream
 from keyfolio.exchanges.keygate import CallCounter, KeyGate, key_gate
-from keyfolio.exchanges.venue import SourceInfo, VenueInfo
+from keyfolio.exchanges.venue import IpLimit, SourceInfo, VenueInfo
 
 __all__ = ["COUNTER", "PERMISSION_WORDS", "VENUE", "KrakenConnector", "result_of"]
 
@@ -121,6 +121,8 @@ VENUE = VenueInfo(
     key_guide=_GUIDE,
     connector="keyfolio.exchanges.kraken:KrakenConnector",
     concurrency=50,  # a call counter per key: accounts never compete (docs/benchmarks.md)
+    hosts=("kraken.com",),
+    ip_limits=(IpLimit("public", ("/0/public/",), 1, 1.0),),  # public: about 1 call / s per IP
     asset_rules=(
         *(_legacy(*pair.split("=")) for pair in _LEGACY.split()),
         AssetRule(

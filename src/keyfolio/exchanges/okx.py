@@ -49,7 +49,7 @@ from keyfolio.exchanges.history import HistoryContext, HistoryStream
 if TYPE_CHECKING:
     from keyfolio.exchanges.stream import StreamHub
 from keyfolio.exchanges.markets import MarketData
-from keyfolio.exchanges.venue import CodeMap, SourceInfo, VenueInfo
+from keyfolio.exchanges.venue import CodeMap, IpLimit, SourceInfo, VenueInfo
 
 __all__ = [
     "OKX_CODE_MAP",
@@ -167,6 +167,11 @@ VENUE = VenueInfo(
     ),
     connector="keyfolio.exchanges.okx:OkxConnector",
     concurrency=50,  # private limits are per UID: accounts never compete (docs/benchmarks.md)
+    hosts=("okx.com",),
+    ip_limits=(
+        # Public market data: 20 requests / 2 s per IP, per endpoint (docs/exchanges/okx.md).
+        IpLimit("public", ("/api/v5/public/", "/api/v5/market/"), 20, 2.0, per_path=True),
+    ),
     codes=OKX_CODE_MAP,
     hints=_OKX_HINTS,
     aliases=_FIXED_REGION,

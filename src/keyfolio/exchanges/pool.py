@@ -17,6 +17,7 @@ import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
@@ -29,7 +30,7 @@ from keyfolio.exchanges.connector import VenueConnector
 from keyfolio.exchanges.markets import MarketsCache
 from keyfolio.exchanges.retry import Cooldowns
 from keyfolio.exchanges.venue import VenueInfo
-from keyfolio.exchanges.venues import venue_info
+from keyfolio.exchanges.venues import venue_info, venue_of_host
 
 if TYPE_CHECKING:
     import aiohttp
@@ -102,11 +103,19 @@ def preload() -> None:
     import ccxt.async_support  # noqa: F401
 
 
+def _authority(url: str) -> str:
+    """``host:port`` of a URL, the port written out (``https://a.example`` -> ``a.example:443``)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    return f"{parts.hostname or ''}:{port}"
+
+
 class RequestGate(Protocol):
     """Paces every HTTP request of a pool (hosted mode's shared rate budgets)."""
 
-    async def acquire(self, host: str) -> None:
-        """Return when a request to ``host`` fits the budget."""
+    async def acquire(self, *, venue: str | None, host: str, path: str) -> None:
+        """Return when a request to ``path`` on ``host`` (``host:port``) fits the budget;
+        ``venue`` is the first-class venue the host serves, None for another exchange."""
 
     async def aclose(self) -> None:
         """Release its connections (the pool calls it when it closes)."""
@@ -141,6 +150,8 @@ class ConnectorPool:
         self._connectors: list[GenericCcxtConnector] = []
         self._by_account: dict[str, tuple[Any, GenericCcxtConnector]] = {}
         self._retired: set[asyncio.Future[None]] = set()
+        self._venue_hosts: dict[str, str] = {}
+        """``host:port`` of an account's ``--api-url`` -> its venue (the gate's venue)."""
 
     def connector(
         self, spec: AccountSpec, credentials: Credentials, *, assets: AssetMap | None = None
@@ -183,6 +194,8 @@ class ConnectorPool:
             "clients": self.clients,
         }
         venue = venue_info(spec.exchange)
+        if venue is not None and spec.api_url:
+            self._venue_hosts[_authority(spec.api_url)] = venue.id
         connector: GenericCcxtConnector
         if venue is None:
             connector = GenericCcxtConnector(spec, credentials, **options)
@@ -207,7 +220,10 @@ class ConnectorPool:
             gate = self.gate
 
             async def paced(session: Any, context: Any, params: Any) -> None:
-                await gate.acquire(params.url.host or "")
+                url = params.url
+                host = f"{url.host or ''}:{url.port}"
+                venue = self._venue_hosts.get(host) or venue_of_host(url.host or "")
+                await gate.acquire(venue=venue, host=host, path=url.path)
 
             trace = aiohttp.TraceConfig()
             trace.on_request_start.append(paced)

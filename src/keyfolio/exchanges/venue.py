@@ -16,7 +16,7 @@ from keyfolio.domain.assets import AssetRule
 from keyfolio.domain.balances import PermissionWords, Source
 from keyfolio.errors import ExchangeError
 
-__all__ = ["CodeMap", "SourceInfo", "VenueInfo"]
+__all__ = ["CodeMap", "IpLimit", "SourceInfo", "VenueInfo"]
 
 CodeMap = Mapping[str, tuple[type[ExchangeError], str]]
 """A venue's error codes -> (keyfolio class, what happened). ``{account}`` becomes
@@ -30,6 +30,42 @@ class SourceInfo:
     source: Source
     label: str
     endpoint: str
+
+
+@dataclass(frozen=True)
+class IpLimit:
+    """A limit the venue puts on every request from one IP address, whatever the key: at most
+    ``limit`` request weight per ``seconds`` on the paths that start with one of ``paths``.
+
+    With ``per_path`` each path has a limit of its own (OKX's public endpoints, Binance's
+    ``/sapi``); without it the paths share one. ``weights`` gives a path's weight (exact path,
+    no query); any other path weighs 1. ``exempt`` paths are limited otherwise (per account).
+    """
+
+    name: str
+    paths: tuple[str, ...]
+    limit: int
+    seconds: float
+    per_path: bool = False
+    weights: Mapping[str, int] = field(default_factory=dict, hash=False)
+    exempt: frozenset[str] = frozenset()
+
+    def covers(self, path: str) -> bool:
+        """Whether a request to ``path`` counts against this limit."""
+        return path not in self.exempt and path.startswith(self.paths)
+
+    def weight(self, path: str) -> int:
+        """What a request to ``path`` costs."""
+        return self.weights.get(path, 1)
+
+    def bucket(self, path: str) -> str:
+        """The counter a request to ``path`` spends: the limit's, or the path's own."""
+        return f"{self.name} {path}" if self.per_path else self.name
+
+    @property
+    def heaviest(self) -> int:
+        """The largest weight of one request."""
+        return max(self.weights.values(), default=1)
 
 
 @dataclass(frozen=True)
@@ -69,6 +105,14 @@ class VenueInfo:
     """How many accounts of this venue a sync refreshes at once by default: the venue's
     documented limits per key and per IP allow it (``docs/benchmarks.md``, "Concurrency");
     ``KEYFOLIO_SYNC_CONCURRENCY`` overrides it for every venue."""
+    hosts: tuple[str, ...] = ()
+    """The domains of the venue's REST API (``okx.com`` covers www.okx.com and eea.okx.com):
+    hosted mode's shared budgets know the venue of a request by its host (an account's
+    ``--api-url`` is known by its account)."""
+    ip_limits: tuple[IpLimit, ...] = ()
+    """The venue's documented limits per IP address, shared by every worker behind one egress
+    IP in hosted mode (:mod:`keyfolio.services.rate_budget`). Limits per key need no sharing:
+    one worker at a time syncs an account, and its connector paces the key."""
     exports: str | None = None
     """The module of the venue's own CSV exports (``keyfolio.exchanges.okx_exports``), whose
     ``FORMATS`` ``keyfolio import csv`` recognises (:mod:`keyfolio.exchanges.exports`)."""

@@ -11,7 +11,14 @@ from functools import cache
 
 from keyfolio.exchanges.venue import VenueInfo
 
-__all__ = ["FIRST_CLASS", "GENERIC_CONCURRENCY", "concurrency", "first_class", "venue_info"]
+__all__ = [
+    "FIRST_CLASS",
+    "GENERIC_CONCURRENCY",
+    "concurrency",
+    "first_class",
+    "venue_info",
+    "venue_of_host",
+]
 
 FIRST_CLASS: dict[str, str] = {
     "okx": "keyfolio.exchanges.okx",
@@ -38,6 +45,15 @@ def first_class() -> list[VenueInfo]:
     """Every first-class venue, in :data:`FIRST_CLASS` order."""
     found = [venue_info(venue_id) for venue_id in FIRST_CLASS]
     return [info for info in found if info is not None]
+
+
+@cache
+def venue_of_host(host: str) -> str | None:
+    """The first-class venue whose REST API is on ``host`` (``api.binance.com`` -> binance)."""
+    for info in first_class():
+        if any(host == domain or host.endswith("." + domain) for domain in info.hosts):
+            return info.id
+    return None
 
 
 GENERIC_CONCURRENCY = 8

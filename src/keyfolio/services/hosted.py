@@ -6,6 +6,10 @@ sends the same round again and its jobs are no-ops. A job carries the account's 
 round, nothing else: a worker reads the credentials from the vault (its ciphertext is in the
 database) with its own password.
 
+Jobs sent now rather than by the scheduler (`keyfolio sync`, a server's link or Sync button)
+get a round of their own (:func:`own_round`, negative); those of `keyfolio sync` and the Sync
+button ask for a reply, which :mod:`keyfolio.services.hosted_sync` waits for.
+
 At least once, done once (:func:`run_job`):
 
 - the job takes the account's PostgreSQL advisory lock without waiting; a duplicate that finds
@@ -44,6 +48,7 @@ __all__ = [
     "JobResult",
     "enqueue_now",
     "enqueue_round",
+    "own_round",
     "hosted_broker",
     "queue_depth",
     "require_hosted",
@@ -60,6 +65,7 @@ ACTOR_NAME = "keyfolio_sync_account"
 MAX_RETRIES = 5
 JOB_TIME_LIMIT_MS = 15 * 60 * 1000
 _MAINTENANCE_CHANCE = 100_000  # of 1,000,000 fetches: a dead worker's jobs come back soon
+_VAULT_CHECK_SECONDS = 2.0  # a worker started before the first account looks this often
 _INSTALL_HINT = "Install the hosted extra: `pip install 'keyfolio[hosted]'` (docs/deploy.md)."
 
 
@@ -91,7 +97,7 @@ def require_hosted(settings: Settings, *, command: str) -> None:
 @dataclass
 class _Hosted:
     broker: RedisBroker
-    actor: dramatiq.Actor[[str, int], None]
+    actor: dramatiq.Actor[..., None]
 
 
 _hosted: dict[str, _Hosted] = {}
@@ -118,7 +124,7 @@ def hosted_broker(settings: Settings) -> _Hosted:
             maintenance_chance=_MAINTENANCE_CHANCE,
         )
         dramatiq.set_broker(broker)
-        actor: dramatiq.Actor[[str, int], None] = dramatiq.actor(
+        actor: dramatiq.Actor[..., None] = dramatiq.actor(
             actor_name=ACTOR_NAME,
             queue_name=QUEUE,
             broker=broker,
@@ -152,16 +158,22 @@ def enqueue_round(app: App, *, round: int, jitter: float = 0.0) -> list[str]:
     return names
 
 
+def own_round(now: float | None = None) -> int:
+    """A round of its own for jobs sent now rather than by the scheduler: minus the time in
+    microseconds, so it is never one of the scheduler's, nor another sender's."""
+    return -int((time.time() if now is None else now) * 1_000_000)
+
+
 def enqueue_now(app: App, names: list[str] | None = None) -> list[str]:
     """Sync these accounts (default: every non-manual one) as soon as a worker is free.
 
-    Such jobs get a round of their own (minus the time in milliseconds), never one of the
-    scheduler's, so they neither skip nor replace a scheduled round."""
+    Such jobs get a round of their own (:func:`own_round`), so they neither skip nor replace a
+    scheduled round."""
     hosted = hosted_broker(app.settings)
     if names is None:
         with app.db().session(read_only=True) as store:
             names = [spec.name for spec in store.list_accounts() if not spec.is_manual]
-    number = -round_ms(time.time())
+    number = own_round()
     for name in names:
         hosted.actor.send(name, number)
     logger.info("sent %d sync jobs to run now", len(names))
@@ -174,31 +186,41 @@ def round_ms(seconds: float) -> int:
 
 def queue_depth(settings: Settings) -> int:
     """Jobs waiting in the queue now (not counting delayed ones or those being run)."""
-    hosted = hosted_broker(settings)
-    hosted.broker.declare_queue(QUEUE)
-    counts: dict[str, Any] = hosted.broker.get_queue_message_counts()
-    return int(counts.get(QUEUE, 0)) if isinstance(counts, dict) else 0
+    import redis
+
+    assert settings.broker_url, "require_hosted() first"
+    client = redis.Redis.from_url(settings.broker_url)
+    try:
+        return int(client.llen(f"{settings.broker_namespace}:{QUEUE}"))  # type: ignore[arg-type]
+    finally:
+        client.close()
 
 
 @dataclass(frozen=True)
 class JobResult:
-    """What one job did: ``synced`` (with the account's status), ``duplicate`` (the account
-    is being synced by another worker), ``done`` (the round was finished already) or
-    ``gone`` (the account was removed since the job was sent)."""
+    """What one job did: ``synced`` (with the account's status and its sync report as JSON),
+    ``duplicate`` (the account is being synced by another worker), ``done`` (the round was
+    finished already) or ``gone`` (the account was removed since the job was sent)."""
 
     account: str
     round: int
     outcome: str
     status: str | None = None
+    report: dict[str, Any] | None = None
 
 
-def run_job(app: App, name: str, round: int) -> JobResult:
-    """Sync account ``name`` for ``round`` once, whatever the number of deliveries."""
+def run_job(
+    app: App, name: str, round: int, *, history: bool = True, wait: bool = False
+) -> JobResult:
+    """Sync account ``name`` for ``round`` once, whatever the number of deliveries.
+
+    With ``wait`` (a user waits for this sync: `keyfolio sync` in hosted mode) a job whose
+    account is being synced by another worker waits for that sync to end, then syncs."""
     from keyfolio.services.sync import sync_accounts
     from keyfolio.storage.hosted import account_lock
 
     db = app.db()
-    with account_lock(db, name) as got:
+    with account_lock(db, name, wait=wait) as got:
         if not got:
             logger.info("job %s round %d: another worker is syncing it; nothing to do", name, round)
             return JobResult(name, round, "duplicate")
@@ -206,11 +228,13 @@ def run_job(app: App, name: str, round: int) -> JobResult:
             if store.hosted.round_done(account=name, round=round):
                 logger.info("job %s round %d: done already; nothing to do", name, round)
                 return JobResult(name, round, "done")
+        logger.info("job %s round %d: syncing", name, round)
         try:
             report = asyncio.run(
                 sync_accounts(
                     app,
                     names=[name],
+                    history=history,
                     commit_with=lambda store: store.hosted.mark_round(account=name, round=round),
                 )
             )
@@ -218,28 +242,65 @@ def run_job(app: App, name: str, round: int) -> JobResult:
             logger.info("job %s round %d: the account no longer exists", name, round)
             return JobResult(name, round, "gone")
     status = report.outcomes[0].status if report.outcomes else None
-    return JobResult(name, round, "synced", status)
+    logger.info("job %s round %d: synced (%s)", name, round, status)
+    return JobResult(name, round, "synced", status, report.to_json())
 
 
-def _sync_job(name: str, round: int) -> None:
-    """The Dramatiq actor: one account, one round (runs in a `keyfolio worker`)."""
+def _sync_job(name: str, round: int, history: bool = True, reply: bool = False) -> None:
+    """The Dramatiq actor: one account, one round (runs in a `keyfolio worker`). With
+    ``reply`` its result goes to the Redis list the sender waits on (`keyfolio sync`)."""
     app = _worker_app
     if app is None:  # a message reached a process that is not a keyfolio worker
         raise RuntimeError("keyfolio sync jobs run in `keyfolio worker` only")
-    run_job(app, name, round)
+    if not reply:
+        run_job(app, name, round, history=history)
+        return
+    from keyfolio.services.hosted_sync import reply_failure, reply_result
+
+    try:
+        result = run_job(app, name, round, history=history, wait=True)
+    except Exception as exc:  # the sender hears of it now; Dramatiq retries the job
+        reply_failure(app.settings, name, round, exc)
+        raise
+    reply_result(app.settings, result)
 
 
-def run_worker(app: App, *, concurrency: int, stop: threading.Event) -> None:
+def _vault_ready(app: App, stop: threading.Event, waiting: Callable[[], None] | None) -> bool:
+    """Whether the vault exists, once it does: before the first account is linked there is none
+    yet (and no job either); wait for it, looking every few seconds. False: stopped first."""
+    if app.has_vault():
+        return True
+    logger.info("no vault in the database yet: waiting until the first account is linked")
+    if waiting is not None:
+        waiting()
+    while not stop.wait(_VAULT_CHECK_SECONDS):
+        if app.has_vault():
+            logger.info("the vault was created: opening it")
+            return True
+    return False
+
+
+def run_worker(
+    app: App,
+    *,
+    concurrency: int,
+    stop: threading.Event,
+    waiting: Callable[[], None] | None = None,
+) -> None:
     """Run sync jobs on ``concurrency`` threads until ``stop`` is set.
 
     The vault is opened first (the password from ``KEYFOLIO_PASSWORD`` or
-    ``KEYFOLIO_PASSWORD_FILE``), so a wrong password fails here, not in every job.
+    ``KEYFOLIO_PASSWORD_FILE``), so a wrong password fails here, not in every job. Before the
+    first account is linked there is no vault yet: the worker waits for it (``waiting()`` is
+    called once then), so workers can be started before anything is linked.
     """
     global _worker_app
     from dramatiq import Worker
 
     require_hosted(app.settings, command="worker")
     app.db()
+    if not _vault_ready(app, stop, waiting):
+        return
     app.vault()
     from keyfolio.services.hosted_events import EventRelay
 
@@ -290,5 +351,6 @@ def run_scheduler(
         if once:
             return
         with app.db().session() as store:
-            store.hosted.forget_rounds_before(round=number - 100)
+            day_ago = own_round(time.time() - 86_400)
+            store.hosted.forget_rounds(before=number - 100, own_older_than=day_ago)
         stop.wait((number + 1) * interval - time.time())

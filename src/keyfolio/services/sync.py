@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import SourceResult
@@ -57,6 +57,60 @@ class SyncReport:
         """True when a bug stopped an account's balances or its history import."""
         errors = [o.error for o in self.outcomes] + [e for r in self.imports for e in r.errors]
         return any(isinstance(error, InternalError) for error in errors)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as `keyfolio sync --json` prints it (amounts as strings). An account's
+        ``error`` is its own failure (with its ``code``), else its first failed source's."""
+        from keyfolio.domain.money import format_amount
+
+        return {
+            "accounts": [
+                {
+                    "name": o.account,
+                    "status": o.status,
+                    **_account_error(o),
+                    "sources": [
+                        {
+                            "source": r.source.value,
+                            "status": r.status.value,
+                            "error": r.error,
+                            "hint": r.hint,
+                            "amounts": {a: format_amount(v) for a, v in sorted(r.amounts.items())},
+                        }
+                        for r in o.results
+                    ],
+                }
+                for o in self.outcomes
+            ],
+            "prices_error": self.pricing_error.message if self.pricing_error else None,
+            "history": [
+                {
+                    "account": imported.account,
+                    "new": {kind.value: count for kind, count in sorted(imported.new.items())},
+                    "skipped": imported.skipped,
+                    "unfinished": imported.unfinished,
+                    "progress": imported.progress,
+                    "errors": [
+                        {"error": e.message, "hint": e.hint, "code": e.code}
+                        for e in imported.errors
+                    ],
+                }
+                for imported in self.imports
+            ],
+        }
+
+
+def _account_error(outcome: SyncOutcome) -> dict[str, str | None]:
+    """The account-level error of a sync: its exception (with its code), else its first failed
+    source (no code)."""
+    if outcome.error is not None:
+        error = outcome.error
+        return {"error": error.message, "hint": error.hint, "code": error.code}
+    if outcome.status == "failed":
+        failed = next((r for r in outcome.results if not r.is_ok), None)
+        if failed is not None:
+            return {"error": failed.error, "hint": failed.hint, "code": None}
+    return {"error": None, "hint": None, "code": None}
 
 
 async def sync_accounts(

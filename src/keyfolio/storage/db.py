@@ -41,6 +41,8 @@ __all__ = ["HEAD_REVISION", "MIGRATIONS_DIR", "Database", "alembic_config"]
 
 READ_ONLY = "keyfolio_read_only"
 HEAD_REVISION = "0008"
+_MIGRATE_LOCK = 1160993605197294569
+"""The PostgreSQL advisory lock every migration holds (sha256 of keyfolio:migrate)."""
 """The newest migration's revision id; a test checks it against Alembic's script head."""
 
 logger = logging.getLogger(__name__)
@@ -217,6 +219,10 @@ class Database:
             ) from exc
         engine = self._get_engine()
         with translate_errors(self.url), engine.begin() as connection:
+            if self._url.get_backend_name() == "postgresql":
+                # Processes started together (hosted mode) migrate one after the other: the
+                # others wait here, then find the schema current. Released at commit.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
             current = set(MigrationContext.configure(connection).get_current_heads())
             unknown = current - known
             if unknown:

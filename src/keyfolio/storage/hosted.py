@@ -83,9 +83,13 @@ class HostedRepo:
             query = query.where(SyncRoundRow.account == account)
         return [(a, r) for a, r in self._s.execute(query.order_by(SyncRoundRow.round))]
 
-    def forget_rounds_before(self, *, round: int) -> None:
-        """Drop the markers of rounds older than ``round`` (they can no longer be delivered)."""
-        self._s.execute(delete(SyncRoundRow).where(SyncRoundRow.round < round))
+    def forget_rounds(self, *, before: int, own_older_than: int) -> None:
+        """Drop the markers of the scheduler's rounds before ``before``, and of the rounds of
+        their own (negative: jobs sent by `keyfolio sync` or a server) above
+        ``own_older_than``, i.e. older: none of them can be delivered any more."""
+        scheduled = (SyncRoundRow.round >= 0) & (SyncRoundRow.round < before)
+        own = (SyncRoundRow.round < 0) & (SyncRoundRow.round > own_older_than)
+        self._s.execute(delete(SyncRoundRow).where(scheduled | own))
 
     def vault_blob(self) -> bytes | None:
         """The vault's ciphertext, or None when no vault was created yet."""
@@ -128,16 +132,19 @@ def _require_server(database: Database, what: str) -> None:
 
 
 @contextmanager
-def account_lock(database: Database, name: str) -> Iterator[bool]:
+def account_lock(database: Database, name: str, *, wait: bool = False) -> Iterator[bool]:
     """Try to lock account ``name`` across every worker; yields whether this one got it.
 
-    Never waits: a job whose account is being synced elsewhere gets False (a duplicate).
+    Never waits: a job whose account is being synced elsewhere gets False (a duplicate). With
+    ``wait`` it waits until the other sync ends, then holds the lock (yields True).
     """
     _require_server(database, "the per-account sync lock")
     key = _lock_key("account", name)
     engine = database._get_engine()
+    take = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
     with translate_errors(database.url), engine.connect() as connection:
-        got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        found = connection.execute(text(f"SELECT {take}(:k)"), {"k": key}).scalar()
+        got = wait or bool(found)
         connection.commit()
         try:
             yield got

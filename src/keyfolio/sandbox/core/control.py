@@ -6,7 +6,8 @@ method   path                            effect
 POST     /__sandbox__/faults             queue a fault ``{"path","mode","count","seconds","after"}``
 GET      /__sandbox__/faults             list queued faults
 DELETE   /__sandbox__/faults             drop every queued fault
-GET      /__sandbox__/faults/held        requests held by faults now (``?wait=S``: until one is)
+GET      /__sandbox__/faults/held        requests held by faults now (``?wait=S``: until one is;
+                                         ``&count=N``: until N are)
 POST     /__sandbox__/faults/release     release ``{"id"?}`` one held request, or all
 PUT      /__sandbox__/state              start over with this state (books, faults, clock, log,
                                          WS)
@@ -20,6 +21,8 @@ POST     /__sandbox__/balances           ``{"account","source","asset","amount"}
 GET      /__sandbox__/requests           the request log
 POST     /__sandbox__/reset-log          empty the request log
 POST     /__sandbox__/reset-limits       forget every rate-limit counter
+GET      /__sandbox__/limits             rate limits: on/off, per-IP scale, requests refused,
+                                         answers per HTTP status, each window's use
 GET      /__sandbox__/ws                 open WebSockets and counters (opened, logins)
 POST     /__sandbox__/ws/drop            close WebSockets ``{"kind"?: "all", "code"?: 4000}``
 POST     /__sandbox__/ws/idle            ``{"seconds", "subscribed"?: false}`` idle close
@@ -136,8 +139,8 @@ async def clear_faults(request: web.Request) -> web.StreamResponse:
 async def held_requests(request: web.Request) -> web.StreamResponse:
     """``GET /__sandbox__/faults/held``: requests held by faults right now, oldest first.
 
-    With ``?wait=SECONDS`` the answer waits until at least one request is held (or that
-    many seconds passed), so a test needs no polling loop.
+    With ``?wait=SECONDS`` the answer waits until at least one request is held (``&count=N``:
+    at least N) or that many seconds passed, so a test needs no polling loop.
     """
     faults = request.app[RUNTIME].faults
     raw = request.query.get("wait")
@@ -145,13 +148,16 @@ async def held_requests(request: web.Request) -> web.StreamResponse:
         return web.json_response({"held": faults.held()})
     try:
         wait = float(raw)
+        count = int(request.query.get("count", "1"))
     except ValueError:
-        raise ValueError("wait must be a number of seconds") from None
+        raise ValueError("wait must be a number of seconds, count a whole number") from None
     if not 0 <= wait <= 600:
         raise ValueError("wait must be between 0 and 600 seconds")
+    if count < 1:
+        raise ValueError("count must be 1 or more")
     try:
         async with asyncio.timeout(wait):
-            return web.json_response({"held": await faults.wait_held()})
+            return web.json_response({"held": await faults.wait_held(count)})
     except TimeoutError:
         return web.json_response({"held": faults.held()})
 
@@ -192,6 +198,7 @@ async def replace_state(request: web.Request) -> web.StreamResponse:
     rt.faults.release()
     rt.log.clear()
     rt.limiter.reset()
+    rt.statuses.clear()
     rt.extras.clear()
     closed = await rt.hub.drop(kind="all", code=1012)
     rt.ws_stats = {"opened": 0, "logins": 0, "login_failures": 0}
@@ -278,8 +285,20 @@ async def reset_limits(request: web.Request) -> web.StreamResponse:
     """``POST /__sandbox__/reset-limits``."""
     rt = request.app[RUNTIME]
     rt.limiter.reset()
+    rt.statuses.clear()
     rt.extras.clear()
     return web.json_response({"ok": True})
+
+
+async def limits(request: web.Request) -> web.StreamResponse:
+    """``GET /__sandbox__/limits``: whether the limits are on, the per-IP scale, the requests
+    the venue's limits refused (in the venue's own words: a 429, Bybit's ``10006``, Kraken's
+    ``EAPI:Rate limit exceeded``...), the API answers per HTTP status, and each window's use."""
+    rt = request.app[RUNTIME]
+    statuses = {str(status): count for status, count in sorted(rt.statuses.items())}
+    return web.json_response(
+        {"enforced": rt.rate_limit, **rt.limiter.describe(), "statuses": statuses}
+    )
 
 
 async def ws_state(request: web.Request) -> web.StreamResponse:
@@ -339,6 +358,7 @@ def register(
         ("GET", "/__sandbox__/requests", requests_log),
         ("POST", "/__sandbox__/reset-log", reset_log),
         ("POST", "/__sandbox__/reset-limits", reset_limits),
+        ("GET", "/__sandbox__/limits", limits),
         ("GET", "/__sandbox__/ws", ws_state),
         ("POST", "/__sandbox__/ws/drop", ws_drop),
         ("POST", "/__sandbox__/ws/idle", ws_idle),

@@ -159,9 +159,9 @@ class FaultQueue:
         """The requests held right now, oldest first."""
         return [held.describe() for held in self._held.values()]
 
-    async def wait_held(self) -> list[dict[str, Any]]:
-        """The held requests, once there is at least one."""
-        while not self._held:
+    async def wait_held(self, count: int = 1) -> list[dict[str, Any]]:
+        """The held requests, once there are at least ``count``."""
+        while len(self._held) < count:
             self._changed.clear()
             await self._changed.wait()
         return self.held()

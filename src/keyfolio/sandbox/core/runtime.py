@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,8 @@ class Runtime:
     """Venue-owned mutable state (e.g. Binance's IP bans), reset with the limits."""
     inflight: dict[str, int] = field(default_factory=dict)
     """API key -> requests in flight (the request log's ``concurrent``)."""
+    statuses: Counter[int] = field(default_factory=Counter)
+    """API answers per HTTP status since the start (or the last reset of the limits)."""
 
     def count(self, what: str) -> None:
         """Count a WebSocket event (``opened``, ``logins``, ``login_failures``)."""
@@ -124,7 +127,9 @@ class Runtime:
         self, method: str, path: str, key: str | None, code: str, status: int,
         extra: Mapping[str, Any] | None = None,
     ) -> None:  # fmt: skip
-        """Append one entry to the request log (never secrets: the API key is public)."""
+        """Append one entry to the request log (never secrets: the API key is public) and
+        count its status."""
+        self.statuses[status] += 1
         self.log.append(
             {"method": method, "path": path, "key": key, "code": code, "status": status,
              **(extra or {})}

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from keyfolio.sandbox.core import control
 from keyfolio.sandbox.core.http import middleware
+from keyfolio.sandbox.core.limits import RateLimiter
 from keyfolio.sandbox.core.runtime import RUNTIME, Runtime
 from keyfolio.sandbox.venues import venue_of
 
@@ -65,6 +66,7 @@ async def run_sandbox(
     region: str = "global",
     latency_ms: int = 0,
     rate_limit: bool = True,
+    ip_limit_scale: float = 1.0,
     ws_idle_timeout: float = 30.0,
     ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[str]:
@@ -72,7 +74,8 @@ async def run_sandbox(
 
     ``region`` is the server's region (keys of another region fail as the venue says),
     ``latency_ms`` delays every API response, ``rate_limit=False`` turns the venue's limits off,
-    and ``ws_idle_timeout`` closes WebSockets without a subscription after that many seconds.
+    ``ip_limit_scale`` multiplies every per-IP limit (0.1: a tenth of the venue's), and
+    ``ws_idle_timeout`` closes WebSockets without a subscription after that many seconds.
     ``ssl_context`` serves HTTPS (for a client that only speaks HTTPS, such as Coinbase's SDK).
     The state object is not modified; the server works on its own books.
     """
@@ -81,6 +84,8 @@ async def run_sandbox(
         raise ValueError(f"region must be one of {', '.join(venue.regions)}, not {region!r}")
     if latency_ms < 0:
         raise ValueError("latency_ms must not be negative")
+    if not 0 < ip_limit_scale <= 1000:
+        raise ValueError("ip_limit_scale must be more than 0 and at most 1000")
     runtime = Runtime(
         venue=venue,
         book=venue.build_book(state),
@@ -88,6 +93,7 @@ async def run_sandbox(
         latency_ms=latency_ms,
         rate_limit=rate_limit,
         ws_idle_timeout=ws_idle_timeout,
+        limiter=RateLimiter(ip_scale=ip_limit_scale),
     )
     runner = web.AppRunner(build_app(runtime), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
     await runner.setup()
@@ -120,6 +126,7 @@ async def serve(
     rate_limit: bool,
     on_ready: Callable[[str], None],
     ws_idle_timeout: float = 30.0,
+    ip_limit_scale: float = 1.0,
 ) -> None:
     """Run the sandbox until cancelled; ``on_ready(url)`` is called once it listens."""
     async with run_sandbox(
@@ -129,6 +136,7 @@ async def serve(
         region=region,
         latency_ms=latency_ms,
         rate_limit=rate_limit,
+        ip_limit_scale=ip_limit_scale,
         ws_idle_timeout=ws_idle_timeout,
     ) as url:
         on_ready(url)

@@ -97,6 +97,7 @@ def _check_ip_weight(rt: Runtime, ip: str, path: str, route: Route) -> dict[str,
     bans = _banned_until(rt)
     now = time.monotonic()
     if bans.get(ip, 0.0) > now:
+        rt.limiter.refuse("ban")
         seconds = max(1, int(bans[ip] - now))
         bans[ip] = now + max(_BAN_SECONDS, 2 * seconds)
         raise BinanceFailure(
@@ -117,7 +118,7 @@ def _check_ip_weight(rt: Runtime, ip: str, path: str, route: Route) -> dict[str,
     if not allowed:
         retry = rt.limiter.retry_after(who, bucket, _MINUTE)
         bans[ip] = now + retry  # a request before Retry-After has passed gets a 418 ban
-        exc = failure(-1003, ip=ip, limit=limit)
+        exc = failure(-1003, ip=ip, limit=rt.limiter.limit_of(who, limit, weight=route.weight))
         exc.retry_after = retry
         raise exc
     return {header: str(rt.limiter.used(who, bucket, _MINUTE))}

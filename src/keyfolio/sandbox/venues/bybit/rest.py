@@ -108,6 +108,7 @@ def _check_ip(rt: Runtime, ip: str) -> None:
     bans = _bans(rt)
     now = time.monotonic()
     if bans.get(ip, 0.0) > now:
+        rt.limiter.refuse("ip block")
         raise BybitFailure(0, "", status=403)
     if not rt.limiter.allow("ip:" + ip, "bybit", _IP_LIMIT, _IP_WINDOW):
         bans[ip] = now + _IP_BAN_SECONDS
@@ -130,6 +131,7 @@ def _check_uid(rt: Runtime, key: Key, path: str, limit: tuple[int, int]) -> dict
         "X-Bapi-Limit-Reset-Timestamp": str(start + width),
     }
     if used >= most and rt.rate_limit:
+        rt.limiter.refuse(path)
         raise BybitFailure(
             10006, "Too many visits!", headers={**headers, "X-Bapi-Limit-Status": "0"}
         )

@@ -132,6 +132,7 @@ def _count(rt: Runtime, api_key: str, cost: int) -> None:
     level = max(0.0, level - (now - at) * COUNTER_DECAY) + cost
     counters[api_key] = (level, now)
     if level > COUNTER_MAX:
+        rt.limiter.refuse("call counter")
         raise KrakenFailure("EAPI:Rate limit exceeded")
 
 
@@ -141,6 +142,7 @@ def _private(
 ) -> Key:  # fmt: skip
     peer = request.remote or ""
     if _locked_out(rt, peer):
+        rt.limiter.refuse("lockout")
         raise KrakenFailure("EGeneral:Temporary lockout")
     if "nonce" in params:
         request[NONCE] = params["nonce"]
