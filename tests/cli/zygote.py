@@ -216,20 +216,19 @@ class ForkedPopen(subprocess.Popen[str]):
         self.pipesize = -1
         self.stdin = self.stdout = self.stderr = None
         child: list[int] = []
-        mine: list[int] = []
         try:
-            fd_in, w = _child_end(stdin, 0, reading=True, mine=mine)
+            fd_in, w = _child_end(stdin, 0, reading=True)
             child.append(fd_in)
             if w is not None:
                 self.stdin = io.TextIOWrapper(open(w, "wb"), write_through=True)
-            fd_out, r = _child_end(stdout, 1, reading=False, mine=mine)
+            fd_out, r = _child_end(stdout, 1, reading=False)
             child.append(fd_out)
             if r is not None:
                 self.stdout = io.TextIOWrapper(open(r, "rb"))
             if stderr == subprocess.STDOUT:
                 child.append(os.dup(fd_out))
             else:
-                fd_err, r = _child_end(stderr, 2, reading=False, mine=mine)
+                fd_err, r = _child_end(stderr, 2, reading=False)
                 child.append(fd_err)
                 if r is not None:
                     self.stderr = io.TextIOWrapper(open(r, "rb"))
@@ -278,9 +277,7 @@ class ForkedPopen(subprocess.Popen[str]):
             signal.pidfd_send_signal(self._pidfd, sig)
 
 
-def _child_end(
-    spec: int | IO[Any] | None, own: int, *, reading: bool, mine: list[int]
-) -> tuple[int, int | None]:
+def _child_end(spec: int | IO[Any] | None, own: int, *, reading: bool) -> tuple[int, int | None]:
     """The child's descriptor for one standard stream, and the test's end of a new pipe."""
     if spec == subprocess.PIPE:
         r, w = os.pipe()
