@@ -8,13 +8,9 @@ import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
+from keyfolio.sandbox.core.fields import ip_allowed
 from keyfolio.sandbox.core.server import run_sandbox
-from keyfolio.sandbox.venues.okx.auth import (
-    authenticate_rest,
-    ip_allowed,
-    parse_iso_timestamp,
-    sign,
-)
+from keyfolio.sandbox.venues.okx.auth import authenticate_rest, parse_iso_timestamp, sign
 from keyfolio.sandbox.venues.okx.state import SandboxState
 
 BALANCE = "/api/v5/account/balance"

@@ -3,6 +3,8 @@
 A :class:`Book` is built once from a validated state and is then changed only by the control API
 (trades, balance and price changes). Ids are generated deterministically, so two servers started
 from the same file answer the same ids. Venues render these records in their own JSON shapes.
+The tickers, USD prices and price changes are :mod:`keyfolio.sandbox.core.market`'s (its names
+are re-exported here).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Literal
 
 from keyfolio.sandbox.core.clock import now_ms  # the serving sandbox's clock, for the venues
-from keyfolio.sandbox.core.state import CommonState, CommonTicker
+from keyfolio.sandbox.core.market import STABLE_USD, BookError, MarketBook, Ticker, parse_amount
+from keyfolio.sandbox.core.state import CommonState
 
 __all__ = [
     "FEE_RATE",
@@ -34,60 +37,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FEE_RATE = Decimal("0.001")
-STABLE_USD = frozenset({"USD", "USDT", "USDC"})
 Side = Literal["buy", "sell"]
-
-
-class BookError(ValueError):
-    """A control request the books cannot apply (unknown account, insufficient balance...)."""
 
 
 def digest(*parts: str) -> str:
     """A stable hex digest of ``parts`` (deterministic ids and txids)."""
     return hashlib.sha256(":".join(parts).encode()).hexdigest()
-
-
-def parse_amount(text: object, *, what: str, positive: bool = False) -> Decimal:
-    """A control-API decimal: a JSON string, finite, non-negative (or positive)."""
-    if not isinstance(text, str):
-        raise BookError(f'{what} must be a JSON string such as "0.5", not {type(text).__name__}')
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise BookError(f"{what}: {text!r} is not a decimal number") from None
-    if not value.is_finite() or value < 0 or (positive and value == 0):
-        raise BookError(f"{what}: {text!r} must be {'positive' if positive else 'zero or more'}")
-    return value
-
-
-@dataclass
-class Ticker:
-    """A spot market in common codes: the last price and the price 24 hours ago."""
-
-    symbol: str
-    last: Decimal
-    open24h: Decimal
-    high24h: Decimal
-    low24h: Decimal
-    vol24h: Decimal
-    ts: int
-
-    @property
-    def base(self) -> str:
-        return self.symbol.split("-")[0]
-
-    @property
-    def quote(self) -> str:
-        return self.symbol.split("-")[1]
-
-    @classmethod
-    def from_state(cls, symbol: str, state: CommonTicker, ts: int) -> Ticker:
-        last = Decimal(state.last)
-        open24h = Decimal(state.open24h) if state.open24h is not None else last
-        high = Decimal(state.high24h) if state.high24h is not None else max(last, open24h)
-        low = Decimal(state.low24h) if state.low24h is not None else min(last, open24h)
-        vol = Decimal(state.vol24h) if state.vol24h is not None else Decimal(0)
-        return cls(symbol, last, open24h, high, low, vol, ts)
 
 
 @dataclass(frozen=True)
@@ -207,9 +162,10 @@ def _transfer(name: str, kind: str, index: int, state: object) -> Transfer:
     )
 
 
-class Book:
+class Book(MarketBook[Account]):
     """Everything one venue's sandbox serves, in Decimal, mutated only through its methods.
 
+    The tickers, USD prices and price changes are :class:`MarketBook`'s.
     ``trading_source`` is the source a control-API trade settles in (spot, unified, wallets...).
     ``fee_in_quote``: the venue charges every fee in the quote currency (Coinbase), not in what
     the trade receives.
@@ -224,14 +180,10 @@ class Book:
         start_ms: int | None = None,
         fee_in_quote: bool = False,
     ) -> None:
-        self.start_ms = start_ms if start_ms is not None else now_ms()
+        super().__init__(state.tickers, start_ms=start_ms)
         self.sources = sources
         self.trading_source = trading_source
         self.fee_in_quote = fee_in_quote
-        self.tickers: dict[str, Ticker] = {
-            symbol: Ticker.from_state(symbol, ticker, self.start_ms)
-            for symbol, ticker in state.tickers.items()
-        }
         self.keys: dict[str, Key] = {
             key.api_key: Key(
                 api_key=key.api_key,
@@ -244,7 +196,6 @@ class Book:
             )
             for key in state.keys
         }
-        self.accounts: dict[str, Account] = {}
         for name, acc in state.accounts.items():
             account = Account(
                 name=name,
@@ -278,33 +229,9 @@ class Book:
 
     # -- lookups ------------------------------------------------------------------------------
 
-    def account(self, name: str) -> Account:
-        """The named account, or :class:`BookError`."""
-        try:
-            return self.accounts[name]
-        except KeyError:
-            raise BookError(f"unknown account {name!r}") from None
-
-    def usd_price(self, asset: str, *, opening: bool = False) -> Decimal | None:
-        """USD value of one unit: stablecoins 1, then -USDT, -USD, -USDC, then via -BTC."""
-        if asset in STABLE_USD:
-            return Decimal(1)
-        for quote in ("USDT", "USD", "USDC"):
-            ticker = self.tickers.get(f"{asset}-{quote}")
-            if ticker is not None:
-                return ticker.open24h if opening else ticker.last
-        via_btc = self.tickers.get(f"{asset}-BTC")
-        if via_btc is not None and asset != "BTC":
-            btc = self.usd_price("BTC", opening=opening)
-            if btc is not None:
-                return (via_btc.open24h if opening else via_btc.last) * btc
-        return None
-
     def assets(self) -> list[str]:
         """Every asset named by a ticker or held anywhere, sorted."""
-        found: set[str] = set()
-        for ticker in self.tickers.values():
-            found.update((ticker.base, ticker.quote))
+        found = self.ticker_assets()
         for account in self.accounts.values():
             for amounts in account.balances.values():
                 found.update(amounts)
@@ -321,9 +248,7 @@ class Book:
         quote with ``fee_in_quote``. Returns the fill and the assets whose balance changed.
         """
         account = self.account(name)
-        ticker = self.tickers.get(symbol)
-        if ticker is None:
-            raise BookError(f"unknown market {symbol!r}; add it with /__sandbox__/tickers")
+        ticker = self.market(symbol)
         if side not in ("buy", "sell"):
             raise BookError("side must be 'buy' or 'sell'")
         amount = parse_amount(amount_text, what="amount", positive=True)
@@ -367,40 +292,3 @@ class Book:
             raise BookError("asset must be an upper-case asset code such as BTC")
         account.source(source)[asset] = parse_amount(amount_text, what="amount")
         account.updated[asset] = now_ms()
-
-    def set_tickers(self, updates: dict[str, object]) -> list[str]:
-        """Apply ``{"BTC-USDT": {"last": "61000"}}``; new markets need ``last``."""
-        parsed: dict[str, dict[str, Decimal]] = {}
-        for symbol, fields in updates.items():
-            parts = symbol.split("-")
-            if len(parts) != 2 or not all(p.isalnum() and p.upper() == p for p in parts):
-                raise BookError(f"{symbol!r}: markets look like BASE-QUOTE")
-            if not isinstance(fields, dict):
-                raise BookError(f'{symbol}: expected an object such as {{"last": "61000"}}')
-            unknown = set(fields) - {"last", "open24h", "high24h", "low24h", "vol24h"}
-            if unknown:
-                raise BookError(f"{symbol}: unknown ticker fields {sorted(unknown)}")
-            values = {
-                k: parse_amount(v, what=f"{symbol}.{k}", positive=k != "vol24h")
-                for k, v in fields.items()
-            }
-            if symbol not in self.tickers and "last" not in values:
-                raise BookError(f"{symbol}: a new market needs 'last'")
-            parsed[symbol] = values
-        ts = now_ms()
-        for symbol, values in parsed.items():
-            ticker = self.tickers.get(symbol)
-            if ticker is None:
-                last = values["last"]
-                opening = values.get("open24h", last)
-                ticker = Ticker(symbol, last, opening, max(last, opening), min(last, opening),
-                                Decimal(0), ts)  # fmt: skip
-                self.tickers[symbol] = ticker
-            for name, value in values.items():
-                setattr(ticker, name, value)
-            if "high24h" not in values:
-                ticker.high24h = max(ticker.high24h, ticker.last)
-            if "low24h" not in values:
-                ticker.low24h = min(ticker.low24h, ticker.last)
-            ticker.ts = ts
-        return sorted(parsed)

@@ -23,12 +23,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from keyfolio.sandbox.core.fields import ip_allowed
 from keyfolio.sandbox.venues.okx.protocol import failure
 from keyfolio.sandbox.venues.okx.state import KeyState
 
@@ -36,7 +36,6 @@ __all__ = [
     "WINDOW_SECONDS",
     "authenticate_rest",
     "authenticate_ws",
-    "ip_allowed",
     "parse_iso_timestamp",
     "require_read",
     "sign",
@@ -62,23 +61,6 @@ def parse_iso_timestamp(text: str) -> float | None:
     except ValueError:
         return None
     return moment.timestamp()
-
-
-def ip_allowed(ip_list: str, peer: str | None) -> bool:
-    """True when ``ip_list`` is empty or contains ``peer`` (addresses or CIDR ranges)."""
-    entries = [part.strip() for part in ip_list.split(",") if part.strip()]
-    if not entries:
-        return True
-    if peer is None:
-        return False
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    for entry in entries:
-        if address in ipaddress.ip_network(entry, strict=False):
-            return True
-    return False
 
 
 def _same(given: str, expected: str) -> bool:

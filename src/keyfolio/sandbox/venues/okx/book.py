@@ -1,20 +1,21 @@
-"""The sandbox's live books: Decimal balances, fills with ids, tickers and USD prices.
+"""OKX's live books: Decimal balances per OKX source, Simple and On-chain Earn, fills with bill ids.
 
 A :class:`Book` is built from a validated :class:`SandboxState` (which it does not modify)
 and is then changed only by the control API (trades, balance and price changes). All ids
 are generated deterministically, so two servers started from the same file answer the
-same ids.
+same ids. Tickers, USD prices and price changes are the core's
+(:class:`~keyfolio.sandbox.core.market.MarketBook`); what is here is what OKX answers beyond them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Literal
+from decimal import Decimal
+from typing import ClassVar, Literal
 
-from keyfolio.sandbox.core.book import BookError, now_ms
+from keyfolio.sandbox.core.book import FEE_RATE, BookError, digest, now_ms
+from keyfolio.sandbox.core.market import MarketBook, parse_amount
 from keyfolio.sandbox.venues.okx.archive import Archives
 from keyfolio.sandbox.venues.okx.state import (
     AccountState,
@@ -23,27 +24,13 @@ from keyfolio.sandbox.venues.okx.state import (
     FillState,
     KeyState,
     SandboxState,
-    TickerState,
     WithdrawalState,
 )
 
-__all__ = [
-    "FEE_RATE",
-    "STABLE_USD",
-    "Account",
-    "Book",
-    "BookError",
-    "Earn",
-    "Fill",
-    "Savings",
-    "Ticker",
-    "default_chain",
-]
+__all__ = ["Account", "Book", "Earn", "Fill", "Savings", "default_chain"]
 
 logger = logging.getLogger(__name__)
 
-FEE_RATE = Decimal("0.001")
-STABLE_USD = frozenset({"USD", "USDT", "USDC"})
 _CHAINS = {
     "BTC": "Bitcoin",
     "ETH": "ERC20",
@@ -61,56 +48,6 @@ SOURCES: tuple[Source, ...] = ("trading", "funding", "savings", "onchain_earn")
 def default_chain(ccy: str) -> str:
     """OKX's chain id for a currency's main network, e.g. ``BTC-Bitcoin``."""
     return f"{ccy}-{_CHAINS.get(ccy, 'ERC20')}"
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256(":".join(parts).encode()).hexdigest()
-
-
-def _decimal(text: str, *, what: str, positive: bool = False) -> Decimal:
-    if not isinstance(text, str):
-        raise BookError(f'{what} must be a JSON string such as "0.5"')
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise BookError(f"{what}: {text!r} is not a decimal number") from None
-    if not value.is_finite() or value < 0 or (positive and value == 0):
-        limit = "greater than zero" if positive else "zero or more"
-        raise BookError(f"{what}: {text!r} must be {limit}")
-    return value
-
-
-@dataclass
-class Ticker:
-    """A SPOT ticker with Decimal prices."""
-
-    inst_id: str
-    last: Decimal
-    open24h: Decimal
-    high24h: Decimal
-    low24h: Decimal
-    vol24h: Decimal
-    ts: int
-
-    @property
-    def base(self) -> str:
-        """The base currency (``BTC`` of ``BTC-USDT``)."""
-        return self.inst_id.split("-")[0]
-
-    @property
-    def quote(self) -> str:
-        """The quote currency (``USDT`` of ``BTC-USDT``)."""
-        return self.inst_id.split("-")[1]
-
-    @classmethod
-    def from_state(cls, inst_id: str, state: TickerState, ts: int) -> Ticker:
-        """Build from the state file; ``open24h`` defaults to ``last``."""
-        last = Decimal(state.last)
-        open24h = Decimal(state.open24h) if state.open24h is not None else last
-        high = Decimal(state.high24h) if state.high24h is not None else max(last, open24h)
-        low = Decimal(state.low24h) if state.low24h is not None else min(last, open24h)
-        vol = Decimal(state.vol24h) if state.vol24h is not None else Decimal(0)
-        return cls(inst_id, last, open24h, high, low, vol, ts)
 
 
 @dataclass
@@ -259,7 +196,7 @@ def _deposit_row(name: str, index: int, dep: DepositState) -> dict[str, object]:
         "state": dep.state,
         "to": dep.to,
         "ts": dep.ts,
-        "txId": dep.tx_id if dep.tx_id is not None else _digest("dep", name, str(index)),
+        "txId": dep.tx_id if dep.tx_id is not None else digest("dep", name, str(index)),
     }
 
 
@@ -282,13 +219,13 @@ def _withdrawal_row(name: str, index: int, wd: WithdrawalState) -> dict[str, obj
         "tag": "",
         "to": wd.to,
         "ts": wd.ts,
-        "txId": wd.tx_id if wd.tx_id is not None else _digest("wd", name, str(index)),
+        "txId": wd.tx_id if wd.tx_id is not None else digest("wd", name, str(index)),
         "wdId": wd.wd_id or str(250_000_000 + index),
     }
 
 
 def _uid(name: str) -> str:
-    return str(int(_digest("uid", name)[:15], 16) % 10**17 + 10**17)
+    return str(int(digest("uid", name)[:15], 16) % 10**17 + 10**17)
 
 
 def _account_from_state(name: str, state: AccountState, start: int) -> Account:
@@ -326,59 +263,33 @@ def _account_from_state(name: str, state: AccountState, start: int) -> Account:
     return account
 
 
-class Book:
+class Book(MarketBook[Account]):
     """Everything the sandbox serves, in Decimal, mutated only through its methods."""
 
     trading_source = "trading"
     """The source a control-API trade settles in (and a balance change pushes)."""
+    usd_quotes: ClassVar[tuple[str, ...]] = ("USDT", "USDC")
+    nouns: ClassVar[tuple[str, str]] = ("instrument", "instrument ids")
 
     def __init__(self, state: SandboxState, *, start_ms: int | None = None) -> None:
-        self.start_ms = start_ms if start_ms is not None else now_ms()
-        self.tickers: dict[str, Ticker] = {
-            inst_id: Ticker.from_state(inst_id, t, self.start_ms)
-            for inst_id, t in state.tickers.items()
-        }
+        super().__init__(state.tickers, start_ms=start_ms)
         self.keys: dict[str, KeyState] = {key.api_key: key for key in state.keys}
-        self.accounts: dict[str, Account] = {
+        self.accounts = {
             name: _account_from_state(name, acc, self.start_ms)
             for name, acc in state.accounts.items()
         }
         self.archives = Archives()
         """The quarterly archive jobs (:mod:`keyfolio.sandbox.venues.okx.archive`)."""
 
-    # -- prices ---------------------------------------------------------------------------
-
-    def usd_price(self, ccy: str, *, opening: bool = False) -> Decimal | None:
-        """USD value of one ``ccy``: stablecoins are 1, then -USDT, -USDC, then via -BTC."""
-        if ccy in STABLE_USD:
-            return Decimal(1)
-        for quote in ("USDT", "USDC"):
-            ticker = self.tickers.get(f"{ccy}-{quote}")
-            if ticker is not None:
-                return ticker.open24h if opening else ticker.last
-        via_btc = self.tickers.get(f"{ccy}-BTC")
-        if via_btc is not None and ccy != "BTC":
-            btc = self.usd_price("BTC", opening=opening)
-            if btc is not None:
-                return (via_btc.open24h if opening else via_btc.last) * btc
-        return None
+    # -- lookups ------------------------------------------------------------------------
 
     def currencies(self) -> list[str]:
         """Every currency named by a ticker or held anywhere, sorted."""
-        found: set[str] = set()
-        for ticker in self.tickers.values():
-            found.update((ticker.base, ticker.quote))
+        found = self.ticker_assets()
         for account in self.accounts.values():
             found.update(account.trading, account.funding, account.savings)
             found.update(e.ccy for e in account.earn)
         return sorted(found)
-
-    def account(self, name: str) -> Account:
-        """The named account, or :class:`BookError`."""
-        try:
-            return self.accounts[name]
-        except KeyError:
-            raise BookError(f"unknown account {name!r}") from None
 
     # -- control operations ---------------------------------------------------------------
 
@@ -392,13 +303,11 @@ class Book:
         currencies whose balance changed.
         """
         account = self.account(name)
-        ticker = self.tickers.get(inst_id)
-        if ticker is None:
-            raise BookError(f"unknown instrument {inst_id!r}; add it with /__sandbox__/tickers")
+        ticker = self.market(inst_id)
         if side not in ("buy", "sell"):
             raise BookError("side must be 'buy' or 'sell'")
-        sz = _decimal(sz_text, what="sz", positive=True)
-        px = ticker.last if px_text is None else _decimal(px_text, what="px", positive=True)
+        sz = parse_amount(sz_text, what="sz", positive=True)
+        px = ticker.last if px_text is None else parse_amount(px_text, what="px", positive=True)
         notional = px * sz
         spend_ccy, spend = (ticker.quote, notional) if side == "buy" else (ticker.base, sz)
         have = account.trading.get(spend_ccy, Decimal(0))
@@ -430,7 +339,7 @@ class Book:
             raise BookError(f"source must be one of {', '.join(SOURCES)}")
         if not ccy or not ccy.isalnum() or ccy.upper() != ccy:
             raise BookError("ccy must be an upper-case currency code such as BTC")
-        amount = _decimal(amount_text, what="amount")
+        amount = parse_amount(amount_text, what="amount")
         if source == "trading":
             account.trading[ccy] = amount
             account.utime[ccy] = now_ms()
@@ -453,40 +362,3 @@ class Book:
                          "defi", "1", Decimal(0), ccy, str(30_000_000 + len(account.earn)),
                          now_ms())
                 )  # fmt: skip
-
-    def set_tickers(self, updates: dict[str, object]) -> list[str]:
-        """Apply ``{"BTC-USDT": {"last": "61000"}}``; new instruments need ``last``."""
-        parsed: dict[str, dict[str, Decimal]] = {}
-        for inst_id, fields in updates.items():
-            parts = inst_id.split("-")
-            if len(parts) != 2 or not all(p.isalnum() and p.upper() == p for p in parts):
-                raise BookError(f"{inst_id!r}: instrument ids look like BASE-QUOTE")
-            if not isinstance(fields, dict):
-                raise BookError(f'{inst_id}: expected an object such as {{"last": "61000"}}')
-            unknown = set(fields) - {"last", "open24h", "high24h", "low24h", "vol24h"}
-            if unknown:
-                raise BookError(f"{inst_id}: unknown ticker fields {sorted(unknown)}")
-            values = {
-                k: _decimal(v, what=f"{inst_id}.{k}", positive=k != "vol24h")
-                for k, v in fields.items()
-            }
-            if inst_id not in self.tickers and "last" not in values:
-                raise BookError(f"{inst_id}: a new instrument needs 'last'")
-            parsed[inst_id] = values
-        ts = now_ms()
-        for inst_id, values in parsed.items():
-            ticker = self.tickers.get(inst_id)
-            if ticker is None:
-                last = values["last"]
-                open24h = values.get("open24h", last)
-                ticker = Ticker(inst_id, last, open24h, max(last, open24h), min(last, open24h),
-                                Decimal(0), ts)  # fmt: skip
-                self.tickers[inst_id] = ticker
-            for name, value in values.items():
-                setattr(ticker, name, value)
-            if "high24h" not in values:
-                ticker.high24h = max(ticker.high24h, ticker.last)
-            if "low24h" not in values:
-                ticker.low24h = min(ticker.low24h, ticker.last)
-            ticker.ts = ts
-        return sorted(parsed)

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from keyfolio.sandbox.venues.okx.book import Book, Ticker
+from keyfolio.sandbox.core.market import Ticker
+from keyfolio.sandbox.venues.okx.book import Book
 from keyfolio.sandbox.venues.okx.protocol import failure, fmt, now_ms
 
 __all__ = [
@@ -61,7 +62,7 @@ def _instrument_row(ticker: Ticker) -> Row:
         "expTime": "",
         "futureSettlement": False,
         "instFamily": "",
-        "instId": ticker.inst_id,
+        "instId": ticker.symbol,
         "instType": "SPOT",
         "lever": "",
         "listTime": _LIST_TIME,
@@ -98,8 +99,8 @@ def instruments(book: Book, query: Query) -> list[Row]:
     inst_id = query.get("instId", "")
     return [
         _instrument_row(t)
-        for t in sorted(book.tickers.values(), key=lambda t: t.inst_id)
-        if not inst_id or t.inst_id == inst_id
+        for t in sorted(book.tickers.values(), key=lambda t: t.symbol)
+        if not inst_id or t.symbol == inst_id
     ]
 
 
@@ -107,7 +108,7 @@ def ticker_row(ticker: Ticker) -> Row:
     """The ticker object shared by REST ``/market/ticker(s)`` and the WS tickers channel."""
     return {
         "instType": "SPOT",
-        "instId": ticker.inst_id,
+        "instId": ticker.symbol,
         "last": fmt(ticker.last),
         "lastSz": "0.01",
         "askPx": fmt(ticker.last),
@@ -129,7 +130,7 @@ def market_tickers(book: Book, query: Query) -> list[Row]:
     """``/api/v5/market/tickers``: ``instType`` is required; only SPOT has rows."""
     if _inst_type(query, ("SPOT", "SWAP", "FUTURES", "OPTION")) != "SPOT":
         return []
-    return [ticker_row(t) for t in sorted(book.tickers.values(), key=lambda t: t.inst_id)]
+    return [ticker_row(t) for t in sorted(book.tickers.values(), key=lambda t: t.symbol)]
 
 
 def market_ticker(book: Book, query: Query) -> list[Row]:

@@ -12,9 +12,7 @@ The format is documented field by field in ``docs/sandbox/okx.md``.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,6 +36,7 @@ from keyfolio.sandbox.core.fields import (
     Price,
     StrictText,
 )
+from keyfolio.sandbox.core.state import CommonTicker, load_document, problems_of, state_error
 
 __all__ = [
     "AccountState",
@@ -82,14 +81,8 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
-class TickerState(_Model):
-    """A SPOT ticker. ``open24h`` defaults to ``last``; highs and lows derive from both."""
-
-    last: Price
-    open24h: Price | None = None
-    high24h: Price | None = None
-    low24h: Price | None = None
-    vol24h: Amount | None = None
+TickerState = CommonTicker
+"""A SPOT ticker: the common one (``open24h`` defaults to ``last``; highs and lows derive)."""
 
 
 class KeyState(_Model):
@@ -220,39 +213,6 @@ class SandboxState(_Model):
     accounts: dict[NonEmpty, AccountState] = Field(default_factory=dict)
 
 
-def _loc(parts: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "(top level)"
-
-
-_VALUE_ERROR = re.compile(r"^(Value|Assertion) error, ")
-_PATTERNS = {
-    r"^[A-Z0-9]{1,20}$": "currency codes are 1-20 upper-case letters or digits, e.g. BTC",
-    r"^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$": "instrument ids look like BASE-QUOTE, e.g. BTC-USDT",
-    r"^[0-9]{1,24}$": "ids are strings of digits",
-    r"^-?[0-9]{1,3}$": 'OKX state codes are short digit strings such as "2"',
-}
-
-
-def _problems(exc: ValidationError) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    for error in exc.errors(include_url=False, include_input=False):
-        loc = tuple(part for part in error["loc"] if part != "[key]")
-        message = _VALUE_ERROR.sub("", error["msg"])
-        if error["type"] == "string_pattern_mismatch":
-            pattern = str((error.get("ctx") or {}).get("pattern", ""))
-            message = _PATTERNS.get(pattern, message)
-        if "[key]" in error["loc"]:
-            message = f"invalid key: {message}"
-        found.append((_loc(loc), message))
-    return found
-
-
 def _cross_check(state: SandboxState) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -288,32 +248,16 @@ def parse_state(data: dict[str, Any], *, origin: str = "<state>") -> SandboxStat
     try:
         state = SandboxState.model_validate(data)
     except ValidationError as exc:
-        problems = _problems(exc)
+        problems = problems_of(exc)
     else:
         problems = _cross_check(state)
         if not problems:
             return state
-    lines = [f"{origin}: {where}: {problem}" for where, problem in problems]
-    raise SandboxStateError("\n".join(lines))
+    raise state_error(origin, problems)
 
 
 def load_state(path: Path) -> SandboxState:
     """Read and validate a JSON state file. Raises :class:`SandboxStateError` (exit code 2)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SandboxStateError(
-            f"{path}: cannot read the state file: {exc.strerror or exc}",
-            hint="Check the --state path.",
-        ) from None
-    except UnicodeDecodeError:
-        raise SandboxStateError(f"{path}: (file): not UTF-8 text") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SandboxStateError(
-            f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
-        ) from None
-    state = parse_state(data, origin=str(path))
+    state = parse_state(load_document(path), origin=str(path))
     logger.debug("loaded sandbox state %s", path)
     return state
