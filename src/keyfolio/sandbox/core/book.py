@@ -16,7 +16,14 @@ from decimal import Decimal
 from typing import Literal
 
 from keyfolio.sandbox.core.clock import now_ms  # the serving sandbox's clock, for the venues
-from keyfolio.sandbox.core.market import STABLE_USD, BookError, MarketBook, Ticker, parse_amount
+from keyfolio.sandbox.core.market import (
+    STABLE_USD,
+    BookError,
+    MarketBook,
+    OnSymbol,
+    Ticker,
+    parse_amount,
+)
 from keyfolio.sandbox.core.state import CommonState
 
 __all__ = [
@@ -71,7 +78,7 @@ class Key:
 
 
 @dataclass
-class Fill:
+class Fill(OnSymbol):
     """One spot fill. ``fee`` is paid in ``fee_asset`` (positive), a rebate is negative."""
 
     id: int
@@ -84,14 +91,6 @@ class Fill:
     ts: int
     order_id: int
     maker: bool = False
-
-    @property
-    def base(self) -> str:
-        return self.symbol.split("-")[0]
-
-    @property
-    def quote(self) -> str:
-        return self.symbol.split("-")[1]
 
     @property
     def notional(self) -> Decimal:

@@ -16,7 +16,7 @@ from typing import ClassVar, Generic, TypeVar
 from keyfolio.sandbox.core.clock import now_ms
 from keyfolio.sandbox.core.state import CommonTicker
 
-__all__ = ["STABLE_USD", "BookError", "MarketBook", "Ticker", "parse_amount"]
+__all__ = ["STABLE_USD", "BookError", "MarketBook", "OnSymbol", "Ticker", "parse_amount"]
 
 STABLE_USD = frozenset({"USD", "USDT", "USDC"})
 _TICKER_FIELDS = frozenset({"last", "open24h", "high24h", "low24h", "vol24h"})
@@ -41,17 +41,10 @@ def parse_amount(text: object, *, what: str, positive: bool = False) -> Decimal:
     return value
 
 
-@dataclass
-class Ticker:
-    """A spot market in common codes: the last price and the price 24 hours ago."""
+class OnSymbol:
+    """A record of one ``BASE-QUOTE`` market (a ticker, a fill): its two assets."""
 
     symbol: str
-    last: Decimal
-    open24h: Decimal
-    high24h: Decimal
-    low24h: Decimal
-    vol24h: Decimal
-    ts: int
 
     @property
     def base(self) -> str:
@@ -62,6 +55,19 @@ class Ticker:
     def quote(self) -> str:
         """The quote asset (``USDT`` of ``BTC-USDT``)."""
         return self.symbol.split("-")[1]
+
+
+@dataclass
+class Ticker(OnSymbol):
+    """A spot market in common codes: the last price and the price 24 hours ago."""
+
+    symbol: str
+    last: Decimal
+    open24h: Decimal
+    high24h: Decimal
+    low24h: Decimal
+    vol24h: Decimal
+    ts: int
 
     @classmethod
     def from_state(cls, symbol: str, state: CommonTicker, ts: int) -> Ticker:
