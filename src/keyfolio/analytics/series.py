@@ -104,7 +104,7 @@ def downsample(
     """Keep the last point of each run of points in the same bucket (``bucket_of(at)``);
     a point whose bucket is ``None`` is always kept.
 
-    With the storage layer's retention buckets (``keyfolio.storage.snapshots.retention_bucket``)
+    With the storage layer's retention buckets (``keyfolio.storage.retention.retention_bucket``)
     a series is identical before and after its snapshots are compacted.
     """
     kept: list[SeriesPoint] = []

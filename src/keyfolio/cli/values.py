@@ -23,7 +23,7 @@ from keyfolio.domain.money import format_fixed, format_usd, prorate, subtract
 if TYPE_CHECKING:
     from keyfolio.analytics.series import SeriesPoint
     from keyfolio.services.values import ValueSeries
-    from keyfolio.storage.snapshots import CompactReport
+    from keyfolio.storage.retention import CompactReport
 
 __all__ = ["db_app", "values_command", "render_chart"]
 

@@ -21,7 +21,7 @@ from keyfolio.services.bounds import check_prices
 from keyfolio.services.context import App
 from keyfolio.services.values import rebuild_values, refresh_values
 from keyfolio.storage import Store
-from keyfolio.storage.snapshots import CompactReport
+from keyfolio.storage.retention import CompactReport
 
 __all__ = [
     "COMPACT_EVERY",

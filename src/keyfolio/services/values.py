@@ -36,7 +36,8 @@ from keyfolio.domain.money import INPUT, VALUE, RefusedValue, format_amount, sub
 from keyfolio.errors import NotFoundError
 from keyfolio.services.bounds import check_balances, check_snapshot, refused_to_json
 from keyfolio.services.context import App
-from keyfolio.storage.snapshots import SetReading, retention_bucket, retention_bucketer
+from keyfolio.storage.retention import retention_bucket, retention_bucketer
+from keyfolio.storage.snapshots import SetReading
 from keyfolio.storage.values import ValueStatus
 
 if TYPE_CHECKING:
