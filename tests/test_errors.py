@@ -1,6 +1,4 @@
-import errno
 import inspect
-import os
 
 import pytest
 
@@ -61,36 +59,6 @@ def test_exit_codes_of_the_machines_problems() -> None:
         assert cls("x").exit_code == 2, cls.__name__
     assert errors.InternalError("x").exit_code == 1
     assert issubclass(errors.VaultVersionError, errors.VaultCorruptError)
-
-
-@pytest.mark.parametrize(
-    ("code", "expected", "text"),
-    [
-        (errno.ENOSPC, errors.DiskFullError, "no space left to write the log"),
-        (errno.EDQUOT, errors.DiskFullError, "no space left"),
-        (errno.EFBIG, errors.DiskFullError, "size limit"),
-        (errno.EROFS, errors.DataDirError, "read-only"),
-        (errno.EACCES, errors.DataDirError, "permission denied"),
-        (errno.EPERM, errors.DataDirError, "permission denied"),
-        (errno.EISDIR, errors.DataDirError, "is a directory"),
-        (errno.ENOTDIR, errors.DataDirError, "not a directory"),
-    ],
-)
-def test_os_errors_of_the_machine(code: int, expected: type, text: str) -> None:
-    exc = OSError(code, os.strerror(code), "/data/keyfolio.log")
-    error = errors.StorageUnavailableError.from_os_error(exc, what="the log file")
-    assert type(error) is expected and text in error.message and error.hint
-
-
-def test_os_errors_outside_the_data_dir_or_unknown_are_not_translated() -> None:
-    outside = OSError(errno.EACCES, "Permission denied", "/etc/shadow")
-    assert errors.StorageUnavailableError.from_os_error(outside, what="x", home="/data") is None
-    inside = OSError(errno.EACCES, "Permission denied", "/data/cache/m.json")
-    assert errors.StorageUnavailableError.from_os_error(inside, what="x", home="/data")
-    full = OSError(errno.ENOSPC, "No space left on device")  # no file name: still the disk
-    assert errors.StorageUnavailableError.from_os_error(full, what="x", home="/data")
-    other = OSError(errno.ENOENT, "No such file or directory", "/data/x")
-    assert errors.StorageUnavailableError.from_os_error(other, what="x") is None
 
 
 def test_internal_error_names_the_bug() -> None:

@@ -23,7 +23,8 @@ from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from keyfolio.errors import DataDirError, StorageUnavailableError
+from keyfolio.errors import DataDirError
+from keyfolio.oserrors import translate_os_error
 
 __all__ = ["ENV_PREFIX", "Settings", "default_home"]
 
@@ -197,9 +198,7 @@ class Settings(BaseModel):
         try:
             home.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
-            raise StorageUnavailableError.from_os_error(
-                exc, what=f"the data directory {home}"
-            ) or DataDirError(
+            raise translate_os_error(exc, what=f"the data directory {home}") or DataDirError(
                 f"cannot create the data directory {home}: {exc.strerror or exc}"
             ) from exc
         if not os.access(home, os.W_OK | os.X_OK):

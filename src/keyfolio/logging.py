@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Final
 
 from keyfolio.errors import DataDirError, StorageUnavailableError
+from keyfolio.oserrors import translate_os_error
 
 __all__ = [
     "DEFAULT_BACKUPS",
@@ -181,7 +182,7 @@ class _NotQuiet(logging.Filter):
 
 def _log_file_error(exc: OSError, path: Path) -> StorageUnavailableError:
     what = f"the log file {path}"
-    return StorageUnavailableError.from_os_error(exc, what=what) or DataDirError(
+    return translate_os_error(exc, what=what) or DataDirError(
         f"cannot open {what}: {exc.strerror or exc}"
     )
 

@@ -20,8 +20,9 @@ from rich.markup import escape
 from keyfolio import __version__
 from keyfolio.cli._context import err_console
 from keyfolio.cli._context import state as _state
-from keyfolio.errors import KeyfolioError, StorageUnavailableError, VaultDecryptError
+from keyfolio.errors import KeyfolioError, VaultDecryptError
 from keyfolio.logging import QUIET, current_log_file, redact
+from keyfolio.oserrors import translate_os_error
 
 try:  # typer >= 0.20 vendors click as typer._click
     from typer._click import exceptions as click_exceptions
@@ -220,7 +221,7 @@ def _report_os_error(exc: OSError) -> None:
 
     what = f"the file {exc.filename}" if exc.filename else "a file"
     home = _state.home if _state.home is not None else default_home()
-    error = StorageUnavailableError.from_os_error(exc, what=what, home=home)
+    error = translate_os_error(exc, what=what, home=home)
     if error is None:
         _report_bug(exc)
     assert error is not None

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keyfolio.errors import StorageError, StorageUnavailableError
+from keyfolio.errors import StorageError
+from keyfolio.oserrors import translate_os_error
 
 try:
     import fcntl
@@ -65,7 +66,7 @@ class CallCounter:
 
 def _storage_error(exc: OSError, path: Path) -> StorageError:
     what = f"the nonce file {path}"
-    return StorageUnavailableError.from_os_error(exc, what=what) or StorageError(
+    return translate_os_error(exc, what=what) or StorageError(
         f"could not use {what}: {exc.strerror or exc}"
     )
 

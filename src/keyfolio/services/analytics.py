@@ -45,7 +45,8 @@ from keyfolio.analytics.pnl import (
 from keyfolio.analytics.windows import WINDOWS, parse_window
 from keyfolio.domain.history import Trade
 from keyfolio.domain.money import PRICE, format_amount, round_to
-from keyfolio.errors import StorageUnavailableError, UsageError
+from keyfolio.errors import UsageError
+from keyfolio.oserrors import translate_os_error
 from keyfolio.services.bounds import check_prices, check_trades, check_transfers, refused_to_json
 from keyfolio.services.context import App
 from keyfolio.services.view import PortfolioView, portfolio_view
@@ -230,7 +231,7 @@ def write_lots_csv(report: LotsReport, path: Path) -> int:
     try:
         path.write_text(buffer.getvalue(), encoding="utf-8")
     except OSError as exc:
-        raise StorageUnavailableError.from_os_error(exc, what=f"the CSV file {path}") or UsageError(
+        raise translate_os_error(exc, what=f"the CSV file {path}") or UsageError(
             f"could not write the CSV file {path}: {exc.strerror or exc}",
             hint="Check the path, and that its directory exists and is writable by you.",
         ) from exc
