@@ -10,9 +10,9 @@ from exchanges_support import alice_credentials, control, spec_for
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source, SourceStatus
-from keyfolio.errors import ExchangeResponseError, ExchangeUnsupportedError, WrongPassphraseError
+from keyfolio.errors import ExchangeUnsupportedError, WrongPassphraseError
 from keyfolio.exchanges import ExchangeConnector
-from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector, parse_totals
+from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector
 from keyfolio.exchanges.okx import OkxConnector
 from keyfolio.exchanges.pool import ConnectorPool
 
@@ -150,36 +150,3 @@ async def test_generic_connector_reports_an_answer_that_is_not_json(
     assert result.status is SourceStatus.FAILED and not result.amounts
     assert result.error is not None and "cannot read" in result.error
     assert any(r.levelname == "WARNING" and "cannot read" in r.getMessage() for r in caplog.records)
-
-
-@pytest.mark.parametrize(
-    ("totals", "named"),
-    [
-        ({"BTC": 1.5}, "BTC float 1.5"),  # a float ccxt computed: never money
-        ({"BTC": "0.5", "ETH": None}, "ETH NoneType None"),  # no total given: not zero
-        ({"BTC": "abc"}, "BTC 'abc'"),
-        ({"BTC": "NaN"}, "BTC 'NaN'"),
-        ({"": "1"}, "asset ''"),
-        ({f"A{n}": None for n in range(5)}, "A2 NoneType None and 2 more"),
-    ],
-)
-def test_parse_totals_reports_what_it_cannot_read(totals: dict[str, object], named: str) -> None:
-    with pytest.raises(ExchangeResponseError) as caught:
-        parse_totals(totals, name="Kraken", account="main")
-    assert "Kraken sent a balance keyfolio cannot read for account 'main'" in caught.value.message
-    assert named in caught.value.message
-
-
-def test_parse_totals_reads_decimal_strings_and_drops_only_zeros() -> None:
-    totals = {"BTC": "0.50000000", "USDT": "1000.123456789", "DOGE": "0", "ETH": ""}
-    assert parse_totals(totals, name="Kraken", account="main") == {
-        "BTC": Decimal("0.5"),
-        "USDT": Decimal("1000.123456789"),
-    }
-
-
-def test_parse_totals_names_the_bounds_for_a_number_out_of_them() -> None:
-    with pytest.raises(ExchangeResponseError) as caught:
-        parse_totals({"BTC": "1e30"}, name="Kraken", account="main")
-    assert "BTC '1e30'" in caught.value.message
-    assert "10^18" in caught.value.hint and "last good balances" in caught.value.hint

@@ -1,4 +1,4 @@
-"""Retry backoff, the markets cache and per-source statuses (pure: no exchange involved)."""
+"""Retry backoff and the markets cache (pure: no exchange involved)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from keyfolio.domain.balances import Source, SourceStatus
 from keyfolio.errors import (
     ExchangeAuthError,
-    ExchangeError,
-    ExchangeResponseError,
     ExchangeUnavailableError,
-    ExchangeUnsupportedError,
-    PermissionDeniedError,
     RateLimitedError,
-    WrongPassphraseError,
 )
-from keyfolio.exchanges.ccxt_generic import is_fatal, result_for_error
 from keyfolio.exchanges.markets import MarketData, MarketsCache
 from keyfolio.exchanges.retry import backoff_delay, call_with_retries
 
@@ -100,26 +93,3 @@ async def test_markets_cache_ignores_a_damaged_file(tmp_path: Path) -> None:
         return MarketData(markets=[])
 
     assert (await cache.get("okx", "www.okx.com", loader)).markets == []
-
-
-@pytest.mark.parametrize(
-    ("error", "status"),
-    [
-        (PermissionDeniedError("no", exchange_code="50120"), SourceStatus.NOT_PERMITTED),
-        (ExchangeUnsupportedError("no", exchange_code="404"), SourceStatus.UNSUPPORTED),
-        (ExchangeUnavailableError("down"), SourceStatus.FAILED),
-        (ExchangeResponseError("garbled"), SourceStatus.FAILED),
-    ],
-)
-def test_source_status_of_each_error(error: ExchangeError, status: SourceStatus) -> None:
-    result = result_for_error(Source.SAVINGS, error)
-    assert result.status is status
-    assert result.error == error.message and result.hint == error.hint
-    assert result.error_code == error.code
-    assert not is_fatal(error)
-
-
-def test_auth_errors_other_than_permission_are_fatal() -> None:
-    assert is_fatal(WrongPassphraseError("x"))
-    assert is_fatal(ExchangeAuthError("x"))
-    assert not is_fatal(PermissionDeniedError("x"))

@@ -32,8 +32,9 @@ from keyfolio.domain.balances import KeyInfo, Source, SourceResult, SourceStatus
 from keyfolio.domain.money import BOUNDS_HINT, INPUT, ZERO, parse_decimal, total
 from keyfolio.domain.records import Ticker
 from keyfolio.errors import ClockSkewError, ExchangeError, ExchangeResponseError
-from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector, gather_sources, override_ws
+from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector, override_ws
 from keyfolio.exchanges.errors import map_ccxt_errors
+from keyfolio.exchanges.sources import gather_sources
 from keyfolio.exchanges.venue import VenueInfo
 
 if TYPE_CHECKING:

@@ -35,9 +35,10 @@ from urllib.parse import urlsplit
 
 from keyfolio.config import Settings
 from keyfolio.errors import ExchangeError, ExchangeUnavailableError, RateLimitedError
-from keyfolio.exchanges.ccxt_generic import CCXT_LOGGER, is_fatal
+from keyfolio.exchanges.ccxt_generic import CCXT_LOGGER
 from keyfolio.exchanges.markets import MarketsCache
 from keyfolio.exchanges.pool import default_ssl_context
+from keyfolio.exchanges.sources import is_fatal
 
 if TYPE_CHECKING:
     import aiohttp

@@ -231,7 +231,7 @@ async def _import_with(
     credentials: Credentials | None = None,
     keys: Collection[str] | None = None,
 ) -> ImportReport:
-    from keyfolio.exchanges.ccxt_generic import is_fatal
+    from keyfolio.exchanges.sources import is_fatal
 
     report = ImportReport(account=spec.name)
     try:
