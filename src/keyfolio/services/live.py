@@ -18,8 +18,9 @@ For every account of the portfolio (or of all portfolios):
 * **Prices**: a venue with a public ticker stream keyfolio follows (OKX's ``tickers``) reprices
   the markets that price the held assets (the ``okx:...`` routes of the stored prices, e.g.
   ``BTC-USDT`` or ``ABC-BTC`` + ``BTC-USDT``), written and announced as ``portfolio.updated``
-  reason ``price`` at most once per ``price_interval`` seconds. Other prices come from the REST
-  tickers refresh after each poll or trade.
+  reason ``price`` at most once per ``price_interval`` seconds
+  (:mod:`keyfolio.services.live_prices`). Other prices come from the REST tickers refresh after
+  each poll or trade.
 
 ``account.status`` is published on every state change and on every drop:
 ``{"account", "portfolio", "status": live|reconnecting|polling|failed, "error", "hint",
@@ -41,7 +42,6 @@ from typing import TYPE_CHECKING, Any
 
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import Source, SourceResult
-from keyfolio.domain.records import Price
 from keyfolio.errors import ExchangeAuthError, ExchangeError, KeyfolioError, NotFoundError
 from keyfolio.exchanges import stream
 from keyfolio.exchanges.connector import VenueConnector
@@ -52,13 +52,12 @@ from keyfolio.exchanges.stream import (
     Backoff,
     StreamHub,
     StreamStatus,
-    TickerPush,
 )
 from keyfolio.services.context import App, protect
-from keyfolio.services.pricing import refresh_prices
+from keyfolio.services.live_fills import FillsImporter
+from keyfolio.services.live_prices import LivePrices
 
 if TYPE_CHECKING:
-    from keyfolio.domain.records import Ticker
     from keyfolio.exchanges.base import ExchangeConnector
     from keyfolio.exchanges.pool import ConnectorPool
 
@@ -140,18 +139,13 @@ class LiveEngine:
         self._keepalive = DEFAULT_KEEPALIVE if keepalive is None else keepalive
         self._ws_failures = max(1, ws_failures_before_polling)
         self._retry_base_delay = retry_base_delay
-        self._import_timeout = import_timeout
+        self._fills = FillsImporter(app, timeout=import_timeout, retry_base_delay=retry_base_delay)
         self._accounts: dict[str, _Account] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._tickers: Any = None  # the venue's public ticker stream, if one is followed
-        self._routes: dict[str, tuple[str, ...]] = {}
-        self._ticks: dict[str, Ticker] = {}
-        self._prices: dict[str, Price] = {}
-        self._pending_prices: dict[str, Price] = {}
-        self._price_dirty = asyncio.Event()
-        self._portfolio_assets: dict[str, set[str]] = {}
-        self._import_pool: ConnectorPool | None = None
+        self._prices = LivePrices(
+            app, lock=self._lock, interval=price_interval, publish=self._publish_update
+        )
 
     # ----------------------------------------------------------------- public
 
@@ -221,7 +215,7 @@ class LiveEngine:
             try:
                 await self._run(pool, hub)
             finally:
-                await self._close_history_pool()
+                await self._fills.close()
 
     # ----------------------------------------------------------------- orchestration
 
@@ -237,11 +231,11 @@ class LiveEngine:
                 acct.status = POLLING
                 self._publish_status(acct, None)
         await self._poll_once()
-        self._tickers = self._ticker_stream(hub)
+        tickers = self._prices.stream = self._ticker_stream(hub)
         async with asyncio.TaskGroup() as group:
-            if self._tickers is not None:
-                group.create_task(self._tickers.run())
-                group.create_task(self._flush_prices())
+            if tickers is not None:
+                group.create_task(tickers.run())
+                group.create_task(self._prices.flush())
                 await self._refresh_routes()
             for acct in accounts:
                 if acct.streams:
@@ -257,7 +251,7 @@ class LiveEngine:
             if not isinstance(connector, VenueConnector):
                 continue
             tickers = connector.ticker_stream(
-                hub, on_tick=self._on_tick, backoff=self._backoff, keepalive=self._keepalive
+                hub, on_tick=self._prices.on_tick, backoff=self._backoff, keepalive=self._keepalive
             )
             if tickers is not None:
                 return tickers
@@ -363,7 +357,7 @@ class LiveEngine:
         try:
             changed, unpriced = await self._write(acct, results, at)
             if reason == "trade":
-                await self._import_trades(acct)
+                await self._fills.run(acct.name, acct.credentials)
             if unpriced:
                 await self._refresh_prices()
         except KeyfolioError as exc:
@@ -414,44 +408,6 @@ class LiveEngine:
         except KeyfolioError as error:
             logger.warning("live %s: could not record the failure: %s", acct.name, error)
 
-    async def _import_trades(self, acct: _Account) -> None:
-        """The new fills (P/L inputs) after a trade; bounded, never raises for the exchange."""
-        from keyfolio.domain.history import HistoryKind
-        from keyfolio.services.imports import import_history
-
-        try:
-            async with asyncio.timeout(self._import_timeout):
-                pool = await self._history_pool()
-                report = await import_history(
-                    self.app,
-                    acct.name,
-                    kinds={HistoryKind.TRADES},
-                    pool=pool,
-                    credentials=acct.credentials,
-                )
-        except TimeoutError:
-            logger.info("live %s: fills import took over %s s", acct.name, self._import_timeout)
-            return
-        for error in report.errors:
-            logger.info("live %s: fills import: %s", acct.name, error.message)
-
-    async def _history_pool(self) -> ConnectorPool:
-        """A session kept for fills imports (a new one costs ~100 ms of SSL setup per trade).
-
-        The pool reuses one connector per account, so it lives as long as the engine.
-        """
-        from keyfolio.services.assets import connector_pool
-
-        if self._import_pool is None:
-            pool = connector_pool(self.app, retry_base_delay=self._retry_base_delay)
-            self._import_pool = await pool.__aenter__()
-        return self._import_pool
-
-    async def _close_history_pool(self) -> None:
-        pool, self._import_pool = self._import_pool, None
-        if pool is not None:
-            await pool.close()
-
     # ----------------------------------------------------------------- polling
 
     async def _poll_loop(self) -> None:
@@ -473,81 +429,7 @@ class LiveEngine:
         await self._refresh_prices()
 
     async def _refresh_prices(self) -> None:
-        specs = [acct.spec for acct in self._accounts.values()]
-        error = await refresh_prices(self.app, specs)
-        if error is not None:
-            logger.info("live: prices not refreshed: %s", error.message)
-        await self._refresh_routes()
-
-    # ----------------------------------------------------------------- prices
+        await self._prices.refresh([acct.spec for acct in self._accounts.values()])
 
     async def _refresh_routes(self) -> None:
-        """Follow the markets that price the held assets (from the stored prices' routes:
-        those whose every leg is an OKX market)."""
-        from keyfolio.pricing.valuation import route_of
-
-        def read() -> tuple[dict[str, Price], dict[str, set[str]]]:
-            names = set(self._accounts)
-            with self.app.db().session(read_only=True) as store:
-                prices = store.prices()
-                held: dict[str, set[str]] = {}
-                for row in store.balances(include_excluded=True):
-                    if row.account in names:
-                        portfolio = self._accounts[row.account].spec.portfolio
-                        held.setdefault(portfolio, set()).add(row.asset)
-            return prices, held
-
-        prices, held = await asyncio.to_thread(read)
-        self._portfolio_assets = held
-        assets = set().union(*held.values()) if held else set()
-        self._prices = {**prices, **self._pending_prices}
-        routes = {asset: route_of(price.source) for asset, price in prices.items()}
-        self._routes = {
-            asset: tuple(market for _venue, market in route)
-            for asset, route in routes.items()
-            if asset in assets and route and all(venue == "okx" for venue, _ in route)
-        }
-        if self._tickers is not None:
-            self._tickers.watch({inst for route in self._routes.values() for inst in route})
-
-    def _on_tick(self, push: TickerPush) -> None:
-        from keyfolio.domain.records import Ticker
-        from keyfolio.pricing.valuation import price_assets
-
-        self._ticks[push.symbol] = Ticker(push.symbol, push.last, push.open24h, push.ts)
-        now = datetime.now(UTC)
-        for asset, route in self._routes.items():
-            if push.symbol not in route or not all(inst in self._ticks for inst in route):
-                continue
-            ticks = {inst: self._ticks[inst] for inst in route}
-            price = price_assets([asset], ticks, as_of=now)[asset]
-            known = self._prices.get(asset)
-            if price is None or (known is not None and known.usd == price.usd):
-                continue
-            self._pending_prices[asset] = price
-            self._prices[asset] = price
-            self._price_dirty.set()
-
-    def _save_prices(self, prices: list[Price]) -> None:
-        with self.app.db().session() as store:
-            store.upsert_prices(prices=prices)
-
-    async def _flush_prices(self) -> None:
-        """Write changed prices and announce them, at most once per ``price_interval``."""
-        while True:
-            await self._price_dirty.wait()
-            self._price_dirty.clear()
-            pending, self._pending_prices = self._pending_prices, {}
-            if not pending:
-                continue
-
-            try:
-                async with self._lock:
-                    await asyncio.to_thread(self._save_prices, list(pending.values()))
-            except KeyfolioError as exc:
-                logger.warning("live: prices not saved: %s", exc.message)
-                continue
-            for portfolio, assets in sorted(self._portfolio_assets.items()):
-                if assets & pending.keys():
-                    self._publish_update(portfolio, None, "price")
-            await asyncio.sleep(self.price_interval)
+        await self._prices.refresh_routes([acct.spec for acct in self._accounts.values()])
