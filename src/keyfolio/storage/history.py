@@ -8,9 +8,10 @@ how many records were new. Nothing of SQLAlchemy leaves this module.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -42,6 +43,28 @@ __all__ = ["HistoryRepo"]
 logger = logging.getLogger(__name__)
 
 _CHUNK = 400
+
+Record = TypeVar("Record", Trade, Transfer, LedgerEntry)
+RowT = TypeVar("RowT", TradeRow, TransferRow, LedgerEntryRow)
+
+_FIELDS: dict[object, tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls) if f.name != "account")
+    for cls in (Trade, Transfer, LedgerEntry)
+}
+"""The fields of each history record a row stores in the column of the same name."""
+
+
+def _row(table: Callable[..., RowT], record: Record, account_id: int, **typed: Any) -> RowT:
+    """The row of a history record: each column from the record's field of the same name
+    (``typed`` overrides, e.g. an enum stored as its value); ``at`` in UTC."""
+    values = {name: getattr(record, name) for name in _FIELDS[type(record)]}
+    return table(account_id=account_id, **{**values, "at": as_utc(record.at), **typed})
+
+
+def _record(cls: Callable[..., Record], row: Any, account: str, **typed: Any) -> Record:
+    """The history record of a row: each field from the row's column of the same name."""
+    values = {name: getattr(row, name) for name in _FIELDS[cls]}
+    return cls(account=account, **{**values, **typed})
 
 
 def _check_text(value: object, field: str, limit: int) -> str:
@@ -117,6 +140,25 @@ class HistoryRepo:
     def _existing(self, query: Executable) -> set[tuple[Any, ...]]:
         return {tuple(row) for row in self._session.execute(query)}
 
+    def _chunks(
+        self, records: Iterable[Record], check: Callable[[Record], None]
+    ) -> tuple[dict[str, int], list[list[Record]]]:
+        """Every record checked (before anything is written), their accounts' ids, and the
+        records in chunks of at most ``_CHUNK``."""
+        items = list(records)
+        for item in items:
+            check(item)
+        ids = self._account_ids(item.account for item in items) if items else {}
+        return ids, [items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK)]
+
+    def _rows(
+        self, table: type[RowT], accounts: Sequence[str] | None, *where: Any
+    ) -> tuple[dict[int, str], Iterable[RowT]]:
+        """Account names by id, and the stored rows of ``table`` (of the named accounts)."""
+        names = self._names()
+        query = self._filter(select(table), table.account_id, self._ids_for(accounts))
+        return names, self._session.scalars(query.where(*where))
+
     # -- writes -------------------------------------------------------------------------
 
     def _replace_exported(self, chunk: Sequence[Trade], ids: dict[str, int], seen: Any) -> None:
@@ -152,13 +194,9 @@ class HistoryRepo:
         An exchange trade replaces a stored export row of the same fill that had no exchange id
         (:data:`~keyfolio.domain.history.CONTENT_ID_PREFIX`), so a fill is never counted twice.
         """
-        items = list(trades)
-        for trade in items:
-            _check_trade(trade)
-        ids = self._account_ids(t.account for t in items) if items else {}
+        ids, chunks = self._chunks(trades, _check_trade)
         added = 0
-        for start in range(0, len(items), _CHUNK):
-            chunk = items[start : start + _CHUNK]
+        for chunk in chunks:
             seen = self._existing(
                 select(TradeRow.account_id, TradeRow.trade_id).where(
                     TradeRow.account_id.in_({ids[t.account] for t in chunk}),
@@ -171,23 +209,7 @@ class HistoryRepo:
                 if key in seen:
                     continue
                 seen.add(key)
-                self._session.add(
-                    TradeRow(
-                        account_id=key[0],
-                        trade_id=trade.trade_id,
-                        at=as_utc(trade.at),
-                        base=trade.base,
-                        quote=trade.quote,
-                        side=TradeSide(trade.side).value,
-                        amount=trade.amount,
-                        price=trade.price,
-                        fee=trade.fee,
-                        fee_asset=trade.fee_asset,
-                        inst_type=trade.inst_type,
-                        order_id=trade.order_id,
-                        origin=trade.origin,
-                    )
-                )
+                self._session.add(_row(TradeRow, trade, key[0], side=TradeSide(trade.side).value))
                 added += 1
         self._session.flush()
         return added
@@ -199,13 +221,9 @@ class HistoryRepo:
         A transfer stored already gets its status, txid and fee updated (a pending deposit
         becomes successful); that does not count as new.
         """
-        items = list(transfers)
-        for transfer in items:
-            _check_transfer(transfer)
-        ids = self._account_ids(t.account for t in items) if items else {}
+        ids, chunks = self._chunks(transfers, _check_transfer)
         added = 0
-        for start in range(0, len(items), _CHUNK):
-            chunk = items[start : start + _CHUNK]
+        for chunk in chunks:
             rows = {
                 (row.account_id, row.kind, row.transfer_id): row
                 for row in self._session.scalars(
@@ -225,18 +243,7 @@ class HistoryRepo:
                 if row is not None:
                     row.status, row.txid, row.fee = transfer.status, transfer.txid, transfer.fee
                     continue
-                row = TransferRow(
-                    account_id=key[0],
-                    kind=key[1],
-                    transfer_id=transfer.transfer_id,
-                    at=as_utc(transfer.at),
-                    asset=transfer.asset,
-                    amount=transfer.amount,
-                    fee=transfer.fee,
-                    txid=transfer.txid,
-                    status=transfer.status,
-                    origin=transfer.origin,
-                )
+                row = _row(TransferRow, transfer, key[0], kind=key[1])
                 rows[key] = row
                 self._session.add(row)
                 added += 1
@@ -246,13 +253,9 @@ class HistoryRepo:
     @translated
     def add_ledger(self, entries: Iterable[LedgerEntry]) -> int:
         """Insert new ledger entries (key: account, source, entry_id); returns how many."""
-        items = list(entries)
-        for entry in items:
-            _check_entry(entry)
-        ids = self._account_ids(e.account for e in items) if items else {}
+        ids, chunks = self._chunks(entries, _check_entry)
         added = 0
-        for start in range(0, len(items), _CHUNK):
-            chunk = items[start : start + _CHUNK]
+        for chunk in chunks:
             seen = self._existing(
                 select(
                     LedgerEntryRow.account_id, LedgerEntryRow.source, LedgerEntryRow.entry_id
@@ -266,19 +269,7 @@ class HistoryRepo:
                 if key in seen:
                     continue
                 seen.add(key)
-                self._session.add(
-                    LedgerEntryRow(
-                        account_id=key[0],
-                        source=entry.source,
-                        entry_id=entry.entry_id,
-                        at=as_utc(entry.at),
-                        asset=entry.asset,
-                        change=entry.change,
-                        balance_after=entry.balance_after,
-                        kind=entry.kind,
-                        reference=entry.reference,
-                    )
-                )
+                self._session.add(_row(LedgerEntryRow, entry, key[0]))
                 added += 1
         self._session.flush()
         return added
@@ -357,25 +348,9 @@ class HistoryRepo:
     @translated
     def trades(self, *, accounts: Sequence[str] | None = None) -> list[Trade]:
         """Stored trades (of the named accounts, or of all), sorted by (at, trade_id)."""
-        names = self._names()
-        query = self._filter(select(TradeRow), TradeRow.account_id, self._ids_for(accounts))
+        names, rows = self._rows(TradeRow, accounts)
         trades = [
-            Trade(
-                account=names[row.account_id],
-                trade_id=row.trade_id,
-                at=row.at,
-                base=row.base,
-                quote=row.quote,
-                side=TradeSide(row.side),
-                amount=row.amount,
-                price=row.price,
-                fee=row.fee,
-                fee_asset=row.fee_asset,
-                inst_type=row.inst_type,
-                order_id=row.order_id,
-                origin=row.origin,
-            )
-            for row in self._session.scalars(query)
+            _record(Trade, row, names[row.account_id], side=TradeSide(row.side)) for row in rows
         ]
         trades.sort(key=lambda t: (t.at, t.trade_id, t.account))
         return trades
@@ -383,22 +358,10 @@ class HistoryRepo:
     @translated
     def transfers(self, *, accounts: Sequence[str] | None = None) -> list[Transfer]:
         """Stored deposits and withdrawals, sorted by time."""
-        names = self._names()
-        query = self._filter(select(TransferRow), TransferRow.account_id, self._ids_for(accounts))
+        names, rows = self._rows(TransferRow, accounts)
         transfers = [
-            Transfer(
-                account=names[row.account_id],
-                transfer_id=row.transfer_id,
-                at=row.at,
-                kind=TransferKind(row.kind),
-                asset=row.asset,
-                amount=row.amount,
-                fee=row.fee,
-                txid=row.txid,
-                status=row.status,
-                origin=row.origin,
-            )
-            for row in self._session.scalars(query)
+            _record(Transfer, row, names[row.account_id], kind=TransferKind(row.kind))
+            for row in rows
         ]
         transfers.sort(key=lambda t: (t.at, t.account, t.kind.value, t.transfer_id))
         return transfers
@@ -408,25 +371,8 @@ class HistoryRepo:
         self, *, accounts: Sequence[str] | None = None, since: datetime | None = None
     ) -> list[LedgerEntry]:
         """Stored ledger entries (at or after ``since``), sorted by time."""
-        names = self._names()
-        query = self._filter(
-            select(LedgerEntryRow), LedgerEntryRow.account_id, self._ids_for(accounts)
-        )
-        if since is not None:
-            query = query.where(LedgerEntryRow.at >= as_utc(since, field="since"))
-        entries = [
-            LedgerEntry(
-                account=names[row.account_id],
-                entry_id=row.entry_id,
-                at=row.at,
-                asset=row.asset,
-                change=row.change,
-                balance_after=row.balance_after,
-                kind=row.kind,
-                source=row.source,
-                reference=row.reference,
-            )
-            for row in self._session.scalars(query)
-        ]
+        where = [] if since is None else [LedgerEntryRow.at >= as_utc(since, field="since")]
+        names, rows = self._rows(LedgerEntryRow, accounts, *where)
+        entries = [_record(LedgerEntry, row, names[row.account_id]) for row in rows]
         entries.sort(key=lambda e: (e.at, e.account, e.source, e.entry_id))
         return entries
