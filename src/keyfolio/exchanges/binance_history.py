@@ -18,12 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from keyfolio.domain.assets import AssetMap
 from keyfolio.domain.history import HistoryKind, Trade, TradeSide, Transfer, TransferKind
-from keyfolio.domain.money import BOUNDS_HINT, parse_decimal
 from keyfolio.errors import ExchangeResponseError
 from keyfolio.exchanges.history import (
     HistoryContext,
@@ -33,6 +31,7 @@ from keyfolio.exchanges.history import (
     WindowWalk,
     at_ms,
 )
+from keyfolio.exchanges.raw_fields import RawFields
 
 if TYPE_CHECKING:
     from keyfolio.exchanges.binance import BinanceConnector
@@ -54,27 +53,9 @@ _WITHDRAWAL_STATUS = {0: "pending", 1: "canceled", 2: "pending", 3: "failed", 4:
                       5: "failed", 6: "ok"}  # fmt: skip
 
 
-def _text(row: Mapping[str, Any], name: str, what: str) -> str:
-    value = row.get(name)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str) or not value:
-        raise ExchangeResponseError(f"Binance {what}: a record has no {name!r} ({value!r}).")
-    return value
-
-
-def _decimal(row: Mapping[str, Any], name: str, what: str) -> Decimal:
-    value = row.get(name, "0")
-    if not isinstance(value, str):
-        raise ExchangeResponseError(f"Binance {what}: {name} is not a string: {value!r}.")
-    try:
-        return parse_decimal(value, field=f"{what} {name}")
-    except ValueError as exc:
-        raise ExchangeResponseError(
-            f"Binance {what}: {exc}.",
-            hint=f"Nothing of this page was imported. {BOUNDS_HINT} If Binance's own site shows "
-            "this record, report it with the --debug output.",
-        ) from exc
+_RAW = RawFields("Binance", ints_as_text=True)
+_text = _RAW.text
+_decimal = _RAW.decimal
 
 
 def _ms(row: Mapping[str, Any], name: str, what: str) -> int:

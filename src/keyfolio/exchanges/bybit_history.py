@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from keyfolio.domain.assets import AssetMap
@@ -42,9 +41,9 @@ from keyfolio.domain.history import (
     Transfer,
     TransferKind,
 )
-from keyfolio.domain.money import BOUNDS_HINT, parse_decimal
 from keyfolio.errors import ExchangeResponseError
 from keyfolio.exchanges.history import HistoryRecord, HistoryStream, WindowFetch, WindowWalk, at_ms
+from keyfolio.exchanges.raw_fields import RawFields
 
 if TYPE_CHECKING:
     from keyfolio.exchanges.bybit import BybitConnector
@@ -75,27 +74,9 @@ _WITHDRAWAL_STATUS = {"SecurityCheck": "pending", "Pending": "pending", "success
                       "Unknown": "pending"}  # fmt: skip
 
 
-def _text(row: Mapping[str, Any], name: str, what: str) -> str:
-    value = row.get(name)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str) or not value:
-        raise ExchangeResponseError(f"Bybit {what}: a record has no {name!r} ({value!r}).")
-    return value
-
-
-def _decimal(row: Mapping[str, Any], name: str, what: str) -> Decimal:
-    value = row.get(name) or "0"
-    if not isinstance(value, str):
-        raise ExchangeResponseError(f"Bybit {what}: {name} is not a string: {value!r}.")
-    try:
-        return parse_decimal(value, field=f"{what} {name}")
-    except ValueError as exc:
-        raise ExchangeResponseError(
-            f"Bybit {what}: {exc}.",
-            hint=f"Nothing of this page was imported. {BOUNDS_HINT} If Bybit's own site shows "
-            "this record, report it with the --debug output.",
-        ) from exc
+_RAW = RawFields("Bybit", ints_as_text=True, blank_is_zero=True)
+_text = _RAW.text
+_decimal = _RAW.decimal
 
 
 def _ms(row: Mapping[str, Any], name: str, what: str) -> int:

@@ -38,7 +38,7 @@ from keyfolio.domain.history import (
     Transfer,
     TransferKind,
 )
-from keyfolio.domain.money import BOUNDS_HINT, divide, parse_decimal
+from keyfolio.domain.money import divide, parse_decimal
 from keyfolio.errors import ExchangeResponseError
 from keyfolio.exchanges.history import (
     HistoryContext,
@@ -48,6 +48,7 @@ from keyfolio.exchanges.history import (
     at_ms,
     load_cursor,
 )
+from keyfolio.exchanges.raw_fields import RawFields
 
 if TYPE_CHECKING:
     from keyfolio.exchanges.coinbase import CoinbaseConnector
@@ -134,24 +135,9 @@ def rfc3339_ms(text: Any, what: str) -> int:
     return int(moment.timestamp()) * 1000 + micros // 1000
 
 
-def _text(row: Mapping[str, Any], name: str, what: str) -> str:
-    value = row.get(name)
-    if not isinstance(value, str) or not value:
-        raise ExchangeResponseError(f"Coinbase {what}: a record has no {name!r} ({value!r}).")
-    return value
-
-
-def _decimal(value: Any, name: str, what: str) -> Decimal:
-    if not isinstance(value, str):
-        raise ExchangeResponseError(f"Coinbase {what}: {name} is not a string: {value!r}.")
-    try:
-        return parse_decimal(value, field=f"{what} {name}")
-    except ValueError as exc:
-        raise ExchangeResponseError(
-            f"Coinbase {what}: {exc}.",
-            hint=f"Nothing of this page was imported. {BOUNDS_HINT} If Coinbase's own site "
-            "shows this record, report it with the --debug output.",
-        ) from exc
+_RAW = RawFields("Coinbase")
+_text = _RAW.text
+_decimal = _RAW.amount
 
 
 def _money(row: Mapping[str, Any], name: str, what: str) -> tuple[Decimal, str]:

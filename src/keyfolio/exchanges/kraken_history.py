@@ -39,7 +39,6 @@ from keyfolio.domain.history import (
     Transfer,
     TransferKind,
 )
-from keyfolio.domain.money import BOUNDS_HINT, parse_decimal
 from keyfolio.errors import ExchangeAuthError, ExchangeError, ExchangeResponseError
 from keyfolio.exchanges.history import (
     HistoryContext,
@@ -49,6 +48,7 @@ from keyfolio.exchanges.history import (
     at_ms,
     load_cursor,
 )
+from keyfolio.exchanges.raw_fields import RawFields
 
 if TYPE_CHECKING:
     from keyfolio.exchanges.kraken import KrakenConnector
@@ -72,25 +72,9 @@ OffsetFetch = Callable[[str | None, str | None, int], Awaitable[tuple[Rows, int]
 """``fetch(start, end, ofs)`` -> (records by id, newest first; ``count``)."""
 
 
-def _text(row: Mapping[str, Any], name: str, what: str) -> str:
-    value = row.get(name)
-    if not isinstance(value, str) or not value:
-        raise ExchangeResponseError(f"Kraken {what}: a record has no {name!r} ({value!r}).")
-    return value
-
-
-def _decimal(row: Mapping[str, Any], name: str, what: str) -> Decimal:
-    value = row.get(name, "0")
-    if not isinstance(value, str):
-        raise ExchangeResponseError(f"Kraken {what}: {name} is not a string: {value!r}.")
-    try:
-        return parse_decimal(value, field=f"{what} {name}")
-    except ValueError as exc:
-        raise ExchangeResponseError(
-            f"Kraken {what}: {exc}.",
-            hint=f"Nothing of this page was imported. {BOUNDS_HINT} If Kraken's own site shows "
-            "this record, report it with the --debug output.",
-        ) from exc
+_RAW = RawFields("Kraken")
+_text = _RAW.text
+_decimal = _RAW.decimal
 
 
 def _time(row: Mapping[str, Any], what: str) -> str:

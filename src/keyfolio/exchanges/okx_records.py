@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from keyfolio.domain.history import LedgerEntry, Trade, TradeSide, Transfer, TransferKind
-from keyfolio.domain.money import BOUNDS_HINT, parse_decimal
 from keyfolio.errors import ExchangeResponseError
 from keyfolio.exchanges.history import at_ms
+from keyfolio.exchanges.raw_fields import RawFields
 
 __all__ = [
     "bill_from_okx",
@@ -75,25 +75,9 @@ _FUNDING_BILL_TYPES = {
 }
 
 
-def _text(row: Mapping[str, Any], name: str, what: str) -> str:
-    value = row.get(name)
-    if not isinstance(value, str) or not value:
-        raise ExchangeResponseError(f"OKX {what}: a record has no {name!r} ({value!r}).")
-    return value
-
-
-def _decimal(row: Mapping[str, Any], name: str, what: str) -> Decimal:
-    value = row.get(name, "")
-    if not isinstance(value, str):
-        raise ExchangeResponseError(f"OKX {what}: {name} is not a string: {value!r}.")
-    try:
-        return parse_decimal(value, field=f"{what} {name}")
-    except ValueError as exc:
-        raise ExchangeResponseError(
-            f"OKX {what}: {exc}.",
-            hint=f"Nothing of this page was imported. {BOUNDS_HINT} If OKX's own site shows "
-            "this record, report it with the --debug output.",
-        ) from exc
+_RAW = RawFields("OKX")
+_text = _RAW.text
+_decimal = _RAW.decimal
 
 
 def _ms(row: Mapping[str, Any], name: str, what: str) -> int:
