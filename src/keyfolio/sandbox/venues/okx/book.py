@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import ClassVar, Literal
 
 from keyfolio.sandbox.core.book import FEE_RATE, BookError, digest, now_ms
-from keyfolio.sandbox.core.market import MarketBook, parse_amount
+from keyfolio.sandbox.core.market import MarketBook, OnSymbol, parse_amount
 from keyfolio.sandbox.venues.okx.archive import Archives
 from keyfolio.sandbox.venues.okx.state import (
     AccountState,
@@ -51,10 +51,10 @@ def default_chain(ccy: str) -> str:
 
 
 @dataclass
-class Fill:
-    """One SPOT fill with its generated ids."""
+class Fill(OnSymbol):
+    """One SPOT fill with its generated ids; ``symbol`` is its ``instId``."""
 
-    inst_id: str
+    symbol: str
     side: Literal["buy", "sell"]
     px: Decimal
     sz: Decimal
@@ -65,16 +65,6 @@ class Fill:
     trade_id: str
     ord_id: str
     exec_type: str = "T"
-
-    @property
-    def base(self) -> str:
-        """The base currency of the instrument."""
-        return self.inst_id.split("-")[0]
-
-    @property
-    def quote(self) -> str:
-        """The quote currency of the instrument."""
-        return self.inst_id.split("-")[1]
 
     def changes(self) -> dict[str, Decimal]:
         """The trading-balance change of each currency caused by this fill (fee included)."""
@@ -169,7 +159,7 @@ def _fill_from_state(account: Account, state: FillState, taken: set[int]) -> Fil
     taken.update({bill_id, bill_id + 1})
     base, quote = state.inst_id.split("-")
     return Fill(
-        inst_id=state.inst_id,
+        symbol=state.inst_id,
         side=state.side,
         px=Decimal(state.fill_px),
         sz=Decimal(state.fill_sz),

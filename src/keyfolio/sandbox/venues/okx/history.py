@@ -120,7 +120,7 @@ def _fee_rate(fill: Fill) -> str:
 def fill_row(fill: Fill) -> Row:
     return {
         "instType": "SPOT",
-        "instId": fill.inst_id,
+        "instId": fill.symbol,
         "tradeId": fill.trade_id,
         "ordId": fill.ord_id,
         "clOrdId": "",
@@ -162,7 +162,7 @@ def fills(book: Book, account: Account, query: Query, *, window_ms: int) -> list
         chosen = [
             f
             for f in account.fills
-            if _matches({"instId": f.inst_id, "ordId": f.ord_id}, query, ("instId", "ordId"))
+            if _matches({"instId": f.symbol, "ordId": f.ord_id}, query, ("instId", "ordId"))
         ]
     page = _page(chosen, query, lambda f: f.bill_id, lambda f: f.ts, window_ms=window_ms)
     return [fill_row(f) for f in page]
@@ -208,7 +208,7 @@ def _bills(account: Account) -> list[Row]:
                     "fillPxVol": "",
                     "fillTime": str(fill.ts),
                     "from": "",
-                    "instId": fill.inst_id,
+                    "instId": fill.symbol,
                     "instType": "SPOT",
                     "interest": "0",
                     "mgnMode": "cash",
