@@ -72,7 +72,7 @@ def _sqlite_memory() -> str:
     return f"SQLite {used() / MIB:4.2f}"
 
 
-def _pymalloc_arenas() -> int:
+def _pymalloc_arenas() -> str:
     """pymalloc's arenas in use (``sys._debugmallocstats`` writes them to fd 2)."""
     read, write = os.pipe()
     saved = os.dup(2)
@@ -86,7 +86,7 @@ def _pymalloc_arenas() -> int:
     with os.fdopen(read) as pipe:
         text = pipe.read()
     found = re.search(r"# arenas allocated current\s*=\s*([\d,]+)", text)
-    return int(found.group(1).replace(",", "")) if found else -1
+    return f"pymalloc {found.group(1)} arenas" if found else "pymalloc n/a (traced)"
 
 
 def _rss() -> float:
@@ -101,7 +101,7 @@ def _census(done: int) -> None:
     objects = len(gc.get_objects())
     print(
         f"{done:>6,} requests: RSS {_rss():6.1f} MiB | {objects:,} objects, "
-        f"{sys.getallocatedblocks():,} blocks | pymalloc {_pymalloc_arenas()} arenas | "
+        f"{sys.getallocatedblocks():,} blocks | {_pymalloc_arenas()} | "
         f"{_glibc_heap()} | {_sqlite_memory()} MiB",
         flush=True,
     )
@@ -110,7 +110,7 @@ def _census(done: int) -> None:
 def _sites() -> dict[Site, tuple[int, int]]:
     """Traced memory by allocation site: (bytes, blocks)."""
     snapshot = tracemalloc.take_snapshot().filter_traces(
-        [tracemalloc.Filter(False, tracemalloc.__file__)]
+        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__)]
     )
     return {
         (stat.traceback[0].filename, stat.traceback[0].lineno): (stat.size, stat.count)
@@ -151,18 +151,19 @@ def main() -> None:
         sites: list[dict[Site, tuple[int, int]]] = []
         with ServerThread(settings, password=PASSWORD) as server:
             port = int(server.url.rsplit(":")[-1])
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
             done = 0
             start = time.perf_counter()
             for target in (1_000, 10_000) if args.trace else CHECKPOINTS:
+                # a new keep-alive connection per batch: counting can outlast uvicorn's 5 s idle
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
                 requests(connection, target - done, done)
+                connection.close()
                 done = target
                 _census(done)
                 if args.trace:
                     traced, _ = tracemalloc.get_traced_memory()
                     print(f"        traced {traced / MIB:.2f} MiB", flush=True)
                     sites.append(_sites())
-            connection.close()
         if sites:
             _print_growth(sites[0], sites[-1])
     print(f"{load()} at the end; {time.perf_counter() - start:.0f} s of requests")
