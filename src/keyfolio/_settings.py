@@ -11,7 +11,6 @@ Plain Python on purpose: pydantic cost every command 0.1-0.15 s of start-up
 
 from __future__ import annotations
 
-import hmac
 import json
 import math
 import re
@@ -53,6 +52,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # constant time; hashlib is not needed at start-up
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:
