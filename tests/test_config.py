@@ -1,14 +1,17 @@
-"""Settings: the data directory check and the settings for locks and log rotation."""
+"""Settings: the data directory check, the settings for locks and log rotation, where values
+come from (keyword arguments, then the environment in any case, then defaults).
+
+Each conversion and bound is tested in ``test_config_values.py``."""
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from keyfolio.config import Settings
-from keyfolio.errors import DataDirError
+from keyfolio.errors import ConfigError, DataDirError
 
 
 def test_defaults_for_locks_and_logs(tmp_path: Path) -> None:
@@ -35,8 +38,10 @@ def test_settings_from_the_environment(tmp_path: Path, monkeypatch: pytest.Monke
     ],
 )
 def test_unsafe_values_are_refused(tmp_path: Path, name: str, value: int) -> None:
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ConfigError) as caught:
         Settings(home=tmp_path, **{name: value})
+    assert caught.value.message.startswith(f"invalid setting: KEYFOLIO_{name.upper()}: must be")
+    assert f"not {value}" in caught.value.message
 
 
 def test_ensure_home_creates_a_private_directory(tmp_path: Path) -> None:
@@ -82,24 +87,87 @@ def test_a_dict_setting_as_json_and_per_key(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.parametrize(
-    ("variable", "value", "loc", "message"),
+    ("variable", "value", "message"),
     [
-        ("KEYFOLIO_SYNC_CONCURRENCY", "0", ("sync_concurrency",), "greater than or equal to 1"),
-        ("KEYFOLIO_SYNC_CONCURRENCY", "", ("sync_concurrency",), "valid integer"),
-        ("KEYFOLIO_DEBUG", "maybe", ("debug",), "valid boolean"),
-        ("KEYFOLIO_BROKER_NAMESPACE", "", ("broker_namespace",), "at least 1 character"),
-        ("KEYFOLIO_OKX_HOSTS", "not json", ("okx_hosts",), "valid dictionary"),
-        ("KEYFOLIO_OKX_HOSTS__EEA__X", "1", ("okx_hosts", "eea"), "valid string"),
+        ("KEYFOLIO_SYNC_CONCURRENCY", "0", "must be at least 1, not 0"),
+        ("KEYFOLIO_SYNC_CONCURRENCY", "", "must be a whole number, not an empty value"),
+        ("KEYFOLIO_DEBUG", "maybe", "must be true or false (or yes/no, on/off, 1/0), not 'maybe'"),
+        ("KEYFOLIO_BROKER_NAMESPACE", "", "must have at least 1 character, not 0"),
+        ("KEYFOLIO_OKX_HOSTS", "not json", 'must be a JSON object, such as {"eea": "https://..."}'),
+        (
+            "KEYFOLIO_OKX_HOSTS__EEA__X",
+            "1",
+            "must name one key, as KEYFOLIO_OKX_HOSTS__<KEY>=value",
+        ),
+        ("keyfolio_retries", "many", "must be a whole number, not 'many'"),
     ],
 )
-def test_a_bad_environment_value_names_its_field(
-    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, loc: tuple[str, ...], message: str
+def test_a_bad_environment_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
 ) -> None:
+    """The variable as it was written, what is wrong and the refused value, in the one
+    ``ConfigError`` (exit 2) the CLI prints with its hint."""
     monkeypatch.setenv(variable, value)
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(ConfigError) as caught:
         Settings()
-    [error] = caught.value.errors()
-    assert error["loc"] == loc and message in error["msg"]
+    assert caught.value.message == f"invalid setting: {variable}: {message}"
+    assert caught.value.hint.startswith("Fix or unset that environment variable")
+    assert caught.value.exit_code == 2
+
+
+def test_every_problem_is_listed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEYFOLIO_LOG_BACKUPS", "0")
+    monkeypatch.setenv("KEYFOLIO_RATE_LIMITS", "sometimes")
+    with pytest.raises(ConfigError) as caught:
+        Settings(retries="x")
+    problems = caught.value.message.removeprefix("invalid setting: ").split("; ")
+    assert sorted(problem.split(":")[0] for problem in problems) == [
+        "KEYFOLIO_LOG_BACKUPS",
+        "KEYFOLIO_RATE_LIMITS",
+        "KEYFOLIO_RETRIES",
+    ]
+    assert caught.value.hint.startswith("Fix or unset those environment variables")
+
+
+def test_a_keyword_argument_hides_a_bad_environment_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEYFOLIO_HOME", "")
+    monkeypatch.setenv("KEYFOLIO_OKX_HOSTS__A__B", "x")
+    settings = Settings(home=tmp_path, okx_hosts={"eea": "http://a.example"})
+    assert (settings.home, settings.okx_hosts) == (tmp_path, {"eea": "http://a.example"})
+
+
+def test_a_variable_set_twice_in_two_cases_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEYFOLIO_RETRIES", "2")
+    monkeypatch.setenv("keyfolio_retries", "5")
+    with pytest.raises(ConfigError, match="is set twice, as "):
+        Settings()
+    monkeypatch.setenv("keyfolio_retries", "2")  # the same value twice is no conflict
+    assert Settings().retries == 2
+
+
+def test_an_unknown_keyword_is_a_bug_not_a_setting(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unknown settings: retry"):
+        Settings(home=tmp_path, retry=1)
+
+
+def test_settings_are_frozen_and_a_changed_copy_is_checked(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    with pytest.raises(FrozenInstanceError):
+        settings.retries = 1  # type: ignore[misc]
+    changed = replace(settings, poll_seconds=5)
+    assert (changed.poll_seconds, changed.home, settings.poll_seconds) == (5.0, tmp_path, 60.0)
+    with pytest.raises(ConfigError, match="KEYFOLIO_POLL_SECONDS: must be greater than 0, not 0"):
+        replace(settings, poll_seconds=0)
+
+
+def test_copies_do_not_read_the_environment_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path)
+    monkeypatch.setenv("KEYFOLIO_RETRIES", "9")
+    assert replace(settings, debug=True).retries == 3
 
 
 def test_the_home_is_expanded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

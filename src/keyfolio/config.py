@@ -1,35 +1,29 @@
-"""Settings: a pydantic model filled from ``KEYFOLIO_*`` environment variables.
+"""Settings: every ``KEYFOLIO_*`` setting, from keyword arguments and the environment.
 
-Precedence: CLI options (keyword arguments), then environment, then defaults. Exchange keys
-never live here; they are in the vault. Build a ``Settings`` where it is needed
-(``cli.main``), never at import.
+Precedence: keyword arguments (CLI options), then the environment, then the defaults. Exchange
+keys never live here; they are in the vault. Build a ``Settings`` where it is needed
+(``cli.main``, ``create_app``), never at import.
 
-The environment is read by :func:`_from_environ`, the subset of pydantic-settings that keyfolio
-used (``KEYFOLIO_`` prefix, names in any case, a dict field as JSON or as
-``KEYFOLIO_FIELD__KEY`` per key), and pydantic validates the values as before: the same
-variables, the same checks, the same ``ValidationError`` messages. Importing pydantic-settings
-(its dotenv, TOML, CLI and cloud sources) was a third of `keyfolio show`'s start-up above its
-own imports (docs/benchmarks.md).
+Environment names are matched in any case; a dict setting is read as JSON
+(``KEYFOLIO_OKX_HOSTS='{"eea": "https://..."}'``) or per key (``KEYFOLIO_OKX_HOSTS__EEA=...``).
+Values are converted to the field's type (a bool from true/false, yes/no, on/off, 1/0) and
+checked against its bounds; every refused value is listed in one ``ConfigError`` under its
+variable's name. ``Settings`` is a frozen dataclass (``dataclasses.replace`` makes a changed
+copy, checked the same way), without pydantic: importing it cost every command 0.1-0.15 s of
+start-up (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-
+from keyfolio._settings import ENV_PREFIX, Secret, read_settings, setting
 from keyfolio.errors import DataDirError
 from keyfolio.oserrors import translate_os_error
 
-__all__ = ["ENV_PREFIX", "Settings", "default_home"]
-
-ENV_PREFIX = "KEYFOLIO_"
-_NESTED = "__"
+__all__ = ["ENV_PREFIX", "Secret", "Settings", "default_home"]
 
 
 def default_home() -> Path:
@@ -39,107 +33,55 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("keyfolio", appauthor=False))
 
 
-def _from_environ(fields: dict[str, bool]) -> dict[str, Any]:
-    """The ``KEYFOLIO_*`` variables of ``fields`` (name -> is a dict field), by field name.
-
-    Names are matched in any case. A dict field takes a JSON object
-    (``KEYFOLIO_OKX_HOSTS='{"eea": "https://…"}'``) and single keys
-    (``KEYFOLIO_OKX_HOSTS__EEA=https://…``, the key lower-cased), merged; a value that is not
-    JSON is left for pydantic to reject ("Input should be a valid dictionary").
-    """
-    found: dict[str, Any] = {}
-    nested: dict[str, list[tuple[list[str], str]]] = {}
-    for name, value in os.environ.items():
-        lowered = name.lower()
-        if not lowered.startswith(ENV_PREFIX.lower()):
-            continue
-        field, *path = lowered[len(ENV_PREFIX) :].split(_NESTED)
-        if field not in fields:
-            continue
-        if not path:
-            found[field] = _json_or_raw(value) if fields[field] else value
-        elif fields[field] and all(path):
-            nested.setdefault(field, []).append((path, value))
-    for field, entries in nested.items():
-        merged = found.setdefault(field, {})
-        if isinstance(merged, dict):  # else not JSON: pydantic rejects the whole value
-            for path, value in entries:
-                _put(merged, path, value)
-    return found
-
-
-def _json_or_raw(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
-def _put(target: dict[str, Any], path: list[str], value: str) -> None:
-    """Set ``target[path[0]][path[1]]… = value``, creating the inner dicts."""
-    *inner, last = path
-    for key in inner:
-        child = target.get(key)
-        if not isinstance(child, dict):
-            child = target[key] = {}
-        target = child
-    target[last] = value
-
-
-class Settings(BaseModel):
+@dataclass(frozen=True, init=False)
+class Settings:
     """Every setting keyfolio reads from the environment (``KEYFOLIO_<FIELD>``)."""
 
-    model_config = ConfigDict(extra="ignore", defer_build=True)  # built below, without plugins
-
-    def __init__(self, **values: Any) -> None:
-        """Keyword arguments win over the environment, which wins over the defaults."""
-        super().__init__(**{**_from_environ(_FIELDS), **values})
-
-    home: Path = Field(default_factory=default_home)
-    database_url: str | None = None
+    home: Path = field(default_factory=default_home)
+    database_url: str | None = setting(None, repr=False)  # may hold a password
     markets_ttl_seconds: int = 24 * 3600
-    sync_concurrency: int | None = Field(default=None, ge=1)
+    sync_concurrency: int | None = setting(None, ge=1)
     """``KEYFOLIO_SYNC_CONCURRENCY``: accounts synced at once, for every exchange. Unset, each
     venue's own number applies (from its documented rate limits, see docs/benchmarks.md)."""
     request_timeout_seconds: float = 10.0
     retries: int = 3
     debug: bool = False
-    okx_hosts: dict[str, str] = Field(default_factory=dict)
+    okx_hosts: dict[str, str] = field(default_factory=dict)
     """Per-region REST host overrides, e.g. ``KEYFOLIO_OKX_HOSTS__EEA=https://proxy.example``.
 
     Used for accounts without their own ``--api-url`` (a corporate proxy, or the sandbox).
     """
-    api_token: SecretStr | None = None
+    api_token: Secret | None = None
     """``KEYFOLIO_API_TOKEN``: the bearer token `keyfolio serve` requires (needed off loopback)."""
-    history_check_hours: float = Field(default=6.0, gt=0)
+    history_check_hours: float = setting(6.0, gt=0)
     """``KEYFOLIO_HISTORY_CHECK_HOURS``: a sync reads the history of an account whose balances
     did not change only when its last full check is this old."""
-    poll_seconds: float = Field(default=60.0, gt=0)
+    poll_seconds: float = setting(60.0, gt=0)
     """``KEYFOLIO_POLL_SECONDS``: how often `keyfolio serve` syncs when it is not live."""
-    db_lock_timeout_seconds: float = Field(default=5.0, gt=0, le=3600)
+    db_lock_timeout_seconds: float = setting(5.0, gt=0, le=3600)
     """``KEYFOLIO_DB_LOCK_TIMEOUT_SECONDS``: how long a write waits for another process that
     holds the SQLite database before it fails with ``DatabaseLockedError``."""
-    log_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    log_max_bytes: int = setting(5 * 1024 * 1024, ge=1024)
     """``KEYFOLIO_LOG_MAX_BYTES``: ``keyfolio.log`` is rotated when it would grow past this."""
-    log_backups: int = Field(default=5, ge=1, le=100)
+    log_backups: int = setting(5, ge=1, le=100)
     """``KEYFOLIO_LOG_BACKUPS``: rotated logs kept (``keyfolio.log.1`` … ``.N``)."""
-    vault_idle_minutes: float = Field(default=15.0, ge=0)
+    vault_idle_minutes: float = setting(15.0, ge=0)
     """``KEYFOLIO_VAULT_IDLE_MINUTES``: `keyfolio serve` re-locks the vault after this many
     minutes without a use of it by the user (unlock, sync, link, rotate, remove); 0 never."""
 
-    price_max_age_minutes: float = Field(default=60.0, gt=0)
+    price_max_age_minutes: float = setting(60.0, gt=0)
     """``KEYFOLIO_PRICE_MAX_AGE_MINUTES``: a price whose ticker time (the venue's own ``ts``) is
     older than this is marked stale in `keyfolio show`, its JSON and the dashboard."""
 
-    broker_url: str | None = None
+    broker_url: str | None = setting(None, repr=False)  # may hold a password
     """``KEYFOLIO_BROKER_URL`` (e.g. ``redis://127.0.0.1:6379/0``): hosted mode. Syncs run on
     `keyfolio worker` processes fed by `keyfolio scheduler` through this Redis (Dramatiq), the
     vault's ciphertext lives in the database (``KEYFOLIO_DATABASE_URL``, PostgreSQL) and events
     cross processes. Unset: everything runs in this process, as always (docs/deploy.md)."""
-    broker_namespace: str = Field(default="keyfolio", min_length=1, max_length=64)
+    broker_namespace: str = setting("keyfolio", min_length=1, max_length=64)
     """``KEYFOLIO_BROKER_NAMESPACE``: the prefix of every Redis key and channel keyfolio uses
     (two deployments can share one Redis with two namespaces)."""
-    broker_heartbeat_seconds: float = Field(default=60.0, gt=0, le=3600)
+    broker_heartbeat_seconds: float = setting(60.0, gt=0, le=3600)
     """``KEYFOLIO_BROKER_HEARTBEAT_SECONDS``: a worker silent this long is taken for dead and its
     unfinished jobs are delivered again to another worker."""
     password_file: Path | None = None
@@ -148,17 +90,21 @@ class Settings(BaseModel):
     rate_limits: bool = True
     """``KEYFOLIO_RATE_LIMITS``: in hosted mode, share each venue's request budget per egress
     IP through Redis (``false`` only for a private venue without limits)."""
-    rate_budget_share: float = Field(default=0.8, gt=0, le=1)
+    rate_budget_share: float = setting(0.8, gt=0, le=1)
     """``KEYFOLIO_RATE_BUDGET_SHARE``: the share of each venue's per-IP limits hosted mode's
     workers spend together (lower it when other software leaves through the same IP)."""
     egress_ip: str = "default"
     """``KEYFOLIO_EGRESS_IP``: the label of this machine's public IP for the shared rate budgets;
     workers behind the same IP must use the same label (docs/deploy.md)."""
 
-    @field_validator("home")
-    @classmethod
-    def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser()
+    def __init__(self, **values: object) -> None:
+        """Keyword arguments win over the environment, which wins over the defaults.
+
+        Raises :class:`~keyfolio.errors.ConfigError` listing every refused value (by its
+        ``KEYFOLIO_*`` name), and ``TypeError`` for a keyword that is not a setting.
+        """
+        for name, value in read_settings(type(self), values, os.environ).items():
+            object.__setattr__(self, name, value)
 
     @property
     def db_url(self) -> str:
@@ -207,29 +153,3 @@ class Settings(BaseModel):
                 "vault and log there",
             )
         return home
-
-
-_FIELDS = {
-    name: get_origin(info.annotation) is dict for name, info in Settings.model_fields.items()
-}
-"""Each field's name, and whether it is a dict (read as JSON or as ``__KEY`` parts)."""
-
-
-@contextmanager
-def _without_pydantic_plugins() -> Iterator[None]:
-    """Build a model without looking for pydantic plugins: the first model built with them
-    scans the entry points of every installed distribution (40-60 ms of `keyfolio show`);
-    Typer builds its parameter adapters the same way."""
-    previous = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
-    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "1"
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ["PYDANTIC_DISABLE_PLUGINS"]
-        else:
-            os.environ["PYDANTIC_DISABLE_PLUGINS"] = previous
-
-
-with _without_pydantic_plugins():
-    Settings.model_rebuild(force=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -132,7 +133,7 @@ async def test_idle_relock_drops_the_open_vault_and_the_password(
 async def test_a_vault_idle_minutes_of_zero_never_relocks(
     settings: Settings, clock: FakeClock, http_for
 ) -> None:
-    api = create_app(settings.model_copy(update={"vault_idle_minutes": 0}), live=False, clock=clock)
+    api = create_app(replace(settings, vault_idle_minutes=0), live=False, clock=clock)
     http = http_for(api)
     assert (await http.post("/api/v1/vault/unlock", json={"password": PASSWORD})).status_code == 200
     state: ServerState = api.state.keyfolio

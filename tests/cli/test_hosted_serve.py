@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,7 @@ def test_the_dashboards_sync_runs_on_the_workers_while_the_server_is_locked(
             tmp_path / "w", hosted, tmp_path / "w.log", "worker", "-c", "2", password=PASSWORD
         )
         try:
-            server_settings = settings.model_copy(update={"home": tmp_path / "server"})
+            server_settings = replace(settings, home=tmp_path / "server")
             with ServerThread(server_settings) as server:  # no password: locked
                 assert httpx.get(f"{server.url}/api/v1/vault", timeout=30).json()["exists"]
                 events = EventLog(server.url)

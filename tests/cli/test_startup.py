@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import cli_support
 import pytest
+from cli_support import Runner
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
@@ -22,32 +24,31 @@ MODULES = (
     "import json, sys\n"
     "from keyfolio.cli.main import app, run\n"
     "app._add_completion = {completion}\n"
+    "code = 0\n"
     "try:\n"
     "    run({args!r})\n"
-    "except SystemExit:\n"
-    "    pass\n"
-    "print(json.dumps(sorted(sys.modules)))\n"
+    "except SystemExit as exc:\n"
+    "    code = exc.code\n"
+    "print(json.dumps([code, sorted(sys.modules)]))\n"
 )
 
-PLUGINS = (
-    "from keyfolio.cli.main import run\n"
-    "try:\n"
-    "    run(['show'])\n"
-    "except SystemExit:\n"
-    "    pass\n"
-    "from pydantic.plugin import _loader\n"
-    "print('scanned' if _loader._plugins is not None else 'not scanned')\n"
-)
+
+def _run(
+    home: Path, args: list[str], *, completion: bool = True, password: str = PASSWORD
+) -> tuple[int, set[str]]:
+    """The exit code of ``keyfolio ARGS`` in a fresh interpreter, and the modules it held."""
+    code = MODULES.format(completion=completion, args=args)
+    env = {"KEYFOLIO_HOME": str(home), "KEYFOLIO_PASSWORD": password, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    exit_code, modules = json.loads(done.stdout.strip().splitlines()[-1])
+    return exit_code, set(modules)
 
 
 def _modules(home: Path, args: list[str], *, completion: bool = True) -> set[str]:
     """The modules a fresh interpreter holds after ``keyfolio ARGS``."""
-    code = MODULES.format(completion=completion, args=args)
-    env = {"KEYFOLIO_HOME": str(home), "KEYFOLIO_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+    return _run(home, args, completion=completion)[1]
 
 
 @pytest.fixture
@@ -71,11 +72,39 @@ def test_show_imports_neither_the_network_nor_the_vault_crypto(home: Path) -> No
     assert tops & unused == set()
 
 
-def test_settings_are_read_without_pydantic_settings(home: Path) -> None:
-    """pydantic-settings (its dotenv, TOML, CLI and cloud sources) was a third of `show`'s
-    start-up above its own imports; ``Settings`` reads ``KEYFOLIO_*`` itself."""
-    tops = _tops(_modules(home, ["show"]))
-    assert tops & {"pydantic_settings", "dotenv"} == set()
+PYDANTIC = {"pydantic", "pydantic_core", "pydantic_settings", "dotenv"}
+
+
+@pytest.mark.parametrize("args", [["show"], ["--help"], ["show", "--help"], ["show", "--json"]])
+def test_commands_import_no_pydantic(home: Path, args: list[str]) -> None:
+    """pydantic cost every command 0.1-0.15 s: ``Settings`` reads and checks ``KEYFOLIO_*``
+    itself, and Typer is kept below 0.29, which parses each option through a pydantic
+    ``TypeAdapter`` (pyproject.toml)."""
+    exit_code, modules = _run(home, args)
+    assert exit_code == 0
+    assert _tops(modules) & PYDANTIC == set()
+
+
+def test_a_sync_imports_no_pydantic(synced: Runner) -> None:
+    """A one-account sync against the sandbox (it exits 0: the whole sync ran) imports ccxt and
+    aiohttp, never pydantic."""
+    exit_code, modules = _run(synced.home, ["sync"], password=cli_support.PASSWORD)
+    assert exit_code == 0
+    assert {"ccxt", "aiohttp"} <= _tops(modules)
+    assert _tops(modules) & PYDANTIC == set()
+
+
+def test_a_bad_setting_is_reported_without_pydantic(home: Path) -> None:
+    """A refused ``KEYFOLIO_*`` value is a ``ConfigError`` of keyfolio's own (exit 2)."""
+    code = MODULES.format(completion=True, args=["show"])
+    env = {"KEYFOLIO_HOME": str(home), "KEYFOLIO_LOG_BACKUPS": "0", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    exit_code, modules = json.loads(done.stdout.strip().splitlines()[-1])
+    assert exit_code == 2
+    assert "Error: invalid setting: KEYFOLIO_LOG_BACKUPS: must be at least 1, not 0" in done.stderr
+    assert _tops(set(modules)) & PYDANTIC == set()
 
 
 def test_show_with_an_account_imports_no_account_use_case(tmp_path: Path) -> None:
@@ -94,16 +123,6 @@ def test_show_with_an_account_imports_no_account_use_case(tmp_path: Path) -> Non
     assert "keyfolio.services.view" in modules
     used = {"keyfolio.services.accounts", "keyfolio.services.imports", "keyfolio.services.pricing"}
     assert modules & used == set()
-
-
-def test_show_never_scans_for_pydantic_plugins(home: Path) -> None:
-    """The first pydantic model built with plugins on reads the entry points of every installed
-    distribution; ``Settings`` and Typer's adapters are built with them off."""
-    env = {"KEYFOLIO_HOME": str(home), "KEYFOLIO_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-c", PLUGINS], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert done.stdout.strip().splitlines()[-1] == "not scanned", done.stderr
 
 
 def test_shell_completion_costs_show_no_import(home: Path) -> None:

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ def make_app(home: Path, url: str, **settings: Any) -> App:
 def reopen(app: App, **settings: Any) -> App:
     """The same data directory with other settings (as the next `keyfolio` run would be)."""
     app.close()
-    changed = app.settings.model_copy(update=settings)
+    changed = replace(app.settings, **settings)
     return App(settings=changed, password=lambda **_: PASSWORD)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,7 @@ def test_the_vault_lives_in_the_database_encrypted(hosted_app: App, tmp_path: Pa
         assert secret.encode() not in bytes(blob) and secret not in dump
     # Another machine (its own data directory) opens it with the password, and only with it.
     other = App(
-        settings=hosted_app.settings.model_copy(update={"home": tmp_path / "b"}),
+        settings=replace(hosted_app.settings, home=tmp_path / "b"),
         password=lambda **_: PASSWORD,
     )
     assert other.vault().get("alice").fields["apiKey"] == KEY["apiKey"]
@@ -238,7 +239,7 @@ async def test_a_worker_started_before_the_vault_waits_for_it(
             worker.start()
             try:
                 await asyncio.to_thread(waiting.wait)  # no vault yet: the worker says so
-                admin = App(settings=settings.model_copy(update={"home": tmp_path / "a"}),
+                admin = App(settings=replace(settings, home=tmp_path / "a"),
                             password=lambda **_: PASSWORD)  # fmt: skip
                 with admin.db().session() as store:
                     spec = AccountSpec(exchange="okx", name="alice", api_url=sandbox_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ async def test_a_workers_events_reach_a_server_and_only_relayed_types(settings: 
 
 @needs_redis
 async def test_another_namespace_hears_nothing(settings: Settings) -> None:
-    other = settings.model_copy(update={"broker_namespace": settings.broker_namespace + "-b"})
+    other = replace(settings, broker_namespace=settings.broker_namespace + "-b")
     sender_bus, far_bus, near_bus = EventBus(), EventBus(), EventBus()
     sender = EventRelay(settings, sender_bus, receive=False)
     far = EventRelay(other, far_bus, receive=True)

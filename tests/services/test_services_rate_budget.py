@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,10 @@ def test_the_share_setting_lowers_every_budget(tmp_path: Path) -> None:
 @needs_redis
 async def test_workers_behind_one_ip_share_one_budget(hosted_settings: Settings) -> None:
     table = {"v": (IpLimit("all", ("/",), 3, 60.0),)}
-    share = hosted_settings.model_copy(update={"rate_budget_share": 1.0})
+    share = replace(hosted_settings, rate_budget_share=1.0)
     first = SharedRateBudget(share, venues=table)
     second = SharedRateBudget(share, venues=table)
-    elsewhere = SharedRateBudget(
-        share.model_copy(update={"egress_ip": "198.51.100.7"}), venues=table
-    )
+    elsewhere = SharedRateBudget(replace(share, egress_ip="198.51.100.7"), venues=table)
     try:
         for budget in (first, second, first):
             await budget.acquire(venue="v", host="127.0.0.1:80", path="/x")

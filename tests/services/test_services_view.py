@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -90,7 +91,7 @@ def test_a_price_older_than_the_max_age_is_stale(app: App) -> None:
     rows = {row["asset"]: row for row in view_to_json(view)["holdings"]}
     assert rows["BTC"]["price_stale"] is True and rows["ZZZ"]["price_stale"] is False
     assert rows["BTC"]["price_as_of"] == "2026-11-01T12:00:01Z"
-    app.settings.price_max_age_minutes = 5.0
+    app.settings = replace(app.settings, price_max_age_minutes=5.0)
     assert portfolio_view(app, now=T0 + timedelta(minutes=5, seconds=2)).has_stale_prices
     assert not portfolio_view(app, now=T0 + timedelta(minutes=5)).has_stale_prices
 

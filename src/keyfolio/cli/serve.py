@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -230,9 +231,9 @@ def serve_command(
         )
     settings = state.settings()
     if poll_seconds is not None:
-        settings = settings.model_copy(update={"poll_seconds": poll_seconds})
+        settings = replace(settings, poll_seconds=poll_seconds)
     if idle_minutes is not None:
-        settings = settings.model_copy(update={"vault_idle_minutes": idle_minutes})
+        settings = replace(settings, vault_idle_minutes=idle_minutes)
     proxy = _proxy(behind_proxy, proxy_ips)
     tls = TlsConfig.from_options(tls_cert, tls_key)
     token = _token(settings, ask=ask_token)
