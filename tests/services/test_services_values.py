@@ -26,6 +26,7 @@ from keyfolio.services.snapshots import (
     snapshot_rows,
 )
 from keyfolio.services.values import computed_series, series_to_json, value_at, value_series
+from keyfolio.storage import values as stored_values
 
 NOW = datetime(2026, 11, 25, 12, 30, tzinfo=UTC)
 
@@ -346,3 +347,35 @@ def test_a_sync_adds_one_point_from_the_carried_and_the_new_sets(app: App) -> No
     series = value_series(app, window="7d", now=NOW + timedelta(hours=1))
     assert series == computed_series(app, window="7d", now=NOW + timedelta(hours=1))
     assert series.points[-1].value == Decimal(132398)  # a: 2 BTC + 199; b: 0.2 BTC + 199
+
+
+@pytest.mark.parametrize("window", ["1y", "all"])
+def test_a_request_parses_only_the_stored_points_it_keeps(
+    app: App, window: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[object] = []
+    parse = stored_values._utc
+
+    def counted(value: datetime | str) -> datetime:
+        parsed.append(value)
+        return parse(value)
+
+    monkeypatch.setattr(stored_values, "_utc", counted)
+    _syncs(app, 24, start=NOW - timedelta(days=150), step=timedelta(days=1))  # daily region
+    _syncs(app, 24, start=NOW - timedelta(days=30))  # hourly region: 48 points in 24 hours
+    value_series(app, window=window, now=NOW)  # brings the stored series up to date
+    parsed.clear()
+    few = value_series(app, window=window, now=NOW)
+    first = len(parsed)
+    # Three more syncs in each of those days and hours: 144 more points, no more buckets.
+    for minutes in (5, 10, 15):
+        _syncs(app, 24, start=NOW - timedelta(days=150, minutes=-minutes), step=timedelta(days=1))
+        _syncs(app, 24, start=NOW - timedelta(days=30, minutes=-minutes))
+    value_series(app, window=window, now=NOW)
+    with app.db().session(read_only=True) as store:
+        assert len(store.values.points(portfolio="main", until=NOW)) == 4 * 96
+    parsed.clear()
+    many = value_series(app, window=window, now=NOW)
+    assert len(parsed) == first == 48  # one per day and per hour: the points kept
+    assert [p.at for p in many.points] != [p.at for p in few.points]  # the later syncs' points
+    assert many == computed_series(app, window=window, now=NOW)
