@@ -304,17 +304,25 @@ def rebuild_values(store: Store, *, now: datetime | None = None) -> int:
 def _refused_balances(
     store: Store, portfolio: str, account: str | None, accounts: Sequence[str]
 ) -> list[RefusedValue]:
-    """The scope's stored balances outside the money bounds (what `show` leaves out)."""
+    """The scope's stored balances outside the money bounds (what `show` leaves out); only
+    those are read as records."""
     if not accounts:
         return []
     rows = (
-        store.balances(account=account, include_excluded=True)
+        store.balances(account=account, include_excluded=True, where_amount=_is_refused)
         if account is not None
-        else store.balances(portfolio=portfolio)
+        else store.balances(portfolio=portfolio, where_amount=_is_refused)
     )
-    exchanges = {spec.name: spec.exchange for spec in store.list_accounts(portfolio=portfolio)}
     names = set(accounts)
-    return check_balances([row for row in rows if row.account in names], exchanges)[1]
+    rows = [row for row in rows if row.account in names]
+    if not rows:
+        return []
+    exchanges = {spec.name: spec.exchange for spec in store.list_accounts(portfolio=portfolio)}
+    return check_balances(rows, exchanges)[1]
+
+
+def _is_refused(amount: Decimal) -> bool:
+    return not INPUT.admits(amount)
 
 
 def value_at(
