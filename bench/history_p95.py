@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from _cli import load
 from _history import ACCOUNTS, ASSETS, SOURCES, account_name, write_year_of_snapshots
 
 from keyfolio.api.server import ServerThread
@@ -93,6 +94,7 @@ def computed_ms(app: App, window: str) -> float:
 
 
 def main() -> int:
+    print(f"start: {load()}")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(home=Path(tmp))
         app = App(settings=settings, password=lambda **_: "unused")
@@ -113,6 +115,7 @@ def main() -> int:
                         f"{computed:7.1f}ms  {verdict}"
                     )
         app.close()
+    print(f"end: {load()}")
     return 1 if failed else 0
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -15,8 +16,9 @@ from keyfolio.analytics.series import MAX_POINTS
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source, SourceResult, SourceStatus
-from keyfolio.domain.records import Price
+from keyfolio.domain.records import BalanceRecord, Price
 from keyfolio.errors import NotFoundError, UsageError
+from keyfolio.services.bounds import check_balances
 from keyfolio.services.context import App
 from keyfolio.services.snapshots import (
     compact_snapshots,
@@ -26,6 +28,8 @@ from keyfolio.services.snapshots import (
     snapshot_rows,
 )
 from keyfolio.services.values import computed_series, series_to_json, value_at, value_series
+from keyfolio.storage import balances as stored_balances
+from keyfolio.storage import values as stored_values
 
 NOW = datetime(2026, 11, 25, 12, 30, tzinfo=UTC)
 
@@ -346,3 +350,64 @@ def test_a_sync_adds_one_point_from_the_carried_and_the_new_sets(app: App) -> No
     series = value_series(app, window="7d", now=NOW + timedelta(hours=1))
     assert series == computed_series(app, window="7d", now=NOW + timedelta(hours=1))
     assert series.points[-1].value == Decimal(132398)  # a: 2 BTC + 199; b: 0.2 BTC + 199
+
+
+@pytest.mark.parametrize("window", ["1y", "all"])
+def test_a_request_parses_only_the_stored_points_it_keeps(
+    app: App, window: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[object] = []
+    parse = stored_values._utc
+
+    def counted(value: datetime | str) -> datetime:
+        parsed.append(value)
+        return parse(value)
+
+    monkeypatch.setattr(stored_values, "_utc", counted)
+    _syncs(app, 24, start=NOW - timedelta(days=150), step=timedelta(days=1))  # daily region
+    _syncs(app, 24, start=NOW - timedelta(days=30))  # hourly region: 48 points in 24 hours
+    value_series(app, window=window, now=NOW)  # brings the stored series up to date
+    parsed.clear()
+    few = value_series(app, window=window, now=NOW)
+    first = len(parsed)
+    # Three more syncs in each of those days and hours: 144 more points, no more buckets.
+    for minutes in (5, 10, 15):
+        _syncs(app, 24, start=NOW - timedelta(days=150, minutes=-minutes), step=timedelta(days=1))
+        _syncs(app, 24, start=NOW - timedelta(days=30, minutes=-minutes))
+    value_series(app, window=window, now=NOW)
+    with app.db().session(read_only=True) as store:
+        assert len(store.values.points(portfolio="main", until=NOW)) == 4 * 96
+    parsed.clear()
+    many = value_series(app, window=window, now=NOW)
+    assert len(parsed) == first == 48  # one per day and per hour: the points kept
+    assert [p.at for p in many.points] != [p.at for p in few.points]  # the later syncs' points
+    assert many == computed_series(app, window=window, now=NOW)
+
+
+def test_a_request_turns_only_the_refused_balances_into_records(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = [ok(Source.TRADING, BTC="1", **{f"X{n}": str(n + 1) for n in range(40)})]
+    record_snapshots(app, account="a", results=held, at=NOW)
+    with app.db().session() as store:
+        store.record_sync(name="a", results=held, synced_at=NOW)
+        huge = [ok(Source.FUNDING, USDT="1e30", ETH="2")]  # as an older keyfolio left it
+        store.record_sync(name="b", results=huge, synced_at=NOW)
+        balances = store.balances(portfolio="main")
+    built: list[str] = []
+    record = stored_balances.BalanceRecord
+
+    def counted(**fields: Any) -> BalanceRecord:
+        built.append(fields["asset"])
+        return record(**fields)
+
+    monkeypatch.setattr(stored_balances, "BalanceRecord", counted)
+    series = value_series(app, window="1y", now=NOW)
+    assert built == ["USDT"] and len(balances) == 43
+    assert [(r.where, r.account, r.asset, r.value) for r in series.refused] == [
+        ("funding balance", "b", "USDT", Decimal("1e30"))
+    ]
+    assert series == computed_series(app, window="1y", now=NOW)
+    assert series.refused == check_balances(balances, {"a": "okx", "b": "okx"})[1]
+    only_b = value_series(app, window="1y", account="b", now=NOW)
+    assert only_b.refused == series.refused and only_b.points == []

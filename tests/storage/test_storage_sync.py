@@ -308,6 +308,35 @@ def test_balances_filters(synced: Database) -> None:
         assert [s.account for s in store.source_states()] == ["a", "a", "b", "c"]
 
 
+def test_balances_where_amount_builds_records_for_the_accepted_amounts(synced: Database) -> None:
+    many = {f"A{n}": str(Decimal(n) / 8) for n in range(1, 1201)}  # more than one IN chunk
+    with synced.session() as store:
+        store.add_account(spec=AccountSpec(exchange="okx", name="b", import_balance=False))
+        store.record_sync(name="b", results=[ok(**many), ok(Source.FUNDING, BTC="3")], synced_at=T0)
+    seen: list[Decimal] = []
+
+    def odd(amount: Decimal) -> bool:
+        seen.append(amount)
+        return amount % 2 == 1
+
+    with synced.session() as store:
+        every = store.balances(include_excluded=True)
+        assert store.balances(include_excluded=True, where_amount=odd) == [
+            b for b in every if b.amount % 2 == 1
+        ]
+        assert sorted(seen) == sorted(b.amount for b in every)  # each amount, exactly
+        assert store.balances(account="b", where_amount=odd) == []  # excluded
+        only_b = store.balances(account="b", include_excluded=True, where_amount=odd)
+        assert [(b.source, b.asset) for b in only_b][:2] == [
+            (Source.TRADING, "A1000"),  # by account, source and asset, as without the filter
+            (Source.TRADING, "A1016"),
+        ]
+        assert [b.asset for b in store.balances(portfolio="main", where_amount=odd)] == []
+        assert store.balances(where_amount=lambda amount: amount == Decimal("1.5")) == [
+            b for b in every if b.account == "a" and b.asset == "BTC"
+        ]
+
+
 def test_a_sync_where_every_source_failed_keeps_last_sync(synced: Database) -> None:
     with synced.session() as store:
         status = store.record_sync(

@@ -13,7 +13,8 @@ A portfolio's series is kept at write time (``store.values``): every snapshot wr
 (:func:`refresh_values`, from the new sets' moment on), `keyfolio db compact` rebuilds it
 (:func:`rebuild_values`), and a series that no longer matches its sets (an account added,
 removed, moved or excluded) is rebuilt when it is next read. A whole-portfolio series then
-reads its stored points only; one account's or one asset's series is computed from the sets.
+reads its stored points only, and only those retention keeps at its end (the database drops
+the others); one account's or one asset's series is computed from the sets.
 Either way the result is the same (a property test holds them equal).
 
 A snapshot whose value is outside the money bounds (recorded by an older keyfolio) is left
@@ -166,12 +167,12 @@ def _stored_series(
                 before = None
                 if length is None:
                     oldest = repo.first_at(portfolio=name)
-                    stored = repo.points(portfolio=name, until=end) if oldest else []
+                    stored = repo.retained_points(portfolio=name, now=end) if oldest else []
                     start = end if oldest is None else retention_bucket(oldest, end) or oldest
                 else:
                     start = retention_bucket(end - length, end) or end - length
                     before = repo.last_before(portfolio=name, before=start)
-                    stored = repo.points(portfolio=name, since=start, until=end)
+                    stored = repo.retained_points(portfolio=name, since=start, now=end)
                 refused = _refused_balances(store, name, None, accounts)
                 break
         if attempt == 0:
@@ -179,10 +180,7 @@ def _stored_series(
                 refresh_values(store, portfolio=name)
     else:
         return None
-    points = downsample(
-        [SeriesPoint(point.at, point.value) for point in stored],
-        bucket_of=retention_bucketer(end),
-    )
+    points = [SeriesPoint(point.at, point.value) for point in stored]  # downsampled
     start_value = None if before is None else before.value
     if start_value is not None and (not points or points[0].at != start):
         points.insert(0, SeriesPoint(start, start_value))
@@ -306,17 +304,25 @@ def rebuild_values(store: Store, *, now: datetime | None = None) -> int:
 def _refused_balances(
     store: Store, portfolio: str, account: str | None, accounts: Sequence[str]
 ) -> list[RefusedValue]:
-    """The scope's stored balances outside the money bounds (what `show` leaves out)."""
+    """The scope's stored balances outside the money bounds (what `show` leaves out); only
+    those are read as records."""
     if not accounts:
         return []
     rows = (
-        store.balances(account=account, include_excluded=True)
+        store.balances(account=account, include_excluded=True, where_amount=_is_refused)
         if account is not None
-        else store.balances(portfolio=portfolio)
+        else store.balances(portfolio=portfolio, where_amount=_is_refused)
     )
-    exchanges = {spec.name: spec.exchange for spec in store.list_accounts(portfolio=portfolio)}
     names = set(accounts)
-    return check_balances([row for row in rows if row.account in names], exchanges)[1]
+    rows = [row for row in rows if row.account in names]
+    if not rows:
+        return []
+    exchanges = {spec.name: spec.exchange for spec in store.list_accounts(portfolio=portfolio)}
+    return check_balances(rows, exchanges)[1]
+
+
+def _is_refused(amount: Decimal) -> bool:
+    return not INPUT.admits(amount)
 
 
 def value_at(

@@ -4,7 +4,8 @@ Sets younger than 7 days are all kept; from 7 to 90 days the last set per (accou
 UTC hour; older, the last per (account, source) and UTC day. The hour and day grids are absolute
 and the region boundaries are floored to them, so a later compaction only ever merges whole
 buckets. :func:`retention_bucket` is also what the value series use to downsample, which keeps a
-series identical before and after compaction.
+series identical before and after compaction; :func:`retained` does the same to stored rows, in
+the database.
 
 :class:`Compaction` is the part of ``SnapshotRepo`` (``store.snapshots.compact``) that applies it.
 """
@@ -12,14 +13,17 @@ series identical before and after compaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, CompoundSelect, case, delete, func, select, union_all
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from keyfolio.storage._errors import translated
 from keyfolio.storage._types import as_utc
@@ -37,6 +41,7 @@ __all__ = [
     "CompactReport",
     "Compaction",
     "compaction_victims",
+    "retained",
     "retention_bucket",
     "retention_bucketer",
     "retention_cutoffs",
@@ -92,6 +97,60 @@ def retention_bucket(at: datetime, now: datetime) -> datetime | None:
     """The start of the retention bucket (UTC hour or day) holding ``at`` at ``now``;
     ``None`` when ``at`` is recent enough to be kept as it is."""
     return retention_bucketer(now)(at)
+
+
+class _UTCHour(FunctionElement[Any]):
+    """SQL: the UTC hour holding a stored moment, as a key that orders like the moments."""
+
+    inherit_cache = True
+    unit, chars = "hour", 13
+
+
+class _UTCDay(_UTCHour):
+    """SQL: the UTC day holding a stored moment, as a key that orders like the moments."""
+
+    inherit_cache = True
+    unit, chars = "day", 10
+
+
+@compiles(_UTCHour)
+def _truncated(element: _UTCHour, compiler: SQLCompiler, **kw: Any) -> str:
+    return (
+        f"date_trunc('{element.unit}', timezone('UTC', {compiler.process(element.clauses, **kw)}))"
+    )
+
+
+@compiles(_UTCHour, "sqlite")
+def _prefix(element: _UTCHour, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps the naive UTC moment as text, "2026-11-25 12:30:00.000000": its hour and its
+    # day are its first 13 and 10 characters.
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, {element.chars})"
+
+
+def retained(
+    columns: Sequence[ColumnElement[Any]],
+    at: InstrumentedAttribute[datetime],
+    where: Sequence[ColumnElement[bool]],
+    *,
+    now: datetime,
+) -> CompoundSelect[Any]:
+    """SQL: ``columns`` of the rows ``where`` selects that retention keeps at ``now``, by
+    ``at``: the last row of each UTC day before the daily cutoff and of each UTC hour before
+    the hourly cutoff, and every row after (``downsample`` with :func:`retention_bucketer`, in
+    the database: the rows it drops are never read). ``at`` is unique among those rows.
+
+    A union of the buckets' last rows (found by key) and the recent rows: SQLite answered
+    ``at IN (...) OR at >= ?`` by testing every row of the window, in twice the time. The UTC
+    hour and day are SQLite's text prefixes, elsewhere (PostgreSQL) ``date_trunc`` of the UTC
+    time.
+    """
+    daily_before, hourly_before = retention_cutoffs(as_utc(now, field="now"))
+    bucket = case((at >= daily_before, _UTCHour(at)), else_=_UTCDay(at))
+    last = select(func.max(at)).where(*where, at < hourly_before).group_by(bucket)
+    return union_all(
+        select(*columns).where(*where, at.in_(last.scalar_subquery())),
+        select(*columns).where(*where, at >= hourly_before),
+    ).order_by(at)
 
 
 def compaction_victims(
