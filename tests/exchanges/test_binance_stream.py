@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from binance_support import BN_READ
+from connector_support import BINANCE
 from exchanges_support import control
-from stream_support import BINANCE, Recorder, running
+from stream_support import Recorder, running
 
 from keyfolio.config import Settings
 from keyfolio.exchanges.stream import LIVE, AccountPush, StreamHub, StreamStatus

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bybit_support import BY_READ
+from connector_support import BYBIT
 from exchanges_support import control
-from stream_support import BYBIT, Recorder, running
+from stream_support import Recorder, running
 
 from keyfolio.config import Settings
 from keyfolio.exchanges.bybit_stream import private_ws_url

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from binance_support import BN_READ
 from bybit_support import BY_READ
+from connector_support import BINANCE, BYBIT, KRAKEN, Venue
 from exchanges_support import control
 from kraken_support import KR_BOB, KR_READ
-from stream_support import BINANCE, BYBIT, KRAKEN, Recorder, StreamVenue, running
+from stream_support import Recorder, running
 
 from keyfolio.config import Settings
 from keyfolio.errors import (
@@ -42,7 +44,7 @@ BOUGHT = {"account": "alice", "symbol": "BTC-USDT", "side": "buy", "amount": "0.
     ],
 )
 async def test_a_drop_reconnects_and_subscribes_again(
-    venue: StreamVenue, key: dict[str, str], trade: dict[str, str] | None, tmp_path: Path
+    venue: Venue[Any], key: dict[str, str], trade: dict[str, str] | None, tmp_path: Path
 ) -> None:
     recorder = Recorder()
     async with venue.sandbox() as url, StreamHub(Settings(home=tmp_path)) as hub:
@@ -78,7 +80,7 @@ async def test_a_drop_reconnects_and_subscribes_again(
     ],
 )  # fmt: skip
 async def test_a_refused_key_stops_the_stream_with_the_venue_code(
-    venue: StreamVenue,
+    venue: Venue[Any],
     wrong: dict[str, str],
     error: type[ExchangeError],
     code: str,

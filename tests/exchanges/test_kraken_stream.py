@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from connector_support import KRAKEN
 from exchanges_support import control
 from kraken_support import KR_BOB
-from stream_support import KRAKEN, Recorder, running
+from stream_support import Recorder, running
 
 from keyfolio.config import Settings
 from keyfolio.exchanges.stream import LIVE, AccountPush, StreamHub, StreamStatus
