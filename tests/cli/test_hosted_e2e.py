@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from cli_support import BOB_KEY, PASSWORD, READ_KEY, SECRETS, Runner, base_state, control
-from hosted_support import needs_servers
+from hosted_support import needs_servers, stop_keyfolio
 from zygote import popen
 
 from keyfolio.api.server import ServerThread
@@ -165,14 +165,8 @@ def _run_round(
         )
     finally:
         for process in (doomed, survivor):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)  # a worker finishes its job first
-                try:
-                    process.wait(timeout=180)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-                    raise
+            if process is not None:
+                stop_keyfolio(process)  # SIGTERM: a worker finishes its job first
     assert survivor is not None and survivor.returncode == 0, (logs / "w2.log").read_text()
     for log in (logs / "w1.log", logs / "w2.log"):  # no secret in any worker's output
         text = log.read_text()
