@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services_support import linked_app, okx_fields
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.errors import DatabaseLockedError, InternalError, NotFoundError
 from keyfolio.services.context import App
 from keyfolio.services.imports import ImportReport
@@ -35,15 +35,9 @@ def sandbox_url() -> Iterator[str]:
 
 
 def make_app(home: Path, url: str, **settings: Any) -> App:
-    app = App(settings=Settings(home=home, retries=1, **settings), password=lambda **_: PASSWORD)
-    credentials = Credentials(
-        fields={"apiKey": KEY["apiKey"], "secret": KEY["secret"], "password": KEY["passphrase"]}
-    )
-    for name in ("alice", "bob"):  # two accounts on the same sandbox key
-        with app.db().session() as store:
-            store.add_account(spec=AccountSpec(exchange="okx", name=name, api_url=url))
-        app.vault(create=True).set(name, credentials)
-    return app
+    config = Settings(home=home, retries=1, **settings)
+    # two accounts on the same sandbox key
+    return linked_app(config, PASSWORD, "okx", url, okx_fields(KEY), names=["alice", "bob"])
 
 
 def test_a_bug_in_balances_or_history_marks_the_report() -> None:
