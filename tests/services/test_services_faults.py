@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from services_support import linked_app, okx_fields
+from services_support import linked_app, okx_fields, snapshot_amounts, stored
 
 from keyfolio.config import Settings
 from keyfolio.domain.balances import Source
@@ -81,16 +81,6 @@ def client_timeout(fault: dict[str, Any]) -> dict[str, Any]:
     """A client timeout shorter than a held ``timeout`` fault (the other faults answer at once,
     so they keep the default and a loaded machine cannot turn them into timeouts)."""
     return {"request_timeout_seconds": 1.0} if fault["mode"] == "timeout" else {}
-
-
-def stored(app: App) -> dict[tuple[Source, str], tuple[Decimal, bool]]:
-    with app.db().session(read_only=True) as store:
-        return {(b.source, b.asset): (b.amount, b.stale) for b in store.balances()}
-
-
-def snapshot_amounts(app: App) -> list[Decimal]:
-    with app.db().session(read_only=True) as store:
-        return [s.amount for s in store.snapshots.snapshots(account="alice")]
 
 
 async def synced_once(tmp_path: Path, url: str, **settings: Any) -> App:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from hosted_support import REDIS_URL, fresh_namespace, fresh_pg_database, needs_servers
-from services_support import linked_app, okx_fields
+from services_support import linked_app, okx_fields, one_btc_sandbox
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
@@ -34,16 +34,7 @@ def test_hosted_commands_need_a_broker_and_a_shared_database(tmp_path: Path) -> 
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    from keyfolio.sandbox.core.server import SandboxThread
-    from keyfolio.sandbox.venues import parse_state
-
-    state: dict[str, Any] = {
-        "tickers": {"BTC-USDT": {"last": "60000"}},
-        "keys": [{**KEY, "perm": "read_only", "account": "alice"}],
-        "accounts": {"alice": {"trading": {"BTC": "1"}, "funding": {"USDT": "5"}}},
-    }
-    with SandboxThread(parse_state(state), rate_limit=False) as server:
-        yield server.url
+    yield from one_btc_sandbox(KEY)
 
 
 @pytest.fixture

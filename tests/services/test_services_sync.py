@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from services_support import linked_app, okx_fields
+from services_support import linked_app, okx_fields, one_btc_sandbox
 
 from keyfolio.config import Settings
 from keyfolio.errors import DatabaseLockedError, InternalError, NotFoundError
@@ -22,16 +22,7 @@ KEY = {"apiKey": "sync-key-4a5b", "secret": "sync-secret-6c7d", "passphrase": "s
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    from keyfolio.sandbox.core.server import SandboxThread
-    from keyfolio.sandbox.venues import parse_state
-
-    state: dict[str, Any] = {
-        "tickers": {"BTC-USDT": {"last": "60000"}},
-        "keys": [{**KEY, "perm": "read_only", "account": "alice"}],
-        "accounts": {"alice": {"trading": {"BTC": "1"}, "funding": {"USDT": "5"}}},
-    }
-    with SandboxThread(parse_state(state), rate_limit=False) as server:
-        yield server.url
+    yield from one_btc_sandbox(KEY)
 
 
 def make_app(home: Path, url: str, **settings: Any) -> App:
