@@ -1,10 +1,11 @@
-"""Helpers for the services tests: a small OKX sandbox, an App with accounts linked, an OKX
-key's vault fields, and what an App stored (balances, alice's snapshots)."""
+"""Helpers for the services tests: a small OKX sandbox, an App with accounts linked (or only
+added), an OKX key's vault fields, and what an App stored (balances, alice's snapshots)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from keyfolio.config import Settings
@@ -48,6 +49,17 @@ def linked_app(
         with app.db().session() as store:
             store.add_account(spec=AccountSpec(exchange=exchange, name=name, api_url=url))
         app.vault(create=True).set(name, Credentials(fields=fields))
+    return app
+
+
+def three_accounts_app(home: Path) -> App:
+    """An App without a vault: OKX accounts a and b in the main portfolio, c in "other"."""
+    app = App(settings=Settings(home=home), password=lambda **_: "unused")
+    with app.db().session() as store:
+        store.add_portfolio(name="other")
+        store.add_account(spec=AccountSpec(exchange="okx", name="a"))
+        store.add_account(spec=AccountSpec(exchange="okx", name="b"))
+        store.add_account(spec=AccountSpec(exchange="okx", name="c", portfolio="other"))
     return app
 
 
