@@ -13,11 +13,7 @@ from exchanges_support import control
 from keyfolio.config import Settings
 from keyfolio.domain.balances import Source, SourceStatus
 from keyfolio.domain.history import Trade, Transfer
-from keyfolio.errors import (
-    InvalidSignatureError,
-    KeyRefusedError,
-    RateLimitedError,
-)
+from keyfolio.errors import InvalidSignatureError, KeyRefusedError, RateLimitedError
 from keyfolio.exchanges.history import HistoryContext
 from keyfolio.exchanges.pool import ConnectorPool
 from keyfolio.sandbox.core.server import run_sandbox

@@ -25,10 +25,7 @@ from exchanges_support import control
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import Credentials
 from keyfolio.domain.balances import Source, SourceStatus
-from keyfolio.errors import (
-    InvalidSignatureError,
-    KeyRefusedError,
-)
+from keyfolio.errors import InvalidSignatureError, KeyRefusedError
 from keyfolio.exchanges.catalog import exchange_info
 from keyfolio.exchanges.coinbase import VENUE
 from keyfolio.exchanges.errors import translate_error

@@ -18,14 +18,7 @@ from typing import Any
 import ccxt
 import pytest
 from coinbase.rest import RESTClient
-from coinbase_support import (
-    CB_ED,
-    CB_ED_PEM,
-    CB_NO_VIEW,
-    CB_READ,
-    CB_TRADE,
-    coinbase_state,
-)
+from coinbase_support import CB_ED, CB_ED_PEM, CB_NO_VIEW, CB_READ, CB_TRADE, coinbase_state
 from requests.exceptions import HTTPError
 from tls_support import make_cert
 
