@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from binance_support import BN_READ, BN_SECRETS, BN_TRADE, binance_state
-from cli_support import SANDBOX_CMD, Runner, control, sandbox_command
-from test_cli_watch import watching
+from cli_support import SANDBOX_CMD, Runner, sandbox_command
+from test_cli_watch import watch_a_trade
 
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
@@ -80,18 +79,10 @@ def test_watch_updates_on_a_binance_trade(kf: Runner, binance_url: str) -> None:
         "account", "add", "binance", "--name", "bn", "--api-url", binance_url, creds=BN_READ
     )
     assert linked.returncode == 0, linked.stderr
-    with watching(kf, "--poll-seconds", "30") as (proc, lines):
-        lines.wait_for("watching portfolio main (1 account)")
-        lines.wait_for("account.status account=bn status=live")
-        sell = {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"}
-        control(binance_url, "/__sandbox__/trade", sell)
-        update = lines.wait_for("portfolio.updated account=bn reason=trade")
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
-    assert "total=" in update
-    for secret in BN_SECRETS:
-        assert secret not in stderr and all(secret not in line for line in lines.seen)
+    sell = {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"}
+    watched = watch_a_trade(kf, binance_url, "bn", sell)
+    assert "total=" in watched.update
+    assert watched.leaked(BN_SECRETS) == []
 
 
 def test_doctor_checks_a_binance_account_without_okx_regions(kf: Runner, binance_url: str) -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bybit_support import BY_READ, BY_SECRETS, BY_TRADE, bybit_state
-from cli_support import SANDBOX_CMD, Runner, control, sandbox_command
-from test_cli_watch import watching
+from cli_support import SANDBOX_CMD, Runner, sandbox_command
+from test_cli_watch import watch_a_trade
 
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
@@ -82,16 +81,9 @@ def test_link_then_doctor_then_watch_updates_on_a_bybit_trade(kf: Runner, bybit_
     for line in ("reachability", "clock", "key", "permissions", "ip binding"):
         assert line in doctor.stdout, doctor.stdout
     assert "read-only (readOnly)" in doctor.stdout
-    with watching(kf, "--poll-seconds", "30") as (proc, lines):
-        lines.wait_for("watching portfolio main (1 account)")
-        lines.wait_for("account.status account=by status=live")
-        sell = {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"}
-        control(bybit_url, "/__sandbox__/trade", sell)
-        update = lines.wait_for("portfolio.updated account=by reason=trade")
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
-    assert "total=" in update
+    sell = {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"}
+    watched = watch_a_trade(kf, bybit_url, "by", sell)
+    assert "total=" in watched.update
+    assert watched.leaked(BY_SECRETS) == []
     for secret in BY_SECRETS:
-        assert secret not in stderr and all(secret not in line for line in lines.seen)
         assert all(secret not in output for output in kf.outputs)

@@ -8,7 +8,6 @@ import json
 import os
 import pty
 import select
-import signal
 import subprocess
 import sys
 import threading
@@ -16,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import PASSWORD, Runner, control, sandbox_command
+from cli_support import PASSWORD, Runner, sandbox_command
 from coinbase_support import CB_READ, CB_SECRETS, CB_TRADE, CB_TRANSFER, coinbase_state
-from test_cli_watch import watching
+from test_cli_watch import watch_a_trade
 
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
@@ -121,16 +120,12 @@ def test_watch_picks_up_a_trade_on_the_demo_sandbox_by_polling(tmp_path: Path) -
         kf = Runner(tmp_path / "home")
         linked = kf("account", "add", "coinbase", "--name", "cb", "--api-url", url, creds=demo)
         assert linked.returncode == 0, linked.stderr
-        with watching(kf, "--poll-seconds", "0.5") as (watch, lines):
-            lines.wait_for("watching portfolio main (1 account)")
-            lines.wait_for("account.status account=cb status=polling")
-            sell = {"account": "demo", "symbol": "BTC-USD", "side": "sell", "amount": "0.05"}
-            control(url, "/__sandbox__/trade", sell)
-            update = lines.wait_for("portfolio.updated account=cb reason=poll")
-            watch.send_signal(signal.SIGINT)
-            _, stderr = watch.communicate(timeout=30)
-        assert watch.returncode == 0, stderr and "total=" in update
-        assert "Traceback" not in stderr
+        sell = {"account": "demo", "symbol": "BTC-USD", "side": "sell", "amount": "0.05"}
+        watched = watch_a_trade(
+            kf, url, "cb", sell, poll_seconds="0.5", status="polling", reason="poll"
+        )
+        assert "total=" in watched.update
+        assert "Traceback" not in watched.stderr
 
 
 def test_doctor_checks_the_clock_and_says_the_ip_binding_is_unknown(

@@ -4,7 +4,6 @@ doctor."""
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +20,7 @@ from kraken_support import (
     next_nonce,
     private,
 )
-from test_cli_watch import watching
+from test_cli_watch import watch_a_trade
 
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
@@ -112,18 +111,10 @@ def test_watch_updates_on_a_kraken_trade(kf: Runner, kraken_url: str) -> None:
     linked = kf("account", "add", "kraken", "--name", "kr", "--api-url", kraken_url,
                 creds=KR_WATCH)  # fmt: skip
     assert linked.returncode == 0, linked.stderr
-    with watching(kf, "--poll-seconds", "30") as (proc, lines):
-        lines.wait_for("watching portfolio main (1 account)")
-        lines.wait_for("account.status account=kr status=live")
-        sell = {"account": "alice", "symbol": "BTC-USD", "side": "sell", "amount": "0.1"}
-        control(kraken_url, "/__sandbox__/trade", sell)
-        update = lines.wait_for("portfolio.updated account=kr reason=trade")
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
-    assert "total=" in update
-    for secret in KR_SECRETS:
-        assert secret not in stderr and all(secret not in line for line in lines.seen)
+    sell = {"account": "alice", "symbol": "BTC-USD", "side": "sell", "amount": "0.1"}
+    watched = watch_a_trade(kf, kraken_url, "kr", sell)
+    assert "total=" in watched.update
+    assert watched.leaked(KR_SECRETS) == []
 
 
 def test_doctor_checks_a_kraken_account(kf: Runner, kraken_url: str) -> None:
