@@ -74,6 +74,31 @@ def move(
     )
 
 
+def partial_sell() -> list[Trade]:
+    """Cases 1 and 2: two buys of 1 BTC and a sale of 1.5, fees in USDT."""
+    return [
+        fill("buy", "BTC", "1", "100", minute=1, fee="1", fee_asset="USDT"),
+        fill("buy", "BTC", "1", "200", minute=2, fee="2", fee_asset="USDT"),
+        fill("sell", "BTC", "1.5", "300", minute=3, fee="4.5", fee_asset="USDT"),
+    ]
+
+
+def eth_round_trip() -> list[Trade]:
+    """Cases 6 and 7: 1 ETH bought @ 1000, then 1 sold @ 1200."""
+    return [
+        fill("buy", "ETH", "1", "1000", minute=2),
+        fill("sell", "ETH", "1", "1200", minute=3),
+    ]
+
+
+def eth_bought_with_btc() -> list[Trade]:
+    """Cases 10 and 11: 1 BTC bought @ 30000 USDT, then 10 ETH on ETH-BTC @ 0.05 (fee in ETH)."""
+    return [
+        fill("buy", "BTC", "1", "30000", minute=1),
+        fill("buy", "ETH", "10", "0.05", minute=2, quote="BTC", fee="0.01", fee_asset="ETH"),
+    ]
+
+
 Row = tuple[str, str, str, str | None, str, str]
 
 
@@ -95,11 +120,7 @@ CASES: dict[str, Case] = {
     # cost = 101 + 0.5x202 = 202; realized 243.5. Left 0.5 costing 101: 0.5x400-101 = 99.
     # Fees 1+2+4.5 = 7.5.
     "partial sell fifo, fees in quote": Case(
-        trades=[
-            fill("buy", "BTC", "1", "100", minute=1, fee="1", fee_asset="USDT"),
-            fill("buy", "BTC", "1", "200", minute=2, fee="2", fee_asset="USDT"),
-            fill("sell", "BTC", "1.5", "300", minute=3, fee="4.5", fee_asset="USDT"),
-        ],
+        trades=partial_sell(),
         prices={"BTC": "400"},
         holdings={"BTC": "0.5"},
         expected={"BTC": ("0.5", "101", "243.5", "99", "7.5", "0")},
@@ -108,11 +129,7 @@ CASES: dict[str, Case] = {
     # cost 227.25, realized 445.5-227.25 = 218.25; left 0.5 costing 75.75: 200-75.75 = 124.25.
     # FIFO vs average: 243.5+99 = 218.25+124.25 = 342.5 in total, split differently.
     "partial sell average cost": Case(
-        trades=[
-            fill("buy", "BTC", "1", "100", minute=1, fee="1", fee_asset="USDT"),
-            fill("buy", "BTC", "1", "200", minute=2, fee="2", fee_asset="USDT"),
-            fill("sell", "BTC", "1.5", "300", minute=3, fee="4.5", fee_asset="USDT"),
-        ],
+        trades=partial_sell(),
         prices={"BTC": "400"},
         holdings={"BTC": "0.5"},
         method=CostMethod.AVERAGE,
@@ -155,10 +172,7 @@ CASES: dict[str, Case] = {
     # FIFO sells the deposited unit: unknown basis, so realized 0 (1200 of proceeds flagged).
     # Left: the bought unit, cost 1000: 1300-1000 = 300.
     "unknown basis deposit fifo": Case(
-        trades=[
-            fill("buy", "ETH", "1", "1000", minute=2),
-            fill("sell", "ETH", "1", "1200", minute=3),
-        ],
+        trades=eth_round_trip(),
         transfers=[move("deposit", "ETH", "1", minute=1)],
         prices={"ETH": "1300"},
         holdings={"ETH": "1"},
@@ -170,10 +184,7 @@ CASES: dict[str, Case] = {
     # sold with unknown basis. Left: 0.5 known costing 500 and 0.5 unknown.
     # Unrealized on the known half: 0.5x1300-500 = 150.
     "unknown basis deposit average": Case(
-        trades=[
-            fill("buy", "ETH", "1", "1000", minute=2),
-            fill("sell", "ETH", "1", "1200", minute=3),
-        ],
+        trades=eth_round_trip(),
         transfers=[move("deposit", "ETH", "1", minute=1)],
         prices={"ETH": "1300"},
         holdings={"ETH": "1"},
@@ -220,10 +231,7 @@ CASES: dict[str, Case] = {
     # and 0.5 BTC is disposed of for 20000 against a cost of 15000 -> BTC realized 5000.
     # ETH fee 0.01x0.05x40000 = 20. ETH: 9.99x2100-20000 = 979; BTC: 0.5x42000-15000 = 6000.
     "non-USD quote": Case(
-        trades=[
-            fill("buy", "BTC", "1", "30000", minute=1),
-            fill("buy", "ETH", "10", "0.05", minute=2, quote="BTC", fee="0.01", fee_asset="ETH"),
-        ],
+        trades=eth_bought_with_btc(),
         rates={"BTC": "40000"},
         prices={"ETH": "2100", "BTC": "42000"},
         holdings={"ETH": "9.99", "BTC": "0.5"},
@@ -235,10 +243,7 @@ CASES: dict[str, Case] = {
     # 11. The same without a BTC rate: the ETH lot has unknown basis (flagged), and the 0.5 BTC
     # leaves without realized P/L. BTC left: 0.5 costing 15000 -> 21000-15000 = 6000.
     "non-USD quote without a rate": Case(
-        trades=[
-            fill("buy", "BTC", "1", "30000", minute=1),
-            fill("buy", "ETH", "10", "0.05", minute=2, quote="BTC", fee="0.01", fee_asset="ETH"),
-        ],
+        trades=eth_bought_with_btc(),
         prices={"ETH": "2100", "BTC": "42000"},
         holdings={"ETH": "9.99", "BTC": "0.5"},
         expected={

@@ -12,6 +12,8 @@ from api_support import PASSWORD, READ_KEY, TOKEN, body, control
 from keyfolio.api.server import ServerThread
 from keyfolio.config import Settings
 
+SELL_HALF_A_BTC = {"account": "alice", "instId": "BTC-USDT", "side": "sell", "sz": "0.5"}
+
 
 async def next_event(lines: AsyncIterator[str], wanted: str) -> dict:
     """Read SSE lines until an event of type ``wanted``; return its data."""
@@ -48,11 +50,7 @@ async def test_sse_delivers_portfolio_updated_after_a_trade_and_sync(
                 assert stream.headers["x-content-type-options"] == "nosniff"
                 lines = stream.aiter_lines()
                 assert await anext(lines) == ": connected"
-                control(
-                    sandbox_url,
-                    "/__sandbox__/trade",
-                    {"account": "alice", "instId": "BTC-USDT", "side": "sell", "sz": "0.5"},
-                )
+                control(sandbox_url, "/__sandbox__/trade", SELL_HALF_A_BTC)
                 started = await http.post("/api/v1/sync", json={})
                 assert started.status_code == 202
                 progress = await next_event(lines, "sync.progress")
@@ -124,11 +122,7 @@ async def test_live_engine_in_the_server_pushes_a_sandbox_trade(
             async with http.stream("GET", "/api/v1/events") as stream:
                 lines = stream.aiter_lines()
                 assert await anext(lines) == ": connected"
-                control(
-                    sandbox_url,
-                    "/__sandbox__/trade",
-                    {"account": "alice", "instId": "BTC-USDT", "side": "sell", "sz": "0.5"},
-                )
+                control(sandbox_url, "/__sandbox__/trade", SELL_HALF_A_BTC)
                 update = await next_event(lines, "portfolio.updated")
                 while update["reason"] != "trade":
                     update = await next_event(lines, "portfolio.updated")

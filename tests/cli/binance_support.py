@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
-import urllib.error
 import urllib.request
 from typing import Any
 from urllib.parse import urlencode
+
+from venue_support import DAY_MS, fetch, key_row, spot_fills
+from venue_support import hmac_sha256_hex as sign
 
 BN_READ = {
     "apiKey": "bnReadKey0000000000000000000000000000000000000000000000000000001",
@@ -28,24 +27,11 @@ BN_BOB = {
     "secret": "bnBobSecretPLANTED00000000000000000000000000000000000000000004",
 }
 BN_SECRETS = [value for key in (BN_READ, BN_TRADE, BN_IP, BN_BOB) for value in key.values()]
-DAY_MS = 86_400_000
 T0 = 1_700_000_000_000  # 2023-11-14
 
 
 def binance_state() -> dict[str, Any]:
     """Every Binance source, the LD mirror trap (LDBTC, LDUSDT) beside a real LDO, history."""
-
-    def key(creds: dict[str, str], **extra: Any) -> dict[str, Any]:
-        return {**creds, "perm": "read_only", "account": "alice", "label": "tracker", **extra}
-
-    fills = [
-        {"symbol": "BTC-USDT", "side": "buy", "price": "40000", "amount": "0.5", "fee": "0.0005",
-         "feeAsset": "BTC", "ts": T0 + i * DAY_MS}
-        for i in range(3)
-    ] + [
-        {"symbol": "ETH-USDT", "side": "sell", "price": "2000", "amount": "1", "fee": "2",
-         "feeAsset": "USDT", "ts": T0 + 10 * DAY_MS},
-    ]  # fmt: skip
     return {
         "exchange": "binance",
         "tickers": {
@@ -57,10 +43,10 @@ def binance_state() -> dict[str, Any]:
             "ABC-BTC": {"last": "0.0001"},
         },
         "keys": [
-            key(BN_READ),
-            key(BN_TRADE, perm="read_only,trade,withdraw"),
-            key(BN_IP, ip="203.0.113.9"),
-            key(BN_BOB, account="bob"),
+            key_row(BN_READ),
+            key_row(BN_TRADE, perm="read_only,trade,withdraw"),
+            key_row(BN_IP, ip="203.0.113.9"),
+            key_row(BN_BOB, account="bob"),
         ],
         "accounts": {
             "alice": {
@@ -68,7 +54,7 @@ def binance_state() -> dict[str, Any]:
                 "funding": {"USDT": "40", "BNB": "2"},
                 "earn_flexible": {"BTC": "0.25", "USDT": "500"},
                 "earn_locked": {"SOL": "10"},
-                "fills": fills,
+                "fills": spot_fills(T0),
                 "deposits": [
                     {"id": "d1", "asset": "USDT", "amount": "5000", "txid": "0xd1",
                      "ts": T0 - 400 * DAY_MS},
@@ -82,10 +68,6 @@ def binance_state() -> dict[str, Any]:
             "bob": {"spot": {"BTC": "2"}},
         },
     }  # fmt: skip
-
-
-def sign(secret: str, payload: str) -> str:
-    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
 def signed(
@@ -117,19 +99,3 @@ def signed(
             method=method,
         )
     return fetch(request)
-
-
-def fetch(request: urllib.request.Request | str) -> tuple[int, Any, dict[str, str]]:
-    """(status, decoded JSON or text, headers) of one request, errors included."""
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, _decode(response.read()), dict(response.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, _decode(exc.read()), dict(exc.headers)
-
-
-def _decode(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body.decode(errors="replace")

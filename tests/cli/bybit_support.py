@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
-import urllib.error
 import urllib.request
 from typing import Any
 from urllib.parse import urlencode
+
+from venue_support import DAY_MS, fetch, key_row, spot_fills
+from venue_support import hmac_sha256_hex as sign
 
 BY_READ = {"apiKey": "byReadKey000000001", "secret": "byReadSecretPLANTED00000000000000001"}
 BY_TRADE = {"apiKey": "byTradeKey00000002", "secret": "byTradeSecretPLANTED0000000000000002"}
 BY_IP = {"apiKey": "byIpKey00000000003", "secret": "byIpSecretPLANTED0000000000000000003"}
 BY_BOB = {"apiKey": "byBobKey0000000004", "secret": "byBobSecretPLANTED000000000000000004"}
 BY_SECRETS = [value for key in (BY_READ, BY_TRADE, BY_IP, BY_BOB) for value in key.values()]
-DAY_MS = 86_400_000
 T0 = (int(time.time() * 1000) // DAY_MS - 40) * DAY_MS  # 40 days ago, at midnight UTC
 OLD_DEPOSIT_MS = 1_559_347_200_000  # 2019-06-01: older than the 2 years of trades and the log
 
@@ -24,18 +22,6 @@ OLD_DEPOSIT_MS = 1_559_347_200_000  # 2019-06-01: older than the 2 years of trad
 def bybit_state() -> dict[str, Any]:
     """Every Bybit source and its traps: an LST-mode OnChain position (SOL) beside its token
     (BBSOL) in Funding, zero rows, a leveraged token; history inside and beyond 2 years."""
-
-    def key(creds: dict[str, str], **extra: Any) -> dict[str, Any]:
-        return {**creds, "perm": "read_only", "account": "alice", "label": "tracker", **extra}
-
-    fills = [
-        {"symbol": "BTC-USDT", "side": "buy", "price": "40000", "amount": "0.5", "fee": "0.0005",
-         "feeAsset": "BTC", "ts": T0 + i * DAY_MS}
-        for i in range(3)
-    ] + [
-        {"symbol": "ETH-USDT", "side": "sell", "price": "2000", "amount": "1", "fee": "2",
-         "feeAsset": "USDT", "ts": T0 + 10 * DAY_MS},
-    ]  # fmt: skip
     return {
         "exchange": "bybit",
         "tickers": {
@@ -46,10 +32,10 @@ def bybit_state() -> dict[str, Any]:
             "ABC-BTC": {"last": "0.0001"},
         },
         "keys": [
-            key(BY_READ),
-            key(BY_TRADE, perm="read_only,trade,withdraw"),
-            key(BY_IP, ip="203.0.113.9"),
-            key(BY_BOB, account="bob"),
+            key_row(BY_READ),
+            key_row(BY_TRADE, perm="read_only,trade,withdraw"),
+            key_row(BY_IP, ip="203.0.113.9"),
+            key_row(BY_BOB, account="bob"),
         ],
         "accounts": {
             "alice": {
@@ -57,7 +43,7 @@ def bybit_state() -> dict[str, Any]:
                 "fund": {"USDT": "40", "BBSOL": "9.5", "ETH": "0"},
                 "earn": {"BTC": "0.25", "USDT": "500", "ETH": "0"},
                 "earn_onchain": {"SOL": "10", "ETH": "1"},
-                "fills": fills,
+                "fills": spot_fills(T0),
                 "deposits": [
                     {"id": "d1", "asset": "USDT", "amount": "5000", "txid": "0xd1",
                      "ts": T0 - 400 * DAY_MS},
@@ -77,10 +63,6 @@ def bybit_state() -> dict[str, Any]:
             "bob": {"unified": {"BTC": "2"}},
         },
     }  # fmt: skip
-
-
-def sign(secret: str, payload: str) -> str:
-    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
 def signed(
@@ -106,19 +88,3 @@ def signed(
         **(headers or {}),
     }
     return fetch(urllib.request.Request(f"{url}{path}?{query}", headers=sent))
-
-
-def fetch(request: urllib.request.Request | str) -> tuple[int, Any, dict[str, str]]:
-    """(status, decoded JSON or text, headers) of one request, errors included."""
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, _decode(response.read()), dict(response.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, _decode(exc.read()), dict(exc.headers)
-
-
-def _decode(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body.decode(errors="replace")

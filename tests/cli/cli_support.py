@@ -1,11 +1,16 @@
-"""Helpers for end-to-end CLI tests: keys, the sandbox state, a `keyfolio` runner."""
+"""Helpers for end-to-end CLI tests: keys, the sandbox state, a `keyfolio` runner, and
+`keyfolio sandbox` in a process of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,3 +141,56 @@ class Runner:
 
 
 Control = Callable[..., Any]
+
+
+SANDBOX_CMD = [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "sandbox"]
+
+
+@dataclass
+class SandboxProcess:
+    """A running `keyfolio sandbox`: the process, its URL, and (once stopped) its stderr."""
+
+    proc: subprocess.Popen[str]
+    url: str
+    stderr: str = ""
+
+    def demo_key(self, venue: str, lines: int) -> dict[str, str]:
+        """The key of the demo state (served when no --state is given), as the sandbox prints
+        it on stderr after naming ``venue``: ``lines`` KEYFOLIO_API_* lines."""
+        assert self.proc.stderr is not None
+        said = self.proc.stderr.readline()
+        assert said.startswith(f"No --state: serving the {venue} demo state."), said
+        printed = dict(self.proc.stderr.readline().strip().split("=", 1) for _ in range(lines))
+        names = {"apiKey": "KEY", "secret": "SECRET", "passphrase": "PASSPHRASE"}
+        return {
+            field: printed[f"KEYFOLIO_API_{name}"]
+            for field, name in names.items()
+            if f"KEYFOLIO_API_{name}" in printed
+        }
+
+
+@contextlib.contextmanager
+def sandbox_command(*args: str) -> Iterator[SandboxProcess]:
+    """`keyfolio sandbox ARGS --port 0` in a process of its own, from the moment it prints where
+    it listens; stopped with SIGTERM afterwards (killed if it does not stop)."""
+    proc = subprocess.Popen(
+        [*SANDBOX_CMD, *args, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sandbox = SandboxProcess(proc, "")
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert ready.startswith("keyfolio sandbox listening on http://127.0.0.1:"), ready
+        sandbox.url = ready.split(" on ", 1)[1].strip()
+        yield sandbox
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, sandbox.stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # never leave the sandbox running
+            proc.kill()
+            proc.communicate()
+            raise

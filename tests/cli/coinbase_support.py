@@ -4,23 +4,17 @@ the spot (their private keys are the planted secrets), a state, and an independe
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import secrets
 import time
-import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import NameOID
+from venue_support import DAY_MS, fetch, key_row, spot_fills
 
-DAY_MS = 86_400_000
 T0 = 1_700_000_000_000  # 2023-11-14
 
 
@@ -80,17 +74,7 @@ def coinbase_state() -> dict[str, Any]:
     """Wallets with a hold (inside the balance), cash, CGLD and ETH2, a Staked ADA wallet, fills
     in USD books, a bank deposit, crypto transfers; one key per auth scenario."""
 
-    def key(creds: dict[str, str], **extra: Any) -> dict[str, Any]:
-        return {**creds, "perm": "read_only", "account": "alice", "label": "tracker", **extra}
-
-    fills = [
-        {"symbol": "BTC-USD", "side": "buy", "price": "40000", "amount": "0.5", "fee": "20",
-         "feeAsset": "USD", "ts": T0 + i * DAY_MS}
-        for i in range(3)
-    ] + [
-        {"symbol": "ETH-USD", "side": "sell", "price": "2000", "amount": "1", "fee": "2",
-         "ts": T0 + 10 * DAY_MS},
-    ]  # fmt: skip
+    fills = spot_fills(T0, quote="USD", btc_fee="20", btc_fee_asset="USD", eth_fee_asset=None)
     return {
         "exchange": "coinbase",
         "tickers": {
@@ -102,13 +86,13 @@ def coinbase_state() -> dict[str, Any]:
             "ABC-BTC": {"last": "0.0001"},
         },
         "keys": [
-            key(CB_READ),
-            key(CB_ED),
-            key(CB_TRADE, perm="read_only,trade"),
-            key(CB_TRANSFER, perm="read_only,withdraw"),
-            key(CB_NO_VIEW, perm="trade"),
-            key(CB_IP, ip="203.0.113.9"),
-            key(CB_BOB, account="bob"),
+            key_row(CB_READ),
+            key_row(CB_ED),
+            key_row(CB_TRADE, perm="read_only,trade"),
+            key_row(CB_TRANSFER, perm="read_only,withdraw"),
+            key_row(CB_NO_VIEW, perm="trade"),
+            key_row(CB_IP, ip="203.0.113.9"),
+            key_row(CB_BOB, account="bob"),
         ],
         "accounts": {
             "alice": {
@@ -206,51 +190,3 @@ def signed(
         headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
     )
     return fetch(request)
-
-
-def fetch(request: urllib.request.Request | str) -> tuple[int, Any, dict[str, str]]:
-    """(status, decoded JSON or text, headers) of one request, errors included."""
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, _decode(response.read()), dict(response.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, _decode(exc.read()), dict(exc.headers)
-
-
-def _decode(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body.decode(errors="replace")
-
-
-def make_cert(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key (the SDK only speaks HTTPS)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keyfolio coinbase test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "sandbox.crt", directory / "sandbox.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path

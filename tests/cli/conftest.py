@@ -11,11 +11,15 @@ before each test, so the template's account (its ``--api-url``) still points at 
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_support import READ_KEY, Runner, base_state, control
+
+# hosted_support (PostgreSQL and Redis for the hosted-mode tests) lives with the services tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +81,14 @@ def synced(kf: Runner, synced_template: Path, sandbox_url: str) -> Runner:
     """A runner on a copy of a home where 'alice' was linked and synced once."""
     shutil.copytree(synced_template, kf.home)
     return kf
+
+
+@pytest.fixture
+def hosted() -> Iterator[dict[str, str]]:
+    """The environment of hosted-mode processes: a PostgreSQL database and a Redis namespace
+    of the test's own (the tests that use it are marked ``needs_servers``)."""
+    from hosted_support import fresh_namespace, fresh_pg_database, hosted_env
+
+    for url in fresh_pg_database():
+        for namespace in fresh_namespace():
+            yield hosted_env(url, namespace)

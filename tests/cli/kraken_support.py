@@ -7,10 +7,12 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
 import urllib.request
 from typing import Any
 from urllib.parse import urlencode
+
+import venue_support
+from venue_support import DAY_MS, key_row
 
 KR_READ = {
     "apiKey": "krReadKey+0000000000000000000000000000000000000000000001",
@@ -43,7 +45,6 @@ KR_WATCH = {
     ),
 }
 KR_SECRETS = [key["secret"] for key in (KR_READ, KR_TRADE, KR_IP, KR_BOB, KR_WATCH)]
-DAY_MS = 86_400_000
 T0 = 1_700_000_000_000  # 2023-11-14
 SMALL_FILLS = 52  # with the 3 below: 55 trades, two pages of TradesHistory
 
@@ -52,9 +53,6 @@ def kraken_state(small_fills: int = SMALL_FILLS) -> dict[str, Any]:
     """Every Kraken trap: legacy codes, Auto Earn beside a zero base row, ETH2 and ETH2.S, bonded
     and staked sub-balances, a fee-credit code without a market; history over several pages
     (``small_fills=0``: one page each, for the CLI journeys)."""
-
-    def key(creds: dict[str, str], **extra: Any) -> dict[str, Any]:
-        return {**creds, "perm": "read_only", "account": "alice", "label": "tracker", **extra}
 
     fills = [
         {"symbol": "BTC-USD", "side": "buy", "price": "40000", "amount": "0.5", "fee": "20",
@@ -80,11 +78,11 @@ def kraken_state(small_fills: int = SMALL_FILLS) -> dict[str, Any]:
             "USDT-USD": {"last": "1.0001"},
         },
         "keys": [
-            key(KR_READ),
-            key(KR_TRADE, perm="read_only,trade,withdraw"),
-            key(KR_IP, ip="203.0.113.9"),
-            key(KR_BOB, account="bob"),
-            key(KR_WATCH),
+            key_row(KR_READ),
+            key_row(KR_TRADE, perm="read_only,trade,withdraw"),
+            key_row(KR_IP, ip="203.0.113.9"),
+            key_row(KR_BOB, account="bob"),
+            key_row(KR_WATCH),
         ],
         "accounts": {
             "alice": {
@@ -154,15 +152,5 @@ def public(url: str, method: str, query: str = "") -> tuple[int, Any]:
 
 def fetch(request: urllib.request.Request | str) -> tuple[int, Any]:
     """(status, decoded JSON or text) of one request, errors included."""
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, _decode(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, _decode(exc.read())
-
-
-def _decode(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body.decode(errors="replace")
+    status, body, _headers = venue_support.fetch(request)
+    return status, body

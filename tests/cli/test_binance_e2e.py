@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from binance_support import BN_READ, BN_SECRETS, BN_TRADE, binance_state
-from cli_support import Runner, control
-from test_cli_watch import watching
+from cli_support import SANDBOX_CMD, Runner, sandbox_command
+from test_cli_watch import watch_a_trade
 
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
-
-CMD = [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "sandbox"]
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +25,8 @@ def binance_url() -> Iterator[str]:
 def test_sandbox_command_serves_a_binance_state_file_and_the_key_links(tmp_path: Path) -> None:
     state = tmp_path / "binance.json"
     state.write_text(json.dumps(binance_state()))
-    proc = subprocess.Popen(
-        [*CMD, "--exchange", "binance", "--state", str(state), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready = proc.stdout.readline()
-        assert ready.startswith("keyfolio sandbox listening on http://127.0.0.1:")
-        url = ready.split(" on ", 1)[1].strip()
+    with sandbox_command("--exchange", "binance", "--state", str(state)) as sandbox:
+        url = sandbox.url
         kf = Runner(tmp_path / "home")
         result = kf("account", "add", "binance", "--name", "bn", "--api-url", url, creds=BN_READ)
         assert result.returncode == 0, result.stderr
@@ -51,16 +38,13 @@ def test_sandbox_command_serves_a_binance_state_file_and_the_key_links(tmp_path:
         assert holdings["LDO"]["amount"] == "300" and "LDBTC" not in holdings
         assert holdings["BTC"]["price_source"] == "binance:BTC-USDT"
         assert {s["source"] for s in holdings["BTC"]["sources"]} == {"trading", "savings"}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
 
 
 def test_a_state_for_another_exchange_than_asked_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "binance.json"
     state.write_text(json.dumps(binance_state()))
     result = subprocess.run(
-        [*CMD, "--exchange", "okx", "--state", str(state), "--port", "0"],
+        [*SANDBOX_CMD, "--exchange", "okx", "--state", str(state), "--port", "0"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2
@@ -95,18 +79,10 @@ def test_watch_updates_on_a_binance_trade(kf: Runner, binance_url: str) -> None:
         "account", "add", "binance", "--name", "bn", "--api-url", binance_url, creds=BN_READ
     )
     assert linked.returncode == 0, linked.stderr
-    with watching(kf, "--poll-seconds", "30") as (proc, lines):
-        lines.wait_for("watching portfolio main (1 account)")
-        lines.wait_for("account.status account=bn status=live")
-        sell = {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"}
-        control(binance_url, "/__sandbox__/trade", sell)
-        update = lines.wait_for("portfolio.updated account=bn reason=trade")
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
-    assert "total=" in update
-    for secret in BN_SECRETS:
-        assert secret not in stderr and all(secret not in line for line in lines.seen)
+    sell = {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"}
+    watched = watch_a_trade(kf, binance_url, "bn", sell)
+    assert "total=" in watched.update
+    assert watched.leaked(BN_SECRETS) == []
 
 
 def test_doctor_checks_a_binance_account_without_okx_regions(kf: Runner, binance_url: str) -> None:

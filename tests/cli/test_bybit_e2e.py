@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bybit_support import BY_READ, BY_SECRETS, BY_TRADE, bybit_state
-from cli_support import Runner, control
-from test_cli_watch import watching
+from cli_support import SANDBOX_CMD, Runner, sandbox_command
+from test_cli_watch import watch_a_trade
 
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
-
-CMD = [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "sandbox"]
 
 
 @pytest.fixture(scope="module")
@@ -29,25 +25,15 @@ def bybit_url() -> Iterator[str]:
 def test_the_demo_sandbox_links_with_its_printed_key_and_counts_each_coin_once(
     tmp_path: Path,
 ) -> None:
-    proc = subprocess.Popen(
-        [*CMD, "--exchange", "bybit", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        url = proc.stdout.readline().split(" on ", 1)[1].strip()
-        assert proc.stderr.readline().startswith("No --state: serving the Bybit demo state.")
-        printed = dict(proc.stderr.readline().strip().split("=", 1) for _ in range(2))
-        creds = {"apiKey": printed["KEYFOLIO_API_KEY"], "secret": printed["KEYFOLIO_API_SECRET"]}
+    with sandbox_command("--exchange", "bybit") as sandbox:
+        creds = sandbox.demo_key("Bybit", lines=2)
         kf = Runner(tmp_path / "home")
-        result = kf("account", "add", "bybit", "--name", "by", "--api-url", url, creds=creds)
+        add = ("account", "add", "bybit", "--name", "by", "--api-url", sandbox.url)
+        result = kf(*add, creds=creds)
         assert result.returncode == 0, result.stderr
         for source in ("Unified Trading", "Funding", "Flexible Savings", "On-chain Earn"):
             assert source in result.stdout, result.stdout
         shown = kf("show", "--json").json()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
     holdings = {h["asset"]: h for h in shown["holdings"]}
     assert holdings["BTC"]["amount"] == "0.0552"  # 0.0352 Unified + 0.02 Flexible Savings
     assert holdings["ETH"]["amount"] == "1.1"  # 0.8 Unified + 0.3 On-chain Earn
@@ -61,7 +47,7 @@ def test_a_bad_bybit_state_names_the_file_and_the_field(tmp_path: Path) -> None:
     data["accounts"]["alice"]["wallet"] = {"BTC": "1"}
     state = tmp_path / "bybit.json"
     state.write_text(json.dumps(data))
-    result = subprocess.run([*CMD, "--state", str(state), "--port", "0"],
+    result = subprocess.run([*SANDBOX_CMD, "--state", str(state), "--port", "0"],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2
     assert f"{state}: accounts.alice.wallet: unknown source; bybit has unified" in result.stderr
@@ -95,16 +81,9 @@ def test_link_then_doctor_then_watch_updates_on_a_bybit_trade(kf: Runner, bybit_
     for line in ("reachability", "clock", "key", "permissions", "ip binding"):
         assert line in doctor.stdout, doctor.stdout
     assert "read-only (readOnly)" in doctor.stdout
-    with watching(kf, "--poll-seconds", "30") as (proc, lines):
-        lines.wait_for("watching portfolio main (1 account)")
-        lines.wait_for("account.status account=by status=live")
-        sell = {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"}
-        control(bybit_url, "/__sandbox__/trade", sell)
-        update = lines.wait_for("portfolio.updated account=by reason=trade")
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
-    assert "total=" in update
+    sell = {"account": "alice", "symbol": "BTC-USDT", "side": "sell", "amount": "0.1"}
+    watched = watch_a_trade(kf, bybit_url, "by", sell)
+    assert "total=" in watched.update
+    assert watched.leaked(BY_SECRETS) == []
     for secret in BY_SECRETS:
-        assert secret not in stderr and all(secret not in line for line in lines.seen)
         assert all(secret not in output for output in kf.outputs)

@@ -7,8 +7,10 @@ import queue
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from cli_support import PASSWORD, SECRETS, Runner, control
 from zygote import popen
@@ -49,29 +51,55 @@ def watching(kf: Runner, *args: str) -> Iterator[tuple[subprocess.Popen[str], Li
             proc.wait(timeout=10)
 
 
+@dataclass
+class Watched:
+    """What `keyfolio watch` printed: its first line, the update, every line read, stderr."""
+
+    first: str
+    update: str
+    seen: list[str]
+    stderr: str
+
+    def leaked(self, secrets: Iterable[str]) -> list[str]:
+        """The ``secrets`` that appear anywhere in the output."""
+        return [s for s in secrets if s in self.stderr or any(s in line for line in self.seen)]
+
+
+def watch_a_trade(
+    kf: Runner,
+    sandbox_url: str,
+    account: str,
+    trade: dict[str, Any],
+    *,
+    poll_seconds: str = "30",
+    status: str = "live",
+    reason: str = "trade",
+) -> Watched:
+    """`keyfolio watch` until ``account`` is ``status``; the sandbox makes ``trade``; watch
+    reports it (for ``reason``) and exits 0 on SIGINT."""
+    with watching(kf, "--poll-seconds", poll_seconds) as (proc, lines):
+        first = lines.wait_for("watching portfolio main (1 account)")
+        lines.wait_for(f"account.status account={account} status={status}")
+        control(sandbox_url, "/__sandbox__/trade", trade)
+        update = lines.wait_for(f"portfolio.updated account={account} reason={reason}")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    return Watched(first, update, lines.seen, stderr)
+
+
 def test_watch_prints_a_trade_with_the_new_total_and_stops_on_sigint(
     linked: Runner, sandbox_url: str
 ) -> None:
-    with watching(linked, "--poll-seconds", "30") as (proc, lines):
-        first = lines.wait_for("watching portfolio main (1 account)")
-        assert first.endswith("total=39,670.00 USD")
-        lines.wait_for("account.status account=alice status=live")
-        control(
-            sandbox_url,
-            "/__sandbox__/trade",
-            {"account": "alice", "instId": "BTC-USDT", "side": "sell", "sz": "0.1"},
-        )
-        update = lines.wait_for("portfolio.updated account=alice reason=trade")
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
-    assert update.endswith("total=39,664.00 USD")  # sold 0.1 BTC at 60,000, paid 6 USDT
-    assert proc.returncode == 0, stderr
-    assert "Stopped watching." in stderr
+    sell = {"account": "alice", "instId": "BTC-USDT", "side": "sell", "sz": "0.1"}
+    watched = watch_a_trade(linked, sandbox_url, "alice", sell)
+    assert watched.first.endswith("total=39,670.00 USD")
+    assert watched.update.endswith("total=39,664.00 USD")  # sold 0.1 BTC at 60,000, paid 6 USDT
+    assert "Stopped watching." in watched.stderr
     for noise in ("Traceback", "Unclosed", "ResourceWarning", "Task was destroyed",
                   "never retrieved", "Error"):  # fmt: skip
-        assert noise not in stderr, stderr
-    for secret in SECRETS:
-        assert secret not in stderr and all(secret not in line for line in lines.seen)
+        assert noise not in watched.stderr, watched.stderr
+    assert watched.leaked(SECRETS) == []
 
 
 def test_watch_an_unknown_portfolio_is_an_error(kf: Runner) -> None:

@@ -8,7 +8,6 @@ import json
 import os
 import pty
 import select
-import signal
 import subprocess
 import sys
 import threading
@@ -16,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import PASSWORD, Runner, control
+from cli_support import PASSWORD, Runner, sandbox_command
 from coinbase_support import CB_READ, CB_SECRETS, CB_TRADE, CB_TRANSFER, coinbase_state
-from test_cli_watch import watching
+from test_cli_watch import watch_a_trade
 
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
@@ -57,13 +56,8 @@ def fifo_with(path: Path, text: str) -> threading.Thread:
 def test_sandbox_command_then_link_with_a_secret_file_shows_every_source(tmp_path: Path) -> None:
     state = tmp_path / "coinbase.json"
     state.write_text(json.dumps(coinbase_state()))
-    proc = subprocess.Popen(
-        [*CMD, "sandbox", "--exchange", "coinbase", "--state", str(state), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split(" on ", 1)[1].strip()
+    with sandbox_command("--exchange", "coinbase", "--state", str(state)) as sandbox:
+        url = sandbox.url
         kf = Runner(tmp_path / "home")
         key_file = tmp_path / "key.pem"
         writer = fifo_with(key_file, CB_READ["secret"])
@@ -84,9 +78,6 @@ def test_sandbox_command_then_link_with_a_secret_file_shows_every_source(tmp_pat
         assert holdings["CELO"]["amount"] == "10" and holdings["ADA"]["amount"] == "100"
         assert holdings["BTC"]["price_source"] == "coinbase:BTC-USD"
         assert_no_secret(kf, " ".join(argv))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
 
 
 def test_keys_that_can_trade_or_transfer_are_refused_with_the_portal_s_guide(
@@ -123,32 +114,18 @@ def test_a_wrong_or_malformed_private_key_is_named(
 
 
 def test_watch_picks_up_a_trade_on_the_demo_sandbox_by_polling(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [*CMD, "sandbox", "--exchange", "coinbase", "--port", "0", "--no-rate-limit"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        url = proc.stdout.readline().split(" on ", 1)[1].strip()
-        assert proc.stderr.readline().startswith("No --state: serving the Coinbase demo state.")
-        printed = dict(proc.stderr.readline().strip().split("=", 1) for _ in range(2))
-        demo = {"apiKey": printed["KEYFOLIO_API_KEY"], "secret": printed["KEYFOLIO_API_SECRET"]}
+    with sandbox_command("--exchange", "coinbase", "--no-rate-limit") as sandbox:
+        url = sandbox.url
+        demo = sandbox.demo_key("Coinbase", lines=2)
         kf = Runner(tmp_path / "home")
         linked = kf("account", "add", "coinbase", "--name", "cb", "--api-url", url, creds=demo)
         assert linked.returncode == 0, linked.stderr
-        with watching(kf, "--poll-seconds", "0.5") as (watch, lines):
-            lines.wait_for("watching portfolio main (1 account)")
-            lines.wait_for("account.status account=cb status=polling")
-            sell = {"account": "demo", "symbol": "BTC-USD", "side": "sell", "amount": "0.05"}
-            control(url, "/__sandbox__/trade", sell)
-            update = lines.wait_for("portfolio.updated account=cb reason=poll")
-            watch.send_signal(signal.SIGINT)
-            _, stderr = watch.communicate(timeout=30)
-        assert watch.returncode == 0, stderr and "total=" in update
-        assert "Traceback" not in stderr
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
+        sell = {"account": "demo", "symbol": "BTC-USD", "side": "sell", "amount": "0.05"}
+        watched = watch_a_trade(
+            kf, url, "cb", sell, poll_seconds="0.5", status="polling", reason="poll"
+        )
+        assert "total=" in watched.update
+        assert "Traceback" not in watched.stderr
 
 
 def test_doctor_checks_the_clock_and_says_the_ip_binding_is_unknown(

@@ -14,24 +14,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cli_support import BOB_KEY, PASSWORD, READ_KEY, SECRETS, Runner, base_state, control
+from hosted_support import needs_servers, stop_keyfolio
 from zygote import popen
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
-from hosted_support import (
-    fresh_namespace,
-    fresh_pg_database,
-    hosted_env,
-    needs_servers,
-)
 
 from keyfolio.api.server import ServerThread
 from keyfolio.config import Settings
@@ -105,10 +96,9 @@ class EventLog:
 
 
 @pytest.fixture
-def hosted(tmp_path: Path) -> Iterator[dict[str, str]]:
-    for url in fresh_pg_database():
-        for namespace in fresh_namespace():
-            yield {**hosted_env(url, namespace), "KEYFOLIO_BROKER_HEARTBEAT_SECONDS": "2"}
+def hosted(hosted: dict[str, str]) -> dict[str, str]:
+    """The hosted environment (conftest.py), with workers that beat every 2 s."""
+    return {**hosted, "KEYFOLIO_BROKER_HEARTBEAT_SECONDS": "2"}
 
 
 def _start(home: Path, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[str]:
@@ -175,14 +165,8 @@ def _run_round(
         )
     finally:
         for process in (doomed, survivor):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)  # a worker finishes its job first
-                try:
-                    process.wait(timeout=180)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-                    raise
+            if process is not None:
+                stop_keyfolio(process)  # SIGTERM: a worker finishes its job first
     assert survivor is not None and survivor.returncode == 0, (logs / "w2.log").read_text()
     for log in (logs / "w1.log", logs / "w2.log"):  # no secret in any worker's output
         text = log.read_text()

@@ -14,27 +14,14 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cli_support import PASSWORD, control
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
-from hosted_support import (
-    REDIS_URL,
-    fresh_namespace,
-    fresh_pg_database,
-    hosted_env,
-    needs_servers,
-    start_keyfolio,
-    stop_keyfolio,
-)
+from hosted_support import REDIS_URL, needs_servers, start_keyfolio, stop_keyfolio
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
@@ -60,13 +47,6 @@ def _state() -> dict[str, Any]:
         "keys": keys,
         "accounts": accounts,
     }
-
-
-@pytest.fixture
-def hosted(tmp_path: Path) -> Iterator[dict[str, str]]:
-    for url in fresh_pg_database():
-        for namespace in fresh_namespace():
-            yield hosted_env(url, namespace)
 
 
 def _link(tmp_path: Path, hosted: dict[str, str], sandbox_url: str) -> None:

@@ -7,25 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from cli_support import PASSWORD, READ_KEY, SECRETS, base_state
+from hosted_support import needs_servers, start_keyfolio, stop_keyfolio
 from test_hosted_e2e import EventLog
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
-from hosted_support import (
-    fresh_namespace,
-    fresh_pg_database,
-    hosted_env,
-    needs_servers,
-    start_keyfolio,
-    stop_keyfolio,
-)
 
 from keyfolio.api.server import ServerThread
 from keyfolio.config import Settings
@@ -35,13 +24,6 @@ from keyfolio.sandbox.venues import parse_state
 from keyfolio.services.context import App
 
 pytestmark = needs_servers
-
-
-@pytest.fixture
-def hosted(tmp_path: Path) -> Iterator[dict[str, str]]:
-    for url in fresh_pg_database():
-        for namespace in fresh_namespace():
-            yield hosted_env(url, namespace)
 
 
 def _serve(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, list[str]]:

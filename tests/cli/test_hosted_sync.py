@@ -8,34 +8,17 @@ error comes from the missing heartbeats, so nothing here waits for time.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_support import BOB_KEY, PASSWORD, READ_KEY, SECRETS, Runner, base_state, control
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
-from hosted_support import (
-    fresh_namespace,
-    fresh_pg_database,
-    hosted_env,
-    needs_servers,
-    start_keyfolio,
-    stop_keyfolio,
-)
+from hosted_support import needs_servers, start_keyfolio, stop_keyfolio
 
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
 
 pytestmark = needs_servers
-
-
-@pytest.fixture
-def hosted(tmp_path: Path) -> Iterator[dict[str, str]]:
-    for url in fresh_pg_database():
-        for namespace in fresh_namespace():
-            yield hosted_env(url, namespace)
 
 
 @pytest.fixture

@@ -4,15 +4,12 @@ doctor."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cli_support import Runner, control
+from cli_support import Runner, control, sandbox_command
 from kraken_support import (
     KR_BOB,
     KR_READ,
@@ -23,12 +20,10 @@ from kraken_support import (
     next_nonce,
     private,
 )
-from test_cli_watch import watching
+from test_cli_watch import watch_a_trade
 
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
-
-CMD = [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "sandbox"]
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +42,9 @@ def test_a_sandbox_state_links_every_source_and_a_second_run_keeps_the_nonce(
 ) -> None:
     state = tmp_path / "kraken.json"
     state.write_text(json.dumps(kraken_state(0)))
-    proc = subprocess.Popen(
-        [*CMD, "--exchange", "kraken", "--state", str(state), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # rate limits on: the link stays within Kraken's call counter
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split(" on ", 1)[1].strip()
+    # rate limits on: the link stays within Kraken's call counter
+    with sandbox_command("--exchange", "kraken", "--state", str(state)) as sandbox:
+        url = sandbox.url
         kf = Runner(tmp_path / "home")
         linked = kf("account", "add", "kraken", "--name", "kr", "--api-url", url, creds=KR_READ)
         assert linked.returncode == 0, linked.stderr
@@ -84,14 +73,6 @@ def test_a_sandbox_state_links_every_source_and_a_second_run_keeps_the_nonce(
         synced = kf("sync")  # ...and the second run starts above it
         assert synced.returncode == 0, synced.stderr
         assert min(private_nonces(url)[len(first_run) + 1 :]) == ahead + 1
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:  # never leave the sandbox running
-            proc.kill()
-            proc.communicate()
-            raise
 
 
 def test_a_key_that_can_trade_or_withdraw_is_refused_with_krakens_words(
@@ -130,18 +111,10 @@ def test_watch_updates_on_a_kraken_trade(kf: Runner, kraken_url: str) -> None:
     linked = kf("account", "add", "kraken", "--name", "kr", "--api-url", kraken_url,
                 creds=KR_WATCH)  # fmt: skip
     assert linked.returncode == 0, linked.stderr
-    with watching(kf, "--poll-seconds", "30") as (proc, lines):
-        lines.wait_for("watching portfolio main (1 account)")
-        lines.wait_for("account.status account=kr status=live")
-        sell = {"account": "alice", "symbol": "BTC-USD", "side": "sell", "amount": "0.1"}
-        control(kraken_url, "/__sandbox__/trade", sell)
-        update = lines.wait_for("portfolio.updated account=kr reason=trade")
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
-    assert "total=" in update
-    for secret in KR_SECRETS:
-        assert secret not in stderr and all(secret not in line for line in lines.seen)
+    sell = {"account": "alice", "symbol": "BTC-USD", "side": "sell", "amount": "0.1"}
+    watched = watch_a_trade(kf, kraken_url, "kr", sell)
+    assert "total=" in watched.update
+    assert watched.leaked(KR_SECRETS) == []
 
 
 def test_doctor_checks_a_kraken_account(kf: Runner, kraken_url: str) -> None:

@@ -5,20 +5,17 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
-from cli_support import base_state
-
-CMD = [sys.executable, "-c", "from keyfolio.cli.main import run; run()", "sandbox"]
+from cli_support import SANDBOX_CMD, base_state
 
 
 def test_sandbox_prints_one_ready_line_serves_and_stops_cleanly(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     state.write_text(json.dumps(base_state()))
     proc = subprocess.Popen(
-        [*CMD, "--state", str(state), "--port", "0", "--ip-limit-scale", "0.5"],
+        [*SANDBOX_CMD, "--state", str(state), "--port", "0", "--ip-limit-scale", "0.5"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -51,7 +48,7 @@ def test_bad_state_file_names_file_field_and_problem(tmp_path: Path) -> None:
     data["surprise"] = True
     state.write_text(json.dumps(data))
     result = subprocess.run(
-        [*CMD, "--state", str(state)], capture_output=True, text=True, timeout=60
+        [*SANDBOX_CMD, "--state", str(state)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
     assert "Error:" in result.stderr and str(state) in result.stderr
@@ -61,7 +58,7 @@ def test_bad_state_file_names_file_field_and_problem(tmp_path: Path) -> None:
 
 def test_a_bad_ip_limit_scale_is_refused() -> None:
     result = subprocess.run(
-        [*CMD, "--ip-limit-scale", "0"], capture_output=True, text=True, timeout=60
+        [*SANDBOX_CMD, "--ip-limit-scale", "0"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
     assert "Error: --ip-limit-scale 0.0 is out of range" in result.stderr
@@ -70,7 +67,10 @@ def test_a_bad_ip_limit_scale_is_refused() -> None:
 
 def test_missing_state_file(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*CMD, "--state", str(tmp_path / "nope.json")], capture_output=True, text=True, timeout=60
+        [*SANDBOX_CMD, "--state", str(tmp_path / "nope.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "Error:" in result.stderr and "nope.json" in result.stderr
@@ -79,26 +79,13 @@ def test_missing_state_file(tmp_path: Path) -> None:
 def test_sandbox_without_a_state_serves_the_demo_and_links_with_its_printed_key(
     tmp_path: Path,
 ) -> None:
-    from cli_support import Runner
+    from cli_support import Runner, sandbox_command
 
-    proc = subprocess.Popen(
-        [*CMD, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        url = proc.stdout.readline().split(" on ", 1)[1].strip()
-        assert proc.stderr.readline().startswith("No --state: serving the OKX demo state.")
-        printed = dict(proc.stderr.readline().strip().split("=", 1) for _ in range(3))
-        creds = {
-            "apiKey": printed["KEYFOLIO_API_KEY"],
-            "secret": printed["KEYFOLIO_API_SECRET"],
-            "passphrase": printed["KEYFOLIO_API_PASSPHRASE"],
-        }
+    with sandbox_command() as sandbox:
+        creds = sandbox.demo_key("OKX", lines=3)
         kf = Runner(tmp_path / "home")
-        result = kf("account", "add", "okx", "--name", "demo", "--api-url", url, creds=creds)
+        add = ("account", "add", "okx", "--name", "demo", "--api-url", sandbox.url)
+        result = kf(*add, creds=creds)
         assert result.returncode == 0, result.stderr
         assert "Linked demo" in result.stdout
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    assert "ResourceWarning" not in err, err
+    assert "ResourceWarning" not in sandbox.stderr, sandbox.stderr

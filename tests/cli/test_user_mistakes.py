@@ -11,6 +11,8 @@ from cli_support import BOB_KEY, PASSWORD, READ_KEY, Runner, base_state, control
 
 from keyfolio.vault import Vault
 
+ADD_A = ("account", "add", "okx", "--name", "a", "--api-url")
+
 
 def test_rotate_refuses_a_key_of_another_account(linked: Runner) -> None:
     result = linked("account", "rotate", "alice", creds=BOB_KEY)
@@ -58,24 +60,12 @@ def test_okx_only_options_are_refused_for_other_exchanges(kf: Runner) -> None:
 
 
 def test_api_url_with_a_path_is_refused(kf: Runner, sandbox_url: str) -> None:
-    result = kf(
-        "account", "add", "okx", "--name", "a", "--api-url", sandbox_url + "/api/v5", creds=READ_KEY
-    )
+    result = kf(*ADD_A, sandbox_url + "/api/v5", creds=READ_KEY)
     assert result.returncode == 2 and "no path" in result.stderr
 
 
 def test_unreachable_api_url_says_nothing_was_stored(kf: Runner) -> None:
-    result = kf(
-        "account",
-        "add",
-        "okx",
-        "--name",
-        "a",
-        "--api-url",
-        "http://127.0.0.1:1",
-        creds=READ_KEY,
-        env={"KEYFOLIO_RETRIES": "0"},
-    )
+    result = kf(*ADD_A, "http://127.0.0.1:1", creds=READ_KEY, env={"KEYFOLIO_RETRIES": "0"})
     assert result.returncode == 1
     assert "Nothing was stored" in result.stderr and "--api-url" in result.stderr
     assert not (kf.home / "vault.bin").exists()
@@ -114,17 +104,7 @@ def test_vault_change_password_without_terminal(linked: Runner) -> None:
 
 
 def test_blank_new_vault_password_is_refused(kf: Runner, sandbox_url: str) -> None:
-    result = kf(
-        "account",
-        "add",
-        "okx",
-        "--name",
-        "a",
-        "--api-url",
-        sandbox_url,
-        creds=READ_KEY,
-        password=" ",
-    )
+    result = kf(*ADD_A, sandbox_url, creds=READ_KEY, password=" ")
     assert result.returncode == 2 and "blank" in result.stderr
     assert not (kf.home / "vault.bin").exists()
 

@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from binance_support import BN_IP, BN_READ, BN_TRADE, T0, binance_state
+from connector_support import BINANCE, measured_offset
 from exchanges_support import control
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import Source, SourceStatus
 from keyfolio.domain.history import Trade, Transfer
-from keyfolio.errors import (
-    ClockSkewError,
-    InvalidSignatureError,
-    KeyRefusedError,
-    RateLimitedError,
-)
-from keyfolio.exchanges.binance import BinanceConnector
+from keyfolio.errors import InvalidSignatureError, KeyRefusedError, RateLimitedError
 from keyfolio.exchanges.history import HistoryContext
 from keyfolio.exchanges.pool import ConnectorPool
 from keyfolio.sandbox.core.server import run_sandbox
 from keyfolio.sandbox.venues import parse_state
 
-
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    async with run_sandbox(parse_state(binance_state()), rate_limit=False) as base:
-        yield base
+url = BINANCE.url_fixture()
 
 
 @pytest.fixture
@@ -39,18 +27,9 @@ def settings(tmp_path: Any) -> Settings:
     return Settings(home=tmp_path, retries=1)
 
 
-async def connector_for(
-    pool: ConnectorPool, url: str, key: dict[str, str] = BN_READ, name: str = "alice"
-) -> BinanceConnector:
-    spec = AccountSpec(exchange="binance", name=name, api_url=url)
-    connector = pool.connector(spec, Credentials(fields=dict(key)))
-    assert isinstance(connector, BinanceConnector)
-    return connector
-
-
 async def test_every_source_counted_once_and_ldo_kept(url: str, settings: Settings) -> None:
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        connector = await connector_for(pool, url)
+        connector = BINANCE.pooled(pool, url)
         results = {r.source: r for r in await connector.fetch_balances()}
     assert all(r.status is SourceStatus.OK for r in results.values())
     assert results[Source.TRADING].amounts == {
@@ -68,7 +47,7 @@ async def test_a_failing_source_keeps_the_others(url: str, settings: Settings) -
     fault = {"path": "/sapi/v1/simple-earn/locked/position", "mode": "http500", "count": 5}
     await control(url, "faults", fault)
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        connector = await connector_for(pool, url)
+        connector = BINANCE.pooled(pool, url)
         results = {r.source: r for r in await connector.fetch_balances()}
     assert results[Source.LOCKED_EARN].status is SourceStatus.FAILED
     assert results[Source.TRADING].status is SourceStatus.OK
@@ -76,8 +55,8 @@ async def test_a_failing_source_keeps_the_others(url: str, settings: Settings) -
 
 async def test_key_check_reads_the_flags_and_the_uid(url: str, settings: Settings) -> None:
     async with ConnectorPool(settings) as pool:
-        read = await (await connector_for(pool, url)).check_key()
-        trade = await (await connector_for(pool, url, BN_TRADE, name="t")).check_key()
+        read = await BINANCE.pooled(pool, url).check_key()
+        trade = await BINANCE.pooled(pool, url, BN_TRADE, name="t").check_key()
     assert read.permissions == {"enableReading", "enableFixReadOnly"} and read.uid
     assert {"enableWithdrawals", "enableSpotAndMarginTrading"} <= trade.permissions
     assert not read.is_ip_bound
@@ -96,7 +75,7 @@ async def test_auth_errors_have_their_own_class_and_hint(
     url: str, settings: Settings, key: dict[str, str], error: type[Exception], hint_words: list[str]
 ) -> None:
     async with ConnectorPool(settings) as pool:
-        connector = await connector_for(pool, url, key)
+        connector = BINANCE.pooled(pool, url, key)
         with pytest.raises(error) as caught:
             await connector.fetch_balances()
     hint = getattr(caught.value, "hint", "")
@@ -105,17 +84,10 @@ async def test_auth_errors_have_their_own_class_and_hint(
 
 @pytest.mark.fault("clock_skew", sees="Error: … clock is 120 s ahead of Binance (-1021) … Hint")
 async def test_a_clock_error_names_the_measured_offset(url: str, settings: Settings) -> None:
-    spec = AccountSpec(exchange="binance", name="alice", api_url=url)
-    ahead = BinanceConnector(  # a machine clock two minutes fast
-        spec, Credentials(fields=dict(BN_READ)), settings=settings, clock_correction_ms=120_000
-    )
-    async with ahead:
-        with pytest.raises(ClockSkewError) as caught:
-            await ahead.fetch_balances()
-    message = caught.value.message
-    measured = re.search(r"clock is ([0-9.]+) s ahead of Binance", message)
-    assert "-1021" in message and measured is not None, message
-    assert 115 < float(measured.group(1)) < 125  # two minutes, give or take the round trip
+    error = await BINANCE.clock_error(url, BN_READ, settings, 120_000)  # two minutes fast
+    assert "-1021" in error.message, error.message
+    # two minutes, give or take the round trip
+    assert 115 < measured_offset(error.message, "ahead of Binance") < 125
 
 
 async def test_retry_after_is_honoured_and_a_ban_ends_the_attempt(
@@ -123,13 +95,13 @@ async def test_retry_after_is_honoured_and_a_ban_ends_the_attempt(
 ) -> None:
     await control(url, "faults", {"path": "/api/v3/account", "mode": "rate_limit"})
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        connector = await connector_for(pool, url)
+        connector = BINANCE.pooled(pool, url)
         results = {r.source: r for r in await connector.fetch_balances()}
         assert results[Source.TRADING].status is SourceStatus.OK  # waited 1 s, then retried
         assert pool.cooldowns.remaining(connector.host) == 0
     async with run_sandbox(parse_state(binance_state())) as limited:
         async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-            connector = await connector_for(pool, limited)
+            connector = BINANCE.pooled(pool, limited)
             for _ in range(74):  # the markets (20) and 74 ticker lists (80 each): 5940 of 6000
                 await connector.fetch_spot_tickers()
             with pytest.raises(RateLimitedError) as caught:
@@ -142,7 +114,7 @@ async def test_retry_after_is_honoured_and_a_ban_ends_the_attempt(
 
 async def test_spot_tickers_in_canonical_pairs(url: str, settings: Settings) -> None:
     async with ConnectorPool(settings) as pool:
-        tickers = await (await connector_for(pool, url)).fetch_spot_tickers()
+        tickers = await BINANCE.pooled(pool, url).fetch_spot_tickers()
     btc = tickers["BTC-USDT"]
     assert (btc.last, btc.open24h, btc.venue) == (Decimal("60000"), Decimal("58000"), "binance")
     assert "ABC-BTC" in tickers
@@ -150,7 +122,7 @@ async def test_spot_tickers_in_canonical_pairs(url: str, settings: Settings) -> 
 
 async def test_history_streams_come_from_the_assets(url: str, settings: Settings) -> None:
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        connector = await connector_for(pool, url)
+        connector = BINANCE.pooled(pool, url)
         context = HistoryContext(assets=frozenset({"BTC", "USDT", "ETH"}))
         streams = {s.key: s for s in await connector.history_streams(context)}
         assert set(streams) == {"deposits", "withdrawals", "trades:BTCUSDT", "trades:ETHUSDT"}

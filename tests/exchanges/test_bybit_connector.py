@@ -5,22 +5,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import re
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
 from bybit_support import BY_IP, BY_READ, BY_TRADE, OLD_DEPOSIT_MS, bybit_state
+from connector_support import BYBIT, measured_offset
 from exchanges_support import control
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import Source, SourceStatus
 from keyfolio.domain.history import LedgerEntry, Trade, Transfer
 from keyfolio.errors import (
-    ClockSkewError,
     ExchangeError,
     InvalidKeyError,
     InvalidSignatureError,
@@ -37,10 +34,7 @@ from keyfolio.sandbox.venues import parse_state
 ccxt_errors = importlib.import_module("ccxt.base.errors")
 
 
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    async with run_sandbox(parse_state(bybit_state()), rate_limit=False) as base:
-        yield base
+url = BYBIT.url_fixture()
 
 
 @pytest.fixture
@@ -48,18 +42,9 @@ def settings(tmp_path: Any) -> Settings:
     return Settings(home=tmp_path, retries=1)
 
 
-def connector_for(
-    pool: ConnectorPool, url: str, key: dict[str, str] = BY_READ, name: str = "alice"
-) -> BybitConnector:
-    spec = AccountSpec(exchange="bybit", name=name, api_url=url)
-    connector = pool.connector(spec, Credentials(fields=dict(key)))
-    assert isinstance(connector, BybitConnector)
-    return connector
-
-
 async def test_every_source_counted_once(url: str, settings: Settings) -> None:
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        results = {r.source: r for r in await connector_for(pool, url).fetch_balances()}
+        results = {r.source: r for r in await BYBIT.pooled(pool, url).fetch_balances()}
     assert all(r.status is SourceStatus.OK for r in results.values())
     assert results[Source.TRADING].amounts == {
         "BTC": Decimal("0.5"), "USDT": Decimal("1000"), "ABC": Decimal("50"),
@@ -74,7 +59,7 @@ async def test_every_source_counted_once(url: str, settings: Settings) -> None:
 async def test_a_failing_source_keeps_the_others(url: str, settings: Settings) -> None:
     await control(url, "faults", {"path": "/v5/earn/position", "mode": "http500", "count": 10})
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        results = {r.source: r for r in await connector_for(pool, url).fetch_balances()}
+        results = {r.source: r for r in await BYBIT.pooled(pool, url).fetch_balances()}
     failed = results[Source.SAVINGS]
     assert failed.status is SourceStatus.FAILED and "code 10016" in (failed.error or "")
     assert results[Source.ONCHAIN_EARN].status is SourceStatus.FAILED
@@ -84,8 +69,8 @@ async def test_a_failing_source_keeps_the_others(url: str, settings: Settings) -
 
 async def test_key_check_in_bybit_words(url: str, settings: Settings) -> None:
     async with ConnectorPool(settings) as pool:
-        read = await connector_for(pool, url).check_key()
-        trade = await connector_for(pool, url, BY_TRADE, name="t").check_key()
+        read = await BYBIT.pooled(pool, url).check_key()
+        trade = await BYBIT.pooled(pool, url, BY_TRADE, name="t").check_key()
     assert read.permissions == {"readOnly"} and read.is_read_only and read.uid
     assert not read.is_ip_bound and read.label == "tracker"
     assert {"readWrite", "Spot:SpotTrade", "Wallet:Withdraw"} <= trade.permissions
@@ -97,7 +82,7 @@ async def test_ip_binding_is_reported(settings: Settings) -> None:
     state["keys"][2]["ip"] = "127.0.0.1"  # bound to this machine: it works
     async with run_sandbox(parse_state(state), rate_limit=False) as bound:
         async with ConnectorPool(settings) as pool:
-            info = await connector_for(pool, bound, BY_IP).check_key()
+            info = await BYBIT.pooled(pool, bound, BY_IP).check_key()
     assert info.ip_whitelist == ("127.0.0.1",) and info.is_ip_bound and info.is_read_only
 
 
@@ -121,24 +106,18 @@ async def test_auth_errors_have_their_own_class_and_hint(
 ) -> None:  # fmt: skip
     async with ConnectorPool(settings) as pool:
         with pytest.raises(error) as caught:
-            await connector_for(pool, url, key).fetch_balances()
+            await BYBIT.pooled(pool, url, key).fetch_balances()
     assert isinstance(caught.value, ExchangeError) and caught.value.exchange_code == code
     assert all(word in caught.value.hint for word in hint_words), caught.value.hint
     assert key["secret"] not in caught.value.message + caught.value.hint
 
 
 async def test_a_clock_error_names_the_measured_offset(url: str, settings: Settings) -> None:
-    spec = AccountSpec(exchange="bybit", name="alice", api_url=url)
-    ahead = BybitConnector(  # a machine clock two minutes fast
-        spec, Credentials(fields=dict(BY_READ)), settings=settings, clock_correction_ms=120_000
+    error = await BYBIT.clock_error(  # two minutes fast
+        url, BY_READ, settings, 120_000, BybitConnector.check_key
     )
-    async with ahead:
-        with pytest.raises(ClockSkewError) as caught:
-            await ahead.check_key()
-    message = caught.value.message
-    measured = re.search(r"clock is ([0-9.]+) s ahead of Bybit", message)
-    assert "10002" in message and measured is not None, message
-    assert 115 < float(measured.group(1)) < 125
+    assert "10002" in error.message, error.message
+    assert 115 < measured_offset(error.message, "ahead of Bybit") < 125
 
 
 async def test_10006_waits_for_the_reset_timestamp_then_retries(
@@ -146,7 +125,7 @@ async def test_10006_waits_for_the_reset_timestamp_then_retries(
 ) -> None:
     await control(url, "faults", {"path": "/v5/user/query-api", "mode": "rate_limit"})
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        connector = connector_for(pool, url)
+        connector = BYBIT.pooled(pool, url)
         info = await connector.check_key()  # waited until the reset, then asked again
         assert info.is_read_only and pool.cooldowns.remaining(connector.host) == 0
     codes = [e["code"] for e in await control(url, "requests") if e["path"].startswith("/v5/u")]
@@ -164,7 +143,7 @@ async def test_an_ip_block_is_never_retried_into(settings: Settings) -> None:
             while 403 not in await asyncio.gather(*(status() for _ in range(100))):
                 pass  # 600 requests in 5 s block this IP (a condition, bounded by the limit)
         async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-            connector = connector_for(pool, limited)
+            connector = BYBIT.pooled(pool, limited)
             with pytest.raises(RateLimitedError) as caught:
                 await connector.fetch_spot_tickers()
             assert caught.value.exchange_code == "HTTP 403" and caught.value.retry_after == 600
@@ -178,7 +157,7 @@ async def test_spot_tickers_in_canonical_pairs_with_one_request(
     url: str, settings: Settings
 ) -> None:
     async with ConnectorPool(settings) as pool:
-        tickers = await connector_for(pool, url).fetch_spot_tickers()
+        tickers = await BYBIT.pooled(pool, url).fetch_spot_tickers()
     btc = tickers["BTC-USDT"]
     assert (btc.last, btc.open24h, btc.venue) == (Decimal("60000"), Decimal("58000"), "bybit")
     assert {"ABC-BTC", "BBSOL-USDT"} <= set(tickers)
@@ -205,7 +184,7 @@ async def walk(stream: HistoryStream, cursor: str | None = None) -> tuple[list[A
 
 async def test_history_walks_every_window_bybit_serves(url: str, settings: Settings) -> None:
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        connector = connector_for(pool, url)
+        connector = BYBIT.pooled(pool, url)
         streams = {s.key: s for s in await connector.history_streams(HistoryContext())}
         assert set(streams) == {"deposits", "withdrawals", "trades:spot", "ledger:unified"}
         trades, trades_cursor = await walk(streams["trades:spot"])

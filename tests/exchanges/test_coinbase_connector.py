@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,30 +17,23 @@ from coinbase_support import (
     CB_TRANSFER,
     coinbase_state,
 )
+from connector_support import COINBASE, measured_offset
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from exchanges_support import control
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
+from keyfolio.domain.accounts import Credentials
 from keyfolio.domain.balances import Source, SourceStatus
-from keyfolio.errors import (
-    ClockSkewError,
-    InvalidSignatureError,
-    KeyRefusedError,
-)
+from keyfolio.errors import InvalidSignatureError, KeyRefusedError
 from keyfolio.exchanges.catalog import exchange_info
-from keyfolio.exchanges.coinbase import VENUE, CoinbaseConnector
+from keyfolio.exchanges.coinbase import VENUE
 from keyfolio.exchanges.errors import translate_error
 from keyfolio.exchanges.pool import ConnectorPool
 from keyfolio.sandbox.core.server import run_sandbox
 from keyfolio.sandbox.venues import parse_state
 
-
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    async with run_sandbox(parse_state(coinbase_state()), rate_limit=False) as base:
-        yield base
+url = COINBASE.url_fixture()
 
 
 @pytest.fixture
@@ -49,20 +41,11 @@ def settings(tmp_path: Any) -> Settings:
     return Settings(home=tmp_path, retries=1)
 
 
-def connector_for(
-    pool: ConnectorPool, url: str, key: dict[str, str] = CB_READ, name: str = "alice"
-) -> CoinbaseConnector:
-    spec = AccountSpec(exchange="coinbase", name=name, api_url=url)
-    connector = pool.connector(spec, Credentials(fields=dict(key)))
-    assert isinstance(connector, CoinbaseConnector)
-    return connector
-
-
 async def test_every_wallet_counted_once_holds_inside_staking_apart(
     url: str, settings: Settings
 ) -> None:
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        results = {r.source: r for r in await connector_for(pool, url).fetch_balances()}
+        results = {r.source: r for r in await COINBASE.pooled(pool, url).fetch_balances()}
     assert all(r.status is SourceStatus.OK for r in results.values())
     assert results[Source.TRADING].amounts == {
         "BTC": Decimal("0.5"),  # 0.4 available + 0.1 on hold: the hold is inside the 0.5
@@ -88,7 +71,7 @@ async def test_every_form_of_an_ed25519_key_works(
     url: str, settings: Settings, secret: str
 ) -> None:
     async with ConnectorPool(settings) as pool:
-        key = await connector_for(
+        key = await COINBASE.pooled(
             pool, url, {"apiKey": CB_ED["apiKey"], "secret": secret}
         ).check_key()
     assert key.permissions == {"can_view"}
@@ -96,9 +79,9 @@ async def test_every_form_of_an_ed25519_key_works(
 
 async def test_key_check_reads_the_scopes_and_the_portfolio(url: str, settings: Settings) -> None:
     async with ConnectorPool(settings) as pool:
-        read = await connector_for(pool, url).check_key()
-        trade = await connector_for(pool, url, CB_TRADE, "t").check_key()
-        transfer = await connector_for(pool, url, CB_TRANSFER, "w").check_key()
+        read = await COINBASE.pooled(pool, url).check_key()
+        trade = await COINBASE.pooled(pool, url, CB_TRADE, "t").check_key()
+        transfer = await COINBASE.pooled(pool, url, CB_TRANSFER, "w").check_key()
     assert read.permissions == {"can_view"} and read.is_read_only
     assert read.uid and read.label == "DEFAULT"
     assert not read.ip_reported and not read.is_ip_bound  # Coinbase does not report it
@@ -139,7 +122,7 @@ async def test_a_malformed_private_key_is_named_before_any_request(
     await control(url, "reset-log", {})
     async with ConnectorPool(settings) as pool:
         with pytest.raises(InvalidSignatureError) as caught:
-            await connector_for(pool, url, key).check_key()
+            await COINBASE.pooled(pool, url, key).check_key()
     assert problem in caught.value.message
     assert "-----BEGIN EC PRIVATE KEY-----" in caught.value.hint and "Ed25519" in caught.value.hint
     assert await control(url, "requests") == []  # refused locally: nothing was sent
@@ -152,7 +135,7 @@ async def test_a_wrong_secret_is_the_401_whose_hint_names_every_cause(
 ) -> None:
     async with ConnectorPool(settings) as pool:
         with pytest.raises(KeyRefusedError) as caught:
-            await connector_for(
+            await COINBASE.pooled(
                 pool, url, {**CB_READ, "secret": CB_TRADE["secret"]}
             ).fetch_balances()
     error = caught.value
@@ -167,22 +150,14 @@ async def test_a_wrong_secret_is_the_401_whose_hint_names_every_cause(
 async def test_a_skewed_clock_is_named_as_the_cause_of_the_401(
     url: str, settings: Settings, correction: int, word: str
 ) -> None:
-    spec = AccountSpec(exchange="coinbase", name="alice", api_url=url)
-    skewed = CoinbaseConnector(
-        spec, Credentials(fields=dict(CB_READ)), settings=settings, clock_correction_ms=correction
-    )
-    async with skewed:
-        with pytest.raises(ClockSkewError) as caught:
-            await skewed.fetch_balances()
-    measured = re.search(rf"clock is ([0-9.]+) s {word} Coinbase", caught.value.message)
-    assert measured is not None, caught.value.message
-    assert 290 < float(measured.group(1)) < 310
-    assert "2 minutes" in caught.value.hint
+    error = await COINBASE.clock_error(url, CB_READ, settings, correction)
+    assert 290 < measured_offset(error.message, f"{word} Coinbase") < 310
+    assert "2 minutes" in error.hint
 
 
 async def test_a_key_without_view_is_not_permitted_per_source(url: str, settings: Settings) -> None:
     async with ConnectorPool(settings) as pool:
-        connector = connector_for(pool, url, CB_NO_VIEW, "nv")
+        connector = COINBASE.pooled(pool, url, CB_NO_VIEW, "nv")
         key = await connector.check_key()
         results = await connector.fetch_balances()
     assert key.permissions == {"can_trade"}  # refused by the link before any balance is read
@@ -196,7 +171,7 @@ async def test_a_key_without_view_is_not_permitted_per_source(url: str, settings
 async def test_a_failing_v2_keeps_the_wallets(url: str, settings: Settings) -> None:
     await control(url, "faults", {"path": "/v2/accounts", "mode": "http500", "count": 5})
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        results = {r.source: r for r in await connector_for(pool, url).fetch_balances()}
+        results = {r.source: r for r in await COINBASE.pooled(pool, url).fetch_balances()}
     assert results[Source.STAKED].status is SourceStatus.FAILED
     assert "code internal_server_error" in (results[Source.STAKED].error or "")
     assert results[Source.TRADING].status is SourceStatus.OK
@@ -207,7 +182,7 @@ async def test_a_429_waits_for_the_window_s_reset_then_retries(
 ) -> None:
     await control(url, "faults", {"path": "/api/v3/brokerage/accounts", "mode": "rate_limit"})
     async with ConnectorPool(settings, retry_base_delay=0.01) as pool:
-        connector = connector_for(pool, url)
+        connector = COINBASE.pooled(pool, url)
         results = {r.source: r for r in await connector.fetch_balances()}
         assert results[Source.TRADING].status is SourceStatus.OK
     log = await control(url, "requests")
@@ -221,7 +196,7 @@ async def test_every_page_of_both_account_lists_is_read(settings: Settings) -> N
     state["accounts"]["alice"]["wallets"].update(many)
     async with run_sandbox(parse_state(state), rate_limit=False) as base:
         async with ConnectorPool(settings) as pool:
-            results = {r.source: r for r in await connector_for(pool, base).fetch_balances()}
+            results = {r.source: r for r in await COINBASE.pooled(pool, base).fetch_balances()}
         log = await control(base, "requests")
     assert len(results[Source.TRADING].amounts) == 5 + 260
     assert sum(e["path"].startswith("/api/v3/brokerage/accounts") for e in log) == 2  # 250 a page
@@ -231,7 +206,7 @@ async def test_every_page_of_both_account_lists_is_read(settings: Settings) -> N
 async def test_tickers_come_from_one_products_request(url: str, settings: Settings) -> None:
     await control(url, "reset-log", {})
     async with ConnectorPool(settings) as pool:
-        tickers = await connector_for(pool, url).fetch_spot_tickers()
+        tickers = await COINBASE.pooled(pool, url).fetch_spot_tickers()
     btc = tickers["BTC-USD"]
     assert (btc.last, btc.open24h, btc.venue) == (Decimal("60000"), Decimal("58000.00"), "coinbase")
     assert "BTC-USDC" not in tickers  # the USDC twin is an alias of the USD book

@@ -4,12 +4,12 @@ it; incremental, idempotent and resumable (the newest-first walk)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from coinbase_support import CB_READ, DAY_MS, T0, coinbase_state
+from connector_support import COINBASE
 from exchanges_support import control
 
 from keyfolio.config import Settings
@@ -28,11 +28,7 @@ from keyfolio.exchanges.pool import ConnectorPool
 from keyfolio.sandbox.core.server import run_sandbox
 from keyfolio.sandbox.venues import parse_state
 
-
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    async with run_sandbox(parse_state(coinbase_state()), rate_limit=False) as base:
-        yield base
+url = COINBASE.url_fixture()
 
 
 @pytest.fixture

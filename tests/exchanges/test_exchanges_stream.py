@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from exchanges_support import BASE_STATE, alice_credentials, control, make_state, sandbox, spec_for
+from stream_support import FAST, Recorder, running
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials, Region
@@ -33,45 +31,9 @@ from keyfolio.exchanges.stream import (
     TickerPush,
 )
 
-FAST = Backoff(base=0.02, cap=0.1)
-
 
 def ws_of(url: str) -> str:
     return ws_url_for(Region.GLOBAL, url)
-
-
-class Recorder:
-    """Collects callbacks into a queue the test awaits (bounded by a timeout)."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
-        self.backlog: list[Any] = []
-
-    def __call__(self, item: Any) -> None:
-        self.queue.put_nowait(item)
-
-    async def next(self, kind: type, timeout: float = 30.0) -> Any:
-        """The oldest item of ``kind`` not taken yet (others stay for later calls)."""
-        for item in self.backlog:
-            if isinstance(item, kind):
-                self.backlog.remove(item)
-                return item
-        while True:
-            item = await asyncio.wait_for(self.queue.get(), timeout)
-            if isinstance(item, kind):
-                return item
-            self.backlog.append(item)
-
-
-@contextlib.asynccontextmanager
-async def running(coro: Any) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(coro)
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
 
 
 def account_stream(

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from coinbase_support import make_cert
 from exchanges_support import BASE_STATE, alice_credentials, sandbox, spec_for
+from tls_support import make_cert
 
 from keyfolio.config import Settings
 from keyfolio.domain.balances import SourceStatus
@@ -28,10 +28,10 @@ async def test_plain_http_hosts_load_no_ca_bundle(settings: Settings, alice_url:
 @pytest.fixture
 def server_tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
     """A server context with a self-signed certificate for 127.0.0.1, and that certificate."""
-    cert, key = make_cert(tmp_path)
+    files = make_cert(tmp_path)
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(cert, key)
-    return server, cert
+    server.load_cert_chain(files.cert, files.key)
+    return server, files.cert
 
 
 async def test_https_is_verified_with_the_pools_ca_bundle(

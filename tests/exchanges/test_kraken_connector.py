@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from connector_support import KRAKEN
 from exchanges_support import control
 from kraken_support import KR_BOB, KR_IP, KR_READ, KR_TRADE, SMALL_FILLS, kraken_state, private
 
@@ -34,11 +34,7 @@ from keyfolio.exchanges.kraken_probes import key_info
 from keyfolio.sandbox.core.server import run_sandbox
 from keyfolio.sandbox.venues import parse_state
 
-
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    async with run_sandbox(parse_state(kraken_state()), rate_limit=False) as base:
-        yield base
+url = KRAKEN.url_fixture()
 
 
 @pytest.fixture

@@ -18,16 +18,9 @@ from typing import Any
 import ccxt
 import pytest
 from coinbase.rest import RESTClient
-from coinbase_support import (
-    CB_ED,
-    CB_ED_PEM,
-    CB_NO_VIEW,
-    CB_READ,
-    CB_TRADE,
-    coinbase_state,
-    make_cert,
-)
+from coinbase_support import CB_ED, CB_ED_PEM, CB_NO_VIEW, CB_READ, CB_TRADE, coinbase_state
 from requests.exceptions import HTTPError
+from tls_support import make_cert
 
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
@@ -36,12 +29,12 @@ from keyfolio.sandbox.venues import parse_state
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """An HTTPS sandbox (its host:port) and the certificate clients must trust."""
-    cert, key = make_cert(tmp_path_factory.mktemp("tls"))
+    files = make_cert(tmp_path_factory.mktemp("tls"))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context.load_cert_chain(files.cert, files.key)
     state = parse_state(coinbase_state())
     with SandboxThread(state, rate_limit=False, ssl_context=context) as server:
-        yield server.url.removeprefix("https://"), cert
+        yield server.url.removeprefix("https://"), files.cert
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pg_support
 import pytest
 
 # Read at import: the autouse clean_environ fixture removes KEYFOLIO_* before each test.
@@ -29,19 +30,8 @@ needs_servers = pytest.mark.skipif(
 
 def fresh_pg_database() -> Iterator[str]:
     """A new, empty PostgreSQL database for the duration of the generator; its URL."""
-    from sqlalchemy import create_engine, make_url
-
     assert PG_URL is not None
-    name = f"keyfolio_hosted_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "template0"')
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
+    yield from pg_support.fresh_pg_database(PG_URL, prefix="keyfolio_hosted")
 
 
 def fresh_namespace() -> Iterator[str]:

@@ -8,11 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from services_support import three_accounts_app
 
 from keyfolio.analytics.changes import ChangeBasis
 from keyfolio.analytics.pnl import CostMethod, FlagKind
-from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.history import Trade, TradeSide, Transfer, TransferKind
 from keyfolio.domain.records import Price
@@ -66,12 +65,8 @@ def trade(account: str, side: str, symbol: str, amount: str, price: str, minutes
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    app = App(settings=Settings(home=tmp_path), password=lambda **_: "unused")
+    app = three_accounts_app(tmp_path)
     with app.db().session() as store:
-        store.add_portfolio(name="other")
-        store.add_account(spec=AccountSpec(exchange="okx", name="a"))
-        store.add_account(spec=AccountSpec(exchange="okx", name="b"))
-        store.add_account(spec=AccountSpec(exchange="okx", name="c", portfolio="other"))
         store.record_sync(
             name="a", results=[ok(Source.TRADING, BTC="0.5", USDT="1000")], synced_at=NOW
         )

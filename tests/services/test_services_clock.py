@@ -19,10 +19,9 @@ from typing import Any
 import pytest
 from binance_support import BN_READ, binance_state
 from cli_support import READ_KEY, base_state, control
+from services_support import linked_app, snapshot_amounts, stored
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
-from keyfolio.domain.balances import Source
 from keyfolio.errors import ClockSkewError
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
@@ -63,21 +62,8 @@ def venue(request: pytest.FixtureRequest) -> Iterator[tuple[Venue, str]]:
 
 
 def linked(home: Path, venue: Venue, url: str) -> App:
-    app = App(settings=Settings(home=home, retries=1), password=lambda **_: PASSWORD)
-    with app.db().session() as store:
-        store.add_account(spec=AccountSpec(exchange=venue.exchange, name="alice", api_url=url))
-    app.vault(create=True).set("alice", Credentials(fields=venue.fields))
-    return app
-
-
-def stored(app: App) -> dict[tuple[Source, str], tuple[Decimal, bool]]:
-    with app.db().session(read_only=True) as store:
-        return {(b.source, b.asset): (b.amount, b.stale) for b in store.balances()}
-
-
-def snapshot_amounts(app: App) -> list[Decimal]:
-    with app.db().session(read_only=True) as store:
-        return [s.amount for s in store.snapshots.snapshots(account="alice")]
+    settings = Settings(home=home, retries=1)
+    return linked_app(settings, PASSWORD, venue.exchange, url, venue.fields)
 
 
 def set_clock(url: str, seconds: int) -> None:

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 from binance_support import BN_READ, T0, binance_state
+from services_support import linked_app, okx_fields
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
+from keyfolio.domain.accounts import AccountSpec
 from keyfolio.errors import UsageError
 from keyfolio.services.context import App
 from keyfolio.services.csv_import import import_csv
@@ -55,12 +56,7 @@ def okx_url() -> Iterator[str]:
 
 
 def okx_app(home: Path, url: str) -> App:
-    app = App(settings=Settings(home=home, retries=1), password=lambda **_: PASSWORD)
-    with app.db().session() as store:
-        store.add_account(spec=AccountSpec(exchange="okx", name="alice", api_url=url))
-    fields = {"apiKey": KEY["apiKey"], "secret": KEY["secret"], "password": KEY["passphrase"]}
-    app.vault(create=True).set("alice", Credentials(fields=fields))
-    return app
+    return linked_app(Settings(home=home, retries=1), PASSWORD, "okx", url, okx_fields(KEY))
 
 
 def okx_files(tmp_path: Path) -> tuple[Path, Path]:
@@ -194,11 +190,8 @@ def binance_url() -> Iterator[str]:
 
 
 def bn_app(home: Path, url: str) -> App:
-    app = App(settings=Settings(home=home, retries=1), password=lambda **_: PASSWORD)
-    with app.db().session() as store:
-        store.add_account(spec=AccountSpec(exchange="binance", name="bn", api_url=url))
-    app.vault(create=True).set("bn", Credentials(fields=dict(BN_READ)))
-    return app
+    settings = Settings(home=home, retries=1)
+    return linked_app(settings, PASSWORD, "binance", url, dict(BN_READ), names=["bn"])
 
 
 async def test_binance_export_is_matched_to_api_trades_by_content(

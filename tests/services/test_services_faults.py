@@ -22,9 +22,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from services_support import linked_app, okx_fields, snapshot_amounts, stored
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.balances import Source
 from keyfolio.sandbox.core.server import run_sandbox
 from keyfolio.sandbox.venues import parse_state
@@ -67,12 +67,8 @@ async def control(url: str, path: str, body: Any = None) -> Any:
 
 
 def make_app(home: Path, url: str, **settings: Any) -> App:
-    app = App(settings=Settings(home=home, retries=1, **settings), password=lambda **_: PASSWORD)
-    with app.db().session() as store:
-        store.add_account(spec=AccountSpec(exchange="okx", name="alice", api_url=url))
-    fields = {"apiKey": KEY["apiKey"], "secret": KEY["secret"], "password": KEY["passphrase"]}
-    app.vault(create=True).set("alice", Credentials(fields=fields))
-    return app
+    config = Settings(home=home, retries=1, **settings)
+    return linked_app(config, PASSWORD, "okx", url, okx_fields(KEY))
 
 
 def reopen(app: App, **settings: Any) -> App:
@@ -86,16 +82,6 @@ def client_timeout(fault: dict[str, Any]) -> dict[str, Any]:
     """A client timeout shorter than a held ``timeout`` fault (the other faults answer at once,
     so they keep the default and a loaded machine cannot turn them into timeouts)."""
     return {"request_timeout_seconds": 1.0} if fault["mode"] == "timeout" else {}
-
-
-def stored(app: App) -> dict[tuple[Source, str], tuple[Decimal, bool]]:
-    with app.db().session(read_only=True) as store:
-        return {(b.source, b.asset): (b.amount, b.stale) for b in store.balances()}
-
-
-def snapshot_amounts(app: App) -> list[Decimal]:
-    with app.db().session(read_only=True) as store:
-        return [s.amount for s in store.snapshots.snapshots(account="alice")]
 
 
 async def synced_once(tmp_path: Path, url: str, **settings: Any) -> App:
@@ -253,10 +239,7 @@ async def binance_url() -> AsyncIterator[str]:
 async def binance_synced_once(tmp_path: Path, url: str, **settings: Any) -> App:
     from binance_support import BN_READ
 
-    app = App(settings=Settings(home=tmp_path, **settings), password=lambda **_: PASSWORD)
-    with app.db().session() as store:
-        store.add_account(spec=AccountSpec(exchange="binance", name="alice", api_url=url))
-    app.vault(create=True).set("alice", Credentials(fields=dict(BN_READ)))
+    app = linked_app(Settings(home=tmp_path, **settings), PASSWORD, "binance", url, dict(BN_READ))
     report = await sync_accounts(app, history=False)
     assert [o.status for o in report.outcomes] == ["ok"]
     await control(url, "reset-log", {})

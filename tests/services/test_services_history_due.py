@@ -21,9 +21,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from services_support import linked_app, okx_fields
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.history import TransferKind
 from keyfolio.exchanges.history import load_cursor
 from keyfolio.exchanges.okx_archive import ARCHIVES
@@ -126,12 +126,7 @@ def counts(app: App) -> dict[str, int]:
 
 
 def make_app(home: Path, url: str) -> App:
-    app = App(settings=Settings(home=home, retries=1), password=lambda **_: PASSWORD)
-    with app.db().session() as store:
-        store.add_account(spec=AccountSpec(exchange="okx", name="alice", api_url=url))
-    fields = {"apiKey": KEY["apiKey"], "secret": KEY["secret"], "password": KEY["passphrase"]}
-    app.vault(create=True).set("alice", Credentials(fields=fields))
-    return app
+    return linked_app(Settings(home=home, retries=1), PASSWORD, "okx", url, okx_fields(KEY))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from hosted_support import REDIS_URL, fresh_namespace, fresh_pg_database, needs_servers
+from services_support import linked_app, okx_fields, one_btc_sandbox
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
@@ -34,16 +35,7 @@ def test_hosted_commands_need_a_broker_and_a_shared_database(tmp_path: Path) -> 
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    from keyfolio.sandbox.core.server import SandboxThread
-    from keyfolio.sandbox.venues import parse_state
-
-    state: dict[str, Any] = {
-        "tickers": {"BTC-USDT": {"last": "60000"}},
-        "keys": [{**KEY, "perm": "read_only", "account": "alice"}],
-        "accounts": {"alice": {"trading": {"BTC": "1"}, "funding": {"USDT": "5"}}},
-    }
-    with SandboxThread(parse_state(state), rate_limit=False) as server:
-        yield server.url
+    yield from one_btc_sandbox(KEY)
 
 
 @pytest.fixture
@@ -58,19 +50,8 @@ def hosted_app(tmp_path: Path, sandbox_url: str) -> Iterator[App]:
                 broker_namespace=namespace,
                 broker_heartbeat_seconds=2,
             )
-            app = App(settings=settings, password=lambda **_: PASSWORD)
-            credentials = Credentials(
-                fields={
-                    "apiKey": KEY["apiKey"],
-                    "secret": KEY["secret"],
-                    "password": KEY["passphrase"],
-                }
-            )
-            for name in ("alice", "bob"):  # two accounts on the same sandbox key
-                spec = AccountSpec(exchange="okx", name=name, api_url=sandbox_url)
-                with app.db().session() as store:
-                    store.add_account(spec=spec)
-                app.vault(create=True).set(name, credentials)
+            fields = okx_fields(KEY)  # two accounts on the same sandbox key
+            app = linked_app(settings, PASSWORD, "okx", sandbox_url, fields, ["alice", "bob"])
             yield app
             app.close()
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from services_support import linked_app, okx_fields
 
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
@@ -73,18 +74,14 @@ def make_state(fills: int, deposits: int = 0, pending_deposit: bool = False) -> 
 
 
 def credentials() -> Credentials:
-    return Credentials(
-        fields={"apiKey": KEY["apiKey"], "secret": KEY["secret"], "password": KEY["passphrase"]}
-    )
+    return Credentials(fields=okx_fields(KEY))
 
 
 def make_app(home: Path, url: str | None = None) -> App:
-    app = App(settings=Settings(home=home, retries=1), password=lambda **_: PASSWORD)
-    if url is not None:
-        with app.db().session() as store:
-            store.add_account(spec=AccountSpec(exchange="okx", name="alice", api_url=url))
-        app.vault(create=True).set("alice", credentials())
-    return app
+    settings = Settings(home=home, retries=1)
+    if url is None:
+        return App(settings=settings, password=lambda **_: PASSWORD)
+    return linked_app(settings, PASSWORD, "okx", url, okx_fields(KEY))
 
 
 @pytest.fixture

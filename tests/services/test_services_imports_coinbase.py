@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 from coinbase_support import CB_READ, coinbase_state
+from services_support import linked_app
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.history import HistoryKind, TransferKind
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
@@ -32,10 +32,7 @@ def url() -> Iterator[str]:
 
 @pytest.fixture
 def app(tmp_path: Path, url: str) -> Iterator[App]:
-    made = App(settings=Settings(home=tmp_path, retries=1), password=lambda **_: PASSWORD)
-    with made.db().session() as store:
-        store.add_account(spec=AccountSpec(exchange="coinbase", name="alice", api_url=url))
-    made.vault(create=True).set("alice", Credentials(fields=dict(CB_READ)))
+    made = linked_app(Settings(home=tmp_path, retries=1), PASSWORD, "coinbase", url, dict(CB_READ))
     yield made
     made.close()
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services_support import linked_app, okx_fields
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.services.context import App
 from keyfolio.services.summary import portfolio_summary
 from keyfolio.services.sync import sync_accounts
@@ -60,11 +60,8 @@ def control(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
 
 @pytest.fixture
 def app(tmp_path: Path, sandbox_url: str) -> Iterator[App]:
-    app = App(settings=Settings(home=tmp_path, retries=1), password=lambda **_: PASSWORD)
-    fields = {"apiKey": KEY["apiKey"], "secret": KEY["secret"], "password": KEY["passphrase"]}
-    with app.db().session() as store:
-        store.add_account(spec=AccountSpec(exchange="okx", name="alice", api_url=sandbox_url))
-    app.vault(create=True).set("alice", Credentials(fields=fields))
+    settings = Settings(home=tmp_path, retries=1)
+    app = linked_app(settings, PASSWORD, "okx", sandbox_url, okx_fields(KEY))
     yield app
     app.close()
 

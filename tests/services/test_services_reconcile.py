@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services_support import linked_app, okx_fields
 
 from keyfolio.analytics.reconcile import Cause
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
+from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.history import LedgerEntry
 from keyfolio.errors import NotFoundError, UsageError
 from keyfolio.services.analytics import pnl_report, pnl_to_json
@@ -75,11 +76,8 @@ def sandbox_url() -> Iterator[str]:
 
 @pytest.fixture
 def app(tmp_path: Path, sandbox_url: str) -> Iterator[App]:
-    app = App(settings=Settings(home=tmp_path, retries=1), password=lambda **_: PASSWORD)
-    fields = {"apiKey": KEY["apiKey"], "secret": KEY["secret"], "password": KEY["passphrase"]}
-    with app.db().session() as store:
-        store.add_account(spec=AccountSpec(exchange="okx", name="alice", api_url=sandbox_url))
-    app.vault(create=True).set("alice", Credentials(fields=fields))
+    settings = Settings(home=tmp_path, retries=1)
+    app = linked_app(settings, PASSWORD, "okx", sandbox_url, okx_fields(KEY))
     yield app
     app.close()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services_support import linked_app, okx_fields, one_btc_sandbox
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.errors import DatabaseLockedError, InternalError, NotFoundError
 from keyfolio.services.context import App
 from keyfolio.services.imports import ImportReport
@@ -22,28 +22,13 @@ KEY = {"apiKey": "sync-key-4a5b", "secret": "sync-secret-6c7d", "passphrase": "s
 
 @pytest.fixture
 def sandbox_url() -> Iterator[str]:
-    from keyfolio.sandbox.core.server import SandboxThread
-    from keyfolio.sandbox.venues import parse_state
-
-    state: dict[str, Any] = {
-        "tickers": {"BTC-USDT": {"last": "60000"}},
-        "keys": [{**KEY, "perm": "read_only", "account": "alice"}],
-        "accounts": {"alice": {"trading": {"BTC": "1"}, "funding": {"USDT": "5"}}},
-    }
-    with SandboxThread(parse_state(state), rate_limit=False) as server:
-        yield server.url
+    yield from one_btc_sandbox(KEY)
 
 
 def make_app(home: Path, url: str, **settings: Any) -> App:
-    app = App(settings=Settings(home=home, retries=1, **settings), password=lambda **_: PASSWORD)
-    credentials = Credentials(
-        fields={"apiKey": KEY["apiKey"], "secret": KEY["secret"], "password": KEY["passphrase"]}
-    )
-    for name in ("alice", "bob"):  # two accounts on the same sandbox key
-        with app.db().session() as store:
-            store.add_account(spec=AccountSpec(exchange="okx", name=name, api_url=url))
-        app.vault(create=True).set(name, credentials)
-    return app
+    config = Settings(home=home, retries=1, **settings)
+    # two accounts on the same sandbox key
+    return linked_app(config, PASSWORD, "okx", url, okx_fields(KEY), names=["alice", "bob"])
 
 
 def test_a_bug_in_balances_or_history_marks_the_report() -> None:

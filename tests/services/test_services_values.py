@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services_support import three_accounts_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from keyfolio.analytics.series import MAX_POINTS
-from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec
 from keyfolio.domain.balances import Source, SourceResult, SourceStatus
 from keyfolio.domain.records import BalanceRecord, Price
 from keyfolio.errors import NotFoundError, UsageError
@@ -51,12 +50,7 @@ def set_prices(app: App, **prices: str) -> None:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    app = App(settings=Settings(home=tmp_path), password=lambda **_: "unused")
-    with app.db().session() as store:
-        store.add_portfolio(name="other")
-        store.add_account(spec=AccountSpec(exchange="okx", name="a"))
-        store.add_account(spec=AccountSpec(exchange="okx", name="b"))
-        store.add_account(spec=AccountSpec(exchange="okx", name="c", portfolio="other"))
+    app = three_accounts_app(tmp_path)
     set_prices(app, BTC="60000", USDT="1", ETH="3000")
     yield app
     app.close()
