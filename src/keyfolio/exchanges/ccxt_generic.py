@@ -27,6 +27,7 @@ from keyfolio.errors import (
     ExchangeUnsupportedError,
     RateLimitedError,
 )
+from keyfolio.exchanges._closing import finish_closing
 from keyfolio.exchanges.errors import display_name, map_ccxt_errors
 from keyfolio.exchanges.markets import MarketData, MarketsCache
 from keyfolio.exchanges.retry import Cooldowns, call_with_retries
@@ -392,14 +393,18 @@ class GenericCcxtConnector:
             await self.load_markets()
 
     async def close(self) -> None:
-        """Close the ccxt client (its own session too, if it made one). Idempotent."""
+        """Close the ccxt client (its own session too, if it made one). Idempotent; a
+        cancellation that arrives meanwhile is raised once the client is closed."""
         self._closed = True
         exchange, self._exchange = self._exchange, None
         if exchange is not None:
-            try:
-                await exchange.close()
-            except Exception as exc:  # broad on purpose: a close must never hide the outcome
-                logger.debug("closing %s client failed: %s", self.exchange_id, exc)
+            await finish_closing(self._close_client(exchange))
+
+    async def _close_client(self, exchange: Any) -> None:
+        try:
+            await exchange.close()
+        except Exception as exc:  # broad on purpose: a close must never hide the outcome
+            logger.debug("closing %s client failed: %s", self.exchange_id, exc)
 
     async def __aenter__(self) -> Self:
         return self

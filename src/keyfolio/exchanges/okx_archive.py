@@ -43,6 +43,7 @@ from keyfolio.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from keyfolio.exchanges._closing import finish_closing
 from keyfolio.exchanges.exports import MAX_FILE_BYTES, ExportFormat, decode_file, read_table
 from keyfolio.exchanges.history import HistoryPage, HistoryRecord, HistoryStream, load_cursor
 from keyfolio.exchanges.okx_exports import BILLS, FILLS
@@ -443,7 +444,7 @@ class ArchiveStream(HistoryStream):
             ) from exc
         finally:
             if own:
-                await session.close()
+                await finish_closing(session.close())
         if len(data) > MAX_FILE_BYTES:
             raise ExchangeResponseError(f"The {self.archive.what} file is larger than 1 GiB.")
         return bytes(data)

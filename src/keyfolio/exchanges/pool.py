@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from keyfolio.config import Settings
 from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.domain.assets import AssetMap
+from keyfolio.exchanges._closing import finish_closing
 from keyfolio.exchanges.base import ExchangeConnector
 from keyfolio.exchanges.catalog import exchange_info
 from keyfolio.exchanges.ccxt_generic import GenericCcxtConnector
@@ -244,13 +245,24 @@ class ConnectorPool:
         await self.close()
 
     async def close(self) -> None:
-        """Close every connector, then the shared session. Idempotent."""
+        """Close every connector, then the shared session. Idempotent.
+
+        A cancellation that arrives meanwhile (Ctrl-C in `keyfolio watch`) does not cut the close
+        short: it is raised once everything is closed."""
         connectors, self._connectors = self._connectors, []
         self._by_account.clear()
-        await asyncio.gather(*(connector.close() for connector in connectors), *self._retired)
-        self._retired.clear()
-        self.clients.close()
+        retired, self._retired = self._retired, set()
         session, self._session = self._session, None
+        await finish_closing(self._release(connectors, retired, session))
+
+    async def _release(
+        self,
+        connectors: list[GenericCcxtConnector],
+        retired: set[asyncio.Future[None]],
+        session: aiohttp.ClientSession | None,
+    ) -> None:
+        await asyncio.gather(*(connector.close() for connector in connectors), *retired)
+        self.clients.close()
         if self.gate is not None:
             await self.gate.aclose()
         if session is not None:

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from keyfolio.config import Settings
 from keyfolio.errors import ExchangeError, ExchangeUnavailableError, RateLimitedError
+from keyfolio.exchanges._closing import finish_closing
 from keyfolio.exchanges.ccxt_generic import CCXT_LOGGER
 from keyfolio.exchanges.markets import MarketsCache
 from keyfolio.exchanges.pool import default_ssl_context
@@ -221,22 +222,32 @@ class StreamHub:
         return exchange
 
     async def release(self, exchange: Any) -> None:
-        """Close one client (its WebSockets); the shared session stays open."""
+        """Close one client (its WebSockets); the shared session stays open. A cancellation
+        that arrives meanwhile is raised once the client is closed."""
         if exchange in self._clients:
             self._clients.remove(exchange)
-        try:
-            await exchange.close()
-        except Exception as exc:  # closing must never hide the real outcome
-            logger.debug("closing a ccxt.pro client failed: %s", exc)
+        await finish_closing(_close_client(exchange))
 
     async def close(self) -> None:
-        """Close every client, then the session. Idempotent."""
+        """Close every client, then the session. Idempotent; a cancellation that arrives
+        meanwhile (Ctrl-C in `keyfolio watch`) is raised once everything is closed."""
         clients, self._clients = self._clients, []
-        for exchange in clients:
-            await self.release(exchange)
         session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        await finish_closing(_close_all(clients, session))
+
+
+async def _close_client(exchange: Any) -> None:
+    try:
+        await exchange.close()
+    except Exception as exc:  # closing must never hide the real outcome
+        logger.debug("closing a ccxt.pro client failed: %s", exc)
+
+
+async def _close_all(clients: list[Any], session: aiohttp.ClientSession | None) -> None:
+    for exchange in clients:
+        await _close_client(exchange)
+    if session is not None:
+        await session.close()
 
 
 class AccountStream:
