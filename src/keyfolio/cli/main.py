@@ -20,7 +20,6 @@ from rich.markup import escape
 from keyfolio import __version__
 from keyfolio.cli._context import err_console
 from keyfolio.cli._context import state as _state
-from keyfolio.cli._signals import hold_stop_signals
 from keyfolio.errors import KeyfolioError, VaultDecryptError
 from keyfolio.logging import QUIET, current_log_file, redact
 from keyfolio.oserrors import translate_os_error
@@ -171,6 +170,8 @@ def run(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     command = _command_of(args)
     if command in _STOPPED_BY_SIGNALS:
+        from keyfolio.cli._signals import hold_stop_signals
+
         hold_stop_signals()
     register(command)
     try:
