@@ -66,6 +66,11 @@ FAULTS: dict[str, tuple[str, str]] = {
         "kill -9 mid-import (history)",
         "every page is committed with its cursor: the next run goes on from the last page",
     ),
+    "stop_worker": (
+        "SIGTERM to a hosted-mode worker at any moment (systemd's stop, Ctrl-C)",
+        "the jobs in progress finish and are acknowledged, the ones fetched but not started go "
+        "back to the queue; a worker still starting takes none",
+    ),
     "db_locked": (
         "The database locked by another process",
         "waits `KEYFOLIO_DB_LOCK_TIMEOUT_SECONDS`, then stops the whole sync before writing",

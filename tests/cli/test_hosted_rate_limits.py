@@ -21,13 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from cli_support import PASSWORD, control
-from hosted_support import REDIS_URL, needs_servers, start_keyfolio, stop_keyfolio
+from hosted_support import (
+    REDIS_URL,
+    link_accounts,
+    needs_servers,
+    start_keyfolio,
+    stop_keyfolio,
+)
 
 from keyfolio.config import Settings
-from keyfolio.domain.accounts import AccountSpec, Credentials
 from keyfolio.sandbox.core.server import SandboxThread
 from keyfolio.sandbox.venues import parse_state
-from keyfolio.services.context import App
 
 ACCOUNTS = 12  # 4 threads per worker prefetch 8 jobs: each of the two workers gets some
 SCALE = 0.25  # the sandbox: OKX's 20 ticker requests / 2 s per IP become 5
@@ -47,32 +51,6 @@ def _state() -> dict[str, Any]:
         "keys": keys,
         "accounts": accounts,
     }
-
-
-def _link(tmp_path: Path, hosted: dict[str, str], sandbox_url: str) -> None:
-    """The accounts, straight into the shared database and its vault (no first import)."""
-    settings = Settings(
-        home=tmp_path / "admin",
-        database_url=hosted["KEYFOLIO_DATABASE_URL"],
-        broker_url=hosted["KEYFOLIO_BROKER_URL"],
-        broker_namespace=hosted["KEYFOLIO_BROKER_NAMESPACE"],
-    )
-    app = App(settings=settings, password=lambda **_: PASSWORD)
-    try:
-        with app.db().session() as store:
-            for i in range(ACCOUNTS):
-                spec = AccountSpec(exchange="okx", name=f"acct{i}", api_url=sandbox_url)
-                store.add_account(spec=spec)
-        vault = app.vault(create=True)
-        for key in _state()["keys"]:
-            fields = {
-                "apiKey": key["apiKey"],
-                "secret": key["secret"],
-                "password": key["passphrase"],
-            }
-            vault.set(key["account"], Credentials(fields=fields))
-    finally:
-        app.close()
 
 
 class Statuses:
@@ -129,7 +107,7 @@ def _run_round(
 ) -> Statuses:
     """Link the accounts, start two workers (4 threads each), send one round, and return once
     every account's job reported its status; the workers are stopped with SIGTERM."""
-    _link(tmp_path, hosted, sandbox_url)
+    link_accounts(tmp_path / "admin", hosted, sandbox_url, _state()["keys"], PASSWORD)
     env = {**hosted, "KEYFOLIO_RATE_BUDGET_SHARE": SHARE}
     if not budgets:
         env["KEYFOLIO_RATE_LIMITS"] = "false"

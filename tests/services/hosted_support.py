@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,10 +79,61 @@ def start_keyfolio(
         )
 
 
+def link_accounts(
+    home: Path, hosted: dict[str, str], sandbox_url: str, keys: list[dict[str, str]], password: str
+) -> None:
+    """OKX accounts of the sandbox straight into the shared database and its vault (no first
+    import): one per key of the sandbox's state, named after its ``account``."""
+    from keyfolio.config import Settings
+    from keyfolio.domain.accounts import AccountSpec, Credentials
+    from keyfolio.services.context import App
+
+    settings = Settings(
+        home=home,
+        database_url=hosted["KEYFOLIO_DATABASE_URL"],
+        broker_url=hosted["KEYFOLIO_BROKER_URL"],
+        broker_namespace=hosted["KEYFOLIO_BROKER_NAMESPACE"],
+    )
+    app = App(settings=settings, password=lambda **_: password)
+    try:
+        with app.db().session() as store:
+            for key in keys:
+                spec = AccountSpec(exchange="okx", name=key["account"], api_url=sandbox_url)
+                store.add_account(spec=spec)
+        vault = app.vault(create=True)
+        for key in keys:
+            fields = {
+                "apiKey": key["apiKey"],
+                "secret": key["secret"],
+                "password": key["passphrase"],
+            }
+            vault.set(key["account"], Credentials(fields=fields))
+    finally:
+        app.close()
+
+
+def wait_for_line(
+    path: Path, text: str, process: subprocess.Popen[bytes], timeout: float = 120
+) -> str:
+    """Until the log file ``path`` has a line with ``text`` (an event the process writes);
+    the file's text. Fails when the process ends first, or after ``timeout`` seconds (a hang
+    made a failure)."""
+    deadline = time.monotonic() + timeout
+    poll = threading.Event()
+    while True:
+        found = path.read_text() if path.exists() else ""
+        if text in found:
+            return found
+        assert process.poll() is None, f"the process ended (status {process.returncode}) first"
+        assert time.monotonic() < deadline, f"no line with {text!r} in {path}:\n{found}"
+        poll.wait(0.05)  # a condition polled, not a time waited for
+
+
 def stop_keyfolio(process: subprocess.Popen[bytes], *, signal_it: bool = True) -> None:
-    """SIGTERM (a worker finishes its job in progress first), then wait; killed if it hangs.
-    ``signal_it=False``: it was sent already (a second SIGTERM would kill a process that is
-    exiting: Python restores the default handlers while it shuts down)."""
+    """SIGTERM, then wait; killed if it hangs. A worker finishes its jobs in progress first;
+    one still starting exits before taking a job (any moment after `run()` began: before, the
+    interpreter's default action ends it). ``signal_it=False``: it was sent already (a second
+    one changes nothing)."""
     if signal_it and process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Annotated
 
 import typer
 
 from keyfolio.cli._context import err_console, state
+from keyfolio.cli._signals import stop_on_signals
 
 __all__ = ["scheduler_command", "worker_command"]
-
-
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT (systemd's stop, Ctrl-C): the process then finishes
-    its jobs in progress and exits."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-    return stop
 
 
 def worker_command(
@@ -44,15 +30,18 @@ def worker_command(
     shared database (KEYFOLIO_DATABASE_URL). The vault is opened once at start, with
     KEYFOLIO_PASSWORD or the file named by KEYFOLIO_PASSWORD_FILE. A job is acknowledged only
     after its sync committed; a worker that dies mid-job has its job run again by another
-    worker. SIGTERM finishes the jobs in progress, then exits. Started before the first
-    account is linked, it waits for the vault to be created.
+    worker. SIGTERM (or Ctrl-C) at any moment stops it cleanly: the jobs in progress finish,
+    those it had fetched go back to the queue; during start-up it exits before taking any.
+    Started before the first account is linked, it waits for the vault to be created.
     """
     from keyfolio.services.hosted import require_hosted, run_worker
 
+    stop = stop_on_signals(
+        lambda name: err_console.print(f"{name}: stopping once the jobs in progress finish.")
+    )
     settings = state.settings()
     require_hosted(settings, command="worker")
     app = state.app()
-    stop = _stop_on_signals()
     err_console.print(f"keyfolio worker: {concurrency} at once; stop with Ctrl-C or SIGTERM.")
 
     def waiting() -> None:
@@ -92,11 +81,11 @@ def scheduler_command(
     """
     from keyfolio.services.hosted import require_hosted, run_scheduler
 
+    stop = stop_on_signals()
     settings = state.settings()
     require_hosted(settings, command="scheduler")
     app = state.app()
     spread = interval / 10 if jitter is None else min(jitter, interval)
-    stop = _stop_on_signals()
 
     def sent(number: int, names: list[str]) -> None:
         err_console.print(f"round {number}: sent {len(names)} sync jobs")

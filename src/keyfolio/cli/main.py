@@ -113,6 +113,10 @@ COMMANDS: tuple[tuple[str, str, bool], ...] = (
 """(name, ``module:attribute`` in ``keyfolio.cli``, is a group), in the order a new user meets
 them (`keyfolio --help` lists them so)."""
 
+_STOPPED_BY_SIGNALS = frozenset({"worker", "scheduler"})
+"""The long-running commands SIGTERM and SIGINT stop cleanly at any moment: :func:`run` holds
+the signals first thing, before any thread exists (:mod:`keyfolio.cli._signals`)."""
+
 _registered: set[str] = set()
 
 
@@ -164,7 +168,12 @@ def run(argv: list[str] | None = None) -> None:
     Anything else is a bug: logged with its traceback at ERROR and reported as one (exit 1).
     """
     args = sys.argv[1:] if argv is None else argv
-    register(_command_of(args))
+    command = _command_of(args)
+    if command in _STOPPED_BY_SIGNALS:
+        from keyfolio.cli._signals import hold_stop_signals
+
+        hold_stop_signals()
+    register(command)
     try:
         try:
             code = app(args=args, prog_name="keyfolio", standalone_mode=False)

@@ -280,6 +280,18 @@ def _vault_ready(app: App, stop: threading.Event, waiting: Callable[[], None] | 
     return False
 
 
+def _started(app: App, stop: threading.Event, waiting: Callable[[], None] | None) -> bool:
+    """Open the database and the vault, waiting for the vault if there is none yet; False as
+    soon as ``stop`` is set, so a worker stopped while it starts takes no job."""
+    if stop.is_set():
+        return False
+    app.db()
+    if stop.is_set() or not _vault_ready(app, stop, waiting):
+        return False
+    app.vault()
+    return not stop.is_set()
+
+
 def run_worker(
     app: App,
     *,
@@ -293,15 +305,18 @@ def run_worker(
     ``KEYFOLIO_PASSWORD_FILE``), so a wrong password fails here, not in every job. Before the
     first account is linked there is no vault yet: the worker waits for it (``waiting()`` is
     called once then), so workers can be started before anything is linked.
+
+    ``stop`` may be set at any moment: during start-up the worker returns before it takes a
+    job; afterwards the jobs in progress finish (their syncs commit, their messages are
+    acknowledged) and the ones fetched but not started go back to the queue.
     """
     global _worker_app
     from dramatiq import Worker
 
     require_hosted(app.settings, command="worker")
-    app.db()
-    if not _vault_ready(app, stop, waiting):
+    if not _started(app, stop, waiting):
+        logger.info("worker stopped before taking any job")
         return
-    app.vault()
     from keyfolio.services.hosted_events import EventRelay
 
     hosted = hosted_broker(app.settings)
